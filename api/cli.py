@@ -1,0 +1,22 @@
+"""`placement`: the one command line entry point for every job a user runs."""
+
+from __future__ import annotations
+
+import typer
+
+from api.commands import dataset, serve, solve, travel
+
+app = typer.Typer(
+    name="placement",
+    help="Placement-capacity matching engine for child protection (ASE Paris).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for module in (dataset, travel, solve, serve):
+    module.register(app)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

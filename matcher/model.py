@@ -1,0 +1,475 @@
+"""The placement system as a child-protection officer sees it.
+
+Children (some in a fratrie, a sibling group), structures (lieux d'accueil) and their units,
+each unit with an age range, a sex, a capacity and its occupied places. Everything here is a
+plain, frozen value: no I/O, no database, no solver. Invariants are checked on construction so
+that an impossible age or a unit with more children than places never enters the engine.
+
+Vocabulary (see docs/GLOSSARY.md): *fratrie* = sibling group; *MECS* = maison d'enfants à
+caractère social; *pouponnière* = nursery for children under 3; *assistant familial* = foster
+carer employed by the département or an association (1 to 3 places at home); *lieu de vie et
+d'accueil* = small residential setting; *centre maternel* = mother-and-child home; *MNA*
+(mineur non accompagné) = unaccompanied minor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from functools import cached_property
+from types import MappingProxyType
+from typing import Iterable, Mapping
+
+from matcher.errors import DomainError
+
+PARIS_DEPARTEMENT = "75"
+ILE_DE_FRANCE_DEPARTEMENTS = frozenset({"75", "77", "78", "91", "92", "93", "94", "95"})
+MAX_AGE_YEARS = 21
+"""Contrat jeune majeur ends at 21: nobody older is in the care of the ASE."""
+
+
+class AgeBand(StrEnum):
+    """The age bands of the Paris child-protection plan."""
+
+    INFANT = "0-3"
+    CHILD = "4-11"
+    YOUNG_TEEN = "12-15"
+    OLDER_TEEN = "16-17"
+    YOUNG_ADULT = "18-21"
+
+    @classmethod
+    def of(cls, age_years: int) -> AgeBand:
+        if age_years < 0 or age_years > MAX_AGE_YEARS:
+            raise DomainError(f"age {age_years} is outside 0-{MAX_AGE_YEARS} years")
+        if age_years <= 3:
+            return cls.INFANT
+        if age_years <= 11:
+            return cls.CHILD
+        if age_years <= 15:
+            return cls.YOUNG_TEEN
+        if age_years <= 17:
+            return cls.OLDER_TEEN
+        return cls.YOUNG_ADULT
+
+
+class Sex(StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+
+
+class UnitSex(StrEnum):
+    """Who a unit takes."""
+
+    MIXED = "mixed"
+    GIRLS = "girls"
+    BOYS = "boys"
+
+    def admits(self, sex: Sex) -> bool:
+        return (
+            self is UnitSex.MIXED
+            or (self is UnitSex.GIRLS and sex is Sex.FEMALE)
+            or (self is UnitSex.BOYS and sex is Sex.MALE)
+        )
+
+
+class Need(StrEnum):
+    """Specialised needs of a child; a structure must have the matching capability."""
+
+    DISABILITY = "disability"
+    PSYCHIC_CARE = "psychic_care"
+    MOTHER_CHILD = "mother_child"
+    PROTECTION = "protection"
+    """Protection / secret placement (for example a victim of trafficking)."""
+    UNACCOMPANIED_MINOR = "unaccompanied_minor"
+    """Mineur non accompagné (MNA)."""
+
+
+class LegalBasis(StrEnum):
+    JUDICIAL = "judicial"
+    """Placement ordered by the juge des enfants."""
+    ADMINISTRATIVE = "administrative"
+    """Accueil provisoire agreed with the family."""
+
+
+class Urgency(StrEnum):
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+
+class StructureType(StrEnum):
+    """Types of lieu d'accueil (FINESS categories in brackets)."""
+
+    FOYER_ENFANCE = "foyer_enfance"
+    """Foyer de l'enfance [175]: departmental emergency and assessment home."""
+    MECS = "mecs"
+    """Maison d'enfants à caractère social [177]."""
+    POUPONNIERE = "pouponniere"
+    """Pouponnière à caractère social [176]: children under 3."""
+    ASSISTANT_FAMILIAL = "assistant_familial"
+    """Assistant familial / placement familial [236]: a foster home with 1 to 3 places."""
+    LIEU_DE_VIE = "lieu_de_vie"
+    """Lieu de vie et d'accueil [462]."""
+    SEMI_AUTONOMIE = "semi_autonomie"
+    """Semi-autonomy flats for older teenagers and young adults."""
+    CENTRE_MATERNEL = "centre_maternel"
+    """Centre maternel / établissement d'accueil mère-enfant [166]."""
+    ACCUEIL_URGENCE = "accueil_urgence"
+    """Emergency reception."""
+
+
+class Operator(StrEnum):
+    DEPARTMENTAL = "departmental"
+    ASSOCIATIVE = "associative"
+
+
+class Zone(StrEnum):
+    """Where a place is, seen from Paris."""
+
+    PARIS = "paris"
+    ILE_DE_FRANCE = "ile_de_france"
+    """Île-de-France outside Paris."""
+    PROVINCE = "province"
+
+    @classmethod
+    def of_departement(cls, departement: str) -> Zone:
+        if departement == PARIS_DEPARTEMENT:
+            return cls.PARIS
+        if departement in ILE_DE_FRANCE_DEPARTEMENTS:
+            return cls.ILE_DE_FRANCE
+        return cls.PROVINCE
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A point and the zone it lies in.
+
+    ``commune`` is the INSEE code of the commune, or of the arrondissement inside Paris
+    (75101 to 75120); ``departement`` its département code ("75", "93", "58"...).
+    """
+
+    lat: float
+    lon: float
+    commune: str
+    departement: str
+
+    def __post_init__(self) -> None:
+        if not (-90.0 <= self.lat <= 90.0) or not (-180.0 <= self.lon <= 180.0):
+            raise DomainError(f"location ({self.lat}, {self.lon}) is not a latitude/longitude")
+        if not self.commune or not self.departement:
+            raise DomainError("location needs a commune code and a département code")
+
+    @property
+    def zone(self) -> Zone:
+        return Zone.of_departement(self.departement)
+
+
+@dataclass(frozen=True, slots=True)
+class Home:
+    """A family home: the place parents visit from. Siblings share one."""
+
+    id: str
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeConstraints:
+    """What the juge des enfants decided about where a child may live."""
+
+    excluded_structures: frozenset[str] = frozenset()
+    excluded_departements: frozenset[str] = frozenset()
+    max_travel_minutes: float | None = None
+    """Longest public-transport time from the family home, in minutes."""
+    separated_from: frozenset[str] = frozenset()
+    """Children (siblings) this child must not be placed with, by the judge's order."""
+
+    def __post_init__(self) -> None:
+        if self.max_travel_minutes is not None and self.max_travel_minutes <= 0:
+            raise DomainError(
+                f"judge's max_travel_minutes must be positive, got {self.max_travel_minutes}"
+            )
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.excluded_structures
+            or self.excluded_departements
+            or self.max_travel_minutes is not None
+            or self.separated_from
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentPlacement:
+    unit_id: str
+    since: date
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """A child or young adult in the care of the ASE (pseudonymous, always synthetic here)."""
+
+    id: str
+    birth_date: date
+    sex: Sex
+    home: Home
+    waiting_since: date
+    """When the request for a place was made (first come, first served in the baseline)."""
+    sibling_group_id: str | None = None
+    needs: frozenset[Need] = frozenset()
+    legal_basis: LegalBasis = LegalBasis.JUDICIAL
+    urgency: Urgency = Urgency.NORMAL
+    current: CurrentPlacement | None = None
+    judge: JudgeConstraints = field(default_factory=JudgeConstraints)
+    pregnant: bool = False
+    own_child_birth_date: date | None = None
+    """For a young mother: her own child's birth date (mother-child units)."""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise DomainError("a child needs an id")
+        if self.own_child_birth_date is not None and self.own_child_birth_date < self.birth_date:
+            raise DomainError(f"child {self.id}: own child born before the mother")
+        if (self.pregnant or self.own_child_birth_date is not None) and self.sex is not Sex.FEMALE:
+            raise DomainError(f"child {self.id}: only a girl or young woman can be pregnant or a mother")
+        if self.id in self.judge.separated_from:
+            raise DomainError(f"child {self.id}: cannot be ordered separated from themself")
+
+    def age_on(self, on: date) -> int:
+        """Age in whole years on a date; raises DomainError if it is impossible for the ASE."""
+        years = on.year - self.birth_date.year - ((on.month, on.day) < (self.birth_date.month, self.birth_date.day))
+        if years < 0 or years > MAX_AGE_YEARS:
+            raise DomainError(
+                f"child {self.id}: age {years} on {on.isoformat()} (born {self.birth_date.isoformat()}) "
+                f"is outside 0-{MAX_AGE_YEARS} years"
+            )
+        return years
+
+    def age_band_on(self, on: date) -> AgeBand:
+        return AgeBand.of(self.age_on(on))
+
+    def is_mother_of_infant_on(self, on: date) -> bool:
+        """Pregnant, or mother of a child under 3 on that date."""
+        if self.pregnant:
+            return True
+        if self.own_child_birth_date is None:
+            return False
+        months = (on.year - self.own_child_birth_date.year) * 12 + on.month - self.own_child_birth_date.month
+        return 0 <= months < 36
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.current is None
+
+
+@dataclass(frozen=True, slots=True)
+class SiblingGroup:
+    """A fratrie. Siblings are placed together unless a judge decided otherwise."""
+
+    id: str
+    child_ids: tuple[str, ...]
+    together: bool = True
+    """False when the group may be split (judge's decision or assessed as separable)."""
+
+    def __post_init__(self) -> None:
+        if len(self.child_ids) < 2:
+            raise DomainError(f"sibling group {self.id}: needs at least two children")
+        if len(set(self.child_ids)) != len(self.child_ids):
+            raise DomainError(f"sibling group {self.id}: a child is listed twice")
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """A unit of a structure: a group of places with one age range and one sex."""
+
+    id: str
+    structure_id: str
+    age_min: int
+    age_max: int
+    sex: UnitSex
+    capacity: int
+    occupied: int = 0
+    takes_siblings: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.age_min <= self.age_max <= MAX_AGE_YEARS):
+            raise DomainError(
+                f"unit {self.id}: age range {self.age_min}-{self.age_max} is not within 0-{MAX_AGE_YEARS}"
+            )
+        if self.capacity < 0:
+            raise DomainError(f"unit {self.id}: capacity {self.capacity} is negative")
+        if not (0 <= self.occupied <= self.capacity):
+            raise DomainError(
+                f"unit {self.id}: {self.occupied} occupied places for a capacity of {self.capacity}"
+            )
+
+    @property
+    def free(self) -> int:
+        return self.capacity - self.occupied
+
+    @property
+    def is_for_young_adults(self) -> bool:
+        return self.age_max >= 18
+
+    @property
+    def is_only_for_young_adults(self) -> bool:
+        return self.age_min >= 18
+
+
+@dataclass(frozen=True, slots=True)
+class Structure:
+    """A lieu d'accueil: an establishment, a service or a foster home."""
+
+    id: str
+    """FINESS-like identifier (9 characters for establishments)."""
+    name: str
+    type: StructureType
+    operator: Operator
+    location: Location
+    capabilities: frozenset[Need] = frozenset()
+    daily_price_eur: float = 0.0
+    secret: bool = False
+    """Address kept secret (protection of trafficking victims): visible only to entitled staff."""
+
+    def __post_init__(self) -> None:
+        if self.daily_price_eur < 0:
+            raise DomainError(f"structure {self.id}: daily price {self.daily_price_eur} is negative")
+
+    @property
+    def zone(self) -> Zone:
+        return self.location.zone
+
+
+@dataclass(frozen=True)
+class PlacementSystem:
+    """Every child, sibling group, structure and unit at a reference date, checked as a whole."""
+
+    reference_date: date
+    children: tuple[Child, ...]
+    sibling_groups: tuple[SiblingGroup, ...]
+    structures: tuple[Structure, ...]
+    units: tuple[Unit, ...]
+
+    def __post_init__(self) -> None:
+        problems = _consistency_problems(self)
+        if problems:
+            shown = "; ".join(problems[:20])
+            more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+            raise DomainError(f"placement system is inconsistent: {shown}{more}")
+
+    @cached_property
+    def child_by_id(self) -> Mapping[str, Child]:
+        return MappingProxyType({c.id: c for c in self.children})
+
+    @cached_property
+    def structure_by_id(self) -> Mapping[str, Structure]:
+        return MappingProxyType({s.id: s for s in self.structures})
+
+    @cached_property
+    def unit_by_id(self) -> Mapping[str, Unit]:
+        return MappingProxyType({u.id: u for u in self.units})
+
+    @cached_property
+    def sibling_group_by_id(self) -> Mapping[str, SiblingGroup]:
+        return MappingProxyType({g.id: g for g in self.sibling_groups})
+
+    @cached_property
+    def units_by_structure(self) -> Mapping[str, tuple[Unit, ...]]:
+        grouped: dict[str, list[Unit]] = {s.id: [] for s in self.structures}
+        for unit in self.units:
+            grouped[unit.structure_id].append(unit)
+        return MappingProxyType({k: tuple(v) for k, v in grouped.items()})
+
+    @cached_property
+    def homes(self) -> tuple[Home, ...]:
+        """Distinct family homes, in order of first appearance."""
+        seen: dict[str, Home] = {}
+        for child in self.children:
+            seen.setdefault(child.home.id, child.home)
+        return tuple(seen.values())
+
+    def structure_of(self, unit: Unit) -> Structure:
+        return self.structure_by_id[unit.structure_id]
+
+    def siblings_of(self, child: Child) -> tuple[Child, ...]:
+        if child.sibling_group_id is None:
+            return ()
+        group = self.sibling_group_by_id[child.sibling_group_id]
+        return tuple(self.child_by_id[c] for c in group.child_ids if c != child.id)
+
+    def waiting_children(self) -> tuple[Child, ...]:
+        return tuple(c for c in self.children if c.is_waiting)
+
+    def age_of(self, child: Child) -> int:
+        return child.age_on(self.reference_date)
+
+
+def _duplicates(ids: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    dup: list[str] = []
+    for i in ids:
+        if i in seen:
+            dup.append(i)
+        seen.add(i)
+    return dup
+
+
+def _consistency_problems(system: PlacementSystem) -> list[str]:
+    """Every reason the system cannot be trusted, all at once."""
+    problems: list[str] = []
+    for kind, items in (
+        ("child", system.children),
+        ("sibling group", system.sibling_groups),
+        ("structure", system.structures),
+        ("unit", system.units),
+    ):
+        for dup in _duplicates(i.id for i in items):
+            problems.append(f"{kind} id {dup!r} appears twice")
+    structure_ids = {s.id for s in system.structures}
+    unit_ids = {u.id for u in system.units}
+    child_ids = {c.id for c in system.children}
+    group_ids = {g.id for g in system.sibling_groups}
+    for unit in system.units:
+        if unit.structure_id not in structure_ids:
+            problems.append(f"unit {unit.id}: unknown structure {unit.structure_id!r}")
+    placed_here: dict[str, int] = {}
+    for child in system.children:
+        if child.current is not None:
+            placed_here[child.current.unit_id] = placed_here.get(child.current.unit_id, 0) + 1
+    for unit in system.units:
+        if placed_here.get(unit.id, 0) > unit.occupied:
+            problems.append(
+                f"unit {unit.id}: {placed_here[unit.id]} children placed there but only {unit.occupied} places occupied"
+            )
+    members: dict[str, str] = {}
+    for group in system.sibling_groups:
+        for cid in group.child_ids:
+            if cid not in child_ids:
+                problems.append(f"sibling group {group.id}: unknown child {cid!r}")
+            elif cid in members:
+                problems.append(f"child {cid} is in sibling groups {members[cid]} and {group.id}")
+            else:
+                members[cid] = group.id
+    for child in system.children:
+        try:
+            child.age_on(system.reference_date)
+        except DomainError as err:
+            problems.append(str(err))
+        if child.sibling_group_id is not None:
+            if child.sibling_group_id not in group_ids:
+                problems.append(f"child {child.id}: unknown sibling group {child.sibling_group_id!r}")
+            elif members.get(child.id) != child.sibling_group_id:
+                problems.append(
+                    f"child {child.id}: says sibling group {child.sibling_group_id} but is not listed in it"
+                )
+        elif child.id in members:
+            problems.append(f"child {child.id}: listed in sibling group {members[child.id]} but has none")
+        if child.current is not None and child.current.unit_id not in unit_ids:
+            problems.append(f"child {child.id}: current placement in unknown unit {child.current.unit_id!r}")
+        for other in child.judge.separated_from:
+            if other not in child_ids:
+                problems.append(f"child {child.id}: judge's separation names unknown child {other!r}")
+        for sid in child.judge.excluded_structures:
+            if sid not in structure_ids:
+                problems.append(f"child {child.id}: judge excludes unknown structure {sid!r}")
+    return problems

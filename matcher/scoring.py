@@ -1,0 +1,168 @@
+"""Soft rules: the score of one option, component by component, in minutes-equivalent.
+
+All weights live in :class:`Weights` (defaults in ``matcher/weights.toml``). Lower is better.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+from matcher.errors import DomainError
+from matcher.model import AgeBand, Child, Urgency, Zone
+from matcher.rules import Option, Rule, RuleKind
+
+
+@dataclass(frozen=True, slots=True)
+class Weights:
+    """Weights of the objective; see ``matcher/weights.toml`` for the meaning of each."""
+
+    transit_minute: float
+    outside_paris: float
+    outside_ile_de_france: float
+    daily_price_eur: float
+    move: float
+    unplaced: float
+    unplaced_urgent: float
+    unplaced_infant: float
+    siblings_split: float
+    unreachable_minutes: float
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, (int, float)) or value < 0:
+                raise DomainError(f"weight {f.name} must be a non-negative number, got {value!r}")
+
+    @classmethod
+    def default(cls) -> Weights:
+        text = resources.files("matcher").joinpath("weights.toml").read_text(encoding="utf-8")
+        return cls.from_mapping(tomllib.loads(text)["objective"])
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], base: Weights | None = None) -> Weights:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise DomainError(f"unknown weight(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        if base is None:
+            missing = sorted(known - set(values))
+            if missing:
+                raise DomainError(f"missing weight(s) {', '.join(missing)}")
+            return cls(**{k: float(v) if isinstance(v, int) else v for k, v in values.items()})
+        return replace(base, **{k: float(v) if isinstance(v, int) else v for k, v in values.items()})
+
+    @classmethod
+    def load(cls, path: Path | str) -> Weights:
+        """Defaults overridden by the keys of a TOML file (top level or under [objective])."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise DomainError(f"{path}: weights file not found") from None
+        except tomllib.TOMLDecodeError as err:
+            raise DomainError(f"{path}: not valid TOML: {err}") from None
+        values = data.get("objective", data)
+        try:
+            return cls.from_mapping(values, base=cls.default())
+        except DomainError as err:
+            raise DomainError(f"{path}: {err}") from None
+
+    def unplaced_cost(self, child: Child, on: date) -> float:
+        """Penalty for leaving this child without a place: higher when urgent and for the youngest."""
+        cost = self.unplaced
+        if child.urgency is Urgency.URGENT:
+            cost += self.unplaced_urgent
+        if child.age_band_on(on) is AgeBand.INFANT:
+            cost += self.unplaced_infant
+        return cost
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreComponent:
+    """One named soft quantity of an option, its measure and its cost."""
+
+    name: str
+    quantity: float
+    unit: str
+    cost: float
+
+
+@dataclass(frozen=True, slots=True)
+class OptionScore:
+    components: tuple[ScoreComponent, ...]
+
+    @property
+    def total(self) -> float:
+        return sum(c.cost for c in self.components)
+
+    def component(self, name: str) -> ScoreComponent:
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+
+def transit_time(option: Option, weights: Weights) -> ScoreComponent:
+    """Soft. Public-transport minutes from the family home (unreachable counts as a long trip)."""
+    minutes = option.travel_minutes if option.travel_minutes is not None else weights.unreachable_minutes
+    return ScoreComponent("transit_time", minutes, "minutes", minutes * weights.transit_minute)
+
+
+def outside_paris(option: Option, weights: Weights) -> ScoreComponent:
+    """Soft. The place is outside Paris (1 child)."""
+    out = 0.0 if option.structure.zone is Zone.PARIS else 1.0
+    return ScoreComponent("outside_paris", out, "children", out * weights.outside_paris)
+
+
+def outside_ile_de_france(option: Option, weights: Weights) -> ScoreComponent:
+    """Soft. The place is outside Île-de-France, in the provinces (1 child)."""
+    out = 1.0 if option.structure.zone is Zone.PROVINCE else 0.0
+    return ScoreComponent("outside_ile_de_france", out, "children", out * weights.outside_ile_de_france)
+
+
+def daily_price(option: Option, weights: Weights) -> ScoreComponent:
+    """Soft (minor). Daily price of the place, in euros."""
+    price = option.structure.daily_price_eur
+    return ScoreComponent("daily_price", price, "EUR/day", price * weights.daily_price_eur)
+
+
+def stability(child: Child, option: Option, weights: Weights) -> ScoreComponent:
+    """Soft. An already placed child would move to another unit (1 move)."""
+    moved = 1.0 if child.current is not None and child.current.unit_id != option.unit.id else 0.0
+    return ScoreComponent("stability", moved, "moves", moved * weights.move)
+
+
+def score_option(child: Child, option: Option, weights: Weights) -> OptionScore:
+    """Score of placing a child in one option, lower is better. Eligibility is not checked here."""
+    return OptionScore(
+        (
+            transit_time(option, weights),
+            outside_paris(option, weights),
+            outside_ile_de_france(option, weights),
+            daily_price(option, weights),
+            stability(child, option, weights),
+        )
+    )
+
+
+def _soft(fn: Any, label: str) -> Rule:
+    return Rule(fn.__name__, label, RuleKind.SOFT, (fn.__doc__ or "").strip(), None)
+
+
+SOFT_RULES: tuple[Rule, ...] = (
+    _soft(transit_time, "Transit time to the family home"),
+    _soft(outside_paris, "Outside Paris"),
+    _soft(outside_ile_de_france, "Outside Île-de-France"),
+    _soft(daily_price, "Daily price"),
+    _soft(stability, "Stability (no move)"),
+    Rule("unplaced", "Child without a place", RuleKind.SOFT,
+         "Soft. A child left without a place (penalty higher when urgent and for the 0-3).", None),
+    Rule("siblings_split", "Sibling group split", RuleKind.SOFT,
+         "Soft, only for a separable fratrie or when no placement keeps a group together: "
+         "per extra structure the group is spread over.", None),
+)
