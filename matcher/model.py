@@ -238,7 +238,11 @@ class Child:
     def age_on(self, on: date) -> int:
         """Age in whole years on a date; raises DomainError if it is impossible for the ASE."""
         years = on.year - self.birth_date.year - ((on.month, on.day) < (self.birth_date.month, self.birth_date.day))
-        if years < 0 or years > MAX_AGE_YEARS:
+        if self.birth_date > on:
+            raise DomainError(
+                f"child {self.id}: born {self.birth_date.isoformat()}, after the reference date {on.isoformat()}"
+            )
+        if years > MAX_AGE_YEARS:
             raise DomainError(
                 f"child {self.id}: age {years} on {on.isoformat()} (born {self.birth_date.isoformat()}) "
                 f"is outside 0-{MAX_AGE_YEARS} years"

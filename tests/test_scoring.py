@@ -1,0 +1,71 @@
+"""Soft rules: the score of one option and the weights configuration."""
+
+from pathlib import Path
+
+import pytest
+
+from matcher import CurrentPlacement, DomainError, Urgency, Weights, score_option
+from tests.factories import NEVERS, ON, SAINT_DENIS, child, option, structure, unit
+
+W = Weights.default()
+
+
+def test_default_weights_load_from_the_documented_file():
+    assert W.transit_minute == 1.0
+    assert W.siblings_split > W.unplaced > W.move
+
+
+def test_score_in_paris_is_minutes_plus_price():
+    score = score_option(child(), option(structure(daily_price_eur=200.0), minutes=25.0), W)
+    assert score.component("transit_time").quantity == 25.0
+    assert score.component("outside_paris").cost == 0.0
+    assert score.total == pytest.approx(25.0 + 200.0 * W.daily_price_eur)
+
+
+def test_score_grows_outside_paris_and_outside_ile_de_france():
+    idf = score_option(child(), option(structure(location=SAINT_DENIS), minutes=25.0), W)
+    province = score_option(child(), option(structure(location=NEVERS), minutes=25.0), W)
+    assert idf.component("outside_paris").cost == W.outside_paris
+    assert province.component("outside_ile_de_france").cost == W.outside_ile_de_france
+    assert province.total > idf.total
+
+
+def test_unreachable_counts_as_a_long_trip():
+    score = score_option(child(), option(minutes=None), W)
+    assert score.component("transit_time").quantity == W.unreachable_minutes
+
+
+def test_stability_penalises_a_move_only():
+    placed = child(current=CurrentPlacement("U-1", ON))
+    assert score_option(placed, option(u=unit("U-1")), W).component("stability").cost == 0.0
+    assert score_option(placed, option(u=unit("U-2")), W).component("stability").cost == W.move
+
+
+def test_unplaced_cost_higher_for_urgent_and_infants():
+    base = W.unplaced_cost(child(age=8), ON)
+    assert W.unplaced_cost(child(age=8, urgency=Urgency.URGENT), ON) == base + W.unplaced_urgent
+    assert W.unplaced_cost(child(age=2), ON) == base + W.unplaced_infant
+
+
+def test_weights_file_overrides_some_keys(tmp_path: Path):
+    path = tmp_path / "w.toml"
+    path.write_text("[objective]\nmove = 10\n")
+    w = Weights.load(path)
+    assert w.move == 10.0 and w.unplaced == W.unplaced
+
+
+def test_weights_file_errors_name_the_file_and_key(tmp_path: Path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("transit_minuet = 2\n")
+    with pytest.raises(DomainError, match=r"bad.toml: unknown weight\(s\) transit_minuet"):
+        Weights.load(bad)
+    neg = tmp_path / "neg.toml"
+    neg.write_text("move = -1\n")
+    with pytest.raises(DomainError, match="weight move must be a non-negative number"):
+        Weights.load(neg)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("move = = 1\n")
+    with pytest.raises(DomainError, match="broken.toml: not valid TOML"):
+        Weights.load(broken)
+    with pytest.raises(DomainError, match="weights file not found"):
+        Weights.load(tmp_path / "nope.toml")
