@@ -1,0 +1,318 @@
+"""The placement store: one :class:`Database` per URL (SQLite file or PostgreSQL).
+
+``Database(url)`` opens the engine; :meth:`Database.migrate` applies the Alembic migrations;
+:meth:`Database.save_system` replaces everything in one transaction and
+:meth:`Database.load_system` gives the same :class:`~matcher.model.PlacementSystem` back.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout, and write transactions
+start with ``BEGIN IMMEDIATE`` so that two writers queue instead of failing on a lock upgrade.
+PostgreSQL uses psycopg 3; ``schema=`` puts every table in a named schema (the tests use one
+schema per run so that they never touch each other's data).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from data.db.errors import EmptyStoreError
+from data.db.models import (
+    Base,
+    BatchJobRow,
+    ChildRow,
+    HomeRow,
+    Meta,
+    PlacementRow,
+    ReservationChildRow,
+    ReservationRow,
+    SiblingGroupRow,
+    StructureRow,
+    UnitRow,
+)
+from matcher.model import (
+    Child,
+    CurrentPlacement,
+    Home,
+    JudgeConstraints,
+    LegalBasis,
+    Location,
+    Need,
+    Operator,
+    PlacementSystem,
+    Sex,
+    SiblingGroup,
+    Structure,
+    StructureType,
+    Unit,
+    UnitSex,
+    Urgency,
+)
+
+DEFAULT_URL = "sqlite:///var/placement.sqlite3"
+"""The embedded default: a SQLite file under ./var, created on demand."""
+
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class Database:
+    """An engine, its sessions and the store's whole-system operations."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, schema: str | None = None, pool_size: int = 10):
+        self.url = make_url(url)
+        self.schema = schema
+        if schema is not None and not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"schema name {schema!r} must be lower-case letters, digits and _")
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.engine = self._sqlite_engine()
+        else:
+            connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+            self.engine = create_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                connect_args=connect_args,
+            )
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self.engine.execution_options(immediate=True) if self.is_sqlite else self.engine,
+            expire_on_commit=False,
+        )
+
+    def _sqlite_engine(self) -> Engine:
+        database = self.url.database
+        if not database or database == ":memory:":
+            raise ValueError("the SQLite store needs a file (several connections share it), not :memory:")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self.url, connect_args={"timeout": 30, "check_same_thread": False},
+                               pool_size=20, max_overflow=20)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            dbapi_connection.isolation_level = None  # transactions are begun below, not by pysqlite
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+            immediate = conn.get_execution_options().get("immediate", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r}, schema={self.schema!r})"
+
+    # --- sessions ------------------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (rolled back at the end)."""
+        with self._read() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose transaction commits at the end, or rolls back on any error.
+
+        On SQLite it holds the write lock from the start (``BEGIN IMMEDIATE``).
+        """
+        with self._write() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # --- schema --------------------------------------------------------------------------
+
+    def alembic_config(self) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("data").joinpath("migrations")))
+        config.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False))
+        return config
+
+    def migrate(self) -> None:
+        """Create or upgrade the tables to the latest migration (idempotent)."""
+        if self.schema is not None:
+            with self.engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+        config = self.alembic_config()
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def drop_schema(self) -> None:
+        """Drop every table (and the named PostgreSQL schema). For tests and resets."""
+        if self.schema is not None:
+            with self.engine.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            return
+        with self.engine.begin() as conn:
+            Base.metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+    # --- whole system --------------------------------------------------------------------
+
+    def is_empty(self) -> bool:
+        with self.read() as session:
+            meta = session.get(Meta, 1)
+            return meta is None or meta.reference_date is None
+
+    def version(self) -> int:
+        """The data version: changes whenever capacities, occupancies or placements change."""
+        with self.read() as session:
+            return current_version(session)
+
+    def save_system(self, system: PlacementSystem) -> None:
+        """Replace everything the store holds by ``system``, in one transaction.
+
+        Reservations and placement history of the previous system go with it; batch jobs stay.
+        """
+        with self.write() as session:
+            for table in (ReservationChildRow, PlacementRow, ReservationRow, ChildRow,
+                          SiblingGroupRow, UnitRow, StructureRow, HomeRow):
+                session.execute(delete(table))
+            _insert(session, HomeRow, [_home_row(h) for h in system.homes])
+            _insert(session, StructureRow, [_structure_row(i, s) for i, s in enumerate(system.structures)])
+            _insert(session, UnitRow, [_unit_row(i, u) for i, u in enumerate(system.units)])
+            _insert(session, SiblingGroupRow,
+                    [{"id": g.id, "position": i, "together": g.together} for i, g in enumerate(system.sibling_groups)])
+            rank = {cid: r for g in system.sibling_groups for r, cid in enumerate(g.child_ids)}
+            _insert(session, ChildRow, [_child_row(i, c, rank.get(c.id)) for i, c in enumerate(system.children)])
+            meta = session.get(Meta, 1)
+            if meta is None:
+                session.add(Meta(id=1, reference_date=system.reference_date, version=1))
+            else:
+                meta.reference_date = system.reference_date
+                meta.version = meta.version + 1
+
+    def load_system(self) -> PlacementSystem:
+        """The placement system the store holds (raises EmptyStoreError when there is none)."""
+        with self.read() as session:
+            return load_system(session)
+
+
+def current_version(session: Session) -> int:
+    version = session.scalar(select(Meta.version).where(Meta.id == 1))
+    return int(version or 0)
+
+
+def bump_version(session: Session) -> None:
+    """Mark a change of capacities, occupancies or placements (inside the caller's transaction)."""
+    session.execute(update(Meta).where(Meta.id == 1).values(version=Meta.version + 1))
+
+
+def load_system(session: Session) -> PlacementSystem:
+    meta = session.get(Meta, 1)
+    if meta is None or meta.reference_date is None:
+        raise EmptyStoreError("the store holds no placement system yet: save one first (placement serve does)")
+    homes = {
+        h.id: Home(h.id, Location(h.lat, h.lon, h.commune, h.departement))
+        for h in session.scalars(select(HomeRow))
+    }
+    structures = tuple(
+        Structure(
+            id=s.id, name=s.name, type=StructureType(s.type), operator=Operator(s.operator),
+            location=Location(s.lat, s.lon, s.commune, s.departement),
+            capabilities=frozenset(Need(n) for n in s.capabilities),
+            daily_price_eur=s.daily_price_eur, secret=s.secret,
+        )
+        for s in session.scalars(select(StructureRow).order_by(StructureRow.position))
+    )
+    units = tuple(
+        Unit(u.id, u.structure_id, u.age_min, u.age_max, UnitSex(u.sex), u.capacity, u.occupied, u.takes_siblings)
+        for u in session.scalars(select(UnitRow).order_by(UnitRow.position))
+    )
+    child_rows = list(session.scalars(select(ChildRow).order_by(ChildRow.position)))
+    members: dict[str, list[tuple[int, str]]] = {}
+    for c in child_rows:
+        if c.sibling_group_id is not None:
+            members.setdefault(c.sibling_group_id, []).append((c.sibling_rank or 0, c.id))
+    groups = tuple(
+        SiblingGroup(g.id, tuple(cid for _, cid in sorted(members.get(g.id, []))), g.together)
+        for g in session.scalars(select(SiblingGroupRow).order_by(SiblingGroupRow.position))
+    )
+    children = tuple(_child(c, homes[c.home_id]) for c in child_rows)
+    return PlacementSystem(meta.reference_date, children, groups, structures, units)
+
+
+def count_rows(session: Session, model: type[Base]) -> int:
+    return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+# --- row <-> domain -----------------------------------------------------------------------
+
+
+def _insert(session: Session, model: type[Base], rows: list[dict]) -> None:
+    chunk = 5000
+    for start in range(0, len(rows), chunk):
+        session.execute(insert(model), rows[start:start + chunk])
+
+
+def _home_row(h: Home) -> dict:
+    loc = h.location
+    return {"id": h.id, "lat": loc.lat, "lon": loc.lon, "commune": loc.commune, "departement": loc.departement}
+
+
+def _structure_row(i: int, s: Structure) -> dict:
+    loc = s.location
+    return {
+        "id": s.id, "position": i, "name": s.name, "type": s.type.value, "operator": s.operator.value,
+        "lat": loc.lat, "lon": loc.lon, "commune": loc.commune, "departement": loc.departement,
+        "capabilities": sorted(n.value for n in s.capabilities), "daily_price_eur": s.daily_price_eur,
+        "secret": s.secret,
+    }
+
+
+def _unit_row(i: int, u: Unit) -> dict:
+    return {
+        "id": u.id, "position": i, "structure_id": u.structure_id, "age_min": u.age_min, "age_max": u.age_max,
+        "sex": u.sex.value, "capacity": u.capacity, "occupied": u.occupied, "held": 0,
+        "takes_siblings": u.takes_siblings,
+    }
+
+
+def _child_row(i: int, c: Child, rank: int | None) -> dict:
+    return {
+        "id": c.id, "position": i, "birth_date": c.birth_date, "sex": c.sex.value, "home_id": c.home.id,
+        "waiting_since": c.waiting_since, "sibling_group_id": c.sibling_group_id, "sibling_rank": rank,
+        "needs": sorted(n.value for n in c.needs), "legal_basis": c.legal_basis.value,
+        "urgency": c.urgency.value,
+        "current_unit_id": c.current.unit_id if c.current else None,
+        "current_since": c.current.since if c.current else None,
+        "judge_excluded_structures": sorted(c.judge.excluded_structures),
+        "judge_excluded_departements": sorted(c.judge.excluded_departements),
+        "judge_max_travel_minutes": c.judge.max_travel_minutes,
+        "judge_separated_from": sorted(c.judge.separated_from),
+        "pregnant": c.pregnant, "own_child_birth_date": c.own_child_birth_date,
+    }
+
+
+def _child(c: ChildRow, home: Home) -> Child:
+    current = CurrentPlacement(c.current_unit_id, c.current_since) if c.current_unit_id and c.current_since else None
+    return Child(
+        id=c.id, birth_date=c.birth_date, sex=Sex(c.sex), home=home, waiting_since=c.waiting_since,
+        sibling_group_id=c.sibling_group_id, needs=frozenset(Need(n) for n in c.needs),
+        legal_basis=LegalBasis(c.legal_basis), urgency=Urgency(c.urgency), current=current,
+        judge=JudgeConstraints(
+            excluded_structures=frozenset(c.judge_excluded_structures),
+            excluded_departements=frozenset(c.judge_excluded_departements),
+            max_travel_minutes=c.judge_max_travel_minutes,
+            separated_from=frozenset(c.judge_separated_from),
+        ),
+        pregnant=c.pregnant, own_child_birth_date=c.own_child_birth_date,
+    )
+
+
+__all__ = ["DEFAULT_URL", "Database", "bump_version", "current_version", "load_system", "BatchJobRow"]

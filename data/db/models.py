@@ -1,0 +1,185 @@
+"""Tables of the placement store (SQLAlchemy 2, typed ``Mapped`` models).
+
+One row per domain object, plus the live state the officers' service writes: reservations
+(holds on places), placements (confirmed holds), batch jobs and a ``meta`` table whose
+``version`` counter changes whenever capacities, occupancies or placements change (caches of
+the loaded system and of the capacity prices are keyed by it).
+
+``position`` columns keep the order of the domain tuples so that ``save_system`` then
+``load_system`` gives back an equal :class:`~matcher.model.PlacementSystem`.
+Lists of codes (needs, capabilities, judge's exclusions) are JSON arrays, sorted.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Times are naive UTC everywhere in the store (SQLite keeps no time zone).
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Meta(Base):
+    """Singleton row (id 1): reference date and the data version."""
+
+    __tablename__ = "meta"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference_date: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped on every change to capacities, occupancies or placements."""
+
+
+class HomeRow(Base):
+    __tablename__ = "homes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    commune: Mapped[str] = mapped_column(String(10))
+    departement: Mapped[str] = mapped_column(String(3))
+
+
+class StructureRow(Base):
+    __tablename__ = "structures"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(32), index=True)
+    operator: Mapped[str] = mapped_column(String(16))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    commune: Mapped[str] = mapped_column(String(10), index=True)
+    departement: Mapped[str] = mapped_column(String(3), index=True)
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    daily_price_eur: Mapped[float] = mapped_column(Float, default=0.0)
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class UnitRow(Base):
+    __tablename__ = "units"
+    __table_args__ = (
+        CheckConstraint("capacity >= 0", name="ck_units_capacity_nonneg"),
+        CheckConstraint("occupied >= 0 AND held >= 0", name="ck_units_counts_nonneg"),
+        CheckConstraint("occupied + held <= capacity", name="ck_units_no_overbooking"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    structure_id: Mapped[str] = mapped_column(ForeignKey("structures.id"), index=True)
+    age_min: Mapped[int] = mapped_column(Integer)
+    age_max: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(8))
+    capacity: Mapped[int] = mapped_column(Integer)
+    occupied: Mapped[int] = mapped_column(Integer, default=0)
+    held: Mapped[int] = mapped_column(Integer, default=0)
+    """Places held by live reservations (counted as taken; the atomic guard reads it)."""
+    takes_siblings: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class SiblingGroupRow(Base):
+    __tablename__ = "sibling_groups"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    together: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ChildRow(Base):
+    __tablename__ = "children"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[str] = mapped_column(String(1))
+    home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), index=True)
+    waiting_since: Mapped[date] = mapped_column(Date)
+    sibling_group_id: Mapped[str | None] = mapped_column(ForeignKey("sibling_groups.id"), index=True)
+    sibling_rank: Mapped[int | None] = mapped_column(Integer)
+    """Order of the child in its sibling group."""
+    needs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    legal_basis: Mapped[str] = mapped_column(String(16))
+    urgency: Mapped[str] = mapped_column(String(8))
+    current_unit_id: Mapped[str | None] = mapped_column(ForeignKey("units.id"), index=True)
+    current_since: Mapped[date | None] = mapped_column(Date)
+    judge_excluded_structures: Mapped[list[str]] = mapped_column(JSON, default=list)
+    judge_excluded_departements: Mapped[list[str]] = mapped_column(JSON, default=list)
+    judge_max_travel_minutes: Mapped[float | None] = mapped_column(Float)
+    judge_separated_from: Mapped[list[str]] = mapped_column(JSON, default=list)
+    pregnant: Mapped[bool] = mapped_column(Boolean, default=False)
+    own_child_birth_date: Mapped[date | None] = mapped_column(Date)
+
+
+class ReservationRow(Base):
+    """A hold on places of one unit for a child or a whole fratrie."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_status_expires", "status", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    sibling_group_id: Mapped[str | None] = mapped_column(ForeignKey("sibling_groups.id"))
+    child_ids: Mapped[list[str]] = mapped_column(JSON)
+    places: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    """held, confirmed, cancelled or expired."""
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    expires_at: Mapped[datetime] = mapped_column(DateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class ReservationChildRow(Base):
+    """Which children a reservation holds; one live hold per child (checked on hold)."""
+
+    __tablename__ = "reservation_children"
+
+    reservation_id: Mapped[str] = mapped_column(ForeignKey("reservations.id"), primary_key=True)
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.id"), primary_key=True, index=True)
+
+
+class PlacementRow(Base):
+    """A confirmed placement (history: a child may have several over time)."""
+
+    __tablename__ = "placements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    child_id: Mapped[str] = mapped_column(ForeignKey("children.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("units.id"), index=True)
+    since: Mapped[date] = mapped_column(Date)
+    reservation_id: Mapped[str | None] = mapped_column(ForeignKey("reservations.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class BatchJobRow(Base):
+    __tablename__ = "batch_jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    method: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    """queued, running, succeeded or failed."""
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime())
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
