@@ -1,0 +1,450 @@
+"""The batch placement problem as arrays: children, units, capacities, eligible arcs, costs.
+
+A :class:`Problem` is built once from a :class:`~matcher.model.PlacementSystem`, a
+:class:`~matcher.travel.TravelMatrix` and the :class:`~matcher.scoring.Weights`, and every
+method (greedy, LP bound, dual prices, exact model) reads it.
+
+*One source of truth.* The hard rules of :data:`matcher.rules.OPTION_RULES` and the score of
+:func:`matcher.scoring.score_option` are written once in :mod:`matcher`; here they are applied
+*vectorised* over all units at once (children are grouped into classes that see the same units:
+same age, sex, needs and mother-of-an-infant flag; the judge's constraints and the travel limit
+are then applied child by child). ``tests/test_solver_problem.py`` checks that this agrees
+exactly with :func:`matcher.rules.exclusions` and :func:`matcher.scoring.score_option` on many
+random pairs.
+
+Scopes:
+
+* ``"waiting"``: the children with no current placement; a unit offers its free places
+  (``capacity - occupied``).
+* ``"all"``: every child (the planners' full re-plan); a unit offers
+  ``capacity - occupied + (children of the system placed there now)``, and moving a placed child
+  to another unit costs ``weights.move`` (soft rule ``stability``).
+
+Costs are in minutes-equivalent (see ``matcher/weights.toml``). The full set of eligible arcs is
+never stored (51,000 children x 30,000 units at 10x would not fit): arcs are computed on demand,
+by class, in chunks; :meth:`Problem.candidate_arcs` keeps the k cheapest per child.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal
+
+import numpy as np
+
+from matcher.errors import DomainError
+from matcher.model import (
+    Child,
+    Need,
+    PlacementSystem,
+    Sex,
+    StructureType,
+    Unit,
+    UnitSex,
+    Zone,
+)
+from matcher.scoring import Weights
+from matcher.travel import TravelMatrix
+
+Scope = Literal["waiting", "all"]
+SCOPES: tuple[str, ...] = ("waiting", "all")
+
+NEED_BIT: dict[Need, int] = {need: 1 << k for k, need in enumerate(Need)}
+_PROTECTION = NEED_BIT[Need.PROTECTION]
+_SEX_CODE = {UnitSex.MIXED: 0, UnitSex.GIRLS: 1, UnitSex.BOYS: 2}
+_CHUNK_CELLS = 4_000_000
+"""Largest children x units block priced at once (float64: 32 MB)."""
+
+
+def need_mask(needs: frozenset[Need]) -> int:
+    mask = 0
+    for need in needs:
+        mask |= NEED_BIT[need]
+    return mask
+
+
+@dataclass(frozen=True, eq=False)
+class SiblingBlock:
+    """A fratrie as the solver sees it: its members in scope (child indices, at least two).
+
+    ``together`` is True when the members must live in one structure (the hard rule
+    ``siblings_together``, which the solver may break only at ``weights.siblings_split`` per
+    extra structure); False for a separable group, or one with a judge's separation order
+    between two of its members (which forces it apart).
+    """
+
+    group_id: str
+    members: tuple[int, ...]
+    together: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Arcs:
+    """Sparse (child, unit) pairs, each eligible under every hard rule, with its cost."""
+
+    child: np.ndarray
+    """int32 child index."""
+    unit: np.ndarray
+    """int32 unit index."""
+    cost: np.ndarray
+    """float64 cost in minutes-equivalent (score_option total)."""
+    minutes: np.ndarray
+    """float32 public-transport minutes, NaN when unreachable."""
+
+    def __len__(self) -> int:
+        return int(self.child.size)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Children x units with capacities, eligibility and costs, for one scope. Build with :meth:`build`."""
+
+    system: PlacementSystem
+    travel: TravelMatrix
+    weights: Weights
+    scope: Scope
+    children: tuple[Child, ...]
+    units: tuple[Unit, ...]
+    structure_ids: tuple[str, ...]
+    capacity: np.ndarray
+    """Places the scope may fill in each unit (int64)."""
+    unplaced_cost: np.ndarray
+    """Penalty per child left without a place (float64, Weights.unplaced_cost)."""
+    blocks: tuple[SiblingBlock, ...]
+    separations: tuple[tuple[int, int], ...]
+    """Judge's separation orders between two children in scope (i < j): never one structure."""
+    forbidden_structures: dict[int, frozenset[int]]
+    """Structures a child may not join because a child it must be separated from, out of scope, lives there."""
+    # vectorised columns
+    unit_structure: np.ndarray
+    unit_age_min: np.ndarray
+    unit_age_max: np.ndarray
+    unit_sex: np.ndarray
+    unit_takes_siblings: np.ndarray
+    structure_caps: np.ndarray
+    structure_mother_child: np.ndarray
+    structure_secret: np.ndarray
+    structure_departement: np.ndarray
+    structure_travel_col: np.ndarray
+    """Column of each structure in the travel matrix, -1 when absent (unreachable)."""
+    structure_static_cost: np.ndarray
+    """outside_paris + outside_ile_de_france + daily_price costs of each structure."""
+    child_age: np.ndarray
+    child_sex_female: np.ndarray
+    child_needs: np.ndarray
+    child_mother: np.ndarray
+    child_travel_row: np.ndarray
+    """Row of each child's home in the travel matrix, -1 when absent (unreachable)."""
+    child_current_unit: np.ndarray
+    """Current unit index, -1 when none (or outside the system's units)."""
+    child_class: np.ndarray
+    class_units: tuple[np.ndarray, ...]
+    """Units eligible for each class before the judge's constraints and the travel limit."""
+    child_index: dict[str, int] = field(repr=False)
+    unit_index: dict[str, int] = field(repr=False)
+    block_of_child: np.ndarray = field(repr=False)
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def build(
+        cls,
+        system: PlacementSystem,
+        travel: TravelMatrix,
+        weights: Weights,
+        scope: Scope = "waiting",
+    ) -> Problem:
+        """The problem of placing the children of ``scope`` into the units of ``system``."""
+        if scope not in SCOPES:
+            raise DomainError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+        on = system.reference_date
+        children = system.waiting_children() if scope == "waiting" else system.children
+        units = system.units
+        structures = system.structures
+        structure_ids = tuple(s.id for s in structures)
+        s_index = {s: k for k, s in enumerate(structure_ids)}
+        unit_index = {u.id: k for k, u in enumerate(units)}
+        child_index = {c.id: k for k, c in enumerate(children)}
+
+        in_unit_now = np.zeros(len(units), dtype=np.int64)
+        if scope == "all":
+            for c in system.children:
+                if c.current is not None:
+                    in_unit_now[unit_index[c.current.unit_id]] += 1
+        capacity = np.array([u.capacity - u.occupied for u in units], dtype=np.int64) + in_unit_now
+
+        col = travel.structure_index
+        deps = sorted({s.location.departement for s in structures})
+        dep_code = {d: k for k, d in enumerate(deps)}
+        static = np.array(
+            [
+                (0.0 if s.zone is Zone.PARIS else weights.outside_paris)
+                + (weights.outside_ile_de_france if s.zone is Zone.PROVINCE else 0.0)
+                + s.daily_price_eur * weights.daily_price_eur
+                for s in structures
+            ],
+            dtype=np.float64,
+        )
+        unit_structure = np.array([s_index[u.structure_id] for u in units], dtype=np.int32)
+        unit_age_min = np.array([u.age_min for u in units], dtype=np.int16)
+        unit_age_max = np.array([u.age_max for u in units], dtype=np.int16)
+        unit_sex = np.array([_SEX_CODE[u.sex] for u in units], dtype=np.int8)
+        structure_caps = np.array([need_mask(s.capabilities) for s in structures], dtype=np.int64)
+        structure_mother_child = np.array([s.type is StructureType.CENTRE_MATERNEL for s in structures], dtype=bool)
+        structure_secret = np.array([s.secret for s in structures], dtype=bool)
+
+        child_age = np.array([c.age_on(on) for c in children], dtype=np.int16)
+        child_female = np.array([c.sex is Sex.FEMALE for c in children], dtype=bool)
+        child_needs = np.array([need_mask(c.needs) for c in children], dtype=np.int64)
+        child_mother = np.array([c.is_mother_of_infant_on(on) for c in children], dtype=bool)
+        child_row = np.array([travel.row_of_home.get(c.home.id, -1) for c in children], dtype=np.int64)
+        child_current = np.array(
+            [unit_index.get(c.current.unit_id, -1) if c.current is not None else -1 for c in children],
+            dtype=np.int64,
+        )
+        unplaced = np.array([weights.unplaced_cost(c, on) for c in children], dtype=np.float64)
+
+        # classes of children that see the same units under the unit/structure rules
+        keys = np.stack([child_age.astype(np.int64), child_female, child_needs, child_mother], axis=1) if children else np.zeros((0, 4), dtype=np.int64)
+        uniq, child_class = np.unique(keys, axis=0, return_inverse=True) if len(children) else (keys, np.zeros(0, dtype=np.int64))
+        child_class = np.asarray(child_class, dtype=np.int32).reshape(-1)
+        unit_caps = structure_caps[unit_structure]
+        unit_mc = structure_mother_child[unit_structure]
+        unit_secret = structure_secret[unit_structure]
+        class_units = []
+        for age, female, needs, mother in uniq:
+            ok = (unit_age_min <= age) & (age <= unit_age_max)  # age_range
+            ok &= (unit_sex == 0) | (unit_sex == (1 if female else 2))  # unit_sex
+            ok &= (unit_age_max >= 18) if age >= 18 else (unit_age_min < 18)  # young_adult_units
+            if not mother:
+                ok &= ~unit_mc  # mother_child_units
+            ok &= (unit_caps & needs) == needs  # needs_met
+            if not (needs & _PROTECTION):
+                ok &= ~unit_secret  # secret_places
+            class_units.append(np.flatnonzero(ok).astype(np.int32))
+
+        blocks: list[SiblingBlock] = []
+        block_of_child = np.full(len(children), -1, dtype=np.int32)
+        for group in system.sibling_groups:
+            members = tuple(child_index[c] for c in group.child_ids if c in child_index)
+            if len(members) < 2:
+                continue
+            ordered_apart = any(
+                system.child_by_id[a].judge.separated_from & set(group.child_ids) for a in group.child_ids
+            )
+            for m in members:
+                block_of_child[m] = len(blocks)
+            blocks.append(SiblingBlock(group.id, members, group.together and not ordered_apart))
+
+        separations: set[tuple[int, int]] = set()
+        forbidden: dict[int, set[int]] = {}
+        for c in system.children:
+            for other_id in c.judge.separated_from:
+                a, b = child_index.get(c.id), child_index.get(other_id)
+                if a is not None and b is not None:
+                    separations.add((min(a, b), max(a, b)))
+                    continue
+                # one of the two is out of scope: the one in scope avoids the other's structure
+                inside, outside = (a, other_id) if a is not None else (b, c.id)
+                if inside is None:
+                    continue
+                placed = system.child_by_id[outside].current
+                if placed is not None:
+                    forbidden.setdefault(inside, set()).add(s_index[system.unit_by_id[placed.unit_id].structure_id])
+
+        return cls(
+            system=system,
+            travel=travel,
+            weights=weights,
+            scope=scope,
+            children=tuple(children),
+            units=tuple(units),
+            structure_ids=structure_ids,
+            capacity=capacity,
+            unplaced_cost=unplaced,
+            blocks=tuple(blocks),
+            separations=tuple(sorted(separations)),
+            forbidden_structures={k: frozenset(v) for k, v in forbidden.items()},
+            unit_structure=unit_structure,
+            unit_age_min=unit_age_min,
+            unit_age_max=unit_age_max,
+            unit_sex=unit_sex,
+            unit_takes_siblings=np.array([u.takes_siblings for u in units], dtype=bool),
+            structure_caps=structure_caps,
+            structure_mother_child=structure_mother_child,
+            structure_secret=structure_secret,
+            structure_departement=np.array([dep_code[s.location.departement] for s in structures], dtype=np.int32),
+            structure_travel_col=np.array([col.get(s, -1) for s in structure_ids], dtype=np.int64),
+            structure_static_cost=static,
+            child_age=child_age,
+            child_sex_female=child_female,
+            child_needs=child_needs,
+            child_mother=child_mother,
+            child_travel_row=child_row,
+            child_current_unit=child_current,
+            child_class=child_class,
+            class_units=tuple(class_units),
+            child_index=child_index,
+            unit_index=unit_index,
+            block_of_child=block_of_child,
+        )
+
+    # ---------------------------------------------------------------- sizes and lookups
+
+    @property
+    def n_children(self) -> int:
+        return len(self.children)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
+
+    @cached_property
+    def departement_code(self) -> dict[str, int]:
+        deps = sorted({s.location.departement for s in self.system.structures})
+        return {d: k for k, d in enumerate(deps)}
+
+    @cached_property
+    def _judge_children(self) -> frozenset[int]:
+        return frozenset(i for i, c in enumerate(self.children) if not c.judge.is_empty)
+
+    @cached_property
+    def _structure_position(self) -> dict[str, int]:
+        return {s: k for k, s in enumerate(self.structure_ids)}
+
+    @cached_property
+    def units_of_structure(self) -> tuple[np.ndarray, ...]:
+        order = np.argsort(self.unit_structure, kind="stable")
+        bounds = np.searchsorted(self.unit_structure[order], np.arange(len(self.structure_ids) + 1))
+        return tuple(order[bounds[k] : bounds[k + 1]].astype(np.int32) for k in range(len(self.structure_ids)))
+
+    # ---------------------------------------------------------------- arcs, vectorised
+
+    def minutes_block(self, children: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Minutes (float32, NaN unreachable) for children x units."""
+        rows = self.child_travel_row[children]
+        cols = self.structure_travel_col[self.unit_structure[units]]
+        out = np.full((children.size, units.size), np.nan, dtype=np.float32)
+        rok = rows >= 0
+        cok = cols >= 0
+        if rok.any() and cok.any():
+            sub = self.travel.minutes[np.ix_(rows[rok], cols[cok])]
+            out[np.ix_(np.flatnonzero(rok), np.flatnonzero(cok))] = sub
+        return out
+
+    def cost_block(self, children: np.ndarray, units: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+        """Cost (score_option total) of children x units, given their minutes."""
+        w = self.weights
+        m = np.where(np.isnan(minutes), w.unreachable_minutes, minutes.astype(np.float64))
+        cost = m * w.transit_minute + self.structure_static_cost[self.unit_structure[units]][None, :]
+        if w.move:
+            current = self.child_current_unit[children]
+            moved = (current[:, None] >= 0) & (current[:, None] != units[None, :])
+            cost += moved * w.move
+        return cost
+
+    def judge_mask(self, i: int, units: np.ndarray, minutes: np.ndarray) -> np.ndarray | None:
+        """For child i: which of ``units`` pass the judge's rules (None when the child has none)."""
+        if i not in self._judge_children:
+            return None
+        judge = self.children[i].judge
+        ok = np.ones(units.size, dtype=bool)
+        structures = self.unit_structure[units]
+        if judge.excluded_structures:
+            banned = [self._structure_position[s] for s in judge.excluded_structures if s in self._structure_position]
+            ok &= ~np.isin(structures, banned)  # judge_excluded_structure
+        if judge.excluded_departements:
+            banned = [self.departement_code[d] for d in judge.excluded_departements if d in self.departement_code]
+            ok &= ~np.isin(self.structure_departement[structures], banned)  # judge_excluded_departement
+        if judge.max_travel_minutes is not None:
+            ok &= ~np.isnan(minutes) & (minutes <= judge.max_travel_minutes)  # judge_max_travel
+        return ok
+
+    def iter_blocks(self, children: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Yield (children, units, minutes, cost, eligible) blocks covering every eligible arc.
+
+        ``eligible`` is a boolean children x units matrix (the judge's rules applied); the class
+        rules are already applied by the choice of ``units``.
+        """
+        pool = np.arange(self.n_children) if children is None else np.asarray(children)
+        classes = self.child_class[pool]
+        order = np.argsort(classes, kind="stable")
+        pool, classes = pool[order], classes[order]
+        starts = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1]]) if pool.size else np.zeros(0, dtype=int)
+        ends = np.r_[starts[1:], pool.size]
+        for a, b in zip(starts, ends):
+            units = self.class_units[classes[a]]
+            if units.size == 0:
+                continue
+            step = max(1, _CHUNK_CELLS // max(units.size, 1))
+            for lo in range(a, b, step):
+                kids = pool[lo : min(b, lo + step)]
+                minutes = self.minutes_block(kids, units)
+                cost = self.cost_block(kids, units, minutes)
+                eligible = np.ones(minutes.shape, dtype=bool)
+                for r, i in enumerate(kids):
+                    mask = self.judge_mask(int(i), units, minutes[r])
+                    if mask is not None:
+                        eligible[r] &= mask
+                yield kids, units, minutes, cost, eligible
+
+    def arcs_of(self, i: int) -> Arcs:
+        """Every eligible arc of child i (all OPTION_RULES), sorted by unit index."""
+        units = self.class_units[self.child_class[i]]
+        kids = np.array([i])
+        minutes = self.minutes_block(kids, units)
+        mask = self.judge_mask(i, units, minutes[0])
+        cost = self.cost_block(kids, units, minutes)[0]
+        m = minutes[0]
+        if mask is not None:
+            units, cost, m = units[mask], cost[mask], m[mask]
+        return Arcs(np.full(units.size, i, dtype=np.int32), units.astype(np.int32), cost, m)
+
+    def eligible_units(self, i: int) -> np.ndarray:
+        """Unit indices eligible for child i under every hard rule of OPTION_RULES."""
+        return self.arcs_of(i).unit
+
+    def candidate_arcs(self, per_child: int, children: np.ndarray | None = None) -> Arcs:
+        """The ``per_child`` cheapest eligible arcs of every child, plus its current unit when eligible."""
+        parts: list[tuple[np.ndarray, ...]] = []
+        for kids, units, minutes, cost, eligible in self.iter_blocks(children):
+            c = np.where(eligible, cost, np.inf)
+            k = min(per_child, units.size)
+            idx = np.argpartition(c, k - 1, axis=1)[:, :k] if k < units.size else np.broadcast_to(np.arange(units.size), c.shape)
+            rows = np.repeat(np.arange(kids.size), idx.shape[1])
+            cols = idx.reshape(-1)
+            # keep the current unit too (stability: staying is often the best option)
+            current = self.child_current_unit[kids]
+            pos = np.searchsorted(units, current)
+            has = (current >= 0) & (pos < units.size) & (units[np.minimum(pos, units.size - 1)] == current)
+            if has.any():
+                r2 = np.flatnonzero(has)
+                rows = np.r_[rows, r2]
+                cols = np.r_[cols, pos[r2]]
+            keep = np.isfinite(c[rows, cols])
+            rows, cols = rows[keep], cols[keep]
+            parts.append((kids[rows], units[cols], cost[rows, cols], minutes[rows, cols]))
+        if not parts:
+            e = np.zeros(0)
+            return Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
+        child = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        unit = np.concatenate([p[1] for p in parts]).astype(np.int64)
+        key = child * max(self.n_units, 1) + unit
+        _, first = np.unique(key, return_index=True)
+        return Arcs(
+            child[first].astype(np.int32),
+            unit[first].astype(np.int32),
+            np.concatenate([p[2] for p in parts])[first],
+            np.concatenate([p[3] for p in parts])[first],
+        )
+
+    def cost_of(self, i: int, j: int) -> float:
+        """Cost of child i in unit j (no eligibility check)."""
+        kids, units = np.array([i]), np.array([j])
+        return float(self.cost_block(kids, units, self.minutes_block(kids, units))[0, 0])
+
+    def minutes_of(self, i: int, j: int) -> float | None:
+        m = float(self.minutes_block(np.array([i]), np.array([j]))[0, 0])
+        return None if np.isnan(m) else m
