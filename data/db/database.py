@@ -111,8 +111,13 @@ class Database:
 
         return engine
 
+    @property
+    def url_for_display(self) -> str:
+        """The URL with any password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
     def __repr__(self) -> str:
-        return f"Database({self.url.render_as_string(hide_password=True)!r}, schema={self.schema!r})"
+        return f"Database({self.url_for_display!r}, schema={self.schema!r})"
 
     # --- sessions ------------------------------------------------------------------------
 

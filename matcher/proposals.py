@@ -1,0 +1,585 @@
+"""Ranked proposals for one child or a fratrie, and "why not" a named structure. Pure.
+
+A *proposal* places every child asked about: in one unit (a single child), or in the units of
+one structure (a fratrie kept together), or, when no structure takes them all, over several
+structures at ``weights.siblings_split`` per extra structure. Every placement passes the hard
+rules of :data:`matcher.rules.OPTION_RULES` and has a free place (``capacity - occupied -
+held``); its cost is :func:`matcher.scoring.score_option` (minutes-equivalent, lower is better).
+
+Two orderings:
+
+* **own**: the children's own score (transit time, outside Paris / Île-de-France, daily price,
+  stability, siblings split, children left without a place);
+* **system**: own score + the *capacity price* of each place used (the dual price of the unit's
+  capacity in the batch model, :func:`solver.duals.capacity_prices`): what that place is worth to
+  the other children waiting. A proposal that moves between the two orderings says why in words.
+
+Fratries: options that keep every sibling in one structure come first, then split ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from matcher.errors import DomainError
+from matcher.model import Child, PlacementSystem, Sex, Structure, Unit, UnitSex
+from matcher.rules import Exclusion, Option, exclusions, is_eligible
+from matcher.scoring import OptionScore, ScoreComponent, Weights, score_option
+from matcher.travel import TravelMatrix
+
+Ordering = Literal["own", "system"]
+COMPETITION_MINUTES = 45.0
+"""Radius (minutes from their family home) within which other waiting children count as
+wanting the same place, in the words that explain the system-aware ordering."""
+_MAX_ASSIGNMENTS = 20_000
+"""Bound on the joint assignments of a fratrie tried inside one structure."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChildPlacement:
+    """One child of a proposal: the unit, the trip from home, the score, the place's price."""
+
+    child_id: str
+    structure_id: str | None
+    unit_id: str | None
+    """None: this child has no place in the proposal (costs ``weights.unplaced_cost``)."""
+    travel_minutes: float | None
+    score: OptionScore | None
+    unit_price: float = 0.0
+    """Capacity price of the unit, minutes-equivalent (0 without prices)."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A ranked option for the children asked about."""
+
+    structure_id: str
+    """The structure of the proposal (for a split fratrie: the one with the most siblings)."""
+    placements: tuple[ChildPlacement, ...]
+    components: tuple[ScoreComponent, ...]
+    """Soft components summed over the children, then ``siblings_split`` and ``unplaced``."""
+    own_score: float
+    capacity_price: float
+    own_rank: int = 0
+    system_rank: int = 0
+    explanation: str | None = None
+    """Why the system-aware rank differs from the own rank (None when they agree)."""
+
+    @property
+    def system_score(self) -> float:
+        return self.own_score + self.capacity_price
+
+    @property
+    def structures_used(self) -> int:
+        return len({p.structure_id for p in self.placements if p.structure_id is not None})
+
+    @property
+    def siblings_together(self) -> bool:
+        return self.structures_used <= 1 and all(p.unit_id is not None for p in self.placements)
+
+    @property
+    def key(self) -> tuple[tuple[str, str | None], ...]:
+        return tuple((p.child_id, p.unit_id) for p in self.placements)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitCheck:
+    """What the hard rules (capacity included) say about one child in one unit."""
+
+    child_id: str
+    unit_id: str
+    exclusions: tuple[Exclusion, ...]
+
+
+@dataclass(frozen=True)
+class WhyNot:
+    """Why a named structure is not (or not first) among the proposals."""
+
+    structure_id: str
+    verdict: Literal["excluded", "full", "separated", "ranked_lower", "best"]
+    sentence: str
+    checks: tuple[UnitCheck, ...]
+    rank: int | None = None
+    ahead: tuple[Proposal, ...] = ()
+    """The better options (at most five), best first."""
+
+
+# --- index over the system, built once per version of the data --------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SystemIndex:
+    """Arrays over the units and the waiting children, for fast pre-filtering (no rule lives here:
+    candidates that pass the pre-filter still go through :func:`matcher.rules.is_eligible`)."""
+
+    system: PlacementSystem
+    travel: TravelMatrix
+    unit_age_min: np.ndarray
+    unit_age_max: np.ndarray
+    unit_sex: np.ndarray
+    unit_free: np.ndarray
+    unit_col: np.ndarray
+    """Column of each unit's structure in the travel matrix (-1 when absent)."""
+    unit_position: Mapping[str, int]
+    waiting_age: np.ndarray
+    waiting_female: np.ndarray
+    waiting_row: np.ndarray
+    waiting_ids: tuple[str, ...]
+    units_of_structure: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, system: PlacementSystem, travel: TravelMatrix) -> SystemIndex:
+        units = system.units
+        col = travel.structure_index
+        waiting = system.waiting_children()
+        on = system.reference_date
+        by_structure: dict[str, list[int]] = {s.id: [] for s in system.structures}
+        for j, u in enumerate(units):
+            by_structure[u.structure_id].append(j)
+        return cls(
+            system=system,
+            travel=travel,
+            unit_age_min=np.array([u.age_min for u in units], dtype=np.int16),
+            unit_age_max=np.array([u.age_max for u in units], dtype=np.int16),
+            unit_sex=np.array([_SEX_CODE[u.sex] for u in units], dtype=np.int8),
+            unit_free=np.array([u.free for u in units], dtype=np.int64),
+            unit_col=np.array([col.get(u.structure_id, -1) for u in units], dtype=np.int64),
+            unit_position={u.id: j for j, u in enumerate(units)},
+            waiting_age=np.array([c.age_on(on) for c in waiting], dtype=np.int16),
+            waiting_female=np.array([c.sex is Sex.FEMALE for c in waiting], dtype=bool),
+            waiting_row=np.array([travel.row_of_home.get(c.home.id, -1) for c in waiting], dtype=np.int64),
+            waiting_ids=tuple(c.id for c in waiting),
+            units_of_structure={k: tuple(v) for k, v in by_structure.items()},
+        )
+
+    def free_places(self, held: Mapping[str, int]) -> np.ndarray:
+        """Free places per unit once live holds are counted as taken (never below 0)."""
+        free = self.unit_free.copy()
+        for unit_id, n in held.items():
+            j = self.unit_position.get(unit_id)
+            if j is not None:
+                free[j] -= n
+        return np.maximum(free, 0)
+
+    def prefilter(self, child: Child, free: np.ndarray) -> np.ndarray:
+        """Units with a free place whose age range and sex admit the child (positions)."""
+        age = child.age_on(self.system.reference_date)
+        sex_ok = (self.unit_sex == 0) | (self.unit_sex == (1 if child.sex is Sex.FEMALE else 2))
+        mask = (self.unit_age_min <= age) & (age <= self.unit_age_max) & sex_ok & (free >= 1)
+        return np.flatnonzero(mask)
+
+    def minutes_row(self, child: Child) -> np.ndarray | None:
+        return self.travel.row(child.home.id)
+
+    def competitors(self, unit_position: int, exclude: frozenset[str], within: float = COMPETITION_MINUTES) -> int:
+        """Other waiting children whose age and sex the unit takes and whose family home is
+        within ``within`` minutes of it (a cheap measure of demand; needs are not checked)."""
+        col = int(self.unit_col[unit_position])
+        if col < 0 or not len(self.waiting_ids):
+            return 0
+        lo, hi = self.unit_age_min[unit_position], self.unit_age_max[unit_position]
+        sex = int(self.unit_sex[unit_position])
+        mask = (self.waiting_age >= lo) & (self.waiting_age <= hi) & (self.waiting_row >= 0)
+        if sex == 1:
+            mask &= self.waiting_female
+        elif sex == 2:
+            mask &= ~self.waiting_female
+        rows = self.waiting_row[mask]
+        minutes = self.travel.minutes[rows, col]
+        near = np.asarray(minutes <= within)
+        count = int(near.sum())
+        if exclude:
+            ids = np.asarray(self.waiting_ids, dtype=object)[mask][near]
+            count -= sum(1 for i in ids if i in exclude)
+        return count
+
+
+_SEX_CODE = {UnitSex.MIXED: 0, UnitSex.GIRLS: 1, UnitSex.BOYS: 2}
+
+
+# --- candidates -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    child: Child
+    structure: Structure
+    unit: Unit
+    position: int
+    minutes: float | None
+    score: OptionScore
+    price: float
+
+    @property
+    def cost(self) -> float:
+        return self.score.total
+
+
+def _children(system: PlacementSystem, child_ids: Sequence[str]) -> tuple[Child, ...]:
+    if not child_ids:
+        raise DomainError("a proposal needs at least one child")
+    if len(set(child_ids)) != len(child_ids):
+        raise DomainError("a child is listed twice")
+    unknown = [c for c in child_ids if c not in system.child_by_id]
+    if unknown:
+        raise DomainError(f"unknown child(ren): {', '.join(unknown)}")
+    return tuple(system.child_by_id[c] for c in child_ids)
+
+
+def _candidates(
+    index: SystemIndex, child: Child, free: np.ndarray, weights: Weights, prices: Mapping[str, float]
+) -> dict[str, list[_Candidate]]:
+    """Eligible units with a free place, grouped by structure, cheapest first."""
+    system = index.system
+    on = system.reference_date
+    row = index.minutes_row(child)
+    found: dict[str, list[_Candidate]] = {}
+    for j in index.prefilter(child, free):
+        unit = system.units[j]
+        structure = system.structure_by_id[unit.structure_id]
+        col = int(index.unit_col[j])
+        minutes = None
+        if row is not None and col >= 0:
+            value = float(row[col])
+            minutes = None if np.isnan(value) else value
+        option = Option(structure, unit, minutes)
+        if not is_eligible(child, option, on):
+            continue
+        found.setdefault(structure.id, []).append(
+            _Candidate(child, structure, unit, int(j), minutes, score_option(child, option, weights),
+                       float(prices.get(unit.id, 0.0)))
+        )
+    for cands in found.values():
+        cands.sort(key=lambda c: (c.cost, c.price, c.unit.id))
+    return found
+
+
+def _separated(children: Sequence[Child]) -> list[tuple[str, str]]:
+    ids = {c.id for c in children}
+    pairs = set()
+    for c in children:
+        for other in c.judge.separated_from & ids:
+            pairs.add(tuple(sorted((c.id, other))))
+    return sorted(pairs)
+
+
+def _joint(
+    per_child: Sequence[list[_Candidate]], free: np.ndarray
+) -> list[_Candidate] | None:
+    """Cheapest assignment of each child to one of its candidates within free places."""
+    best: list[_Candidate] | None = None
+    best_cost = float("inf")
+    used: dict[int, int] = {}
+    chosen: list[_Candidate] = []
+    tried = 0
+
+    def dfs(i: int, cost: float) -> None:
+        nonlocal best, best_cost, tried
+        if tried > _MAX_ASSIGNMENTS or cost >= best_cost:
+            return
+        if i == len(per_child):
+            best, best_cost = list(chosen), cost
+            return
+        for cand in per_child[i]:
+            tried += 1
+            if used.get(cand.position, 0) >= free[cand.position]:
+                continue
+            used[cand.position] = used.get(cand.position, 0) + 1
+            chosen.append(cand)
+            dfs(i + 1, cost + cand.cost + 1e-9 * cand.price)
+            chosen.pop()
+            used[cand.position] -= 1
+
+    dfs(0, 0.0)
+    return best
+
+
+def _make(
+    children: Sequence[Child], chosen: Mapping[str, _Candidate | None], weights: Weights, on
+) -> Proposal:
+    placements = []
+    totals: dict[str, list[float]] = {}
+    order: list[str] = []
+    unplaced_cost = 0.0
+    for child in children:
+        cand = chosen.get(child.id)
+        if cand is None:
+            placements.append(ChildPlacement(child.id, None, None, None, None))
+            unplaced_cost += weights.unplaced_cost(child, on)
+            continue
+        placements.append(ChildPlacement(child.id, cand.structure.id, cand.unit.id, cand.minutes, cand.score, cand.price))
+        for comp in cand.score.components:
+            if comp.name not in totals:
+                totals[comp.name] = [0.0, 0.0]
+                order.append(comp.name)
+            totals[comp.name][0] += comp.quantity
+            totals[comp.name][1] += comp.cost
+    units_of = {c.name: c.unit for cand in chosen.values() if cand for c in cand.score.components}
+    components = [ScoreComponent(n, totals[n][0], units_of[n], totals[n][1]) for n in order]
+    structures = [p.structure_id for p in placements if p.structure_id is not None]
+    extra = max(len(set(structures)) - 1, 0) if len(children) > 1 else 0
+    if len(children) > 1:
+        components.append(ScoreComponent("siblings_split", float(extra), "structures", extra * weights.siblings_split))
+    missing = sum(1 for p in placements if p.unit_id is None)
+    if missing:
+        components.append(ScoreComponent("unplaced", float(missing), "children", unplaced_cost))
+    main = max(set(structures), key=lambda s: (structures.count(s), -structures.index(s))) if structures else ""
+    return Proposal(
+        structure_id=main,
+        placements=tuple(placements),
+        components=tuple(components),
+        own_score=sum(c.cost for c in components),
+        capacity_price=sum(p.unit_price for p in placements),
+    )
+
+
+def _all_proposals(
+    system: PlacementSystem,
+    children: Sequence[Child],
+    travel: TravelMatrix,
+    weights: Weights,
+    prices: Mapping[str, float],
+    held: Mapping[str, int],
+    index: SystemIndex | None,
+) -> tuple[list[Proposal], SystemIndex, np.ndarray, list[dict[str, list[_Candidate]]]]:
+    index = index if index is not None and index.system is system else SystemIndex.build(system, travel)
+    free = index.free_places(held)
+    on = system.reference_date
+    cands = [_candidates(index, c, free, weights, prices) for c in children]
+    proposals: list[Proposal] = []
+    if len(children) == 1:
+        for by_structure in cands[0].values():
+            for cand in by_structure:
+                proposals.append(_make(children, {children[0].id: cand}, weights, on))
+    else:
+        separated = bool(_separated(children))
+        seen: set = set()
+        shared = set.intersection(*(set(c) for c in cands)) if not separated else set()
+        for sid in sorted(shared):
+            joint = _joint([c[sid] for c in cands], free)
+            if joint is not None:
+                p = _make(children, {c.id: j for c, j in zip(children, joint)}, weights, on)
+                seen.add(p.key)
+                proposals.append(p)
+        # split options, anchored on each structure that takes at least one sibling
+        anchors = sorted(set().union(*(set(c) for c in cands)))
+        for anchor in anchors:
+            chosen = _split_anchored(children, cands, anchor, free)
+            p = _make(children, chosen, weights, on)
+            if p.key not in seen and not p.siblings_together:
+                seen.add(p.key)
+                proposals.append(p)
+    return proposals, index, free, cands
+
+
+def _split_anchored(
+    children: Sequence[Child], cands: Sequence[dict[str, list[_Candidate]]], anchor: str, free: np.ndarray
+) -> dict[str, _Candidate | None]:
+    """As many siblings as fit in ``anchor`` (judge's separations respected), the others in
+    their own cheapest free place elsewhere (or none)."""
+    used: dict[int, int] = {}
+    chosen: dict[str, _Candidate | None] = {}
+    in_anchor: list[Child] = []
+    for child, by_structure in zip(children, cands):
+        if any(o in child.judge.separated_from or child.id in o.judge.separated_from for o in in_anchor):
+            continue
+        for cand in by_structure.get(anchor, []):
+            if used.get(cand.position, 0) < free[cand.position]:
+                used[cand.position] = used.get(cand.position, 0) + 1
+                chosen[child.id] = cand
+                in_anchor.append(child)
+                break
+    for child, by_structure in zip(children, cands):
+        if child.id in chosen:
+            continue
+        best = None
+        for sid, options in by_structure.items():
+            if sid == anchor:
+                continue
+            for cand in options:
+                if used.get(cand.position, 0) < free[cand.position]:
+                    if best is None or (cand.cost, cand.unit.id) < (best.cost, best.unit.id):
+                        best = cand
+                    break
+        if best is not None:
+            used[best.position] = used.get(best.position, 0) + 1
+        chosen[child.id] = best
+    return chosen
+
+
+def _own_key(p: Proposal, group: bool):
+    return ((0 if p.siblings_together else 1) if group else 0, round(p.own_score, 9), p.structure_id, p.key)
+
+
+def _system_key(p: Proposal, group: bool):
+    return ((0 if p.siblings_together else 1) if group else 0, round(p.system_score, 9), p.structure_id, p.key)
+
+
+def _explain(p: Proposal, index: SystemIndex, exclude: frozenset[str], priced: bool) -> str | None:
+    if not priced or p.own_rank == p.system_rank:
+        return None
+    used = [pl for pl in p.placements if pl.unit_id is not None]
+    if p.system_rank > p.own_rank:
+        dearest = max(used, key=lambda pl: pl.unit_price)
+        j = index.unit_position[dearest.unit_id]
+        unit = index.system.units[j]
+        n = index.competitors(j, exclude)
+        who = "other child" if n == 1 else "other children"
+        return (
+            f"Ranked lower system-wide (#{p.own_rank} on its own, #{p.system_rank} system-wide): "
+            f"a {unit.age_min}-{unit.age_max} place in {unit.id} is worth {dearest.unit_price:.0f} min-equivalent "
+            f"to the children waiting; {n} {who} waiting of that age and sex live within "
+            f"{COMPETITION_MINUTES:.0f} min of it."
+        )
+    return (
+        f"Ranked higher system-wide (#{p.own_rank} on its own, #{p.system_rank} system-wide): its places are "
+        f"in less demand (capacity price {p.capacity_price:.0f} min-equivalent) than those of the options ahead of it."
+    )
+
+
+def propose(
+    system: PlacementSystem,
+    child_ids: Sequence[str],
+    travel: TravelMatrix,
+    weights: Weights,
+    k: int = 10,
+    unit_prices: Mapping[str, float] | None = None,
+    *,
+    order: Ordering = "own",
+    held: Mapping[str, int] | None = None,
+    index: SystemIndex | None = None,
+) -> list[Proposal]:
+    """The top ``k`` proposals for the children (one child, or the siblings of a fratrie).
+
+    ``unit_prices``: capacity price per unit id (minutes-equivalent), for the system-aware rank;
+    ``order`` picks the ordering of the list returned ("own" or "system"); every proposal
+    carries both ranks. ``held``: places per unit held by live reservations (taken).
+    ``index``: a :class:`SystemIndex` of this system, to reuse across calls.
+    Raises DomainError for an empty list, a repeated or an unknown child id, or k < 1.
+    """
+    if k < 1:
+        raise DomainError(f"k must be at least 1, got {k}")
+    children = _children(system, child_ids)
+    prices = unit_prices or {}
+    proposals, index, _, _ = _all_proposals(system, children, travel, weights, prices, held or {}, index)
+    group = len(children) > 1
+    by_own = sorted(proposals, key=lambda p: _own_key(p, group))
+    by_system = sorted(proposals, key=lambda p: _system_key(p, group))
+    own_rank = {p.key: r for r, p in enumerate(by_own, 1)}
+    system_rank = {p.key: r for r, p in enumerate(by_system, 1)}
+    chosen = (by_own if order == "own" else by_system)[:k]
+    exclude = frozenset(c.id for c in children)
+    out = []
+    for p in chosen:
+        ranked = Proposal(p.structure_id, p.placements, p.components, p.own_score, p.capacity_price,
+                          own_rank[p.key], system_rank[p.key])
+        out.append(Proposal(ranked.structure_id, ranked.placements, ranked.components, ranked.own_score,
+                            ranked.capacity_price, ranked.own_rank, ranked.system_rank,
+                            _explain(ranked, index, exclude, unit_prices is not None)))
+    return out
+
+
+def why_not(
+    system: PlacementSystem,
+    child_ids: Sequence[str],
+    structure_id: str,
+    travel: TravelMatrix,
+    weights: Weights,
+    *,
+    held: Mapping[str, int] | None = None,
+    index: SystemIndex | None = None,
+) -> WhyNot:
+    """Why ``structure_id`` is not proposed first for the children: every rule that excludes each
+    of its units (capacity included), or the judge's separation, or the options ranked ahead."""
+    children = _children(system, child_ids)
+    structure = system.structure_by_id.get(structure_id)
+    if structure is None:
+        raise DomainError(f"unknown structure {structure_id!r}")
+    held = held or {}
+    on = system.reference_date
+    checks: list[UnitCheck] = []
+    rule_blocked: dict[str, list[str]] = {}
+    only_full: list[str] = []
+    units = system.units_by_structure.get(structure_id, ())
+    for child in children:
+        reasons: list[str] = []
+        fits_but_full = False
+        fits = False
+        for unit in units:
+            taken = min(unit.capacity, unit.occupied + held.get(unit.id, 0))
+            live = Unit(unit.id, unit.structure_id, unit.age_min, unit.age_max, unit.sex, unit.capacity,
+                        taken, unit.takes_siblings)
+            found = exclusions(child, Option(structure, live, travel.between(child.home.id, structure_id)), on,
+                               include_capacity=True)
+            checks.append(UnitCheck(child.id, unit.id, tuple(found)))
+            rule_found = [e for e in found if e.rule != "free_place"]
+            if not found:
+                fits = True
+            elif not rule_found:
+                fits_but_full = True
+            else:
+                reasons.append(f"{unit.id}: " + "; ".join(str(e) for e in rule_found))
+        if not fits and not fits_but_full:
+            rule_blocked[child.id] = reasons or ["the structure has no unit"]
+        elif not fits:
+            only_full.append(child.id)
+    name = f"{structure_id} ({structure.name})"
+    if rule_blocked:
+        parts = [f"for {cid}: " + " | ".join(r) for cid, r in rule_blocked.items()]
+        return WhyNot(structure_id, "excluded", f"{name} is excluded " + "; ".join(parts) + ".", tuple(checks))
+    if only_full:
+        full_units = ", ".join(
+            f"{u.id} {min(u.capacity, u.occupied + held.get(u.id, 0))}/{u.capacity}" for u in units
+        )
+        return WhyNot(structure_id, "full",
+                      f"{name} has no free place for {', '.join(only_full)}: every unit that takes them is "
+                      f"full (occupied or held / capacity: {full_units}).", tuple(checks))
+    pairs = _separated(children)
+    if pairs:
+        said = ", ".join(f"{a} and {b}" for a, b in pairs)
+        return WhyNot(structure_id, "separated",
+                      f"{name} cannot take all of them: the judge ordered {said} placed apart.", tuple(checks))
+    group = len(children) > 1
+    proposals, *_ = _all_proposals(system, children, travel, weights, {}, held, index)
+    by_own = sorted(proposals, key=lambda p: _own_key(p, group))
+    rank = next((r for r, p in enumerate(by_own, 1) if p.structure_id == structure_id and
+                 (not group or p.siblings_together)), None)
+    if rank is None:
+        return WhyNot(structure_id, "full",
+                      f"{name} takes each of them but has too few free places for all {len(children)} together.",
+                      tuple(checks))
+    mine = by_own[rank - 1]
+    if rank == 1:
+        return WhyNot(structure_id, "best", f"{name} is the best option (score {mine.own_score:.0f}).",
+                      tuple(checks), rank)
+    ahead = tuple(by_own[: min(rank - 1, 5)])
+    best = ahead[0]
+    return WhyNot(
+        structure_id, "ranked_lower",
+        f"{name} fits but ranks #{rank} (score {mine.own_score:.0f}): {rank - 1} better option(s) ahead, "
+        f"the best {best.structure_id} at {best.own_score:.0f} "
+        f"({_difference(best, mine)}).",
+        tuple(checks), rank, ahead,
+    )
+
+
+def _difference(better: Proposal, worse: Proposal) -> str:
+    """The component that makes most of the gap, in words."""
+    mine = {c.name: c for c in worse.components}
+    gaps = sorted(
+        ((mine[c.name].cost - c.cost, c.name, mine[c.name].quantity - c.quantity, c.unit)
+         for c in better.components if c.name in mine),
+        reverse=True,
+    )
+    if not gaps or gaps[0][0] <= 0:
+        return "a lower total score"
+    gap, comp, qty, unit = gaps[0]
+    return f"mostly {comp.replace('_', ' ')}: {qty:+.0f} {unit} here, {gap:.0f} min-equivalent"
+
+
+__all__ = ["COMPETITION_MINUTES", "ChildPlacement", "Proposal", "SystemIndex", "UnitCheck", "WhyNot",
+           "propose", "why_not"]

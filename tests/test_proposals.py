@@ -1,0 +1,198 @@
+"""Ranked proposals and "why not" (matcher.proposals), on tiny named systems."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matcher import DomainError, JudgeConstraints, Sex, SiblingGroup, StructureType, Weights, is_eligible
+from matcher.model import Home, UnitSex
+from matcher.proposals import propose, why_not
+from matcher.rules import Option
+from matcher.travel import TravelMatrix
+from tests.factories import ON, PARIS_18, SAINT_DENIS, child, structure, system, unit
+
+W = Weights.default()
+
+
+def matrix(sys, minutes: dict[tuple[str, str], float]) -> TravelMatrix:
+    """A travel matrix with the given minutes (home, structure); NaN elsewhere."""
+    homes = tuple(h.id for h in sys.homes)
+    sids = tuple(s.id for s in sys.structures)
+    m = np.full((len(homes), len(sids)), np.nan, dtype=np.float32)
+    for (h, s), v in minutes.items():
+        m[homes.index(h), sids.index(s)] = v
+    return TravelMatrix.from_homes(homes, sids, m)
+
+
+def three_structures(**child_kwargs):
+    sys = system(
+        [child("C-1", 8, **child_kwargs)],
+        [structure("S-near"), structure("S-mid"), structure("S-far", location=SAINT_DENIS)],
+        [unit("U-near", "S-near", capacity=1), unit("U-mid", "S-mid", capacity=2),
+         unit("U-far", "S-far", capacity=5), unit("U-teen", "S-near", (12, 15))],
+    )
+    return sys, matrix(sys, {("H-1", "S-near"): 10, ("H-1", "S-mid"): 25, ("H-1", "S-far"): 40})
+
+
+def test_proposals_for_one_child_rank_by_score_and_skip_ineligible_units():
+    sys, travel = three_structures()
+    props = propose(sys, ["C-1"], travel, W)
+    assert [p.placements[0].unit_id for p in props] == ["U-near", "U-mid", "U-far"]
+    assert [p.own_rank for p in props] == [1, 2, 3]
+    first = props[0]
+    assert first.placements[0].travel_minutes == 10
+    assert {c.name for c in first.components} >= {"transit_time", "outside_paris", "daily_price", "stability"}
+    assert first.own_score == pytest.approx(10 + 200 * W.daily_price_eur)
+    # S-far is in Saint-Denis: outside Paris costs weights.outside_paris
+    assert props[2].own_score == pytest.approx(40 + W.outside_paris + 200 * W.daily_price_eur)
+
+
+def test_proposals_count_held_places_as_taken():
+    sys, travel = three_structures()
+    props = propose(sys, ["C-1"], travel, W, held={"U-near": 1})
+    assert [p.placements[0].unit_id for p in props] == ["U-mid", "U-far"]
+
+
+def test_proposals_return_top_k():
+    sys, travel = three_structures()
+    assert len(propose(sys, ["C-1"], travel, W, k=2)) == 2
+    with pytest.raises(DomainError, match="k must be at least 1"):
+        propose(sys, ["C-1"], travel, W, k=0)
+
+
+def test_proposals_name_unknown_and_repeated_children():
+    sys, travel = three_structures()
+    with pytest.raises(DomainError, match="unknown child.*C-404"):
+        propose(sys, ["C-404"], travel, W)
+    with pytest.raises(DomainError, match="listed twice"):
+        propose(sys, ["C-1", "C-1"], travel, W)
+
+
+def fratrie(together: bool = True, separated: bool = False):
+    home = Home("H-F", PARIS_18)
+    judge = JudgeConstraints(separated_from=frozenset({"C-b"})) if separated else None
+    kids = [child("C-a", 5, home=home, sibling_group_id="F-1", judge=judge),
+            child("C-b", 13, Sex.FEMALE, home=home, sibling_group_id="F-1")]
+    structures = [structure("S-both"), structure("S-small"), structure("S-teen")]
+    units = [
+        unit("U-both-4", "S-both", (4, 11), capacity=3),
+        unit("U-both-12", "S-both", (12, 15), UnitSex.GIRLS, capacity=1),
+        unit("U-small", "S-small", (4, 15), capacity=1),
+        unit("U-teen", "S-teen", (12, 15), capacity=2),
+    ]
+    sys = system(kids, structures, units, [SiblingGroup("F-1", ("C-a", "C-b"), together)])
+    travel = matrix(sys, {("H-F", "S-both"): 50, ("H-F", "S-small"): 5, ("H-F", "S-teen"): 8})
+    return sys, travel
+
+
+def test_siblings_together_options_come_first_even_when_a_split_is_closer():
+    sys, travel = fratrie()
+    props = propose(sys, ["C-a", "C-b"], travel, W)
+    first = props[0]
+    assert first.siblings_together and first.structure_id == "S-both"
+    assert {p.child_id: p.unit_id for p in first.placements} == {"C-a": "U-both-4", "C-b": "U-both-12"}
+    assert all(not p.siblings_together for p in props[1:])
+    split = props[1]
+    assert {c.name: c.cost for c in split.components}["siblings_split"] == W.siblings_split
+
+
+def test_siblings_together_needs_enough_free_places_in_one_structure():
+    sys, travel = fratrie()
+    props = propose(sys, ["C-a", "C-b"], travel, W, held={"U-both-12": 1})
+    assert not any(p.siblings_together for p in props)
+
+
+def test_judge_separation_never_puts_the_siblings_in_one_structure():
+    sys, travel = fratrie(separated=True)
+    props = propose(sys, ["C-a", "C-b"], travel, W)
+    assert props and all(len({p.structure_id for p in prop.placements}) == 2 for prop in props)
+
+
+def test_system_ordering_adds_capacity_prices_and_explains_the_difference():
+    sys, travel = three_structures()
+    prices = {"U-near": 100.0}
+    own = propose(sys, ["C-1"], travel, W, unit_prices=prices)
+    assert own[0].placements[0].unit_id == "U-near" and own[0].system_rank == 3
+    assert "Ranked lower system-wide (#1 on its own, #3 system-wide)" in own[0].explanation
+    assert "worth 100 min-equivalent" in own[0].explanation
+    by_system = propose(sys, ["C-1"], travel, W, unit_prices=prices, order="system")
+    assert [p.placements[0].unit_id for p in by_system] == ["U-mid", "U-far", "U-near"]
+    assert by_system[0].explanation.startswith("Ranked higher system-wide (#2 on its own, #1 system-wide)")
+    assert propose(sys, ["C-1"], travel, W)[0].explanation is None
+
+
+def test_explanation_counts_the_other_children_waiting_nearby():
+    home2 = Home("H-2", PARIS_18)
+    sys = system(
+        [child("C-1", 8), child("C-2", 9, home=home2), child("C-3", 10, home=home2), child("C-old", 17, home=home2)],
+        [structure("S-near"), structure("S-mid")],
+        [unit("U-near", "S-near", capacity=1), unit("U-mid", "S-mid", capacity=2), unit("U-old", "S-mid", (16, 17))],
+    )
+    travel = matrix(sys, {("H-1", "S-near"): 10, ("H-1", "S-mid"): 25, ("H-2", "S-near"): 30, ("H-2", "S-mid"): 60})
+    props = propose(sys, ["C-1"], travel, W, unit_prices={"U-near": 50.0})
+    assert "2 other children waiting of that age and sex live within 45 min" in props[0].explanation
+
+
+def test_why_not_names_the_rule_that_excludes():
+    sys, travel = three_structures(judge=JudgeConstraints(excluded_structures=frozenset({"S-mid"})))
+    answer = why_not(sys, ["C-1"], "S-mid", travel, W)
+    assert answer.verdict == "excluded"
+    assert "judge_excluded_structure: the judge excluded structure S-mid" in answer.sentence
+
+
+def test_why_not_says_full_with_the_counts():
+    sys, travel = three_structures()
+    answer = why_not(sys, ["C-1"], "S-near", travel, W, held={"U-near": 1})
+    assert answer.verdict == "full"
+    assert "U-near 1/1" in answer.sentence
+    assert any(e.rule == "free_place" for c in answer.checks for e in c.exclusions)
+
+
+def test_why_not_lists_the_better_options_ahead():
+    sys, travel = three_structures()
+    answer = why_not(sys, ["C-1"], "S-far", travel, W)
+    assert answer.verdict == "ranked_lower" and answer.rank == 3
+    assert [p.structure_id for p in answer.ahead] == ["S-near", "S-mid"]
+    assert "ranks #3" in answer.sentence and "the best S-near" in answer.sentence
+    assert why_not(sys, ["C-1"], "S-near", travel, W).verdict == "best"
+
+
+def test_why_not_for_separated_siblings_and_unknown_structure():
+    sys, travel = fratrie(separated=True)
+    answer = why_not(sys, ["C-a", "C-b"], "S-both", travel, W)
+    assert answer.verdict == "separated" and "C-a and C-b placed apart" in answer.sentence
+    with pytest.raises(DomainError, match="unknown structure 'S-x'"):
+        why_not(sys, ["C-a"], "S-x", travel, W)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    ages=st.lists(st.integers(0, 17), min_size=1, max_size=3),
+    caps=st.lists(st.tuples(st.integers(0, 15), st.integers(0, 6), st.integers(0, 2)), min_size=1, max_size=5),
+    held=st.lists(st.integers(0, 2), min_size=5, max_size=5),
+)
+def test_every_proposal_is_eligible_and_fits_the_free_places(ages, caps, held):
+    home = Home("H-P", PARIS_18)
+    ids = [f"C-{i}" for i in range(len(ages))]
+    groups = [SiblingGroup("F-P", tuple(ids))] if len(ids) > 1 else []
+    kids = [child(cid, a, home=home, sibling_group_id="F-P" if groups else None) for cid, a in zip(ids, ages)]
+    structures = [structure(f"S-{i}") for i in range(3)]
+    units = [unit(f"U-{j}", f"S-{j % 3}", (lo, min(lo + 5, 17)), capacity=c, occupied=min(o, c))
+             for j, (lo, c, o) in enumerate(caps)]
+    sys = system(kids, structures, units, groups)
+    travel = matrix(sys, {("H-P", f"S-{i}"): 10.0 * (i + 1) for i in range(3)})
+    holds = {u.id: min(h, u.free) for u, h in zip(units, held)}
+    for prop in propose(sys, ids, travel, W, k=50, held=holds):
+        used: dict[str, int] = {}
+        for p in prop.placements:
+            if p.unit_id is None:
+                continue
+            u = sys.unit_by_id[p.unit_id]
+            assert is_eligible(sys.child_by_id[p.child_id], Option(sys.structure_by_id[u.structure_id], u, p.travel_minutes), ON)
+            used[u.id] = used.get(u.id, 0) + 1
+        for uid, n in used.items():
+            u = sys.unit_by_id[uid]
+            assert n <= u.free - holds[uid]
