@@ -1,0 +1,132 @@
+"""The greedy baseline: first come, nearest available place.
+
+Children are served in order of ``waiting_since`` (then id); a fratrie goes as one block at its
+earliest member's time. Each child takes the eligible unit with a free place that is fewest
+public-transport minutes from the family home (ties: lower score, then unit order). A fratrie
+that must stay together takes the nearest structure with enough eligible free places for all
+its members (see :mod:`solver.siblings` for the precise rule); if none has, it is split over the
+nearest places and the split is reported with its cause. The judge's separation orders are kept.
+
+This is the reference every later method is compared with; its proven gap is computed against
+the same Lagrangian/LP bound as the optimal method.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from solver.explain import explain
+from solver.problem import Problem
+from solver.siblings import split_cause, structures_for_group
+from solver.solution import Solution, SplitReport, extra_structures, objective_of, relative_gap
+
+
+def service_order(problem: Problem) -> list[tuple[int, ...]]:
+    """Blocks of children (a together fratrie is one block) in first-come order."""
+    blocks: list[tuple[tuple, tuple[int, ...]]] = []
+    seen: set[int] = set()
+    for block in problem.blocks:
+        if not block.together:
+            continue
+        first = min((problem.children[m].waiting_since, problem.children[m].id) for m in block.members)
+        blocks.append((first, block.members))
+        seen.update(block.members)
+    for i, child in enumerate(problem.children):
+        if i not in seen:
+            blocks.append(((child.waiting_since, child.id), (i,)))
+    blocks.sort(key=lambda b: b[0])
+    return [b[1] for b in blocks]
+
+
+def _nearest_unit(problem: Problem, i: int, remaining: np.ndarray, assigned: np.ndarray) -> int:
+    arcs = problem.arcs_of(i)
+    ok = remaining[arcs.unit] > 0
+    banned = set(problem.forbidden_structures.get(i, ()))
+    for a, b in problem.separations:
+        other = b if a == i else a if b == i else -1
+        if other >= 0 and assigned[other] >= 0:
+            banned.add(int(problem.unit_structure[assigned[other]]))
+    if banned:
+        ok &= ~np.isin(problem.unit_structure[arcs.unit], list(banned))
+    block = problem.block_of_child[i]
+    if block >= 0:
+        for m in problem.blocks[block].members:
+            u = assigned[m]
+            if m != i and u >= 0 and not problem.unit_takes_siblings[u]:
+                ok &= arcs.unit != u
+    if not ok.any():
+        return -1
+    minutes = np.where(np.isnan(arcs.minutes), problem.weights.unreachable_minutes, arcs.minutes)
+    order = np.lexsort((arcs.unit[ok], arcs.cost[ok], minutes[ok]))
+    return int(arcs.unit[ok][order[0]])
+
+
+def greedy_assignment(problem: Problem) -> tuple[np.ndarray, list[SplitReport]]:
+    """Unit index per child (-1: no place) and the splits, by first come, nearest available."""
+    remaining = problem.capacity.copy()
+    assigned = np.full(problem.n_children, -1, dtype=np.int64)
+    splits: list[SplitReport] = []
+    for members in service_order(problem):
+        if len(members) > 1:
+            block = problem.blocks[problem.block_of_child[members[0]]]
+            banned = set()
+            for a, b in problem.separations:
+                for m in members:
+                    other = b if a == m else a if b == m else -1
+                    if other >= 0 and assigned[other] >= 0:
+                        banned.add(int(problem.unit_structure[assigned[other]]))
+            fits = [f for f in structures_for_group(problem, block, remaining) if f[0] not in banned]
+            if fits:
+                _, units, _ = fits[0]
+                for m, u in zip(members, units):
+                    assigned[m] = u
+                    remaining[u] -= 1
+                continue
+            cause = split_cause(problem, block, remaining, "greedy")
+            for m in members:
+                u = _nearest_unit(problem, m, remaining, assigned)
+                if u >= 0:
+                    assigned[m] = u
+                    remaining[u] -= 1
+            if extra_structures(problem, assigned, problem.block_of_child[members[0]]):
+                structures = sorted({problem.structure_ids[problem.unit_structure[assigned[m]]] for m in members if assigned[m] >= 0})
+                splits.append(SplitReport(block.group_id, tuple(structures), cause))
+            continue
+        i = members[0]
+        u = _nearest_unit(problem, i, remaining, assigned)
+        if u >= 0:
+            assigned[i] = u
+            remaining[u] -= 1
+    return assigned, splits
+
+
+def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: bool = True) -> Solution:
+    """First come, nearest available: the baseline. Bound and gap from the LP/Lagrangian bound."""
+    start = time.perf_counter()
+    assigned, splits = greedy_assignment(problem)
+    solve_s = time.perf_counter() - start
+    value = objective_of(problem, assigned)
+    bound = None
+    stats: dict = {"solve_seconds": round(solve_s, 3), "children": problem.n_children, "units": problem.n_units}
+    if with_bound:
+        from solver.lp import lp_bound  # the LP is only needed for the bound
+
+        t = time.perf_counter()
+        relaxation = lp_bound(problem)
+        bound = relaxation.bound
+        stats["bound_seconds"] = round(time.perf_counter() - t, 3)
+    unit_of_child = {c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)}
+    explanations = explain(problem, assigned, splits) if with_explanations else {}
+    return Solution(
+        unit_of_child=unit_of_child,
+        method="greedy",
+        objective=value,
+        bound=bound,
+        gap=relative_gap(value, bound),
+        wall_seconds=time.perf_counter() - start,
+        stats=stats,
+        splits=tuple(splits),
+        explanations=explanations,
+    )

@@ -1,0 +1,298 @@
+"""The LP relaxation of the batch model (GLOP), priced over every eligible arc, and its proven bound.
+
+Model (the same as the exact one in :mod:`solver.optimal`, with 0 <= variables <= 1):
+
+* ``x[c,u]``: child c in unit u, only for eligible arcs; ``y[c] = 1 - sum_u x[c,u]``: no place.
+* ``sum_u x[c,u] + y[c] = 1`` for every child (dual ``mu[c]``).
+* ``sum_c x[c,u] <= capacity[u]`` for every unit (dual ``-price[u]``, ``price >= 0``).
+* fratrie that must stay together: ``sum_{u in S} x[c,u] <= w[g,S]`` for every member and
+  structure, ``k[g] >= sum_S w[g,S] - 1`` structures beyond the first, each costing
+  ``weights.siblings_split`` (``add_siblings_together``).
+* a unit that does not take siblings holds at most one member of a fratrie.
+* judge's separation orders: two named children never in one structure (``add_judge_separation``).
+
+The LP starts from the k cheapest arcs per child and adds every arc with a negative reduced cost
+``cost[c,u] + price[u] - mu[c]`` (column generation) for a few rounds. Whatever the rounds left,
+the *bound* is a Lagrangian bound valid for the whole problem: capacities are relaxed with the LP's
+prices, then every child takes its cheapest priced option over **all** its eligible arcs
+(vectorised), and every fratrie its cheapest way to be in one structure, or to split at the
+penalty. It never exceeds the optimum (weak duality), and equals the LP value when pricing found
+nothing more to add.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from ortools.linear_solver import pywraplp
+
+from matcher.errors import PlacementError
+from solver.problem import Arcs, Problem
+from solver.solution import SolverSettings
+
+
+class SolverError(PlacementError):
+    """The solver could not produce a result (and says why)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Relaxation:
+    """The LP relaxation's value, the proven bound, the prices and the fractional solution."""
+
+    value: float
+    """LP optimum over the arcs it holds (minutes-equivalent)."""
+    bound: float
+    """Proven lower bound on every feasible assignment (Lagrangian over all eligible arcs)."""
+    prices: np.ndarray
+    """Shadow price of one place in each unit (>= 0, minutes-equivalent)."""
+    child_duals: np.ndarray
+    arcs: Arcs
+    x: np.ndarray
+    """LP value of each arc."""
+    w: dict[tuple[int, int], float]
+    """LP value of fratrie g in structure S."""
+    stats: dict = field(default_factory=dict)
+
+
+class _Model:
+    """The LP, built incrementally so that priced arcs can be added between solves."""
+
+    def __init__(self, problem: Problem, settings: SolverSettings) -> None:
+        self.p = problem
+        self.lp = pywraplp.Solver.CreateSolver("GLOP")
+        if self.lp is None:  # pragma: no cover - GLOP ships with OR-Tools
+            raise SolverError("OR-Tools GLOP is not available")
+        self.lp.SetTimeLimit(int(max(1.0, settings.time_limit_s) * 1000))
+        inf = self.lp.infinity()
+        self.child_row = []
+        self.objective = self.lp.Objective()
+        for i in range(problem.n_children):
+            row = self.lp.Constraint(1.0, 1.0, f"child_{i}")
+            y = self.lp.NumVar(0.0, 1.0, f"unplaced_{i}")
+            row.SetCoefficient(y, 1.0)
+            self.objective.SetCoefficient(y, float(problem.unplaced_cost[i]))
+            self.child_row.append(row)
+        self.capacity_row: dict[int, pywraplp.Constraint] = {}
+        self.link_row: dict[tuple[int, int], pywraplp.Constraint] = {}  # (child, structure)
+        self.w_var: dict[tuple[int, int], pywraplp.Variable] = {}  # (block, structure)
+        self.k_row: dict[int, pywraplp.Constraint] = {}
+        self.sib_row: dict[tuple[int, int], pywraplp.Constraint] = {}  # (block, unit)
+        self.sep_row: dict[tuple[int, int], pywraplp.Constraint] = {}  # (pair, structure)
+        self.sep_of: dict[int, list[int]] = {}
+        for k, (a, b) in enumerate(problem.separations):
+            self.sep_of.setdefault(a, []).append(k)
+            self.sep_of.setdefault(b, []).append(k)
+        for g, block in enumerate(problem.blocks):
+            if block.together:
+                kvar = self.lp.NumVar(0.0, inf, f"split_{g}")
+                self.objective.SetCoefficient(kvar, problem.weights.siblings_split)
+                row = self.lp.Constraint(-inf, 1.0, f"siblings_together_{g}")
+                row.SetCoefficient(kvar, -1.0)
+                self.k_row[g] = row
+        self.vars: list[pywraplp.Variable] = []
+        self.arc_child: list[np.ndarray] = []
+        self.arc_unit: list[np.ndarray] = []
+        self.arc_cost: list[np.ndarray] = []
+        self.arc_minutes: list[np.ndarray] = []
+        self.known: set[int] = set()
+        self.objective.SetMinimization()
+
+    def add(self, arcs: Arcs) -> int:
+        p, lp = self.p, self.lp
+        n_units = max(p.n_units, 1)
+        keys = arcs.child.astype(np.int64) * n_units + arcs.unit
+        fresh = np.array([k not in self.known for k in keys.tolist()], dtype=bool)
+        if not fresh.any():
+            return 0
+        child, unit, cost, minutes = arcs.child[fresh], arcs.unit[fresh], arcs.cost[fresh], arcs.minutes[fresh]
+        self.known.update(keys[fresh].tolist())
+        inf = lp.infinity()
+        for i, u, c in zip(child.tolist(), unit.tolist(), cost.tolist()):
+            x = lp.NumVar(0.0, 1.0, "")
+            self.objective.SetCoefficient(x, c)
+            self.child_row[i].SetCoefficient(x, 1.0)
+            cap = self.capacity_row.get(u)
+            if cap is None:
+                cap = self.capacity_row[u] = lp.Constraint(-inf, float(p.capacity[u]), f"capacity_{u}")
+            cap.SetCoefficient(x, 1.0)
+            s = int(p.unit_structure[u])
+            g = int(p.block_of_child[i])
+            if g >= 0:
+                if p.blocks[g].together:
+                    w = self.w_var.get((g, s))
+                    if w is None:
+                        w = self.w_var[(g, s)] = lp.NumVar(0.0, 1.0, f"w_{g}_{s}")
+                        self.k_row[g].SetCoefficient(w, 1.0)
+                    link = self.link_row.get((i, s))
+                    if link is None:
+                        link = self.link_row[(i, s)] = lp.Constraint(-inf, 0.0, "")
+                        link.SetCoefficient(w, -1.0)
+                    link.SetCoefficient(x, 1.0)
+                if not p.unit_takes_siblings[u]:
+                    row = self.sib_row.get((g, u))
+                    if row is None:
+                        row = self.sib_row[(g, u)] = lp.Constraint(-inf, 1.0, "")
+                    row.SetCoefficient(x, 1.0)
+            for k in self.sep_of.get(i, ()):
+                row = self.sep_row.get((k, s))
+                if row is None:
+                    row = self.sep_row[(k, s)] = lp.Constraint(-inf, 1.0, "")
+                row.SetCoefficient(x, 1.0)
+            self.vars.append(x)
+        self.arc_child.append(child)
+        self.arc_unit.append(unit)
+        self.arc_cost.append(cost)
+        self.arc_minutes.append(minutes)
+        return int(child.size)
+
+    def arcs(self) -> Arcs:
+        if not self.arc_child:
+            e = np.zeros(0)
+            return Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
+        return Arcs(
+            np.concatenate(self.arc_child), np.concatenate(self.arc_unit),
+            np.concatenate(self.arc_cost), np.concatenate(self.arc_minutes),
+        )
+
+
+def drop_forbidden(problem: Problem, arcs: Arcs) -> Arcs:
+    """Remove arcs into structures a child may not join (a separated child lives there)."""
+    if not problem.forbidden_structures or not len(arcs):
+        return arcs
+    keep = np.ones(len(arcs), dtype=bool)
+    for i, banned in problem.forbidden_structures.items():
+        mine = arcs.child == i
+        keep &= ~(mine & np.isin(problem.unit_structure[arcs.unit], list(banned)))
+    return Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])
+
+
+def price_all(problem: Problem, prices: np.ndarray, mu: np.ndarray | None, add_per_child: int) -> tuple[float, Arcs]:
+    """Lagrangian bound for ``prices`` over every eligible arc, and the arcs worth adding to the LP.
+
+    Returns (bound, arcs with reduced cost ``cost + price - mu < 0``, at most ``add_per_child``
+    per child). Hard group rules other than siblings-together (separation, units without
+    siblings) are relaxed in the bound, which keeps it valid.
+    """
+    w = problem.weights
+    bound = -float((prices * problem.capacity).sum())
+    together = np.zeros(problem.n_children, dtype=bool)
+    for block in problem.blocks:
+        if block.together:
+            together[list(block.members)] = True
+    parts: list[tuple[np.ndarray, ...]] = []
+    for kids, units, minutes, cost, eligible in problem.iter_blocks():
+        priced = np.where(eligible, cost + prices[units][None, :], np.inf)
+        best = priced.min(axis=1) if units.size else np.full(kids.size, np.inf)
+        singles = ~together[kids]
+        bound += float(np.minimum(problem.unplaced_cost[kids], best)[singles].sum())
+        if mu is not None and add_per_child:
+            rc = priced - mu[kids][:, None]
+            k = min(add_per_child, units.size)
+            idx = np.argpartition(rc, k - 1, axis=1)[:, :k] if k < units.size else np.broadcast_to(np.arange(units.size), rc.shape)
+            rows = np.repeat(np.arange(kids.size), idx.shape[1])
+            cols = idx.reshape(-1)
+            neg = rc[rows, cols] < -1e-7
+            rows, cols = rows[neg], cols[neg]
+            parts.append((kids[rows], units[cols], cost[rows, cols], minutes[rows, cols]))
+    # fratries that must stay together: cheapest of one structure, or a split at the penalty
+    n_s = len(problem.structure_ids)
+    for block in problem.blocks:
+        if not block.together:
+            continue
+        per_structure = np.zeros(n_s)
+        free_choice = 0.0
+        for m in block.members:
+            arcs = problem.arcs_of(m)
+            priced = arcs.cost + prices[arcs.unit]
+            best_in = np.full(n_s, np.inf)
+            np.minimum.at(best_in, problem.unit_structure[arcs.unit], priced)
+            per_structure += np.minimum(best_in, problem.unplaced_cost[m])
+            free_choice += min(float(problem.unplaced_cost[m]), float(priced.min()) if priced.size else np.inf)
+        all_unplaced = float(problem.unplaced_cost[list(block.members)].sum())
+        best_together = min(all_unplaced, float(per_structure.min()) if n_s else np.inf)
+        bound += min(best_together, free_choice + w.siblings_split)
+    if parts:
+        arcs = Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
+    else:
+        e = np.zeros(0)
+        arcs = Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
+    return bound, drop_forbidden(problem, arcs)
+
+
+def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, extra_arcs: Arcs | None = None) -> Relaxation:
+    """Solve the LP relaxation with pricing over all arcs; see the module docstring."""
+    settings = settings or SolverSettings()
+    start = time.perf_counter()
+    model = _Model(problem, settings)
+    model.add(drop_forbidden(problem, problem.candidate_arcs(settings.candidates_per_child)))
+    # fratries: every structure that could hold the whole group, so the LP can keep it together
+    from solver.siblings import structures_for_group  # local: siblings imports problem only
+
+    for block in problem.blocks:
+        if not block.together:
+            continue
+        member_arcs = [problem.arcs_of(m) for m in block.members]
+        fits = structures_for_group(problem, block, problem.capacity, member_arcs)[: max(4, settings.candidates_per_child)]
+        for s, _, _ in fits:
+            for arcs in member_arcs:
+                keep = problem.unit_structure[arcs.unit] == s
+                model.add(drop_forbidden(problem, Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])))
+    if extra_arcs is not None:
+        model.add(drop_forbidden(problem, extra_arcs))
+    build_s = time.perf_counter() - start
+    rounds, added_total = 0, 0
+    bound = -np.inf
+    lp_s = 0.0
+    while True:
+        t = time.perf_counter()
+        status = model.lp.Solve()
+        lp_s += time.perf_counter() - t
+        if status != pywraplp.Solver.OPTIMAL:
+            names = {pywraplp.Solver.INFEASIBLE: "infeasible", pywraplp.Solver.UNBOUNDED: "unbounded",
+                     pywraplp.Solver.NOT_SOLVED: "not solved (time limit)", pywraplp.Solver.ABNORMAL: "abnormal"}
+            raise SolverError(
+                f"the LP relaxation is {names.get(status, status)}: "
+                "every child may go without a place, so this means a solver failure or the time limit"
+            )
+        prices = np.zeros(problem.n_units)
+        for u, row in model.capacity_row.items():
+            prices[u] = max(0.0, -row.dual_value())
+        mu = np.array([row.dual_value() for row in model.child_row])
+        rounds += 1
+        more = rounds < settings.pricing_rounds and time.perf_counter() - start < settings.time_limit_s * 0.5
+        round_bound, priced = price_all(problem, prices, mu, 4 if more else 0)
+        bound = max(bound, round_bound)
+        added = model.add(priced) if more else 0
+        added_total += added
+        if not added:
+            break
+    value = model.objective.Value()
+    arcs = model.arcs()
+    x = np.array([v.solution_value() for v in model.vars])
+    w = {key: var.solution_value() for key, var in model.w_var.items()}
+    return Relaxation(
+        value=value,
+        bound=bound,
+        prices=prices,
+        child_duals=mu,
+        arcs=arcs,
+        x=x,
+        w=w,
+        stats={
+            "lp_arcs": len(arcs),
+            "lp_rows": model.lp.NumConstraints(),
+            "pricing_rounds": rounds,
+            "priced_arcs_added": added_total,
+            "lp_build_seconds": round(build_s, 3),
+            "lp_solve_seconds": round(lp_s, 3),
+            "lp_value": value,
+            "lagrangian_bound": bound,
+        },
+    )
+
+
+def lp_bound(problem: Problem, settings: SolverSettings | None = None) -> Relaxation:
+    """The relaxation, for its proven bound (used for the greedy baseline's gap)."""
+    return solve_relaxation(problem, settings)

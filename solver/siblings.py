@@ -1,0 +1,134 @@
+"""Sibling groups (fratries) in the solver: placing a group in one structure, and why it split.
+
+The precise rule the solver applies (``siblings_together``), decided here and documented in
+docs/SOLVER.md:
+
+* every placed member of a fratrie that must stay together lives in **one structure**; a split
+  costs ``weights.siblings_split`` per extra structure and is reported with its cause;
+* inside that structure members may live in different units (age-banded units of a MECS are the
+  norm), but a unit that does not take siblings (``takes_siblings=False``) holds **at most one**
+  member of a fratrie (this part is hard, for every fratrie);
+* a judge's separation order between two members makes the fratrie separable (the order wins).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.problem import Arcs, Problem, SiblingBlock
+
+
+def fit_in_structure(
+    problem: Problem, member_arcs: list[Arcs], structure: int, remaining: np.ndarray
+) -> list[int] | None:
+    """Units (one per member) of ``structure`` that hold every member, or None if they do not fit.
+
+    A bipartite matching of members to places (Kuhn's augmenting paths): a unit that takes
+    siblings offers ``remaining[u]`` places, one that does not offers at most one. Each member
+    tries its cheapest units first.
+    """
+    options: list[list[int]] = []
+    for arcs in member_arcs:
+        in_s = problem.unit_structure[arcs.unit] == structure
+        units, cost = arcs.unit[in_s], arcs.cost[in_s]
+        units = [int(u) for u in units[np.argsort(cost, kind="stable")] if remaining[u] > 0]
+        if not units:
+            return None
+        options.append(units)
+    slots: dict[int, list[int]] = {}
+
+    def room(u: int) -> int:
+        return int(remaining[u]) if problem.unit_takes_siblings[u] else min(1, int(remaining[u]))
+
+    def augment(m: int, seen: set[int]) -> bool:
+        for u in options[m]:
+            if u in seen:
+                continue
+            seen.add(u)
+            holders = slots.setdefault(u, [])
+            if len(holders) < room(u):
+                holders.append(m)
+                return True
+            for other in list(holders):
+                holders.remove(other)
+                holders.append(m)
+                if augment(other, seen):
+                    return True
+                holders.remove(m)
+                holders.append(other)
+        return False
+
+    for m in range(len(options)):
+        if not augment(m, set()):
+            return None
+    unit_of = [-1] * len(options)
+    for u, holders in slots.items():
+        for m in holders:
+            unit_of[m] = u
+    return unit_of
+
+
+def structures_for_group(
+    problem: Problem, block: SiblingBlock, remaining: np.ndarray, member_arcs: list[Arcs] | None = None
+) -> list[tuple[int, list[int], float]]:
+    """Every structure that can hold the whole group now: (structure, units per member, minutes), nearest first."""
+    member_arcs = member_arcs or [problem.arcs_of(m) for m in block.members]
+    banned: set[int] = set()
+    for m in block.members:
+        banned |= problem.forbidden_structures.get(m, frozenset())
+    common: set[int] | None = None
+    for arcs in member_arcs:
+        mine = set(problem.unit_structure[arcs.unit].tolist())
+        common = mine if common is None else common & mine
+    found = []
+    for s in sorted(common or ()):
+        if s in banned:
+            continue
+        units = fit_in_structure(problem, member_arcs, s, remaining)
+        if units is None:
+            continue
+        minutes = [problem.minutes_of(m, u) for m, u in zip(block.members, units)]
+        travel = max((x if x is not None else problem.weights.unreachable_minutes) for x in minutes)
+        found.append((s, units, travel))
+    found.sort(key=lambda t: (t[2], t[0]))
+    return found
+
+
+def describe_members(problem: Problem, block: SiblingBlock) -> str:
+    ages = [int(problem.child_age[m]) for m in block.members]
+    needs = sorted({n.value.replace("_", " ") for m in block.members for n in problem.children[m].needs})
+    text = f"{len(ages)} children aged {min(ages)} to {max(ages)}"
+    return text + (f" (needs: {', '.join(needs)})" if needs else "")
+
+
+def split_cause(problem: Problem, block: SiblingBlock, remaining: np.ndarray | None, method: str) -> str:
+    """Why a fratrie that should stay together was split, in words."""
+    if not block.together:
+        return "separable fratrie (judge's decision or a separation order between its members)"
+    who = describe_members(problem, block)
+    member_arcs = [problem.arcs_of(m) for m in block.members]
+    common: set[int] | None = None
+    for arcs in member_arcs:
+        mine = set(problem.unit_structure[arcs.unit].tolist())
+        common = mine if common is None else common & mine
+    if not common:
+        return f"no structure has eligible units for all {who}"
+    at_full = structures_for_group(problem, block, problem.capacity, member_arcs)
+    if not at_full:
+        return (
+            f"no structure has {len(block.members)} eligible places for {who} "
+            f"({len(common)} structures are eligible for all of them but have too few places, "
+            "or too few in units that take siblings)"
+        )
+    nearest = at_full[0]
+    where = f"nearest that could: {problem.structure_ids[nearest[0]]}, {nearest[2]:.0f} min"
+    if method == "greedy" and remaining is not None and not structures_for_group(problem, block, remaining, member_arcs):
+        return (
+            f"the {len(at_full)} structure(s) with {len(block.members)} eligible places for {who} were full "
+            f"when the group's turn came (first come, first served; {where})"
+        )
+    return (
+        f"keeping the {who} together would cost the children waiting more than the split penalty "
+        f"({problem.weights.siblings_split:.0f}): the {len(at_full)} structure(s) that could take them all "
+        f"are needed by other children ({where})"
+    )

@@ -1,0 +1,156 @@
+"""What a solver returns, its settings, and the checks and objective every method shares.
+
+* :class:`SolverSettings`: time limit, workers, seed, logging, candidate arcs per child: the
+  solver's settings as data, in one place.
+* :class:`Solution`: the assignment (``unit_of_child``), objective, proven bound, gap, wall
+  time, statistics, the sibling splits with their cause, and an explanation per child.
+* :func:`objective`: the objective of an assignment recomputed from scratch (the same formula for
+  every method, so their figures compare).
+* :func:`violations`: every hard constraint an assignment breaks, in words (empty when feasible).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from matcher.outcome import Summary, summarize
+from matcher.scoring import ScoreComponent
+from solver.problem import Problem
+
+UnitOfChild = Mapping[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class SolverSettings:
+    """Settings of the optimal method (data, in one place)."""
+
+    time_limit_s: float = 10.0
+    """Wall-clock budget of the whole solve, seconds."""
+    workers: int = 2
+    """CP-SAT search workers (1 for deterministic tests)."""
+    seed: int = 1
+    log: bool = False
+    """Print the solvers' logs."""
+    candidates_per_child: int = 8
+    """Cheapest eligible units kept per child before pricing adds more (reduced-cost filtering)."""
+    pricing_rounds: int = 6
+    """Most rounds of LP pricing (column generation) before the bound is taken."""
+
+
+@dataclass(frozen=True, slots=True)
+class SplitReport:
+    """A sibling group placed over several structures, and why."""
+
+    group_id: str
+    structures: tuple[str, ...]
+    cause: str
+
+    def __str__(self) -> str:
+        return f"Sibling group {self.group_id} split over {', '.join(self.structures)}: {self.cause}"
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a child is where the solution puts it (or why it has no place)."""
+
+    child_id: str
+    unit_id: str | None
+    structure_id: str | None
+    travel_minutes: float | None
+    components: tuple[ScoreComponent, ...]
+    """Score components of the chosen place (matcher.scoring.score_option), empty if unplaced."""
+    better_options: tuple[tuple[str, float, str], ...]
+    """Better-looking places not chosen: (unit id, score, why not), best first."""
+    text: str
+
+
+@dataclass(frozen=True)
+class Solution:
+    unit_of_child: dict[str, str | None]
+    method: str
+    objective: float
+    """Minutes-equivalent (see matcher/weights.toml), lower is better."""
+    bound: float | None
+    """Proven lower bound on the objective of any feasible assignment (LP / Lagrangian)."""
+    gap: float | None
+    """(objective - bound) / objective, None without a bound."""
+    wall_seconds: float
+    stats: dict[str, Any] = field(default_factory=dict)
+    splits: tuple[SplitReport, ...] = ()
+    explanations: dict[str, Explanation] = field(default_factory=dict)
+
+    def summary(self, problem: Problem) -> Summary:
+        """The outcome summary (zones, minutes, fratries, unmet demand) of this assignment."""
+        return summarize(problem.system, self.unit_of_child, problem.travel)
+
+
+def relative_gap(objective: float, bound: float | None) -> float | None:
+    if bound is None:
+        return None
+    if objective <= 0:
+        return 0.0
+    return max(0.0, (objective - bound) / objective)
+
+
+def indices(problem: Problem, unit_of_child: UnitOfChild) -> np.ndarray:
+    """Unit index per child of the problem (-1 for no place)."""
+    out = np.full(problem.n_children, -1, dtype=np.int64)
+    for i, child in enumerate(problem.children):
+        unit_id = unit_of_child.get(child.id)
+        if unit_id is not None:
+            out[i] = problem.unit_index[unit_id]
+    return out
+
+
+def objective_of(problem: Problem, assigned: np.ndarray) -> float:
+    """Objective of an assignment given as unit index per child (-1: no place)."""
+    total = 0.0
+    placed = np.flatnonzero(assigned >= 0)
+    for i in placed:
+        total += problem.cost_of(int(i), int(assigned[i]))
+    total += float(problem.unplaced_cost[assigned < 0].sum())
+    total += problem.weights.siblings_split * sum(extra_structures(problem, assigned, b) for b in range(len(problem.blocks)))
+    return total
+
+
+def objective(problem: Problem, unit_of_child: UnitOfChild) -> float:
+    """Objective of an assignment, recomputed from the domain (minutes-equivalent)."""
+    return objective_of(problem, indices(problem, unit_of_child))
+
+
+def extra_structures(problem: Problem, assigned: np.ndarray, block: int) -> int:
+    """Structures beyond the first that a must-stay-together fratrie is spread over (0 if separable)."""
+    b = problem.blocks[block]
+    if not b.together:
+        return 0
+    units = [assigned[m] for m in b.members if assigned[m] >= 0]
+    return max(0, len({int(problem.unit_structure[u]) for u in units}) - 1)
+
+
+def violations(problem: Problem, unit_of_child: UnitOfChild) -> list[str]:
+    """Every hard constraint the assignment breaks (eligibility, capacity, separation, units without siblings)."""
+    assigned = indices(problem, unit_of_child)
+    found: list[str] = []
+    for i in np.flatnonzero(assigned >= 0):
+        if int(assigned[i]) not in set(problem.eligible_units(int(i)).tolist()):
+            found.append(f"child {problem.children[i].id} is not eligible for unit {problem.units[assigned[i]].id}")
+        s = int(problem.unit_structure[assigned[i]])
+        if s in problem.forbidden_structures.get(int(i), ()):
+            found.append(f"child {problem.children[i].id} placed with a child the judge separated them from")
+    load = Counter(int(u) for u in assigned if u >= 0)
+    for u, n in load.items():
+        if n > problem.capacity[u]:
+            found.append(f"unit {problem.units[u].id}: {n} children for {problem.capacity[u]} places")
+    for a, b in problem.separations:
+        if assigned[a] >= 0 and assigned[b] >= 0 and problem.unit_structure[assigned[a]] == problem.unit_structure[assigned[b]]:
+            found.append(f"children {problem.children[a].id} and {problem.children[b].id} in one structure against the judge's order")
+    for block in problem.blocks:
+        units = Counter(int(assigned[m]) for m in block.members if assigned[m] >= 0)
+        for u, n in units.items():
+            if n > 1 and not problem.unit_takes_siblings[u]:
+                found.append(f"unit {problem.units[u].id} does not take siblings but holds {n} of group {block.group_id}")
+    return found
