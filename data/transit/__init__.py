@@ -11,6 +11,15 @@ How the minutes are defined: docs/TRAVEL_TIMES.md.
 """
 
 from data.transit.network import Journey, Leg, TransitNetwork
+from data.transit.matrix import default_cache_dir, load_external_matrix, travel_matrix
 from data.transit.parameters import DoorToDoor
 
-__all__ = ["DoorToDoor", "Journey", "Leg", "TransitNetwork"]
+__all__ = [
+    "DoorToDoor",
+    "Journey",
+    "Leg",
+    "TransitNetwork",
+    "default_cache_dir",
+    "load_external_matrix",
+    "travel_matrix",
+]
