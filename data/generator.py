@@ -965,7 +965,10 @@ class _Builder:
                 p_urgent = 0.5 if (k.age <= 3 or Need.PROTECTION in k.needs) else 0.2
                 k.urgent = bool(rng.random() < p_urgent)
             else:
-                born_days = (self.on - k.birth).days
+                youngest = k.birth
+                if k.group >= 0 and self.group_together[k.group]:
+                    youngest = max(self.kids[i].birth for i in self.groups[k.group])
+                born_days = (self.on - youngest).days
                 stay = int(min(born_days, rng.exponential(700), 6 * 365))
                 k.since = self.on - timedelta(days=max(1, stay))
                 k.waiting_since = max(k.birth, k.since - timedelta(days=int(rng.integers(3, 60))))
