@@ -168,44 +168,95 @@ def drop_forbidden(problem: Problem, arcs: Arcs) -> Arcs:
     return Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])
 
 
-def price_all(problem: Problem, prices: np.ndarray, mu: np.ndarray | None, add_per_child: int) -> tuple[float, Arcs]:
-    """Lagrangian bound for ``prices`` over every eligible arc, and the arcs worth adding to the LP.
+@dataclass(frozen=True, eq=False)
+class RowPrices:
+    """Multipliers (>= 0) of the relaxed coupling rows: capacities, separations, units without siblings."""
 
-    Returns (bound, arcs with reduced cost ``cost + price - mu < 0``, at most ``add_per_child``
-    per child). Hard group rules other than siblings-together (separation, units without
-    siblings) are relaxed in the bound, which keeps it valid.
+    unit: np.ndarray
+    separation: dict[tuple[int, int], float] = field(default_factory=dict)
+    """(separation pair index, structure) -> multiplier of ``x[a in S] + x[b in S] <= 1``."""
+    sibling_unit: dict[tuple[int, int], float] = field(default_factory=dict)
+    """(block, unit) -> multiplier of ``sum of the fratrie's x in the unit <= 1``."""
+
+
+def _special_children(problem: Problem) -> np.ndarray:
+    """Children whose options the coupling rows other than capacity touch: priced one by one."""
+    special = np.zeros(problem.n_children, dtype=bool)
+    for a, b in problem.separations:
+        special[[a, b]] = True
+    special[list(problem.forbidden_structures)] = True
+    special[problem.block_of_child >= 0] = True
+    return special
+
+
+def _priced_arcs_of(problem: Problem, i: int, rows: RowPrices, sep_of: dict[int, list[int]]) -> tuple[Arcs, np.ndarray]:
+    arcs = drop_forbidden(problem, problem.arcs_of(i))
+    priced = arcs.cost + rows.unit[arcs.unit]
+    structures = problem.unit_structure[arcs.unit]
+    for k in sep_of.get(i, ()):
+        for (kk, s), nu in rows.separation.items():
+            if kk == k and nu:
+                priced = priced + nu * (structures == s)
+    g = int(problem.block_of_child[i])
+    if g >= 0 and rows.sibling_unit:
+        for (gg, u), nu in rows.sibling_unit.items():
+            if gg == g and nu:
+                priced = priced + nu * (arcs.unit == u)
+    return arcs, priced
+
+
+def price_all(problem: Problem, rows: RowPrices, mu: np.ndarray | None, add_per_child: int) -> tuple[float, Arcs]:
+    """Lagrangian bound for the row multipliers over every eligible arc, and the arcs worth adding.
+
+    The capacity, separation and units-without-siblings rows are relaxed with their multipliers
+    (weak duality: any multipliers >= 0 give a valid bound); each child then takes its cheapest
+    priced option, each fratrie that must stay together its cheapest way into one structure or a
+    split at the penalty. Returns (bound, arcs with reduced cost ``priced - mu < 0``, at most
+    ``add_per_child`` per child).
     """
     w = problem.weights
-    bound = -float((prices * problem.capacity).sum())
-    together = np.zeros(problem.n_children, dtype=bool)
-    for block in problem.blocks:
-        if block.together:
-            together[list(block.members)] = True
+    bound = -float((rows.unit * problem.capacity).sum()) - sum(rows.separation.values()) - sum(rows.sibling_unit.values())
+    special = _special_children(problem)
     parts: list[tuple[np.ndarray, ...]] = []
-    for kids, units, minutes, cost, eligible in problem.iter_blocks():
-        priced = np.where(eligible, cost + prices[units][None, :], np.inf)
-        best = priced.min(axis=1) if units.size else np.full(kids.size, np.inf)
-        singles = ~together[kids]
-        bound += float(np.minimum(problem.unplaced_cost[kids], best)[singles].sum())
+
+    def collect(kids, units, minutes, cost, rc):
+        k = min(add_per_child, rc.shape[1])
+        idx = np.argpartition(rc, k - 1, axis=1)[:, :k] if k < rc.shape[1] else np.broadcast_to(np.arange(rc.shape[1]), rc.shape)
+        r = np.repeat(np.arange(rc.shape[0]), idx.shape[1])
+        c = idx.reshape(-1)
+        neg = rc[r, c] < -1e-7
+        r, c = r[neg], c[neg]
+        parts.append((kids[r], units[c] if units.ndim == 1 else units[r, c], cost[r, c], minutes[r, c]))
+
+    ordinary = np.flatnonzero(~special)
+    # a child with no eligible unit at all appears in no block: it stays without a place
+    bound += float(problem.unplaced_cost[ordinary].sum())
+    for kids, units, minutes, cost, eligible in problem.iter_blocks(ordinary):
+        priced = np.where(eligible, cost + rows.unit[units][None, :], np.inf)
+        best = priced.min(axis=1)
+        bound += float((np.minimum(problem.unplaced_cost[kids], best) - problem.unplaced_cost[kids]).sum())
         if mu is not None and add_per_child:
-            rc = priced - mu[kids][:, None]
-            k = min(add_per_child, units.size)
-            idx = np.argpartition(rc, k - 1, axis=1)[:, :k] if k < units.size else np.broadcast_to(np.arange(units.size), rc.shape)
-            rows = np.repeat(np.arange(kids.size), idx.shape[1])
-            cols = idx.reshape(-1)
-            neg = rc[rows, cols] < -1e-7
-            rows, cols = rows[neg], cols[neg]
-            parts.append((kids[rows], units[cols], cost[rows, cols], minutes[rows, cols]))
-    # fratries that must stay together: cheapest of one structure, or a split at the penalty
+            collect(kids, units, minutes, cost, priced - mu[kids][:, None])
+    sep_of: dict[int, list[int]] = {}
+    for k, (a, b) in enumerate(problem.separations):
+        sep_of.setdefault(a, []).append(k)
+        sep_of.setdefault(b, []).append(k)
+    priced_of: dict[int, tuple[Arcs, np.ndarray]] = {}
+    for i in np.flatnonzero(special).tolist():
+        arcs, priced = _priced_arcs_of(problem, i, rows, sep_of)
+        priced_of[i] = (arcs, priced)
+        if mu is not None and add_per_child and arcs.unit.size:
+            collect(np.array([i]), arcs.unit[None, :], arcs.minutes[None, :], arcs.cost[None, :], (priced - mu[i])[None, :])
     n_s = len(problem.structure_ids)
+    in_together = set()
     for block in problem.blocks:
         if not block.together:
             continue
+        in_together.update(block.members)
         per_structure = np.zeros(n_s)
         free_choice = 0.0
         for m in block.members:
-            arcs = problem.arcs_of(m)
-            priced = arcs.cost + prices[arcs.unit]
+            arcs, priced = priced_of[m]
             best_in = np.full(n_s, np.inf)
             np.minimum.at(best_in, problem.unit_structure[arcs.unit], priced)
             per_structure += np.minimum(best_in, problem.unplaced_cost[m])
@@ -213,12 +264,15 @@ def price_all(problem: Problem, prices: np.ndarray, mu: np.ndarray | None, add_p
         all_unplaced = float(problem.unplaced_cost[list(block.members)].sum())
         best_together = min(all_unplaced, float(per_structure.min()) if n_s else np.inf)
         bound += min(best_together, free_choice + w.siblings_split)
+    for i, (arcs, priced) in priced_of.items():
+        if i not in in_together:
+            bound += min(float(problem.unplaced_cost[i]), float(priced.min()) if priced.size else np.inf)
     if parts:
         arcs = Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
     else:
         e = np.zeros(0)
         arcs = Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
-    return bound, drop_forbidden(problem, arcs)
+    return bound, arcs
 
 
 def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, extra_arcs: Arcs | None = None) -> Relaxation:
@@ -259,10 +313,15 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
         prices = np.zeros(problem.n_units)
         for u, row in model.capacity_row.items():
             prices[u] = max(0.0, -row.dual_value())
+        rows = RowPrices(
+            prices,
+            {key: max(0.0, -row.dual_value()) for key, row in model.sep_row.items()},
+            {key: max(0.0, -row.dual_value()) for key, row in model.sib_row.items()},
+        )
         mu = np.array([row.dual_value() for row in model.child_row])
         rounds += 1
         more = rounds < settings.pricing_rounds and time.perf_counter() - start < settings.time_limit_s * 0.5
-        round_bound, priced = price_all(problem, prices, mu, 4 if more else 0)
+        round_bound, priced = price_all(problem, rows, mu, 4 if more else 0)
         bound = max(bound, round_bound)
         added = model.add(priced) if more else 0
         added_total += added

@@ -1,0 +1,264 @@
+"""The optimal method: LP relaxation as bound and guide, then a small exact CP-SAT model.
+
+Steps (each timed in ``Solution.stats``):
+
+1. **Relaxation** (:mod:`solver.lp`): GLOP on the k cheapest arcs per child plus, for every
+   fratrie that must stay together, the structures that could hold it whole; arcs with a negative
+   reduced cost over *all* eligible arcs are added (pricing) and the Lagrangian bound over all
+   arcs is the proven lower bound.
+2. **Warm start**: the greedy baseline (its arcs are added to the model, so the result is never
+   worse than greedy) and a rounding of the LP; the better is the CP-SAT hint.
+3. **Reduced-cost filtering**: an arc whose LP reduced cost exceeds (best known - LP value)
+   cannot be in a better solution of the model and is left out.
+4. **Exact model** (CP-SAT, snake_case API): the same constraints as the LP
+   (``add_siblings_together``, ``add_units_without_siblings``, ``add_judge_separation``,
+   capacities, at most one place per child), costs scaled to hundredths of a minute.
+5. The best assignment found is re-scored exactly; gap = (objective - bound) / objective.
+
+If the LP solution is already integral the exact model is skipped (the LP is then optimal for
+the model it holds). Only arcs that pass every hard rule exist, so the model is always feasible
+(every child may stay without a place); a non-feasible status is reported as a solver failure.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from solver.explain import explain
+from solver.greedy import greedy_assignment
+from solver.lp import Relaxation, SolverError, solve_relaxation
+from solver.problem import Arcs, Problem
+from solver.siblings import split_cause
+from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of, relative_gap
+
+SCALE = 100
+"""CP-SAT works in integers: costs in hundredths of a minute-equivalent."""
+
+
+def _arcs_of_assignment(problem: Problem, assigned: np.ndarray) -> Arcs:
+    kids = np.flatnonzero(assigned >= 0)
+    units = assigned[kids]
+    cost = np.array([problem.cost_of(int(i), int(u)) for i, u in zip(kids, units)], dtype=np.float64)
+    minutes = np.array([problem.minutes_of(int(i), int(u)) or np.nan for i, u in zip(kids, units)], dtype=np.float32)
+    return Arcs(kids.astype(np.int32), units.astype(np.int32), cost, minutes)
+
+
+def _round_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
+    """A feasible assignment from the LP: arcs by decreasing LP value, kept when they still fit."""
+    arcs, x = relaxation.arcs, relaxation.x
+    order = np.lexsort((arcs.cost, -x))
+    remaining = problem.capacity.copy()
+    assigned = np.full(problem.n_children, -1, dtype=np.int64)
+    structure_of_block: dict[int, int] = {}
+    for a in order:
+        if x[a] < 1e-6:
+            break
+        i, u = int(arcs.child[a]), int(arcs.unit[a])
+        if assigned[i] >= 0 or remaining[u] <= 0:
+            continue
+        s = int(problem.unit_structure[u])
+        g = int(problem.block_of_child[i])
+        if g >= 0:
+            block = problem.blocks[g]
+            if block.together and structure_of_block.get(g, s) != s:
+                continue
+            if not problem.unit_takes_siblings[u] and any(assigned[m] == u for m in block.members):
+                continue
+        if any(
+            assigned[o] >= 0 and problem.unit_structure[assigned[o]] == s
+            for a_, b_ in problem.separations if i in (a_, b_) for o in ((b_ if a_ == i else a_),)
+        ):
+            continue
+        assigned[i] = u
+        remaining[u] -= 1
+        if g >= 0:
+            structure_of_block.setdefault(g, s)
+    return assigned
+
+
+def _is_integral(relaxation: Relaxation) -> bool:
+    x = relaxation.x
+    w = np.array(list(relaxation.w.values())) if relaxation.w else np.zeros(0)
+    return bool(np.all(np.minimum(x, 1 - x) < 1e-6) and np.all(np.minimum(w, 1 - w) < 1e-6))
+
+
+def _from_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
+    assigned = np.full(problem.n_children, -1, dtype=np.int64)
+    on = relaxation.x > 0.5
+    assigned[relaxation.arcs.child[on]] = relaxation.arcs.unit[on]
+    return assigned
+
+
+def _merge(a: Arcs, b: Arcs, n_units: int) -> Arcs:
+    child = np.concatenate([a.child, b.child]).astype(np.int64)
+    unit = np.concatenate([a.unit, b.unit]).astype(np.int64)
+    _, first = np.unique(child * max(n_units, 1) + unit, return_index=True)
+    return Arcs(
+        child[first].astype(np.int32), unit[first].astype(np.int32),
+        np.concatenate([a.cost, b.cost])[first], np.concatenate([a.minutes, b.minutes])[first],
+    )
+
+
+def add_siblings_together(model: cp_model.CpModel, problem: Problem, arcs: Arcs, x: list, split_vars: list) -> None:
+    """Soft-hard rule siblings_together: members in one structure, else pay per extra structure."""
+    for g, block in enumerate(problem.blocks):
+        if not block.together:
+            continue
+        members = np.isin(arcs.child, block.members)
+        idx = np.flatnonzero(members)
+        structures = sorted(set(problem.unit_structure[arcs.unit[idx]].tolist()))
+        if not structures:
+            continue
+        w = {s: model.new_bool_var(f"w_{g}_{s}") for s in structures}
+        for a in idx:
+            model.add_implication(x[a], w[int(problem.unit_structure[arcs.unit[a]])])
+        extra = model.new_int_var(0, max(0, len(structures) - 1), f"split_{g}")
+        model.add(extra >= sum(w.values()) - 1)
+        split_vars.append(extra)
+
+
+def add_units_without_siblings(model: cp_model.CpModel, problem: Problem, arcs: Arcs, x: list) -> None:
+    """Hard: a unit that does not take siblings holds at most one member of a fratrie."""
+    for block in problem.blocks:
+        idx = np.flatnonzero(np.isin(arcs.child, block.members) & ~problem.unit_takes_siblings[arcs.unit])
+        by_unit: dict[int, list[int]] = {}
+        for a in idx:
+            by_unit.setdefault(int(arcs.unit[a]), []).append(int(a))
+        for group in by_unit.values():
+            if len(group) > 1:
+                model.add_at_most_one(x[a] for a in group)
+
+
+def add_judge_separation(model: cp_model.CpModel, problem: Problem, arcs: Arcs, x: list) -> None:
+    """Hard: two children the judge ordered separated never live in one structure."""
+    for a_child, b_child in problem.separations:
+        idx = np.flatnonzero((arcs.child == a_child) | (arcs.child == b_child))
+        by_structure: dict[int, list[int]] = {}
+        for a in idx:
+            by_structure.setdefault(int(problem.unit_structure[arcs.unit[a]]), []).append(int(a))
+        for group in by_structure.values():
+            if len({int(arcs.child[a]) for a in group}) > 1:
+                model.add_at_most_one(x[a] for a in group)
+
+
+def _exact(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float) -> tuple[np.ndarray | None, dict]:
+    model = cp_model.CpModel()
+    x = [model.new_bool_var("") for _ in range(len(arcs))]
+    by_child = np.argsort(arcs.child, kind="stable")
+    bounds = np.searchsorted(arcs.child[by_child], np.arange(problem.n_children + 1))
+    for i in range(problem.n_children):
+        mine = by_child[bounds[i] : bounds[i + 1]]
+        if mine.size > 1:
+            model.add_at_most_one(x[a] for a in mine)
+    by_unit = np.argsort(arcs.unit, kind="stable")
+    ub = np.searchsorted(arcs.unit[by_unit], np.arange(problem.n_units + 1))
+    for u in range(problem.n_units):
+        mine = by_unit[ub[u] : ub[u + 1]]
+        if mine.size > problem.capacity[u]:
+            model.add(sum(x[a] for a in mine) <= int(problem.capacity[u]))
+    split_vars: list = []
+    add_siblings_together(model, problem, arcs, x, split_vars)
+    add_units_without_siblings(model, problem, arcs, x)
+    add_judge_separation(model, problem, arcs, x)
+    coef = np.rint((arcs.cost - problem.unplaced_cost[arcs.child]) * SCALE).astype(np.int64)
+    split_coef = int(round(problem.weights.siblings_split * SCALE))
+    model.minimize(sum(int(c) * v for c, v in zip(coef.tolist(), x)) + sum(split_coef * k for k in split_vars))
+    hinted = hint[arcs.child] == arcs.unit
+    for a, h in enumerate(hinted.tolist()):
+        model.add_hint(x[a], h)
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.5, time_limit)
+    solver.parameters.num_workers = settings.workers
+    solver.parameters.random_seed = settings.seed
+    solver.parameters.log_search_progress = settings.log
+    if settings.workers == 1:
+        solver.parameters.interleave_search = False
+    status = solver.solve(model)
+    stats = {
+        "cp_sat_status": solver.status_name(status),
+        "cp_sat_seconds": round(solver.wall_time, 3),
+        "cp_sat_branches": solver.num_branches,
+        "cp_sat_conflicts": solver.num_conflicts,
+        "cp_sat_arcs": len(arcs),
+    }
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:
+            raise SolverError(
+                f"CP-SAT says the model is {solver.status_name(status)}, which cannot happen "
+                "(leaving every child without a place is always feasible): a solver defect"
+            )
+        return None, stats
+    assigned = np.full(problem.n_children, -1, dtype=np.int64)
+    chosen = np.array([solver.boolean_value(v) for v in x], dtype=bool) if x else np.zeros(0, dtype=bool)
+    assigned[arcs.child[chosen]] = arcs.unit[chosen]
+    return assigned, stats
+
+
+def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with_explanations: bool = True) -> Solution:
+    """Best assignment of the problem's children (see the module docstring), with bound and gap."""
+    settings = settings or SolverSettings()
+    start = time.perf_counter()
+    t = time.perf_counter()
+    greedy, _ = greedy_assignment(problem)
+    greedy_s = time.perf_counter() - t
+    greedy_value = objective_of(problem, greedy)
+    relaxation = solve_relaxation(problem, settings, extra_arcs=_arcs_of_assignment(problem, greedy))
+    stats: dict = {"children": problem.n_children, "units": problem.n_units, "greedy_seconds": round(greedy_s, 3)}
+    stats.update(relaxation.stats)
+    candidates: list[tuple[str, np.ndarray]] = [("greedy", greedy)]
+    if _is_integral(relaxation):
+        candidates.append(("lp", _from_relaxation(problem, relaxation)))
+        stats["lp_integral"] = True
+    else:
+        stats["lp_integral"] = False
+        rounded = _round_relaxation(problem, relaxation)
+        candidates.append(("lp_rounding", rounded))
+        values = {name: objective_of(problem, a) for name, a in candidates}
+        hint_name = min(values, key=values.get)
+        incumbent = values[hint_name]
+        # reduced-cost filtering against the best known solution
+        arcs = relaxation.arcs
+        rc = arcs.cost + relaxation.prices[arcs.unit] - relaxation.child_duals[arcs.child]
+        keep = rc <= (incumbent - relaxation.value) + 1e-6
+        hint = dict(candidates)[hint_name]
+        hinted = hint[arcs.child] == arcs.unit
+        keep |= hinted
+        kept = Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])
+        stats["arcs_after_reduced_cost_filter"] = len(kept)
+        remaining = settings.time_limit_s - (time.perf_counter() - start)
+        exact, exact_stats = _exact(problem, kept, hint, settings, remaining)
+        stats.update(exact_stats)
+        if exact is not None:
+            candidates.append(("cp_sat", exact))
+    values = {name: objective_of(problem, a) for name, a in candidates}
+    best_name = min(values, key=lambda n: (round(values[n], 6), n != "cp_sat"))
+    assigned = dict(candidates)[best_name]
+    value = values[best_name]
+    stats["chosen"] = best_name
+    stats["greedy_objective"] = greedy_value
+    splits = [
+        SplitReport(
+            b.group_id,
+            tuple(sorted({problem.structure_ids[problem.unit_structure[assigned[m]]] for m in b.members if assigned[m] >= 0})),
+            split_cause(problem, b, None, "optimal"),
+        )
+        for g, b in enumerate(problem.blocks)
+        if extra_structures(problem, assigned, g)
+    ]
+    solve_s = time.perf_counter() - start
+    explanations = explain(problem, assigned, splits) if with_explanations else {}
+    stats["solve_seconds"] = round(solve_s, 3)
+    return Solution(
+        unit_of_child={c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)},
+        method="optimal",
+        objective=value,
+        bound=relaxation.bound,
+        gap=relative_gap(value, relaxation.bound),
+        wall_seconds=time.perf_counter() - start,
+        stats=stats,
+        splits=tuple(splits),
+        explanations=explanations,
+    )
