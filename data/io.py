@@ -247,6 +247,8 @@ class _Issues:
 
     def __init__(self) -> None:
         self.items: list[tuple[str, DataIssue]] = []
+        self.unusable: set[str] = set()
+        """Files that could not be read at all (missing, unreadable, missing columns)."""
 
     def add(self, kind: str, file: str, row: int | None, column: str | None, reason: str) -> None:
         self.items.append((kind, DataIssue(file, row, column, reason)))
@@ -354,6 +356,7 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
     cols = TABLES[table]
     if not path.is_file():
         issues.add("missing", fname, None, None, f"file not found in {path.parent}")
+        issues.unusable.add(fname)
         if alone:
             issues.raise_if_any()
         return []
@@ -366,6 +369,7 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
             first_row = 1
     except Exception as err:  # unreadable file: say why, with the file name
         issues.add("schema", fname, None, None, f"cannot be read: {err}")
+        issues.unusable.add(fname)
         if alone:
             issues.raise_if_any()
         return []
@@ -378,6 +382,7 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
             issues.add("schema", fname, 1 if first_row == 2 else None, str(name),
                        f"unknown column; expected: {', '.join(c.name for c in cols)}")
     if missing:
+        issues.unusable.add(fname)
         if alone:
             issues.raise_if_any()
         return []
@@ -434,6 +439,8 @@ def read_dataset(directory: Path) -> PlacementSystem:
         fmt = "parquet" if (directory / "children.parquet").exists() else "csv"
     tables = {name: read_table(_find(directory, name, fmt), name, issues) for name in TABLES}
     files = {name: f"{name}.{fmt}" for name in TABLES}
+    if issues.unusable or reference_date is None:
+        issues.raise_if_any()  # cross-file checks would only echo the unusable file
     _check_dataset(tables, files, reference_date, issues)
     issues.raise_if_any()
     assert reference_date is not None
@@ -491,7 +498,6 @@ def _check_dataset(tables: dict[str, list[dict]], files: dict[str, str], on: dat
                 issues.add("schema", f["children"], row, "home_id",
                            f"home {hid!r} has another location at row {homes[hid][1]}")
             homes.setdefault(hid, (loc, row))
-    members: dict[str, str] = {}
     for r in tables["sibling_groups"]:
         for cid in r.get("child_ids") or ():
             if cid not in ids["children"]:
@@ -511,7 +517,6 @@ def _check_dataset(tables: dict[str, list[dict]], files: dict[str, str], on: dat
         if isinstance(occ, int) and n > occ:
             issues.add("schema", f["units"], row, "occupied",
                        f"{n} children are placed here ({f['children']}) but only {occ} places are occupied")
-    del members
 
 
 def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> PlacementSystem:
