@@ -1,0 +1,63 @@
+"""`placement travel-time` and `placement isochrone`: output, JSON, and errors for bad coordinates."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+
+runner = CliRunner()
+CHATELET = "48.8617,2.3470"
+LA_DEFENSE = "48.8935,2.2400"
+
+
+def test_travel_time_prints_minutes_and_legs():
+    result = runner.invoke(app, ["travel-time", "--from", CHATELET, "--to", LA_DEFENSE])
+    assert result.exit_code == 0, result.output
+    assert "min door to door" in result.output
+    assert "ride RER A" in result.output and "wait for RER A" in result.output and "walk origin" in result.output
+
+
+def test_travel_time_json():
+    result = runner.invoke(app, ["travel-time", "--from", CHATELET, "--to", LA_DEFENSE, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert 8 < payload["minutes"] < 25
+    assert {leg["kind"] for leg in payload["legs"]} >= {"walk", "wait", "ride"}
+    assert payload["minutes"] == pytest.approx(sum(leg["minutes"] for leg in payload["legs"]), abs=0.3)
+
+
+@pytest.mark.parametrize(
+    "value,message",
+    [
+        ("48.86", "is not LAT,LON"),
+        ("48.86,abc", "longitude 'abc' is not a number"),
+        ("north,2.3", "latitude 'north' is not a number"),
+        ("148.8,2.3", "latitude must be within -90..90"),
+    ],
+)
+def test_travel_time_refuses_malformed_coordinates(value, message):
+    result = runner.invoke(app, ["travel-time", "--from", value, "--to", LA_DEFENSE])
+    assert result.exit_code == 2
+    flat = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
+    assert message in flat
+
+
+def test_isochrone_lists_structures_within_the_limit_json(tmp_path):
+    result = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "20", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    minutes = [s["minutes"] for s in payload["structures"]]
+    assert minutes and minutes == sorted(minutes) and max(minutes) <= 20
+
+
+def test_isochrone_text_and_unknown_dataset(tmp_path):
+    result = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10"])
+    assert result.exit_code == 0, result.output
+    assert "structure(s) within 10 min" in result.output
+    missing = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10", "--data", str(tmp_path / "none")])
+    assert missing.exit_code == 1
+    assert "error:" in missing.output
