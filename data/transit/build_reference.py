@@ -275,7 +275,7 @@ def sncf_lines(source: Path, stops: pd.DataFrame):
     dist = dijkstra(graph, indices=codes.get_indexer(gateways))
     province = ~sstops.loc[codes].departement.isin(IDF).to_numpy()
     rows = []
-    best = np.nanmin(np.where(np.isinf(dist), np.nan, dist), axis=0)
+    best = np.min(dist, axis=0)  # inf where no gateway reaches the station (then no row is kept)
     for gi, g in enumerate(gateways):
         keep = province & np.isfinite(dist[gi]) & (dist[gi] <= best + P.RAIL_GATEWAY_SLACK_MIN)
         for j in np.flatnonzero(keep):
