@@ -40,7 +40,7 @@ def explain(problem: Problem, assigned: np.ndarray, splits: list[SplitReport] | 
     all_units = np.arange(problem.n_units)
     out: dict[str, Explanation] = {}
     for i, child in enumerate(problem.children):
-        arcs = problem.arcs_of(i)
+        arcs = problem.arcs_of(i, open_only=False)
         eligible = set(arcs.unit.tolist())
         block = problem.blocks[problem.block_of_child[i]] if problem.block_of_child[i] >= 0 else None
         u = int(assigned[i])

@@ -77,7 +77,7 @@ def greedy_assignment(problem: Problem) -> tuple[np.ndarray, list[SplitReport]]:
                     other = b if a == m else a if b == m else -1
                     if other >= 0 and assigned[other] >= 0:
                         banned.add(int(problem.unit_structure[assigned[other]]))
-            fits = [f for f in structures_for_group(problem, block, remaining) if f[0] not in banned]
+            fits = [f for f in structures_for_group(problem, block, remaining, limit=len(banned) + 1) if f[0] not in banned]
             if fits:
                 _, units, _ = fits[0]
                 for m, u in zip(members, units):

@@ -65,6 +65,7 @@ class _Model:
         if self.lp is None:  # pragma: no cover - GLOP ships with OR-Tools
             raise SolverError("OR-Tools GLOP is not available")
         self.lp.SetTimeLimit(int(max(1.0, settings.time_limit_s) * 1000))
+        self.lp.SetSolverSpecificParametersAsString("use_dual_simplex: true")
         inf = self.lp.infinity()
         self.child_row = []
         self.objective = self.lp.Objective()
@@ -288,7 +289,7 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
         if not block.together:
             continue
         member_arcs = [problem.arcs_of(m) for m in block.members]
-        fits = structures_for_group(problem, block, problem.capacity, member_arcs)[: max(4, settings.candidates_per_child)]
+        fits = structures_for_group(problem, block, problem.capacity, member_arcs, limit=4)
         for s, _, _ in fits:
             for arcs in member_arcs:
                 keep = problem.unit_structure[arcs.unit] == s
@@ -325,6 +326,9 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
         bound = max(bound, round_bound)
         added = model.add(priced) if more else 0
         added_total += added
+        if settings.log:
+            print(f"LP round {rounds}: value {model.objective.Value():.1f}, bound {round_bound:.1f}, "
+                  f"{added} arcs added, {time.perf_counter() - start:.2f} s")
         if not added:
             break
     value = model.objective.Value()

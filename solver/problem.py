@@ -363,7 +363,9 @@ class Problem:
         return ok
 
     def iter_blocks(self, children: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-        """Yield (children, units, minutes, cost, eligible) blocks covering every eligible arc.
+        """Yield (children, units, minutes, cost, eligible) blocks covering every usable eligible arc.
+
+        Only units with places for this scope appear (capacity > 0).
 
         ``eligible`` is a boolean children x units matrix (the judge's rules applied); the class
         rules are already applied by the choice of ``units``.
@@ -375,7 +377,7 @@ class Problem:
         starts = np.flatnonzero(np.r_[True, classes[1:] != classes[:-1]]) if pool.size else np.zeros(0, dtype=int)
         ends = np.r_[starts[1:], pool.size]
         for a, b in zip(starts, ends):
-            units = self.class_units[classes[a]]
+            units = self.class_open_units[classes[a]]
             if units.size == 0:
                 continue
             step = max(1, _CHUNK_CELLS // max(units.size, 1))
@@ -390,9 +392,18 @@ class Problem:
                         eligible[r] &= mask
                 yield kids, units, minutes, cost, eligible
 
-    def arcs_of(self, i: int) -> Arcs:
-        """Every eligible arc of child i (all OPTION_RULES), sorted by unit index."""
-        units = self.class_units[self.child_class[i]]
+    @cached_property
+    def class_open_units(self) -> tuple[np.ndarray, ...]:
+        """Units of each class with at least one place for this scope (the only ones a solver can use)."""
+        return tuple(u[self.capacity[u] > 0] for u in self.class_units)
+
+    def arcs_of(self, i: int, open_only: bool = True) -> Arcs:
+        """Every eligible arc of child i (all OPTION_RULES), sorted by unit index.
+
+        ``open_only``: only units with places for this scope (capacity > 0); False gives every
+        unit the rules allow, full or not.
+        """
+        units = (self.class_open_units if open_only else self.class_units)[self.child_class[i]]
         kids = np.array([i])
         minutes = self.minutes_block(kids, units)
         mask = self.judge_mask(i, units, minutes[0])
@@ -403,8 +414,8 @@ class Problem:
         return Arcs(np.full(units.size, i, dtype=np.int32), units.astype(np.int32), cost, m)
 
     def eligible_units(self, i: int) -> np.ndarray:
-        """Unit indices eligible for child i under every hard rule of OPTION_RULES."""
-        return self.arcs_of(i).unit
+        """Unit indices eligible for child i under every hard rule of OPTION_RULES (full or not)."""
+        return self.arcs_of(i, open_only=False).unit
 
     def candidate_arcs(self, per_child: int, children: np.ndarray | None = None) -> Arcs:
         """The ``per_child`` cheapest eligible arcs of every child, plus its current unit when eligible."""

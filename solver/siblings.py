@@ -69,28 +69,44 @@ def fit_in_structure(
 
 
 def structures_for_group(
-    problem: Problem, block: SiblingBlock, remaining: np.ndarray, member_arcs: list[Arcs] | None = None
+    problem: Problem,
+    block: SiblingBlock,
+    remaining: np.ndarray,
+    member_arcs: list[Arcs] | None = None,
+    limit: int | None = None,
 ) -> list[tuple[int, list[int], float]]:
-    """Every structure that can hold the whole group now: (structure, units per member, minutes), nearest first."""
+    """Structures that can hold the whole group now: (structure, units per member, minutes), nearest first.
+
+    Minutes are the longest trip of a member from the family home (unreachable counts as
+    ``weights.unreachable_minutes``). Stops after ``limit`` structures when given.
+    """
     member_arcs = member_arcs or [problem.arcs_of(m) for m in block.members]
     banned: set[int] = set()
     for m in block.members:
         banned |= problem.forbidden_structures.get(m, frozenset())
-    common: set[int] | None = None
+    n_s = len(problem.structure_ids)
+    reach = np.zeros(n_s, dtype=np.int64)
+    longest = np.zeros(n_s)
     for arcs in member_arcs:
-        mine = set(problem.unit_structure[arcs.unit].tolist())
-        common = mine if common is None else common & mine
+        s = problem.unit_structure[arcs.unit]
+        minutes = np.where(np.isnan(arcs.minutes), problem.weights.unreachable_minutes, arcs.minutes)
+        near = np.full(n_s, np.inf)
+        np.minimum.at(near, s, minutes)
+        seen = np.isfinite(near)
+        reach += seen
+        longest = np.maximum(longest, np.where(seen, near, 0.0))
+    common = np.flatnonzero(reach == len(member_arcs))
+    common = common[np.lexsort((common, longest[common]))]
     found = []
-    for s in sorted(common or ()):
+    for s in common.tolist():
         if s in banned:
             continue
         units = fit_in_structure(problem, member_arcs, s, remaining)
         if units is None:
             continue
-        minutes = [problem.minutes_of(m, u) for m, u in zip(block.members, units)]
-        travel = max((x if x is not None else problem.weights.unreachable_minutes) for x in minutes)
-        found.append((s, units, travel))
-    found.sort(key=lambda t: (t[2], t[0]))
+        found.append((s, units, float(longest[s])))
+        if limit is not None and len(found) >= limit:
+            break
     return found
 
 
@@ -122,7 +138,7 @@ def split_cause(problem: Problem, block: SiblingBlock, remaining: np.ndarray | N
         )
     nearest = at_full[0]
     where = f"nearest that could: {problem.structure_ids[nearest[0]]}, {nearest[2]:.0f} min"
-    if method == "greedy" and remaining is not None and not structures_for_group(problem, block, remaining, member_arcs):
+    if method == "greedy" and remaining is not None and not structures_for_group(problem, block, remaining, member_arcs, limit=1):
         return (
             f"the {len(at_full)} structure(s) with {len(block.members)} eligible places for {who} were full "
             f"when the group's turn came (first come, first served; {where})"
