@@ -1,0 +1,134 @@
+"""`placement solve`: report consistency, the written assignment, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from data.generator import generate_scenario
+from data.io import read_dataset, write_dataset
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("solve") / "small"
+    write_dataset(generate_scenario("small", seed=3), directory, "csv")
+    return directory
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("PLACEMENT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "travel-cache"))
+
+
+def _solve(*args: str):
+    return runner.invoke(app, ["solve", *args])
+
+
+@pytest.mark.parametrize("method", ["greedy", "optimal"])
+def test_json_report_is_consistent_with_the_written_csv(dataset, tmp_path, method):
+    out = tmp_path / "assignment.csv"
+    result = _solve("--data", str(dataset), "--method", method, "--json", "--out", str(out), "--time-limit", "20")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    system = read_dataset(dataset)
+    waiting = [c.id for c in system.children if c.is_waiting]
+    assert report["method"] == method and report["scope"] == "waiting"
+    assert report["children"] == len(waiting)
+    assert report["placed"] + report["unplaced"] == report["children"]
+    assert sum(report["placed_by_zone"].values()) == report["placed"]
+    assert report["bound"] is not None and report["bound"] <= report["objective"] + 1e-6
+    assert report["gap"] == pytest.approx((report["objective"] - report["bound"]) / report["objective"], abs=1e-3)
+    assert report["siblings"]["split"] == len(report["splits"])
+    assert report["out"] == str(out)
+
+    frame = pd.read_csv(out)
+    assert sorted(frame.child_id) == sorted(waiting)
+    placed = frame[frame.unit_id.notna()]
+    assert len(placed) == report["placed"]
+    # every placed child is in a unit of the structure named, and its score is the sum of its components
+    for row in placed.itertuples():
+        assert system.unit_by_id[row.unit_id].structure_id == row.structure_id
+    components = placed.filter(like="cost_").sum(axis=1)
+    assert (components - placed.score).abs().max() < 0.01
+    assert placed.explanation.str.startswith("Unit ").all()
+    assert frame[frame.unit_id.isna()].explanation.str.startswith("No place").all()
+    # no place is given to more children than it has free places (scope waiting)
+    load = placed.unit_id.value_counts()
+    assert all(load[u] <= system.unit_by_id[u].free for u in load.index)
+
+
+def test_optimal_is_never_worse_than_greedy_and_scope_all_writes_parquet(dataset, tmp_path):
+    reports = {}
+    for method in ("greedy", "optimal"):
+        result = _solve("--data", str(dataset), "--method", method, "--scope", "all", "--json", "--time-limit", "20")
+        assert result.exit_code == 0, result.output
+        reports[method] = json.loads(result.stdout)
+    assert reports["optimal"]["objective"] <= reports["greedy"]["objective"] + 1e-6
+    assert reports["optimal"]["children"] == len(read_dataset(dataset).children)
+
+    out = tmp_path / "all.parquet"
+    result = _solve("--data", str(dataset), "--method", "greedy", "--scope", "all", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "objective" in result.output and "proven bound" in result.output
+    frame = pd.read_parquet(out)
+    assert len(frame) == reports["greedy"]["children"]
+    assert frame.unit_id.notna().sum() == reports["greedy"]["placed"]
+
+
+def test_weights_file_changes_the_objective(dataset, tmp_path):
+    heavy = tmp_path / "weights.toml"
+    heavy.write_text("[objective]\ntransit_minute = 5.0\n")
+    base = json.loads(_solve("--data", str(dataset), "--method", "greedy", "--json").stdout)
+    result = _solve("--data", str(dataset), "--method", "greedy", "--json", "--weights", str(heavy))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["objective"] > base["objective"]
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--data", "{missing}"], "no such dataset directory"),
+        (["--method", "simplex"], "unknown method 'simplex'"),
+        (["--scope", "some"], "unknown scope 'some'"),
+        (["--weights", "{bad_toml}"], "not valid TOML"),
+        (["--weights", "{unknown_weight}"], "unknown weight(s) speed"),
+        (["--weights", "{nowhere}"], "weights file not found"),
+        (["--out", "{txt}"], "use .csv or .parquet"),
+    ],
+)
+def test_bad_input_is_a_clear_error_and_nothing_is_written(dataset, tmp_path, args, message):
+    (tmp_path / "bad.toml").write_text("transit_minute = = 1\n")
+    (tmp_path / "unknown.toml").write_text("speed = 1.0\n")
+    paths = {
+        "missing": tmp_path / "no-such-dir", "bad_toml": tmp_path / "bad.toml",
+        "unknown_weight": tmp_path / "unknown.toml", "nowhere": tmp_path / "nowhere.toml",
+        "txt": tmp_path / "assignment.txt",
+    }
+    args = [a.format(**{k: str(v) for k, v in paths.items()}) for a in args]
+    if "--data" not in args:
+        args = ["--data", str(dataset), *args]
+    if "--out" not in args:
+        args = [*args, "--out", str(tmp_path / "assignment.csv")]
+    before = set(tmp_path.iterdir())
+    result = _solve(*args)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_invalid_dataset_reports_the_problem_and_writes_nothing(dataset, tmp_path):
+    broken = tmp_path / "broken"
+    write_dataset(read_dataset(dataset), broken, "csv")
+    (broken / "children.csv").unlink()
+    out = tmp_path / "assignment.csv"
+    result = _solve("--data", str(broken), "--out", str(out))
+    assert result.exit_code == 2
+    assert "children" in result.output
+    assert not out.exists()
