@@ -65,7 +65,6 @@ class _Model:
         if self.lp is None:  # pragma: no cover - GLOP ships with OR-Tools
             raise SolverError("OR-Tools GLOP is not available")
         self.lp.SetTimeLimit(int(max(1.0, settings.time_limit_s) * 1000))
-        self.lp.SetSolverSpecificParametersAsString("use_dual_simplex: true")
         inf = self.lp.infinity()
         self.child_row = []
         self.objective = self.lp.Objective()
