@@ -93,9 +93,7 @@ class DoorToDoor:
     detour_factor: float = 1.3
     """Street distance / straight-line distance in a city (1.2 to 1.4 in the literature)."""
     access_k: int = 6
-    """Nearest stops considered for access and for egress."""
-    access_radius_m: float = 2000.0
-    """Stops farther than this are used only when none is nearer (then the feeder is the mode)."""
+    """Nearest stops (IDF stops and province stations) considered for access and for egress."""
     max_wait_min: float = 15.0
     """Waiting is half the headway, capped at this (riders time a rare train)."""
     transfer_min: float = 3.0
