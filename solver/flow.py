@@ -19,6 +19,9 @@ from ortools.graph.python import min_cost_flow
 from solver.lp import SolverError
 from solver.problem import Problem
 
+FRATRIE_STRUCTURES = 6
+"""Nearest structures that could hold a whole fratrie tried when the flow splits it."""
+
 SCALE = 100.0
 """Costs are integers in 1/SCALE minutes-equivalent (rounded down, so the bound stays valid)."""
 
@@ -90,7 +93,7 @@ def place_fratries(problem: Problem, relaxed: np.ndarray) -> np.ndarray:
     for block in sorted(split, key=lambda b: (-len(b.members), b.group_id)):
         members = list(block.members)
         best = None
-        for _s, units, _minutes in structures_for_group(problem, block, remaining, limit=6):
+        for _s, units, _minutes in structures_for_group(problem, block, remaining, limit=FRATRIE_STRUCTURES):
             cost = sum(problem.cost_of(x, u) for x, u in zip(members, units))
             if best is None or cost < best[0]:
                 best = (cost, units)
