@@ -16,8 +16,12 @@ The LP starts from the k cheapest arcs per child and adds every arc with a negat
 the *bound* is a Lagrangian bound valid for the whole problem: capacities are relaxed with the LP's
 prices, then every child takes its cheapest priced option over **all** its eligible arcs
 (vectorised), and every fratrie its cheapest way to be in one structure, or to split at the
-penalty. It never exceeds the optimum (weak duality), and equals the LP value when pricing found
-nothing more to add.
+penalty. It never exceeds the optimum (weak duality). Pricing runs until no arc is left to add
+(``Relaxation.converged``), at most ``SolverSettings.pricing_rounds`` rounds and half the time
+limit: with only a few rounds the prices are far from optimal and the bound can be useless
+(negative at Paris scale). :func:`arcs_within` lists every arc whose Lagrangian excess is below a
+threshold, which :mod:`solver.optimal` uses to make the exact model's bound a global one.
+The same :class:`_Model` built with ``backend="SCIP"`` is the exact MIP.
 """
 
 from __future__ import annotations
@@ -54,23 +58,29 @@ class Relaxation:
     w: dict[tuple[int, int], float]
     """LP value of fratrie g in structure S."""
     stats: dict = field(default_factory=dict)
+    rows: "RowPrices | None" = None
+    """The multipliers that gave ``bound`` (for :func:`arcs_within`)."""
+    converged: bool = False
+    """Pricing found no arc to add: the LP holds every arc that could improve it."""
 
 
 class _Model:
     """The LP, built incrementally so that priced arcs can be added between solves."""
 
-    def __init__(self, problem: Problem, settings: SolverSettings) -> None:
+    def __init__(self, problem: Problem, settings: SolverSettings, backend: str = "GLOP") -> None:
         self.p = problem
-        self.lp = pywraplp.Solver.CreateSolver("GLOP")
-        if self.lp is None:  # pragma: no cover - GLOP ships with OR-Tools
-            raise SolverError("OR-Tools GLOP is not available")
+        self.integer = backend != "GLOP"
+        """Binary arcs and fratrie variables: a MIP for ``backend`` (SCIP) instead of the LP."""
+        self.lp = pywraplp.Solver.CreateSolver(backend)
+        if self.lp is None:  # pragma: no cover - GLOP and SCIP ship with OR-Tools
+            raise SolverError(f"OR-Tools solver {backend} is not available")
         self.lp.SetTimeLimit(int(max(1.0, settings.time_limit_s) * 1000))
         inf = self.lp.infinity()
         self.child_row = []
         self.objective = self.lp.Objective()
         for i in range(problem.n_children):
             row = self.lp.Constraint(1.0, 1.0, f"child_{i}")
-            y = self.lp.NumVar(0.0, 1.0, f"unplaced_{i}")
+            y = self.lp.Var(0.0, 1.0, self.integer, f"unplaced_{i}")
             row.SetCoefficient(y, 1.0)
             self.objective.SetCoefficient(y, float(problem.unplaced_cost[i]))
             self.child_row.append(row)
@@ -86,7 +96,7 @@ class _Model:
             self.sep_of.setdefault(b, []).append(k)
         for g, block in enumerate(problem.blocks):
             if block.together:
-                kvar = self.lp.NumVar(0.0, inf, f"split_{g}")
+                kvar = self.lp.Var(0.0, inf, self.integer, f"split_{g}")
                 self.objective.SetCoefficient(kvar, problem.weights.siblings_split)
                 row = self.lp.Constraint(-inf, 1.0, f"siblings_together_{g}")
                 row.SetCoefficient(kvar, -1.0)
@@ -110,7 +120,7 @@ class _Model:
         self.known.update(keys[fresh].tolist())
         inf = lp.infinity()
         for i, u, c in zip(child.tolist(), unit.tolist(), cost.tolist()):
-            x = lp.NumVar(0.0, 1.0, "")
+            x = lp.Var(0.0, 1.0, self.integer, "")
             self.objective.SetCoefficient(x, c)
             self.child_row[i].SetCoefficient(x, 1.0)
             cap = self.capacity_row.get(u)
@@ -123,7 +133,7 @@ class _Model:
                 if p.blocks[g].together:
                     w = self.w_var.get((g, s))
                     if w is None:
-                        w = self.w_var[(g, s)] = lp.NumVar(0.0, 1.0, f"w_{g}_{s}")
+                        w = self.w_var[(g, s)] = lp.Var(0.0, 1.0, self.integer, f"w_{g}_{s}")
                         self.k_row[g].SetCoefficient(w, 1.0)
                     link = self.link_row.get((i, s))
                     if link is None:
@@ -275,6 +285,57 @@ def price_all(problem: Problem, rows: RowPrices, mu: np.ndarray | None, add_per_
     return bound, arcs
 
 
+def arcs_within(problem: Problem, rows: RowPrices, threshold: float) -> Arcs:
+    """Every eligible arc whose Lagrangian excess for ``rows`` is at most ``threshold``.
+
+    With the capacity, separation and units-without-siblings rows relaxed at ``rows``, any
+    feasible assignment costs at least ``L = price_all(rows)`` plus, for each child (each
+    fratrie that must stay together), how much its choice costs above its cheapest priced
+    option. An ordinary child in arc a pays at least ``priced[a] - best[child]``; a member of a
+    fratrie at least ``priced[a] - best[member] + (sum of the members' best - the fratrie's
+    best)``. Every arc left out therefore forces a cost above ``L + threshold``.
+    """
+    parts: list[tuple[np.ndarray, ...]] = []
+    special = _special_children(problem)
+    for kids, units, minutes, cost, eligible in problem.iter_blocks(np.flatnonzero(~special)):
+        priced = np.where(eligible, cost + rows.unit[units][None, :], np.inf)
+        best = np.minimum(problem.unplaced_cost[kids], priced.min(axis=1))
+        r, c = np.nonzero(eligible & (priced - best[:, None] <= threshold))
+        parts.append((kids[r], units[c], cost[r, c], minutes[r, c]))
+    sep_of: dict[int, list[int]] = {}
+    for k, (a, b) in enumerate(problem.separations):
+        sep_of.setdefault(a, []).append(k)
+        sep_of.setdefault(b, []).append(k)
+    priced_of = {i: _priced_arcs_of(problem, i, rows, sep_of) for i in np.flatnonzero(special).tolist()}
+    best_of = {
+        i: min(float(problem.unplaced_cost[i]), float(priced.min()) if priced.size else np.inf)
+        for i, (_, priced) in priced_of.items()
+    }
+    offset = dict.fromkeys(priced_of, 0.0)
+    n_s = len(problem.structure_ids)
+    for block in problem.blocks:
+        if not block.together:
+            continue
+        per_structure = np.zeros(n_s)
+        for m in block.members:
+            arcs, priced = priced_of[m]
+            best_in = np.full(n_s, np.inf)
+            np.minimum.at(best_in, problem.unit_structure[arcs.unit], priced)
+            per_structure += np.minimum(best_in, problem.unplaced_cost[m])
+        free_choice = sum(best_of[m] for m in block.members)
+        all_unplaced = float(problem.unplaced_cost[list(block.members)].sum())
+        block_best = min(all_unplaced, float(per_structure.min()) if n_s else np.inf, free_choice + problem.weights.siblings_split)
+        for m in block.members:
+            offset[m] = free_choice - block_best
+    for i, (arcs, priced) in priced_of.items():
+        keep = priced - best_of[i] + offset[i] <= threshold
+        parts.append((arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep]))
+    if not parts:
+        e = np.zeros(0)
+        return Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
+    return Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
+
+
 def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, extra_arcs: Arcs | None = None) -> Relaxation:
     """Solve the LP relaxation with pricing over all arcs; see the module docstring."""
     settings = settings or SolverSettings()
@@ -298,10 +359,18 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
     build_s = time.perf_counter() - start
     rounds, added_total = 0, 0
     bound = -np.inf
+    best_rows = None
+    converged = False
     lp_s = 0.0
     while True:
         t = time.perf_counter()
         status = model.lp.Solve()
+        if status == pywraplp.Solver.ABNORMAL and rounds:
+            # GLOP sometimes fails to re-solve after columns were added: rebuild from scratch
+            fresh = _Model(problem, settings)
+            fresh.add(model.arcs())
+            model = fresh
+            status = model.lp.Solve()
         lp_s += time.perf_counter() - t
         if status != pywraplp.Solver.OPTIMAL:
             names = {pywraplp.Solver.INFEASIBLE: "infeasible", pywraplp.Solver.UNBOUNDED: "unbounded",
@@ -322,8 +391,10 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
         rounds += 1
         more = rounds < settings.pricing_rounds and time.perf_counter() - start < settings.time_limit_s * 0.5
         round_bound, priced = price_all(problem, rows, mu, 4 if more else 0)
-        bound = max(bound, round_bound)
+        if round_bound > bound:
+            bound, best_rows = round_bound, rows
         added = model.add(priced) if more else 0
+        converged = more and not added
         added_total += added
         if settings.log:
             print(f"LP round {rounds}: value {model.objective.Value():.1f}, bound {round_bound:.1f}, "
@@ -342,6 +413,8 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
         arcs=arcs,
         x=x,
         w=w,
+        rows=best_rows,
+        converged=converged,
         stats={
             "lp_arcs": len(arcs),
             "lp_rows": model.lp.NumConstraints(),
@@ -351,6 +424,7 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
             "lp_solve_seconds": round(lp_s, 3),
             "lp_value": value,
             "lagrangian_bound": bound,
+            "lp_converged": converged,
         },
     )
 

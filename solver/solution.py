@@ -37,8 +37,13 @@ class SolverSettings:
     """Print the solvers' logs."""
     candidates_per_child: int = 8
     """Cheapest eligible units kept per child before pricing adds more (reduced-cost filtering)."""
-    pricing_rounds: int = 6
-    """Most rounds of LP pricing (column generation) before the bound is taken."""
+    pricing_rounds: int = 200
+    """Most rounds of LP pricing (column generation); it stops earlier when nothing is left to add
+    (converged, usually within 20 rounds) or after half the time limit."""
+    mip_gap: float = 0.001
+    """The exact step (SCIP) stops when its relative gap is this small."""
+    max_stage2_arcs: int = 300_000
+    """Most arcs the second exact step may add (beyond that only the first step's bound is used)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,7 @@ def test_every_solution_keeps_every_hard_rule_and_optimal_is_never_worse(seed, s
         assert solution.bound <= solution.objective + 1e-6
         assert 0.0 <= solution.gap <= 1.0
     assert best.objective <= greedy.objective + 1e-6
-    assert best.bound == pytest.approx(greedy.bound, rel=1e-6)
+    assert best.bound >= greedy.bound - 1e-6 * max(1.0, abs(greedy.bound))  # the exact step may prove more
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,0 +1,84 @@
+"""The optimal method's proven bound: never above the true optimum, and tight once the LP converged."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from matcher import Weights
+from solver.lp import arcs_within, solve_relaxation
+from solver.optimal import solve_optimal
+from solver.problem import Problem
+from solver.solution import SolverSettings
+from tests.solver_instances import random_system, synthetic_travel
+from tests.test_solver_methods import brute_force
+
+TEST_SETTINGS = SolverSettings(time_limit_s=5.0, workers=1, seed=7)
+
+
+def _problem(seed, n_children, n_structures, scope):
+    s = random_system(seed, n_children=n_children, n_structures=n_structures)
+    return Problem.build(s, synthetic_travel(s, unreachable_every=11), Weights.default(), scope)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]))
+def test_reported_bound_never_exceeds_the_brute_force_optimum(seed, scope):
+    problem = _problem(seed, 5, 3, scope)
+    exact = brute_force(problem)
+    best = solve_optimal(problem, TEST_SETTINGS)
+    assert best.bound <= exact + 1e-6
+    assert best.objective == pytest.approx(exact, abs=1e-6)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]))
+def test_arcs_left_out_by_the_threshold_cost_more_than_the_bound_allows(seed, scope):
+    """Zero threshold keeps each child's cheapest priced arcs; an infinite one keeps every arc."""
+    problem = _problem(seed, 8, 4, scope)
+    relaxation = solve_relaxation(problem, TEST_SETTINGS)
+    every = sum(len(problem.arcs_of(i)) for i in range(problem.n_children))
+    forbidden_free = arcs_within(problem, relaxation.rows, float("inf"))
+    assert len(forbidden_free) <= every
+    assert len(arcs_within(problem, relaxation.rows, 0.0)) <= len(forbidden_free)
+
+
+def test_moderate_instance_bound_positive_and_gap_small():
+    """Generated Paris at 0.2x, waiting children: the LP is fractional, so the bound comes from the MIP."""
+    from data.generator import generate
+    from data.transit import travel_matrix
+
+    system = generate(scale=0.2, seed=1)
+    problem = Problem.build(system, travel_matrix(system.homes, system.structures), Weights.default(), "waiting")
+    best = solve_optimal(problem, SolverSettings(time_limit_s=20.0, workers=1, seed=7))
+    assert best.stats["lp_converged"] and not best.stats["lp_integral"]
+    assert best.stats["bound_source"] == "mip"
+    assert best.bound > best.stats["lagrangian_bound"] > 0
+    assert best.gap <= 0.005
+
+
+def _full_optimum(problem: Problem) -> float:
+    """SCIP on every eligible arc, solved to a zero gap (small instances only)."""
+    from ortools.linear_solver import pywraplp
+
+    from solver.lp import _Model
+
+    relaxation = solve_relaxation(problem, TEST_SETTINGS)
+    model = _Model(problem, SolverSettings(time_limit_s=60.0), backend="SCIP")
+    model.add(arcs_within(problem, relaxation.rows, float("inf")))
+    params = pywraplp.MPSolverParameters()
+    params.SetDoubleParam(params.RELATIVE_MIP_GAP, 0.0)
+    assert model.lp.Solve(params) == pywraplp.Solver.OPTIMAL
+    return model.objective.Value()
+
+
+@pytest.mark.parametrize("scale,seed,scope", [(0.1, 1, "waiting"), (0.1, 2, "all"), (0.15, 3, "waiting"), (0.2, 1, "waiting")])
+def test_bound_never_exceeds_the_optimum_over_every_arc(scale, seed, scope):
+    """Generated instances whose LP is fractional, so reduced-cost filtering leaves arcs out of the exact step."""
+    from data.generator import generate
+    from data.transit import travel_matrix
+
+    system = generate(scale=scale, seed=seed)
+    problem = Problem.build(system, travel_matrix(system.homes, system.structures), Weights.default(), scope)
+    full = _full_optimum(problem)
+    best = solve_optimal(problem, TEST_SETTINGS)
+    assert best.bound <= full + 1e-6 * max(1.0, abs(full))
+    assert best.objective >= full - 1e-6 * max(1.0, abs(full))
