@@ -73,12 +73,14 @@ def run_demo(
     show_progress: bool,
 ) -> DemoReport:
     from data.db import Database
+    from data.db.database import DEFAULT_URL
     from data.generator import generate
     from data.io import read_dataset
     from data.transit import travel_matrix
     from solver.greedy import solve_greedy
     from solver.optimal import SolverSettings, solve_optimal
     from solver.problem import Problem
+    from solver.solution import relative_gap
 
     with _steps(console, show_progress) as steps:
         done = steps.step("Building the Paris placement system")
@@ -91,34 +93,37 @@ def run_demo(
         done()
 
         done = steps.step("Storing it in the database and reading it back")
-        db = Database(database_url)
+        db = Database(database_url or DEFAULT_URL)
         db.migrate()
         db.save_system(system)
         system = db.load_system()
         done()
 
         done = steps.step("Public-transport minutes from every family home")
-        travel = travel_matrix(system.homes, system.structures, progress=lambda msg, f: done(msg, f))
+        travel = travel_matrix(system.homes, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
         done()
 
         methods: dict[str, dict[str, Any]] = {}
         problem = Problem.build(system, travel, weights, scope="waiting")
+        solutions = {}
         for name in ("greedy", "optimal"):
             done = steps.step(f"Assigning the waiting children ({name})")
             if name == "greedy":
-                solution = solve_greedy(problem)
+                solutions[name] = solve_greedy(problem, with_bound=False, with_explanations=False)
             else:
-                solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
+                solutions[name] = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s), with_explanations=False)
+            done()
+        bound = solutions["optimal"].bound  # one proven bound, both methods measured against it
+        for name, solution in solutions.items():
             summary = summarize(system, solution.unit_of_child, travel).to_dict()
             summary.update(
                 objective=round(solution.objective, 1),
-                bound=None if solution.bound is None else round(solution.bound, 1),
-                gap=solution.gap,
+                bound=None if bound is None else round(bound, 1),
+                gap=relative_gap(solution.objective, bound),
                 wall_seconds=round(solution.wall_seconds, 2),
                 splits=[str(s) for s in solution.splits],
             )
             methods[name] = summary
-            done()
 
     dataset = {
         "source": source,

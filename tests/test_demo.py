@@ -1,0 +1,66 @@
+"""`placement demo --json`: the main job's report, on a small generated Paris instance in SQLite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from matcher import AgeBand, Zone
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> dict:
+    db = tmp_path_factory.mktemp("demo") / "placement.sqlite3"
+    result = runner.invoke(
+        app,
+        ["demo", "--scale", "0.2", "--seed", "3", "--time-limit", "5", "--json", "--database-url", f"sqlite:///{db}"],
+    )
+    assert result.exit_code == 0, result.output
+    assert db.exists(), "the demo stores the instance in the SQLite file it was given"
+    return json.loads(result.stdout)
+
+
+def test_the_dataset_part_describes_the_instance(report):
+    d = report["dataset"]
+    assert d["source"] == "generated (scale 0.2, seed 3)"
+    assert d["database"].startswith("sqlite:///")
+    assert 0 < d["waiting"] < d["children"]
+    assert 0 < d["free_places"] <= d["places"]
+    assert d["structures"] > 0 and d["units"] >= d["structures"]
+
+
+@pytest.mark.parametrize("method", ["greedy", "optimal"])
+def test_each_method_reports_a_consistent_summary(report, method):
+    s = report["methods"][method]
+    assert s["children"] == report["dataset"]["waiting"]
+    assert s["placed"] + s["unplaced"] == s["children"]
+    assert set(s["placed_by_zone"]) == {z.value for z in Zone}
+    assert sum(s["placed_by_zone"].values()) == s["placed"]
+    assert sum(s["share_by_zone"].values()) == pytest.approx(1.0 if s["placed"] else 0.0, abs=1e-6)
+    assert set(s["unplaced_by_age_band"]) == {b.value for b in AgeBand}
+    assert sum(s["unplaced_by_age_band"].values()) == s["unplaced"]
+    travel = s["travel"]
+    assert 0 < travel["median_minutes"] <= travel["p90_minutes"], "travel times are minutes, median below p90"
+    sib = s["siblings"]
+    assert sib["split"] == len(s["splits"])
+    assert s["daily_cost_eur"] > 0
+    assert s["bound"] is not None and s["bound"] <= s["objective"] + 1e-6
+    assert s["gap"] == pytest.approx((s["objective"] - s["bound"]) / abs(s["objective"]), abs=1e-3)
+
+
+def test_the_optimiser_is_never_worse_than_the_greedy_baseline(report):
+    greedy, optimal = report["methods"]["greedy"], report["methods"]["optimal"]
+    assert optimal["objective"] <= greedy["objective"] + 1e-6
+    assert optimal["bound"] == pytest.approx(greedy["bound"], rel=1e-6), "both are measured against one bound"
+
+
+def test_a_missing_dataset_is_a_clear_error(tmp_path):
+    missing = tmp_path / "nowhere"
+    result = runner.invoke(app, ["demo", "--data", str(missing), "--json", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
+    assert result.exit_code != 0
+    assert "nowhere" in result.output
