@@ -33,7 +33,7 @@ def brute_force(problem: Problem) -> float:
         costs.append(dict(zip(arcs.unit.tolist(), arcs.cost.tolist())))
     best = np.inf
     for combo in itertools.product(*options):
-        assigned = np.array(combo)
+        assigned = np.array(combo, dtype=np.int64)  # no children: an empty int array
         load = np.bincount(assigned[assigned >= 0], minlength=problem.n_units)
         if (load > problem.capacity).any():
             continue
