@@ -44,6 +44,7 @@ from ortools.linear_solver import pywraplp
 from ortools.sat.python import cp_model
 
 from solver.explain import explain
+from solver.flow import flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
 from solver.lp import Relaxation, SolverError, _Model, arcs_within, solve_relaxation
 from solver.problem import Arcs, Problem
@@ -256,12 +257,36 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     greedy, _ = greedy_assignment(problem)
     greedy_s = time.perf_counter() - t
     greedy_value = objective_of(problem, greedy)
-    relaxation = solve_relaxation(problem, settings, extra_arcs=_arcs_of_assignment(problem, greedy))
-    stats: dict = {"children": problem.n_children, "units": problem.n_units, "greedy_seconds": round(greedy_s, 3)}
-    stats.update(relaxation.stats)
     candidates: list[tuple[str, np.ndarray]] = [("greedy", greedy)]
-    bound = relaxation.bound
-    if _is_integral(relaxation) and relaxation.converged:
+    start_arcs = _arcs_of_assignment(problem, greedy)
+    flow_bound = -np.inf
+    t = time.perf_counter()
+    if problem.n_children:
+        # min-cost flow over every arc without the group rules: a proven bound and a good start
+        flow_bound, relaxed = flow_relaxation(problem)
+        flowed = repair(problem, flow_relaxation(problem, place_fratries(problem, relaxed))[1])
+        candidates.append(("flow", flowed))
+        start_arcs = _merge(start_arcs, _arcs_of_assignment(problem, flowed), problem.n_units)
+    flow_s = time.perf_counter() - t
+    stats: dict = {"children": problem.n_children, "units": problem.n_units, "greedy_seconds": round(greedy_s, 3),
+                   "flow_seconds": round(flow_s, 3), "flow_bound": flow_bound}
+    try:
+        relaxation = solve_relaxation(problem, settings, extra_arcs=start_arcs)
+    except SolverError as error:
+        if not np.isfinite(flow_bound):
+            raise
+        # GLOP failed (ABNORMAL or its time limit, seen at Paris scale, scope "all"): keep the
+        # flow's bound and the best start, and say so in the stats
+        relaxation = None
+        stats["lp_error"] = str(error)
+    if relaxation is None:
+        bound = flow_bound
+    else:
+        stats.update(relaxation.stats)
+        bound = max(relaxation.bound, flow_bound)
+    if relaxation is None:
+        pass
+    elif _is_integral(relaxation) and relaxation.converged:
         # the LP optimum over every arc that could improve it is integral: it is optimal
         candidates.append(("lp", _from_relaxation(problem, relaxation)))
         stats["lp_integral"] = True
@@ -300,7 +325,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                 if exact is not None:
                     candidates.append(("mip2", exact))
                     bound = max(bound, min(kept_bound, relaxation.bound + threshold))
-    stats["bound_source"] = "mip" if bound > relaxation.bound else "lagrangian"
+    lagrangian = relaxation.bound if relaxation is not None else -np.inf
+    stats["bound_source"] = "mip" if bound > max(lagrangian, flow_bound) else ("flow" if flow_bound >= lagrangian else "lagrangian")
     values = {name: objective_of(problem, a) for name, a in candidates}
     best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith("mip")))
     assigned = dict(candidates)[best_name]

@@ -28,7 +28,7 @@ UnitOfChild = Mapping[str, str | None]
 class SolverSettings:
     """Settings of the optimal method (data, in one place)."""
 
-    time_limit_s: float = 10.0
+    time_limit_s: float = 14.0
     """Wall-clock budget of the whole solve, seconds."""
     workers: int = 2
     """CP-SAT search workers (1 for deterministic tests)."""
