@@ -6,7 +6,10 @@ Steps (each timed in ``Solution.stats``):
    fratrie that must stay together, the structures that could hold it whole; arcs with a negative
    reduced cost over *all* eligible arcs are added (pricing) until none is left (``lp_converged``)
    or the round / time cap is hit. Its Lagrangian bound ``L`` (over all arcs) is always valid.
-2. **Warm start**: the greedy baseline and a rounding of the LP; the better is the MIP's hint.
+2. **Warm start**: the greedy baseline, the repaired min-cost flow solution (:mod:`solver.flow`,
+   whose flow value over every arc without the group rules is also a proven bound) and a
+   rounding of the LP; the best is the MIP's hint. If GLOP fails (ABNORMAL or its time limit,
+   seen at Paris scale for scope "all"), the result is the best start with the flow bound.
 3. **Stage 1**: SCIP on the LP's arcs (the LP's own model with binary variables, built by
    :class:`solver.lp._Model`), stopped at ``SolverSettings.mip_gap``: a good incumbent ``I``.
 4. **Stage 2**: every eligible arc whose Lagrangian excess is at most ``T = I - L``
@@ -21,7 +24,7 @@ over its cheapest priced option, every excess >= 0 (weak duality). So an assignm
 arc left out of stage 2 (excess > T) costs more than ``L + T = I``. Any assignment either uses only
 kept arcs, and costs at least the MIP's best bound ``B`` on them, or costs more than ``I >= B``
 (the incumbent is in the kept set). Hence ``min(B, L + T)`` bounds every feasible assignment; the
-reported bound is the max of that and ``L``. The excess is computed from the Lagrangian, not from
+reported bound is the max of that, ``L`` and the flow bound. The excess is computed from the Lagrangian, not from
 the LP's reduced costs, so it holds whether or not pricing converged and whatever GLOP's
 tolerances; the bound is only as tight as ``L`` makes the filter (a weak ``L`` keeps more arcs).
 When stage 1 already holds every arc within ``T``, its bound is used directly; when more than
