@@ -282,13 +282,11 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         # flow's bound and the best start, and say so in the stats
         relaxation = None
         stats["lp_error"] = str(error)
-    if relaxation is None:
-        bound = flow_bound
-    else:
+    bound = flow_bound if relaxation is None else max(relaxation.bound, flow_bound)
+    if relaxation is not None:
         stats.update(relaxation.stats)
-        bound = max(relaxation.bound, flow_bound)
     if relaxation is None:
-        pass
+        pass  # no LP: the best start stands, with the flow bound
     elif _is_integral(relaxation) and relaxation.converged:
         # the LP optimum over every arc that could improve it is integral: it is optimal
         candidates.append(("lp", _from_relaxation(problem, relaxation)))
