@@ -7,9 +7,9 @@ Model (the same as the exact one in :mod:`solver.optimal`, with 0 <= variables <
 * ``sum_c x[c,u] <= capacity[u]`` for every unit (dual ``-price[u]``, ``price >= 0``).
 * fratrie that must stay together: ``sum_{u in S} x[c,u] <= w[g,S]`` for every member and
   structure, ``k[g] >= sum_S w[g,S] - 1`` structures beyond the first, each costing
-  ``weights.siblings_split`` (``add_siblings_together``).
+  ``weights.siblings_split``.
 * a unit that does not take siblings holds at most one member of a fratrie.
-* judge's separation orders: two named children never in one structure (``add_judge_separation``).
+* judge's separation orders: two named children never in one structure.
 
 The LP starts from the k cheapest arcs per child and adds every arc with a negative reduced cost
 ``cost[c,u] + price[u] - mu[c]`` (column generation) for a few rounds. Whatever the rounds left,

@@ -32,10 +32,9 @@ When stage 1 already holds every arc within ``T``, its bound is used directly; w
 
 If the converged LP solution is integral it is optimal and the MIP is skipped. Only arcs that pass
 every hard rule exist, so the model is always feasible (every child may stay without a place); an
-infeasible status is reported as a solver failure. The CP-SAT model builders below
-(``add_siblings_together`` and the others) are kept for :func:`_exact`, the CP-SAT variant of the
-exact step; SCIP replaced it because CP-SAT did not close the integrality gap (Paris, waiting
-children: FEASIBLE at 170,519 after 30 s, where SCIP proves 169,043 optimal in 3 s).
+infeasible status is reported as a solver failure. SCIP replaced an earlier CP-SAT exact step
+because CP-SAT did not close the integrality gap (Paris, waiting children: FEASIBLE at 170,519
+after 30 s, where SCIP proves 169,043 optimal in 3 s).
 """
 
 from __future__ import annotations
@@ -44,7 +43,6 @@ import time
 
 import numpy as np
 from ortools.linear_solver import pywraplp
-from ortools.sat.python import cp_model
 
 from solver.explain import explain
 from solver.flow import flow_relaxation, place_fratries, repair
@@ -53,10 +51,6 @@ from solver.lp import Relaxation, SolverError, _Model, arcs_within, solve_relaxa
 from solver.problem import Arcs, Problem
 from solver.siblings import split_cause
 from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of, relative_gap
-
-SCALE = 100
-"""CP-SAT works in integers: costs in hundredths of a minute-equivalent."""
-
 
 def _arcs_of_assignment(problem: Problem, assigned: np.ndarray) -> Arcs:
     kids = np.flatnonzero(assigned >= 0)
@@ -120,101 +114,6 @@ def _merge(a: Arcs, b: Arcs, n_units: int) -> Arcs:
         child[first].astype(np.int32), unit[first].astype(np.int32),
         np.concatenate([a.cost, b.cost])[first], np.concatenate([a.minutes, b.minutes])[first],
     )
-
-
-def add_siblings_together(model: cp_model.CpModel, problem: Problem, arcs: Arcs, x: list, split_vars: list) -> None:
-    """Soft-hard rule siblings_together: members in one structure, else pay per extra structure."""
-    for g, block in enumerate(problem.blocks):
-        if not block.together:
-            continue
-        members = np.isin(arcs.child, block.members)
-        idx = np.flatnonzero(members)
-        structures = sorted(set(problem.unit_structure[arcs.unit[idx]].tolist()))
-        if not structures:
-            continue
-        w = {s: model.new_bool_var(f"w_{g}_{s}") for s in structures}
-        for a in idx:
-            model.add_implication(x[a], w[int(problem.unit_structure[arcs.unit[a]])])
-        extra = model.new_int_var(0, max(0, len(structures) - 1), f"split_{g}")
-        model.add(extra >= sum(w.values()) - 1)
-        split_vars.append(extra)
-
-
-def add_units_without_siblings(model: cp_model.CpModel, problem: Problem, arcs: Arcs, x: list) -> None:
-    """Hard: a unit that does not take siblings holds at most one member of a fratrie."""
-    for block in problem.blocks:
-        idx = np.flatnonzero(np.isin(arcs.child, block.members) & ~problem.unit_takes_siblings[arcs.unit])
-        by_unit: dict[int, list[int]] = {}
-        for a in idx:
-            by_unit.setdefault(int(arcs.unit[a]), []).append(int(a))
-        for group in by_unit.values():
-            if len(group) > 1:
-                model.add_at_most_one(x[a] for a in group)
-
-
-def add_judge_separation(model: cp_model.CpModel, problem: Problem, arcs: Arcs, x: list) -> None:
-    """Hard: two children the judge ordered separated never live in one structure."""
-    for a_child, b_child in problem.separations:
-        idx = np.flatnonzero((arcs.child == a_child) | (arcs.child == b_child))
-        by_structure: dict[int, list[int]] = {}
-        for a in idx:
-            by_structure.setdefault(int(problem.unit_structure[arcs.unit[a]]), []).append(int(a))
-        for group in by_structure.values():
-            if len({int(arcs.child[a]) for a in group}) > 1:
-                model.add_at_most_one(x[a] for a in group)
-
-
-def _exact(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float) -> tuple[np.ndarray | None, dict]:
-    model = cp_model.CpModel()
-    x = [model.new_bool_var("") for _ in range(len(arcs))]
-    by_child = np.argsort(arcs.child, kind="stable")
-    bounds = np.searchsorted(arcs.child[by_child], np.arange(problem.n_children + 1))
-    for i in range(problem.n_children):
-        mine = by_child[bounds[i] : bounds[i + 1]]
-        if mine.size > 1:
-            model.add_at_most_one(x[a] for a in mine)
-    by_unit = np.argsort(arcs.unit, kind="stable")
-    ub = np.searchsorted(arcs.unit[by_unit], np.arange(problem.n_units + 1))
-    for u in range(problem.n_units):
-        mine = by_unit[ub[u] : ub[u + 1]]
-        if mine.size > problem.capacity[u]:
-            model.add(sum(x[a] for a in mine) <= int(problem.capacity[u]))
-    split_vars: list = []
-    add_siblings_together(model, problem, arcs, x, split_vars)
-    add_units_without_siblings(model, problem, arcs, x)
-    add_judge_separation(model, problem, arcs, x)
-    coef = np.rint((arcs.cost - problem.unplaced_cost[arcs.child]) * SCALE).astype(np.int64)
-    split_coef = int(round(problem.weights.siblings_split * SCALE))
-    model.minimize(sum(int(c) * v for c, v in zip(coef.tolist(), x)) + sum(split_coef * k for k in split_vars))
-    hinted = hint[arcs.child] == arcs.unit
-    for a, h in enumerate(hinted.tolist()):
-        model.add_hint(x[a], h)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.5, time_limit)
-    solver.parameters.num_workers = settings.workers
-    solver.parameters.random_seed = settings.seed
-    solver.parameters.log_search_progress = settings.log
-    if settings.workers == 1:
-        solver.parameters.interleave_search = False
-    status = solver.solve(model)
-    stats = {
-        "cp_sat_status": solver.status_name(status),
-        "cp_sat_seconds": round(solver.wall_time, 3),
-        "cp_sat_branches": solver.num_branches,
-        "cp_sat_conflicts": solver.num_conflicts,
-        "cp_sat_arcs": len(arcs),
-    }
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:
-            raise SolverError(
-                f"CP-SAT says the model is {solver.status_name(status)}, which cannot happen "
-                "(leaving every child without a place is always feasible): a solver defect"
-            )
-        return None, stats
-    assigned = np.full(problem.n_children, -1, dtype=np.int64)
-    chosen = np.array([solver.boolean_value(v) for v in x], dtype=bool) if x else np.zeros(0, dtype=bool)
-    assigned[arcs.child[chosen]] = arcs.unit[chosen]
-    return assigned, stats
 
 
 def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float) -> tuple[np.ndarray | None, float, dict]:

@@ -31,7 +31,8 @@ class SolverSettings:
     time_limit_s: float = 14.0
     """Wall-clock budget of the whole solve, seconds."""
     workers: int = 2
-    """CP-SAT search workers (1 for deterministic tests)."""
+    """Threads the caller may give the solve; unused since SCIP (single-threaded in OR-Tools) replaced
+    CP-SAT, kept so that callers' settings stay valid."""
     seed: int = 1
     log: bool = False
     """Print the solvers' logs."""
