@@ -1,0 +1,74 @@
+"""Typed dependencies: the app's services, settings, a read session, the caller's role and the
+system snapshot of the current data version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from api.problems import ApiProblem
+from api.services import Services, Snapshot
+from api.settings import ROLES, SECRET_ROLES, UNIT_MANAGER_ROLES, Settings
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def read_session(services: ServicesDep) -> Iterator[Session]:
+    with services.db.read() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(read_session)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking. For now the role comes from the X-Role header (or the settings' default);
+    authentication proper is a later piece of work."""
+
+    role: str
+
+    @property
+    def sees_secret(self) -> bool:
+        return self.role in SECRET_ROLES
+
+    @property
+    def manages_units(self) -> bool:
+        return self.role in UNIT_MANAGER_ROLES
+
+
+def current_caller(
+    settings: SettingsDep,
+    x_role: Annotated[str | None, Header(description=f"Caller's role: one of {', '.join(ROLES)}.")] = None,
+) -> Caller:
+    role = settings.default_role if x_role is None else x_role.strip()
+    if role not in ROLES:
+        raise ApiProblem(403, "Forbidden", f"Unknown role {role!r}: the X-Role header must be one of {', '.join(ROLES)}.",
+                         [{"field": "X-Role", "in": "header", "reason": f"unknown role {role!r}"}])
+    return Caller(role)
+
+
+CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def current_snapshot(services: ServicesDep, session: SessionDep) -> Snapshot:
+    return services.systems.snapshot(session)
+
+
+SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]

@@ -1,0 +1,1 @@
+"""One router per resource: free places, proposals, reservations, units, batch jobs, health."""

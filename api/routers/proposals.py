@@ -1,0 +1,125 @@
+"""Ranked proposals for a child or a sibling group, with "why not" a named structure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from api.deps import Caller, CallerDep, ServicesDep, SessionDep, SnapshotDep
+from api.problems import ApiProblem
+from api.schemas import (
+    AheadOut,
+    ComponentOut,
+    ExclusionOut,
+    PlacementOut,
+    ProposalOut,
+    ProposalsOut,
+    UnitCheckOut,
+    WhyNotOut,
+)
+from api.services import ServiceUnavailable, Services, Snapshot
+from data.db import repository as repo
+from matcher.proposals import Proposal, WhyNot, propose, why_not
+from matcher.rules import OPTION_RULES
+
+router = APIRouter(tags=["proposals"])
+
+_RULES_MET = [r.label for r in OPTION_RULES] + ["Free place"]
+
+K = Annotated[int, Query(ge=1, le=50, description="How many proposals.")]
+Order = Annotated[Literal["own", "system"], Query(description="own: the children's own score; system: own score + capacity prices.")]
+WhyNotQ = Annotated[str | None, Query(min_length=1, max_length=64, description="Also explain why this structure is not first.")]
+
+
+def _taken(services: Services, session, snap: Snapshot, caller: Caller) -> dict[str, int]:
+    """Places taken on top of the snapshot: live holds, and every place of a secret structure
+    for a caller not entitled to see them (they are then never proposed)."""
+    held = repo.live_holds(session, services.now())
+    if not caller.sees_secret:
+        secret = snap.memo.get("secret_units")
+        if secret is None:
+            secret = [(u.id, u.free) for u in snap.system.units if snap.system.structure_of(u).secret]
+            snap.memo["secret_units"] = secret
+        for unit_id, free in secret:
+            held[unit_id] = held.get(unit_id, 0) + free
+    return held
+
+
+def _proposals(services: Services, session, snap: Snapshot, caller: Caller, child_ids: Sequence[str],
+               group_id: str | None, k: int, order: str, why: str | None) -> ProposalsOut:
+    if k > services.settings.max_k:
+        raise ApiProblem(422, "Invalid request", f"k is at most {services.settings.max_k} on this server.",
+                         [{"field": "k", "in": "query", "reason": f"at most {services.settings.max_k}"}])
+    prices: Mapping[str, float] | None
+    try:
+        prices = services.prices.prices(snap, services.weights)
+    except ServiceUnavailable:
+        if order == "system":
+            raise
+        prices = None
+    held = _taken(services, session, snap, caller)
+    found = propose(snap.system, child_ids, snap.travel, services.weights, k, prices, order=order,
+                    held=held, index=snap.index)
+    answer = None
+    if why is not None:
+        structure = snap.system.structure_by_id.get(why)
+        if structure is None or (structure.secret and not caller.sees_secret):
+            raise ApiProblem(404, "Not found", f"Structure {why!r} does not exist.",
+                             [{"field": "why_not", "in": "query", "reason": "unknown structure"}])
+        answer = _why_not_out(why_not(snap.system, child_ids, why, snap.travel, services.weights,
+                                      held=held, index=snap.index))
+    return ProposalsOut(
+        child_ids=list(child_ids), sibling_group_id=group_id, order=order, data_version=snap.version,
+        prices_available=prices is not None,
+        proposals=[_proposal_out(snap, p, prices is not None) for p in found], why_not=answer,
+    )
+
+
+def _proposal_out(snap: Snapshot, p: Proposal, priced: bool) -> ProposalOut:
+    return ProposalOut(
+        own_rank=p.own_rank, system_rank=p.system_rank if priced else None, structure_id=p.structure_id,
+        structure_name=snap.system.structure_by_id[p.structure_id].name if p.structure_id else "",
+        siblings_together=p.siblings_together, structures_used=p.structures_used,
+        own_score=round(p.own_score, 3), capacity_price=round(p.capacity_price, 3) if priced else None,
+        system_score=round(p.system_score, 3) if priced else None,
+        components=[ComponentOut(name=c.name, quantity=c.quantity, unit=c.unit, cost=round(c.cost, 3)) for c in p.components],
+        rules_met=_RULES_MET,
+        placements=[
+            PlacementOut(child_id=x.child_id, structure_id=x.structure_id, unit_id=x.unit_id,
+                         travel_minutes=None if x.travel_minutes is None else round(x.travel_minutes, 1),
+                         score=None if x.score is None else round(x.score.total, 3),
+                         capacity_price=round(x.unit_price, 3) if priced else None)
+            for x in p.placements
+        ],
+        explanation=p.explanation,
+    )
+
+
+def _why_not_out(w: WhyNot) -> WhyNotOut:
+    return WhyNotOut(
+        structure_id=w.structure_id, verdict=w.verdict, sentence=w.sentence, rank=w.rank,
+        checks=[UnitCheckOut(child_id=c.child_id, unit_id=c.unit_id,
+                             exclusions=[ExclusionOut(rule=e.rule, reason=e.reason) for e in c.exclusions])
+                for c in w.checks],
+        ahead=[AheadOut(structure_id=a.structure_id, own_score=round(a.own_score, 3)) for a in w.ahead],
+    )
+
+
+@router.get("/children/{child_id}/proposals", response_model=ProposalsOut, summary="Proposals for a child")
+def child_proposals(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
+                    k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
+    if child_id not in snap.system.child_by_id:
+        raise ApiProblem(404, "Not found", f"Child {child_id!r} does not exist.")
+    return _proposals(services, session, snap, caller, [child_id], None, k, order, why_not)
+
+
+@router.get("/sibling-groups/{group_id}/proposals", response_model=ProposalsOut,
+            summary="Proposals for a sibling group (fratrie)")
+def group_proposals(group_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
+                    k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
+    group = snap.system.sibling_group_by_id.get(group_id)
+    if group is None:
+        raise ApiProblem(404, "Not found", f"Sibling group {group_id!r} does not exist.")
+    return _proposals(services, session, snap, caller, list(group.child_ids), group_id, k, order, why_not)

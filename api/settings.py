@@ -1,0 +1,36 @@
+"""Settings of the officers' service, from the environment, in one object.
+
+``DATABASE_URL`` picks the store (default: the embedded SQLite file ``var/placement.sqlite3``);
+the other variables start with ``PLACEMENT_`` (``PLACEMENT_HOLD_HOURS=24``...).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from data.db.database import DEFAULT_URL
+
+Role = Literal["officer", "protection_officer", "planner", "structure_manager"]
+ROLES: tuple[str, ...] = ("officer", "protection_officer", "planner", "structure_manager")
+SECRET_ROLES: frozenset[str] = frozenset({"protection_officer"})
+"""Roles entitled to see secret places (protection of trafficking victims)."""
+UNIT_MANAGER_ROLES: frozenset[str] = frozenset({"structure_manager", "planner"})
+"""Roles that may change a unit's capacity and occupied places."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore")
+
+    database_url: str = Field(DEFAULT_URL, validation_alias=AliasChoices("DATABASE_URL", "PLACEMENT_DATABASE_URL"))
+    hold_hours: float = Field(48.0, gt=0, description="How long a reservation holds a place, in hours.")
+    default_role: Role = Field("officer", description="Role of a caller who sends no X-Role header.")
+    travel: Literal["transit", "crowfly"] = Field(
+        "transit", description="transit: public-transport minutes (data.transit); crowfly: a distance estimate."
+    )
+    travel_cache_dir: str | None = None
+    weights_file: str | None = None
+    sweep_seconds: float = Field(60.0, ge=0, description="Period of the sweep of expired holds (0: no sweep thread).")
+    max_k: int = Field(50, ge=1, description="Most proposals one request may ask for.")
