@@ -1,0 +1,423 @@
+"""The officers' service, endpoint by endpoint and error by error, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from data.db.models import ChildRow, PlacementRow, UnitRow
+from tests.api_support import Api, running_api
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def api(db) -> Api:
+    with running_api(db, prices={"U-near-4": 1000.0}) as a:
+        yield a
+
+
+def units_of(response) -> set[str]:
+    return {p["unit_id"] for p in response.json()["items"]}
+
+
+def problem_of(response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["type"].startswith("https://")
+    return body
+
+
+# --- free places ---------------------------------------------------------------------------------
+
+
+def test_free_places_lists_units_with_room_and_hides_secret_ones(api: Api):
+    r = api.get("/places")
+    assert r.status_code == 200
+    assert units_of(r) == {"U-near-4", "U-near-12", "U-sd-16", "U-nev", "U-pou"}
+    near = next(p for p in r.json()["items"] if p["unit_id"] == "U-near-4")
+    assert near["free"] == 1 and near["capacity"] == 2 and near["structure_name"] == "MECS Vaugirard"
+    assert r.json()["free_places"] == 1 + 3 + 3 + 10 + 3
+
+
+def test_secret_places_are_seen_only_by_protection_officers(api: Api):
+    for role in ("officer", "planner", "structure_manager"):
+        assert "U-secret" not in units_of(api.get("/places", role=role))
+        assert api.get("/places?needs=protection", role=role).json()["items"] == []
+    assert "U-secret" in units_of(api.get("/places", role="protection_officer"))
+    assert units_of(api.get("/places?needs=protection", role="protection_officer")) == {"U-secret"}
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ("structure_type=pouponniere", {"U-pou"}),
+        ("structure_type=pouponniere&structure_type=mecs&age=2", {"U-pou"}),
+        ("age=13&sex=F", {"U-near-12", "U-nev"}),
+        ("age=13&sex=M", {"U-nev"}),
+        ("zone=93", {"U-sd-16"}),
+        ("zone=75115", {"U-near-4", "U-near-12", "U-pou"}),
+        ("zone=58&age=8", {"U-nev"}),
+    ],
+)
+def test_free_places_filters(api: Api, query, expected):
+    assert units_of(api.get(f"/places?{query}")) == expected
+
+
+def test_free_places_within_minutes_of_a_child_home_sorted_by_travel(api: Api):
+    items = api.get("/places?child_id=C-1&within_minutes=90").json()["items"]
+    assert {p["unit_id"] for p in items} == {"U-near-4", "U-near-12", "U-sd-16", "U-pou"}
+    minutes = [p["travel_minutes"] for p in items]
+    assert minutes == sorted(minutes) and all(m <= 90 for m in minutes)
+
+
+def test_free_places_within_minutes_of_a_point(api: Api):
+    r = api.get("/places?lat=46.99&lon=3.16&within_minutes=30")
+    assert units_of(r) == {"U-nev"}
+    assert r.json()["items"][0]["travel_minutes"] < 30
+
+
+def test_held_places_count_as_taken(api: Api):
+    assert api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}).status_code == 201
+    assert "U-near-4" not in units_of(api.get("/places"))
+
+
+@pytest.mark.parametrize(
+    "query, status, field, text",
+    [
+        ("within_minutes=30", 422, "within_minutes", "within_minutes needs an origin"),
+        ("lat=48.8", 422, "lon", "Give both lat and lon"),
+        ("age=30", 422, "age", "less than or equal to 21"),
+        ("structure_type=castle", 422, "structure_type.0", "Input should be"),
+        ("zone=Paris", 422, "zone", "should match pattern"),
+        ("lat=48.8&lon=2.3&child_id=C-1", 422, "child_id", "not both"),
+        ("limit=0", 422, "limit", "greater than or equal to 1"),
+    ],
+)
+def test_free_places_bad_queries_are_problems_naming_the_field(api: Api, query, status, field, text):
+    body = problem_of(api.get(f"/places?{query}"), status)
+    assert text in body["detail"]
+    assert field in [e["field"] for e in body["errors"]]
+
+
+def test_free_places_unknown_child_and_unknown_role(api: Api):
+    assert problem_of(api.get("/places?child_id=C-404"), 404)["detail"] == "Child 'C-404' does not exist."
+    body = problem_of(api.get("/places", role="janitor"), 403)
+    assert "Unknown role 'janitor'" in body["detail"] and body["errors"][0]["field"] == "X-Role"
+
+
+# --- proposals -----------------------------------------------------------------------------------
+
+
+def test_child_proposals_with_components_and_both_ranks(api: Api):
+    r = api.get("/children/C-1/proposals")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["prices_available"] and body["order"] == "own"
+    first = body["proposals"][0]
+    assert first["placements"][0]["unit_id"] == "U-near-4" and first["own_rank"] == 1
+    names = {c["name"] for c in first["components"]}
+    assert {"transit_time", "outside_paris", "daily_price", "stability"} <= names
+    assert "Age range" in first["rules_met"] and "Needs met" in first["rules_met"]
+    assert first["system_rank"] > 1 and first["capacity_price"] == 1000.0
+    assert "Ranked lower system-wide" in first["explanation"]
+    assert [p["placements"][0]["unit_id"] for p in body["proposals"]] == ["U-near-4", "U-nev"]
+
+
+def test_system_order_puts_the_priced_place_last(api: Api):
+    body = api.get("/children/C-1/proposals?order=system").json()
+    assert [p["placements"][0]["unit_id"] for p in body["proposals"]] == ["U-nev", "U-near-4"]
+    assert body["proposals"][0]["explanation"].startswith("Ranked higher system-wide")
+
+
+def test_sibling_group_proposals_keep_the_fratrie_together_first(api: Api):
+    body = api.get("/sibling-groups/F-1/proposals?k=5").json()
+    first = body["proposals"][0]
+    assert first["siblings_together"] and first["structure_id"] == "S-near"
+    assert {p["child_id"]: p["unit_id"] for p in first["placements"]} == {"C-2": "U-near-4", "C-3": "U-near-12"}
+    assert body["child_ids"] == ["C-2", "C-3"] and body["sibling_group_id"] == "F-1"
+
+
+def test_protected_child_is_proposed_a_secret_place_only_to_a_protection_officer(api: Api):
+    assert api.get("/children/C-P/proposals").json()["proposals"] == []
+    body = api.get("/children/C-P/proposals", role="protection_officer").json()
+    assert [p["structure_id"] for p in body["proposals"]] == ["S-secret"]
+
+
+def test_why_not_a_full_structure_and_a_farther_one(api: Api):
+    full = api.get("/children/C-1/proposals?why_not=S-sd").json()["why_not"]
+    assert full["verdict"] == "full" and "U-sd-4 5/5" in full["sentence"]
+    far = api.get("/children/C-1/proposals?why_not=S-nev").json()["why_not"]
+    assert far["verdict"] == "ranked_lower" and far["rank"] == 2
+    assert far["ahead"][0]["structure_id"] == "S-near"
+    excluded = api.get("/children/C-1/proposals?why_not=S-pou").json()["why_not"]
+    assert excluded["verdict"] == "excluded" and "age 8 is outside the unit's 0-3 range" in excluded["sentence"]
+
+
+def test_proposal_errors(api: Api):
+    assert problem_of(api.get("/children/C-404/proposals"), 404)["detail"] == "Child 'C-404' does not exist."
+    assert problem_of(api.get("/sibling-groups/F-9/proposals"), 404)["detail"] == "Sibling group 'F-9' does not exist."
+    assert problem_of(api.get("/children/C-1/proposals?why_not=S-x"), 404)["detail"] == "Structure 'S-x' does not exist."
+    # a secret structure is not acknowledged to a caller who may not see it
+    assert problem_of(api.get("/children/C-1/proposals?why_not=S-secret"), 404)["detail"] == "Structure 'S-secret' does not exist."
+    assert problem_of(api.get("/children/C-1/proposals?k=0"), 422)["errors"][0]["field"] == "k"
+    assert problem_of(api.get("/children/C-1/proposals?order=best"), 422)["errors"][0]["field"] == "order"
+
+
+def test_capacity_prices_are_computed_once_per_data_version(api: Api):
+    api.get("/children/C-1/proposals")
+    api.get("/sibling-groups/F-1/proposals")
+    assert len(api.price_calls) == 1
+    assert api.patch("/units/U-nev", {"capacity": 12}, role="planner").status_code == 200
+    api.get("/children/C-1/proposals")
+    assert len(api.price_calls) == 2
+
+
+def test_without_prices_the_own_order_still_answers_and_the_system_order_is_503(db):
+    from api.services import ServiceUnavailable
+
+    def unavailable(*_):
+        raise ServiceUnavailable("the system-aware ordering needs solver.duals, which is not available")
+
+    with running_api(db, price_function=unavailable) as api:
+        body = api.get("/children/C-1/proposals").json()
+        assert not body["prices_available"] and body["proposals"][0]["system_rank"] is None
+        assert "needs solver.duals" in problem_of(api.get("/children/C-1/proposals?order=system"), 503)["detail"]
+
+
+# --- reservations ----------------------------------------------------------------------------------
+
+
+def test_hold_then_confirm_places_the_child_in_one_transaction(api: Api):
+    r = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"})
+    assert r.status_code == 201
+    res = r.json()
+    assert res["status"] == "held" and res["places"] == 1 and res["structure_id"] == "S-near"
+    assert res["expires_at"].startswith("2026-11-25T09:00")  # 48 h by default
+    version = api.db.version()
+    c = api.post(f"/reservations/{res['id']}/confirm")
+    assert c.status_code == 200 and c.json()["status"] == "confirmed"
+    with api.db.read() as s:
+        unit = s.get(UnitRow, "U-near-4")
+        assert (unit.occupied, unit.held) == (2, 0)
+        assert s.get(ChildRow, "C-1").current_unit_id == "U-near-4"
+        assert s.scalars(select(PlacementRow.unit_id).where(PlacementRow.child_id == "C-1")).all() == ["U-near-4"]
+    assert api.db.version() == version + 1
+    with api.db.read() as s:
+        assert api.services.systems.snapshot(s).system.child_by_id["C-1"].current.unit_id == "U-near-4"
+    again = problem_of(api.post(f"/reservations/{res['id']}/confirm"), 409)
+    assert again["detail"] == f"Reservation {res['id']} is already confirmed."
+
+
+def test_cancel_gives_the_place_back(api: Api):
+    rid = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}).json()["id"]
+    assert api.get("/units/U-near-4").json()["held"] == 1
+    r = api.post(f"/reservations/{rid}/cancel")
+    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert api.get("/units/U-near-4").json() == {"id": "U-near-4", "structure_id": "S-near", "capacity": 2,
+                                                 "occupied": 1, "held": 0, "free": 1}
+    assert problem_of(api.post(f"/reservations/{rid}/cancel"), 409)["detail"] == f"Reservation {rid} is already cancelled."
+
+
+def test_a_full_unit_is_a_conflict_with_the_counts(api: Api):
+    api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"})
+    body = problem_of(api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-2"}), 409)
+    assert body["detail"] == "Unit U-near-4 has 0 free place(s) for 1 child(ren): 1 occupied and 1 held of 2."
+
+
+def test_a_fratrie_holds_its_places_in_one_unit(api: Api):
+    r = api.post("/reservations", {"unit_id": "U-nev", "sibling_group_id": "F-1", "hold_hours": 2})
+    assert r.status_code == 201
+    assert r.json()["child_ids"] == ["C-2", "C-3"] and r.json()["places"] == 2
+    assert r.json()["expires_at"].startswith("2026-11-23T11:00")
+    assert api.get("/units/U-nev").json()["held"] == 2
+
+
+def test_a_child_holds_one_place_at_a_time(api: Api):
+    first = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}).json()["id"]
+    body = problem_of(api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-1"}), 409)
+    assert f"C-1 already holds a place in unit U-near-4 (reservation {first})" in body["detail"]
+
+
+def test_an_ineligible_unit_is_refused_naming_each_rule(api: Api):
+    body = problem_of(api.post("/reservations", {"unit_id": "U-pou", "sibling_group_id": "F-1"}), 422)
+    assert body["title"] == "Not eligible"
+    reasons = [e["reason"] for e in body["errors"]]
+    assert reasons == ["C-2: age_range: age 9 is outside the unit's 0-3 range",
+                       "C-3: age_range: age 13 is outside the unit's 0-3 range"]
+
+
+def test_expired_holds_are_released_on_access_and_by_the_sweep(api: Api):
+    rid = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}).json()["id"]
+    other = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-2", "hold_hours": 1}).json()["id"]
+    api.clock.advance(hours=49)
+    assert "U-near-4" in units_of(api.get("/places"))  # expired holds no longer count, even before release
+    r = api.get(f"/reservations/{rid}")
+    assert r.json()["status"] == "expired"
+    assert problem_of(api.post(f"/reservations/{rid}/confirm"), 409)["detail"] == f"Reservation {rid} is already expired."
+    with api.db.read() as s:
+        assert s.get(UnitRow, "U-near-4").held == 0 and s.get(UnitRow, "U-nev").held == 1
+    assert api.services.sweep() == 1
+    with api.db.read() as s:
+        assert s.get(UnitRow, "U-nev").held == 0
+    assert api.get(f"/reservations/{other}").json()["status"] == "expired"
+
+
+def test_a_hold_on_a_unit_whose_holds_expired_succeeds(api: Api):
+    api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1", "hold_hours": 1})
+    api.clock.advance(hours=2)
+    assert api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-2"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body, field, text",
+    [
+        ({"unit_id": "U-nev"}, "body", "give exactly one of child_id and sibling_group_id"),
+        ({"unit_id": "U-nev", "child_id": "C-1", "sibling_group_id": "F-1"}, "body", "give exactly one"),
+        ({"unit_id": "U-nev", "child_id": "C-1", "colour": "red"}, "colour", "Extra inputs are not permitted"),
+        ({"unit_id": "U-nev", "child_id": "C-1", "hold_hours": -1}, "hold_hours", "greater than 0"),
+        ({"child_id": "C-1"}, "unit_id", "Field required"),
+    ],
+)
+def test_reservation_validation_errors_name_the_field(api: Api, body, field, text):
+    problem = problem_of(api.post("/reservations", body), 422)
+    assert text in problem["detail"]
+    assert field in [e["field"] for e in problem["errors"]]
+
+
+def test_reservation_unknown_ids_are_404_with_a_sentence(api: Api):
+    cases = [
+        ({"unit_id": "U-x", "child_id": "C-1"}, "Unit 'U-x' does not exist."),
+        ({"unit_id": "U-nev", "child_id": "C-x"}, "Child 'C-x' does not exist."),
+        ({"unit_id": "U-nev", "sibling_group_id": "F-x"}, "Sibling group 'F-x' does not exist."),
+        ({"unit_id": "U-secret", "child_id": "C-P"}, "Unit 'U-secret' does not exist."),
+    ]
+    for body, detail in cases:
+        assert problem_of(api.post("/reservations", body), 404)["detail"] == detail
+    for verb in ("confirm", "cancel"):
+        assert problem_of(api.post(f"/reservations/R-x/{verb}"), 404)["detail"] == "Reservation 'R-x' does not exist."
+    assert problem_of(api.get("/reservations/R-x"), 404)["detail"] == "Reservation 'R-x' does not exist."
+
+
+def test_a_protection_officer_reserves_a_secret_place_others_cannot_see_it(api: Api):
+    r = api.post("/reservations", {"unit_id": "U-secret", "child_id": "C-P"}, role="protection_officer")
+    assert r.status_code == 201
+    assert problem_of(api.get(f"/reservations/{r.json()['id']}"), 404)["detail"].startswith("Reservation")
+    assert api.get(f"/reservations/{r.json()['id']}", role="protection_officer").json()["status"] == "held"
+
+
+def test_a_placed_child_cannot_reserve_its_own_unit(api: Api):
+    body = problem_of(api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-placed"}), 409)
+    assert body["detail"] == "Child C-placed is already placed in unit U-near-4."
+
+
+def test_confirming_a_move_frees_the_old_place(api: Api):
+    rid = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-placed"}).json()["id"]
+    api.post(f"/reservations/{rid}/confirm")
+    assert api.get("/units/U-near-4").json()["occupied"] == 0
+    assert api.get("/units/U-nev").json()["occupied"] == 1
+
+
+# --- units ---------------------------------------------------------------------------------------
+
+
+def test_a_structure_manager_updates_capacity_and_occupancy(api: Api):
+    r = api.patch("/units/U-nev", {"capacity": 8, "occupied": 3}, role="structure_manager")
+    assert r.status_code == 200 and r.json()["free"] == 5
+    assert next(p for p in api.get("/places").json()["items"] if p["unit_id"] == "U-nev")["free"] == 5
+
+
+def test_unit_updates_never_go_below_what_is_taken(api: Api):
+    api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"})
+    body = problem_of(api.patch("/units/U-near-4", {"capacity": 1}, role="planner"), 409)
+    assert body["detail"] == "Unit U-near-4: capacity 1 is below the 1 occupied and 1 held place(s)."
+    body = problem_of(api.patch("/units/U-near-4", {"occupied": 0}, role="planner"), 409)
+    assert body["detail"] == "Unit U-near-4: occupied 0 is below the 1 child(ren) placed there."
+
+
+def test_unit_update_errors(api: Api):
+    assert "may not change a unit's places" in problem_of(api.patch("/units/U-nev", {"capacity": 3}), 403)["detail"]
+    assert problem_of(api.patch("/units/U-x", {"capacity": 3}, role="planner"), 404)["detail"] == "Unit 'U-x' does not exist."
+    assert problem_of(api.patch("/units/U-secret", {"capacity": 3}, role="planner"), 404)["detail"] == "Unit 'U-secret' does not exist."
+    assert "give capacity, occupied or both" in problem_of(api.patch("/units/U-nev", {}, role="planner"), 422)["detail"]
+    assert problem_of(api.patch("/units/U-nev", {"capacity": -1}, role="planner"), 422)["errors"][0]["field"] == "capacity"
+
+
+# --- batch jobs ----------------------------------------------------------------------------------
+
+
+def test_a_greedy_job_runs_in_the_background_and_returns_its_assignment(api: Api):
+    r = api.post("/jobs", {"method": "greedy"})
+    assert r.status_code == 202 and r.json()["status"] in ("queued", "running", "succeeded")
+    job = r.json()["id"]
+    api.services.jobs.wait(job, timeout=60)
+    status = api.get(f"/jobs/{job}").json()
+    assert status["status"] == "succeeded", status
+    assert status["progress"] == 1.0
+    result = api.get(f"/jobs/{job}/result").json()["result"]
+    assert result["method"] == "greedy"
+    assert set(result["assignment"]) == {"C-1", "C-2", "C-3", "C-P", "C-0"}
+    assert result["summary"]["children"] == 5
+    assert result["assignment"]["C-0"] == "U-pou"
+
+
+def test_job_progress_and_a_result_not_ready(db):
+    release = threading.Event()
+
+    def slow(system, travel, weights, method, limit, progress):
+        progress(0.5, "half way")
+        release.wait(30)
+        return {"assignment": {}}
+
+    with running_api(db, runner=slow) as api:
+        job = api.post("/jobs", {"method": "optimal", "time_limit_s": 5}).json()["id"]
+        for _ in range(200):
+            if api.get(f"/jobs/{job}").json()["progress"] == 0.5:
+                break
+            threading.Event().wait(0.02)
+        status = api.get(f"/jobs/{job}").json()
+        assert status["status"] == "running" and status["message"] == "half way"
+        assert problem_of(api.get(f"/jobs/{job}/result"), 409)["detail"] == \
+            f"Batch job {job} is running (50% done): its result is not ready yet."
+        release.set()
+        api.services.jobs.wait(job, timeout=30)
+        assert api.get(f"/jobs/{job}/result").json()["result"]["assignment"] == {}
+
+
+def test_a_failed_job_says_why(db):
+    def broken(*_):
+        raise RuntimeError("solver crashed on purpose")
+
+    with running_api(db, runner=broken) as api:
+        job = api.post("/jobs", {"method": "greedy"}).json()["id"]
+        api.services.jobs.wait(job, timeout=30)
+        assert api.get(f"/jobs/{job}").json()["error"] == "RuntimeError: solver crashed on purpose"
+        assert problem_of(api.get(f"/jobs/{job}/result"), 409)["detail"] == \
+            f"Batch job {job} failed: RuntimeError: solver crashed on purpose."
+
+
+def test_job_errors(api: Api):
+    assert problem_of(api.get("/jobs/J-x"), 404)["detail"] == "Batch job 'J-x' does not exist."
+    assert problem_of(api.get("/jobs/J-x/result"), 404)["detail"] == "Batch job 'J-x' does not exist."
+    assert problem_of(api.post("/jobs", {"method": "magic"}), 422)["errors"][0]["field"] == "method"
+    assert problem_of(api.post("/jobs", {"time_limit_s": 0}), 422)["errors"][0]["field"] == "time_limit_s"
+
+
+# --- the rest ------------------------------------------------------------------------------------
+
+
+def test_health_and_openapi(api: Api):
+    assert api.get("/health").json()["status"] == "ok"
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {"/places", "/children/{child_id}/proposals", "/sibling-groups/{group_id}/proposals", "/reservations",
+            "/reservations/{reservation_id}/confirm", "/units/{unit_id}", "/jobs", "/jobs/{job_id}/result"} <= set(paths)
+
+
+def test_unknown_paths_methods_and_malformed_json_are_problems(api: Api):
+    assert problem_of(api.get("/nowhere"), 404)["detail"] == "There is no resource at /nowhere."
+    assert problem_of(api.client.delete("/places"), 405)["detail"] == "DELETE is not allowed on /places."
+    bad = api.client.post("/reservations", content=b"{not json", headers={"content-type": "application/json"})
+    assert "JSON decode error" in problem_of(bad, 422)["detail"]
