@@ -22,8 +22,27 @@ from solver.problem import Problem
 FRATRIE_STRUCTURES = 6
 """Nearest structures that could hold a whole fratrie tried when the flow splits it."""
 
+PRICED_STRUCTURES = 50
+"""The same, when places are priced (:func:`capacity_prices`): more are worth trying."""
+
 SCALE = 100.0
 """Costs are integers in 1/SCALE minutes-equivalent (rounded down, so the bound stays valid)."""
+
+
+def _eligible_arcs(problem: Problem, free: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(child, unit, cost) of every eligible arc (of the ``free`` children only, when given)."""
+    kids, units, costs = [], [], []
+    for block_kids, block_units, _minutes, cost, eligible in problem.iter_blocks():
+        if free is not None:
+            eligible = eligible & free[block_kids][:, None]
+        r, c = np.nonzero(eligible)
+        kids.append(block_kids[r])
+        units.append(block_units[c])
+        costs.append(cost[r, c])
+    child = np.concatenate(kids) if kids else np.zeros(0, dtype=np.int64)
+    unit = np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
+    cost = np.concatenate(costs) if costs else np.zeros(0)
+    return child, unit, cost
 
 
 def flow_relaxation(problem: Problem, fixed: np.ndarray | None = None) -> tuple[float, np.ndarray]:
@@ -38,16 +57,7 @@ def flow_relaxation(problem: Problem, fixed: np.ndarray | None = None) -> tuple[
     if fixed is not None:
         free = fixed < 0
         capacity -= np.bincount(fixed[~free], minlength=m)
-    kids, units, costs = [], [], []
-    for block_kids, block_units, _minutes, cost, eligible in problem.iter_blocks():
-        eligible = eligible & free[block_kids][:, None]
-        r, c = np.nonzero(eligible)
-        kids.append(block_kids[r])
-        units.append(block_units[c])
-        costs.append(cost[r, c])
-    child = np.concatenate(kids) if kids else np.zeros(0, dtype=np.int64)
-    unit = np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
-    cost = np.concatenate(costs) if costs else np.zeros(0)
+    child, unit, cost = _eligible_arcs(problem, free)
     sink = n + m
     f = min_cost_flow.SimpleMinCostFlow()
     tails = np.concatenate([child, np.arange(n), n + np.arange(m)]).astype(np.int64)
@@ -69,12 +79,46 @@ def flow_relaxation(problem: Problem, fixed: np.ndarray | None = None) -> tuple[
     return f.optimal_cost() / SCALE, assigned
 
 
-def place_fratries(problem: Problem, relaxed: np.ndarray) -> np.ndarray:
+def capacity_prices(problem: Problem, relaxed: np.ndarray, max_rounds: int = 1000) -> np.ndarray:
+    """Price of one place in each unit (>= 0) for the flow optimum ``relaxed``: its dual potentials.
+
+    The smallest prices with which no child would rather take another unit (or its unplaced
+    cost) than its place in ``relaxed``: ``price[v] >= own[c] - cost[c, v]`` for every eligible
+    arc, ``own[c]`` being the child's priced cost in the flow (its unplaced cost when it has no
+    place). Found by label-correcting rounds over all arcs (vectorised), with the flow's costs
+    rounded down as in :func:`flow_relaxation`, so the rounds stop (no positive cycle at an
+    optimum; units with a free place keep price 0). Any prices >= 0 give a valid Lagrangian
+    bound (:func:`solver.lp.price_all`); these ones make it at least the flow bound up to rounding.
+    """
+    n, m = problem.n_children, problem.n_units
+    child, unit, cost = _eligible_arcs(problem)
+    cost = np.floor(cost * SCALE) / SCALE
+    unplaced = np.floor(problem.unplaced_cost * SCALE) / SCALE
+    placed = relaxed >= 0
+    own = np.zeros(n)
+    mine = relaxed[child] == unit
+    own[child[mine]] = cost[mine]
+    price = np.zeros(m)
+    for _ in range(max_rounds):
+        base = np.where(placed, own + price[np.maximum(relaxed, 0)], unplaced)
+        new = np.zeros(m)
+        np.maximum.at(new, unit, base[child] - cost)
+        new = np.maximum(new, price)
+        if np.allclose(new, price, rtol=0.0, atol=1e-9):
+            break
+        price = new
+    return price
+
+
+def place_fratries(problem: Problem, relaxed: np.ndarray, prices: np.ndarray | None = None) -> np.ndarray:
     """Unit per child (-1: left to the flow) for the fratries that must stay together.
 
     A fratrie that ``relaxed`` (the flow without group rules) already keeps in one structure
-    stays where it is; a split one goes to the cheapest of the few nearest structures that can
-    hold it all with the places the others leave (or stays split when none can).
+    stays where it is; a split one goes to the cheapest of the nearest structures that can hold
+    it all with the places the others leave (or stays split when none can). With ``prices``
+    (:func:`capacity_prices`) a place costs its cost plus its unit's price, which counts the
+    children it would push out, and ``PRICED_STRUCTURES`` structures are tried instead of
+    ``FRATRIE_STRUCTURES`` (Paris, scope all: 833,869 -> 832,446).
     """
     from solver.siblings import structures_for_group
 
@@ -93,8 +137,9 @@ def place_fratries(problem: Problem, relaxed: np.ndarray) -> np.ndarray:
     for block in sorted(split, key=lambda b: (-len(b.members), b.group_id)):
         members = list(block.members)
         best = None
-        for _s, units, _minutes in structures_for_group(problem, block, remaining, limit=FRATRIE_STRUCTURES):
-            cost = sum(problem.cost_of(x, u) for x, u in zip(members, units))
+        limit = FRATRIE_STRUCTURES if prices is None else PRICED_STRUCTURES
+        for _s, units, _minutes in structures_for_group(problem, block, remaining, limit=limit):
+            cost = sum(problem.cost_of(x, u) + (0.0 if prices is None else prices[u]) for x, u in zip(members, units))
             if best is None or cost < best[0]:
                 best = (cost, units)
         if best is not None:

@@ -43,6 +43,10 @@ class SolverSettings:
     (converged, usually within 20 rounds) or after half the time limit."""
     mip_gap: float = 0.001
     """The exact step (SCIP) stops when its relative gap is this small."""
+    max_lp_children: int = 2_000
+    """Above this many children the LP and the MIP are skipped: the result is the best flow start
+    with the flow's bounds (Paris, scope all, 5,106 children: GLOP needs about 2.3 s per pricing
+    round, does not converge in the budget and ends ABNORMAL; the waiting scope has 357)."""
     max_stage2_arcs: int = 300_000
     """Most arcs the second exact step may add (beyond that only the first step's bound is used)."""
 
