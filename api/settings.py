@@ -22,7 +22,7 @@ UNIT_MANAGER_ROLES: frozenset[str] = frozenset({"structure_manager", "planner"})
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="PLACEMENT_", extra="ignore", populate_by_name=True)
 
     database_url: str = Field(DEFAULT_URL, validation_alias=AliasChoices("DATABASE_URL", "PLACEMENT_DATABASE_URL"))
     hold_hours: float = Field(48.0, gt=0, description="How long a reservation holds a place, in hours.")

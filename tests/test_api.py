@@ -421,3 +421,31 @@ def test_unknown_paths_methods_and_malformed_json_are_problems(api: Api):
     assert problem_of(api.client.delete("/places"), 405)["detail"] == "DELETE is not allowed on /places."
     bad = api.client.post("/reservations", content=b"{not json", headers={"content-type": "application/json"})
     assert "JSON decode error" in problem_of(bad, 422)["detail"]
+
+
+def test_serve_loads_a_dataset_into_the_store_and_builds_the_app(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+    from api.commands.serve import prepare
+    from data.io import write_dataset
+    from tests.api_support import sample_system
+
+    data = write_dataset(sample_system(), tmp_path / "data")
+    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    first = prepare(database_url=url, data_dir=data)
+    assert first.seeded == f"dataset {data}"
+    again = prepare(database_url=url, data_dir=None)
+    assert again.seeded is None  # a store that already holds a system is not replaced
+    with TestClient(again.app) as client:
+        r = client.get("/units/U-near-4")
+        assert r.status_code == 200, r.text
+        assert r.json()["capacity"] == 2
+
+    started = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, host, port: started.update(app=app, host=host, port=port))
+    result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert started["port"] == 8123 and started["host"] == "127.0.0.1"
+    assert "Serving on http://127.0.0.1:8123" in result.output

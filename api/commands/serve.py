@@ -1,7 +1,78 @@
-"""CLI commands (serve)."""
+"""CLI command `placement serve`: the officers' service (FastAPI under uvicorn).
+
+On the embedded default (the SQLite file under ./var) an empty store is first filled with the
+generated scale-1 Paris scenario, or with the dataset directory given by ``--data``, using the
+same building blocks as `placement demo` (``data.generator.generate``, ``data.io.read_dataset``,
+``Database.save_system``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
 
 import typer
+from fastapi import FastAPI
+
+
+@dataclass
+class Prepared:
+    app: FastAPI
+    database_url: str
+    seeded: str | None
+    """What was loaded into an empty store (None when the store already held a system)."""
+
+
+def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1.0, seed: int = 1) -> Prepared:
+    """Migrate the store, fill it when empty, and build the app (does not start a server)."""
+    from api.app import create_app
+    from api.settings import Settings
+    from data.db import Database
+    from data.db.database import DEFAULT_URL
+
+    url = database_url or DEFAULT_URL
+    db = Database(url)
+    try:
+        db.migrate()
+        seeded = None
+        if data_dir is not None or db.is_empty():
+            if data_dir is not None:
+                from data.io import read_dataset
+
+                system = read_dataset(data_dir)
+                seeded = f"dataset {data_dir}"
+            else:
+                from data.generator import generate
+
+                system = generate(scale=scale, seed=seed)
+                seeded = f"generated Paris scenario (scale {scale:g}, seed {seed})"
+            db.save_system(system)
+    finally:
+        db.dispose()
+    settings = Settings(database_url=url)
+    return Prepared(create_app(settings), db.url_for_display, seeded)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
+
+    @app.command()
+    def serve(
+        host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+        database_url: Annotated[str | None, typer.Option(
+            "--database-url", envvar="DATABASE_URL",
+            help="SQLAlchemy URL of the store (default: SQLite file var/placement.sqlite3).")] = None,
+        data: Annotated[Path | None, typer.Option(
+            "--data", help="Dataset directory loaded into the store (replacing what it holds).",
+            exists=True, file_okay=False, dir_okay=True)] = None,
+    ) -> None:
+        """Start the placement officers' service (OpenAPI docs at /docs)."""
+        import uvicorn
+
+        prepared = prepare(database_url=database_url, data_dir=data)
+        if prepared.seeded:
+            typer.echo(f"Loaded {prepared.seeded} into {prepared.database_url}")
+        typer.echo(f"Serving on http://{host}:{port} (store: {prepared.database_url})")
+        uvicorn.run(prepared.app, host=host, port=port)
