@@ -93,3 +93,89 @@ def test_units_start_with_no_holds(db: Database):
 def test_memory_sqlite_is_refused_with_a_reason():
     with pytest.raises(ValueError, match="needs a file"):
         Database("sqlite:///:memory:")
+
+
+def _crowded_system(n_children: int):
+    """One unit with 3 free places (5 capacity, 2 occupied) and ``n_children`` waiting for it."""
+    from tests.factories import PARIS_15
+
+    children = [child(f"C-{i}", 8, home=Home("H-1", PARIS_18)) for i in range(n_children)]
+    return system(children, [structure("S-1", StructureType.MECS, PARIS_15)],
+                  [unit("U-1", "S-1", (4, 11), capacity=5, occupied=2)], [])
+
+
+def test_concurrent_holds_on_the_last_places_never_double_book(db: Database):
+    import threading
+    from datetime import datetime, timedelta
+
+    from data.db import repository
+    from data.db.errors import ConflictError
+
+    n = 20
+    db.save_system(_crowded_system(n))
+    start = threading.Barrier(n)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        start.wait()
+        try:
+            with db.write() as session:
+                repository.hold(session, unit_id="U-1", child_ids=[f"C-{i}"], sibling_group_id=None,
+                                ttl=timedelta(hours=1), now=datetime(2026, 11, 23, 9))
+            result = "held"
+        except ConflictError as err:
+            result = f"conflict: {err}"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(outcomes) == n
+    assert outcomes.count("held") == 3
+    conflicts = [o for o in outcomes if o != "held"]
+    assert len(conflicts) == n - 3
+    assert all("free place(s)" in c for c in conflicts), conflicts
+    with db.read() as session:
+        u = session.get(UnitRow, "U-1")
+        assert (u.capacity, u.occupied, u.held) == (5, 2, 3)
+        assert repository.double_bookings(session) == []
+
+
+def test_a_confirmation_that_fails_half_way_writes_nothing(db: Database, monkeypatch):
+    from datetime import date as day
+    from datetime import datetime, timedelta
+
+    from data.db import repository
+    from data.db.models import ChildRow, PlacementRow, ReservationRow
+
+    db.save_system(_crowded_system(1))
+    now = datetime(2026, 11, 23, 9)
+    with db.write() as session:
+        rid = repository.hold(session, unit_id="U-1", child_ids=["C-0"], sibling_group_id=None,
+                              ttl=timedelta(hours=1), now=now).id
+    version = db.version()
+
+    def broken(session):  # fails after the unit and the child were updated, before the commit
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(repository, "bump_version", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        with db.write() as session:
+            repository.confirm(session, rid, now, day(2026, 11, 23))
+    with db.read() as session:
+        u = session.get(UnitRow, "U-1")
+        assert (u.occupied, u.held) == (2, 1)
+        assert session.get(ChildRow, "C-0").current_unit_id is None
+        assert session.scalars(select(PlacementRow)).all() == []
+        assert session.get(ReservationRow, rid).status == "held"
+    assert db.version() == version
+    monkeypatch.undo()
+    with db.write() as session:
+        repository.confirm(session, rid, now, day(2026, 11, 23))
+    with db.read() as session:
+        u = session.get(UnitRow, "U-1")
+        assert (u.occupied, u.held) == (3, 0)
