@@ -8,7 +8,7 @@ its members (see :mod:`solver.siblings` for the precise rule); if none has, it i
 nearest places and the split is reported with its cause. The judge's separation orders are kept.
 
 This is the reference every later method is compared with; its proven gap is computed against
-the same Lagrangian/LP bound as the optimal method.
+the same bounds as the optimal method (min-cost flow, Lagrangian at the flow's prices, LP).
 """
 
 from __future__ import annotations
@@ -103,19 +103,26 @@ def greedy_assignment(problem: Problem) -> tuple[np.ndarray, list[SplitReport]]:
 
 
 def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: bool = True) -> Solution:
-    """First come, nearest available: the baseline. Bound and gap from the LP/Lagrangian bound."""
+    """First come, nearest available: the baseline. Bound and gap from the flow, flow-price Lagrangian and LP bounds."""
     start = time.perf_counter()
     assigned, splits = greedy_assignment(problem)
     solve_s = time.perf_counter() - start
     value = objective_of(problem, assigned)
     bound = None
     stats: dict = {"solve_seconds": round(solve_s, 3), "children": problem.n_children, "units": problem.n_units}
-    if with_bound:
-        from solver.lp import lp_bound  # the LP is only needed for the bound
+    if with_bound and problem.n_children:
+        # local imports: the flow and the LP are only needed for the bound
+        from solver.flow import capacity_prices, flow_relaxation
+        from solver.lp import RowPrices, lp_bound, price_all
+        from solver.solution import SolverSettings
 
         t = time.perf_counter()
-        relaxation = lp_bound(problem)
-        bound = relaxation.bound
+        # the flow bound and the Lagrangian at the flow's dual prices (fast at any scope), and the
+        # LP's Lagrangian where the LP is solved (the optimal method's limit on children)
+        bound, relaxed = flow_relaxation(problem)
+        bound = max(bound, price_all(problem, RowPrices(capacity_prices(problem, relaxed)), None, 0)[0])
+        if problem.n_children <= SolverSettings().max_lp_children:
+            bound = max(bound, lp_bound(problem).bound)
         stats["bound_seconds"] = round(time.perf_counter() - t, 3)
     unit_of_child = {c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)}
     explanations = explain(problem, assigned, splits) if with_explanations else {}
