@@ -465,6 +465,9 @@ def propose(
         raise DomainError(f"k must be at least 1, got {k}")
     children = _children(system, child_ids)
     prices = unit_prices or {}
+    if len(children) == 1:
+        return _propose_one(system, children[0], travel, weights, k, prices, unit_prices is not None,
+                            order, held or {}, index)
     proposals, index, _, _ = _all_proposals(system, children, travel, weights, prices, held or {}, index)
     group = len(children) > 1
     by_own = sorted(proposals, key=lambda p: _own_key(p, group))
@@ -480,6 +483,35 @@ def propose(
         out.append(Proposal(ranked.structure_id, ranked.placements, ranked.components, ranked.own_score,
                             ranked.capacity_price, ranked.own_rank, ranked.system_rank,
                             _explain(ranked, index, exclude, unit_prices is not None)))
+    return out
+
+
+def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, weights: Weights, k: int,
+                 prices: Mapping[str, float], priced: bool, order: Ordering, held: Mapping[str, int],
+                 index: SystemIndex | None) -> list[Proposal]:
+    """:func:`propose` for one child: each candidate is one proposal whose own score is the
+    option's score and whose price is the unit's, so both rankings are computed on the candidates
+    and only the ``k`` proposals returned are built (same keys as :func:`_own_key`,
+    :func:`_system_key`)."""
+    index = index if index is not None and index.system is system else SystemIndex.build(system, travel)
+    free = index.free_places(held)
+    cands = [c for by_structure in _candidates(index, child, free, weights, prices).values() for c in by_structure]
+    own = [(0, round(c.cost, 9), c.structure.id, ((child.id, c.unit.id),)) for c in cands]
+    sysk = [(0, round(c.cost + c.price, 9), c.structure.id, ((child.id, c.unit.id),)) for c in cands]
+    by_own = sorted(range(len(cands)), key=own.__getitem__)
+    by_system = sorted(range(len(cands)), key=sysk.__getitem__)
+    own_rank = {i: r for r, i in enumerate(by_own, 1)}
+    system_rank = {i: r for r, i in enumerate(by_system, 1)}
+    exclude = frozenset((child.id,))
+    on = system.reference_date
+    out = []
+    for i in (by_own if order == "own" else by_system)[:k]:
+        p = _make((child,), {child.id: cands[i]}, weights, on)
+        ranked = Proposal(p.structure_id, p.placements, p.components, p.own_score, p.capacity_price,
+                          own_rank[i], system_rank[i])
+        out.append(Proposal(ranked.structure_id, ranked.placements, ranked.components, ranked.own_score,
+                            ranked.capacity_price, ranked.own_rank, ranked.system_rank,
+                            _explain(ranked, index, exclude, priced)))
     return out
 
 

@@ -196,3 +196,34 @@ def test_every_proposal_is_eligible_and_fits_the_free_places(ages, caps, held):
         for uid, n in used.items():
             u = sys.unit_by_id[uid]
             assert n <= u.free - holds[uid]
+
+
+def _reference_single(sys, travel, child_id, k, prices, order):
+    """The general path (every candidate built as a Proposal, then sorted), for comparison."""
+    from matcher.proposals import _all_proposals, _own_key, _system_key
+
+    children = (sys.child_by_id[child_id],)
+    found, _, _, _ = _all_proposals(sys, children, travel, W, prices or {}, {}, None)
+    by_own = sorted(found, key=lambda p: _own_key(p, False))
+    by_system = sorted(found, key=lambda p: _system_key(p, False))
+    own = {p.key: r for r, p in enumerate(by_own, 1)}
+    syst = {p.key: r for r, p in enumerate(by_system, 1)}
+    return [(p.key, p.own_score, p.capacity_price, own[p.key], syst[p.key])
+            for p in (by_own if order == "own" else by_system)[:k]]
+
+
+@pytest.mark.parametrize("order", ["own", "system"])
+def test_single_child_fast_path_ranks_like_the_general_path(order):
+    from data.generator import generate
+    from tests.api_support import CrowFlyTravel
+
+    sys = generate(scale=0.05, seed=3)
+    travel = CrowFlyTravel().matrix(sys.homes, sys.structures)
+    prices = {u.id: float((7 * i) % 23) for i, u in enumerate(sys.units)}
+    checked = 0
+    for c in [c for c in sys.children if c.is_waiting][:25]:
+        got = propose(sys, [c.id], travel, W, 7, prices, order=order)
+        want = _reference_single(sys, travel, c.id, 7, prices, order)
+        assert [(p.key, p.own_score, p.capacity_price, p.own_rank, p.system_rank) for p in got] == want
+        checked += bool(got)
+    assert checked > 5
