@@ -72,3 +72,15 @@ def current_snapshot(services: ServicesDep, session: SessionDep) -> Snapshot:
 
 
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
+
+
+def writer_snapshot(services: ServicesDep) -> Snapshot:
+    """The snapshot for endpoints that write: read on its own short session, closed before the
+    endpoint opens its write session, so that a request never holds two pooled connections at
+    once (otherwise concurrent holds and confirmations, each of which may wait for a reload of
+    the system, exhaust the pool waiting for each other)."""
+    with services.db.read() as session:
+        return services.systems.snapshot(session)
+
+
+WriterSnapshotDep = Annotated[Snapshot, Depends(writer_snapshot)]

@@ -5,10 +5,11 @@
 1. Seeds a store with the generated Paris scenario (``--scale``), starts
    ``uvicorn api.app:create_app --factory`` in a subprocess on it, and measures p50/p95 of
    ``GET /children/{id}/proposals`` (k=10) and ``GET /places?child_id=...&within_minutes=60``
-   sent by ``--clients`` threads.
-2. On PostgreSQL (``--postgres``, default the test server): 20 client threads reserve places
-   of the same few units at once; reports reservations/s, conflicts, and the double bookings
-   found afterwards by ``repository.double_bookings`` (must be zero).
+   sent one at a time and by ``--clients`` threads (p50/p95/p99).
+2. On PostgreSQL (``--postgres``, default the test server): 20 client threads hold, for each of
+   ``--reserve`` children, the unit of its first proposal (children with the same first choice
+   race for its last places), then confirm every hold; reports holds/s, confirms/s, conflicts,
+   and the double bookings found afterwards by ``repository.double_bookings`` (must be zero).
 """
 
 from __future__ import annotations
@@ -71,47 +72,86 @@ def timed(client: httpx.Client, url: str) -> float:
     return elapsed
 
 
-def latency(base: str, child_ids: list[str], n: int, clients: int) -> dict[str, dict[str, float]]:
+def _stats(ms: list[float]) -> dict[str, float]:
+    return {"n": len(ms), "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(_pct(ms, 0.95), 1),
+            "p99_ms": round(_pct(ms, 0.99), 1)}
+
+
+def latency(base: str, child_ids: list[str], n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
+    """p50/p95/p99 of each request, sent one at a time (the latency of a request) and by
+    ``clients`` threads at once (under load). Each run asks about its own random children."""
     rng = random.Random(1)
-    picks = [rng.choice(child_ids) for _ in range(n)]
-    out = {}
+    out: dict[str, dict[str, dict[str, float]]] = {}
     with httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_connections=clients)) as client:
-        timed(client, f"/children/{picks[0]}/proposals?k=10")  # warm caches (snapshot, prices)
-        timed(client, f"/places?child_id={picks[0]}&within_minutes=60")
+        timed(client, f"/children/{child_ids[0]}/proposals?k=10")  # warm caches (snapshot, prices)
+        timed(client, f"/places?child_id={child_ids[0]}&within_minutes=60")
         for name, pattern in (("proposals", "/children/{}/proposals?k=10"),
                               ("free_places", "/places?child_id={}&within_minutes=60")):
-            with ThreadPoolExecutor(clients) as pool:
-                ms = list(pool.map(lambda c: timed(client, pattern.format(c)), picks))
-            out[name] = {"n": n, "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(_pct(ms, 0.95), 1)}
+            out[name] = {}
+            for threads in (1, clients):
+                picks = [rng.choice(child_ids) for _ in range(n)]
+                with ThreadPoolExecutor(threads) as pool:
+                    ms = list(pool.map(lambda c: timed(client, pattern.format(c)), picks))
+                out[name][f"{threads}_client{'s' if threads > 1 else ''}"] = _stats(ms)
     return out
 
 
 def reservations(base: str, db, child_ids: list[str], clients: int = 20) -> dict[str, float]:
+    """Each child reserves the unit of its first proposal (so that it is eligible and had a free
+    place a moment before), 20 clients at once; children whose first choices coincide race for
+    the same last places. Then every successful hold is confirmed, 20 clients at once.
+
+    Checks: exactly sum over units of min(free places, children sent there) holds succeed (no
+    place promised twice, none lost), every failure is a 409, and
+    ``repository.double_bookings`` finds nothing afterwards."""
+    from collections import Counter
+
+    from sqlalchemy import select
+
     from data.db import repository
+    from data.db.models import UnitRow
 
+    officer = {"X-Role": "protection_officer"}
+    with httpx.Client(base_url=base, timeout=60, headers=officer) as c:
+        target = {}
+        for child in child_ids:
+            found = c.get(f"/children/{child}/proposals?k=1").json()["proposals"]
+            if found:
+                target[child] = found[0]["placements"][0]["unit_id"]
     with db.read() as s:
-        from sqlalchemy import select
+        free = {u.id: u.capacity - u.occupied - u.held for u in s.scalars(select(UnitRow))}
+    sent = Counter(target.values())
+    expected = sum(min(free[u], n) for u, n in sent.items())
+    contested = sum(max(0, n - free[u]) for u, n in sent.items())
 
-        from data.db.models import UnitRow
-        units = [u.id for u in s.scalars(select(UnitRow).where(UnitRow.capacity - UnitRow.occupied > 0)
-                                          .order_by(UnitRow.id).limit(5))]
-    results: list[int] = []
-
-    def one(i: int) -> int:
-        with httpx.Client(base_url=base, timeout=60) as c:
-            return c.post("/reservations", json={"unit_id": units[i % len(units)], "child_id": child_ids[i]},
-                          headers={"X-Role": "protection_officer"}).status_code
+    def hold(item: tuple[str, str]) -> httpx.Response:
+        with httpx.Client(base_url=base, timeout=60, headers=officer) as c:
+            return c.post("/reservations", json={"unit_id": item[1], "child_id": item[0]})
 
     t = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        results = list(pool.map(one, range(len(child_ids))))
-    wall = time.perf_counter() - t
+        answers = list(pool.map(hold, target.items()))
+    hold_wall = time.perf_counter() - t
+    held = [r.json()["id"] for r in answers if r.status_code == 201]
+
+    def confirm(rid: str) -> int:
+        with httpx.Client(base_url=base, timeout=60, headers=officer) as c:
+            return c.post(f"/reservations/{rid}/confirm", json={}).status_code
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        confirmed = list(pool.map(confirm, held))
+    confirm_wall = time.perf_counter() - t
     with db.read() as s:
         problems = repository.double_bookings(s)
-    return {"clients": clients, "requests": len(results), "held": results.count(201),
-            "refused_409_422": sum(1 for r in results if r in (409, 422)),
-            "other": sum(1 for r in results if r not in (201, 409, 422)),
-            "reservations_per_s": round(len(results) / wall, 1), "double_bookings": len(problems)}
+    codes = Counter(r.status_code for r in answers)
+    return {"clients": clients, "hold_requests": len(answers), "units_asked": len(sent),
+            "requests_beyond_free_places": contested, "holds_expected": expected, "held": len(held), "held_as_expected": len(held) == expected,
+            "conflicts_409": codes.get(409, 0), "other": sum(n for code, n in codes.items() if code not in (201, 409)),
+            "holds_per_s": round(len(held) / hold_wall, 1), "hold_requests_per_s": round(len(answers) / hold_wall, 1),
+            "confirmed": confirmed.count(200), "confirm_failures": sum(1 for x in confirmed if x != 200),
+            "confirms_per_s": round(len(confirmed) / confirm_wall, 1) if confirmed else 0.0,
+            "double_bookings": len(problems)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,6 +159,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--reserve", type=int, default=400, help="Children that reserve a place.")
     ap.add_argument("--postgres", default=PG_URL)
     args = ap.parse_args(argv)
 
@@ -137,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         report = {"scale": args.scale, "children": len(system.children), "database": "postgresql",
                   **latency(base, waiting, args.requests, args.clients),
-                  "reservations": reservations(base, db, waiting[:400])}
+                  "reservations": reservations(base, db, waiting[:args.reserve])}
     finally:
         proc.terminate()
         proc.wait(30)

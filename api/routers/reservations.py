@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, status
 
-from api.deps import CallerDep, ServicesDep, SnapshotDep
+from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
 from api.problems import ApiProblem
 from api.schemas import ReservationIn, ReservationOut
 from api.services import Services
@@ -39,7 +39,7 @@ def _visible_structure(services: Services, snap, caller, unit_id: str) -> str:
              responses={404: {"description": "Unknown unit, child or sibling group"},
                         409: {"description": "Not enough free places, or a child already holds one"},
                         422: {"description": "Invalid body, or a hard rule excludes the unit"}})
-def hold(body: ReservationIn, services: ServicesDep, snap: SnapshotDep, caller: CallerDep) -> ReservationOut:
+def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     system = snap.system
     structure_id = _visible_structure(services, snap, caller, body.unit_id)
     if body.child_id is not None:
@@ -71,7 +71,7 @@ def hold(body: ReservationIn, services: ServicesDep, snap: SnapshotDep, caller: 
 
 
 @router.get("/{reservation_id}", response_model=ReservationOut, summary="A reservation (expired holds are released on access)")
-def get(reservation_id: str, services: ServicesDep, snap: SnapshotDep, caller: CallerDep) -> ReservationOut:
+def get(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     with services.db.write() as session:
         row = repo.refresh_expiry(session, repo.get_reservation(session, reservation_id), services.now())
     return _out(row, _visible_reservation(snap, caller, row))
@@ -93,7 +93,7 @@ def _check_visible(services: Services, snap, caller, reservation_id: str) -> str
 
 @router.post("/{reservation_id}/confirm", response_model=ReservationOut,
              summary="Confirm a hold into placements (one transaction with the capacity update)")
-def confirm(reservation_id: str, services: ServicesDep, snap: SnapshotDep, caller: CallerDep) -> ReservationOut:
+def confirm(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     structure_id = _check_visible(services, snap, caller, reservation_id)
     now = services.now()
     with services.db.write() as session:
@@ -102,7 +102,7 @@ def confirm(reservation_id: str, services: ServicesDep, snap: SnapshotDep, calle
 
 
 @router.post("/{reservation_id}/cancel", response_model=ReservationOut, summary="Cancel a hold")
-def cancel(reservation_id: str, services: ServicesDep, snap: SnapshotDep, caller: CallerDep) -> ReservationOut:
+def cancel(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     structure_id = _check_visible(services, snap, caller, reservation_id)
     with services.db.write() as session:
         row = repo.cancel(session, reservation_id, services.now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import CallerDep, ServicesDep, SnapshotDep
+from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
 from api.problems import ApiProblem
 from api.schemas import UnitOut, UnitUpdate
 from data.db import repository as repo
@@ -24,7 +24,7 @@ def _out(state: repo.UnitState) -> UnitOut:
 
 
 @router.get("/{unit_id}", response_model=UnitOut, summary="A unit's places")
-def get(unit_id: str, services: ServicesDep, snap: SnapshotDep, caller: CallerDep) -> UnitOut:
+def get(unit_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> UnitOut:
     _visible(snap, caller, unit_id)
     with services.db.write() as session:
         repo.expire_holds(session, services.now(), unit_id)
@@ -34,7 +34,7 @@ def get(unit_id: str, services: ServicesDep, snap: SnapshotDep, caller: CallerDe
 @router.patch("/{unit_id}", response_model=UnitOut, summary="Update a unit's capacity and occupied places",
               responses={403: {"description": "Role may not manage units"},
                          409: {"description": "Below what is occupied, held or placed"}})
-def update(unit_id: str, body: UnitUpdate, services: ServicesDep, snap: SnapshotDep, caller: CallerDep) -> UnitOut:
+def update(unit_id: str, body: UnitUpdate, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> UnitOut:
     _visible(snap, caller, unit_id)
     if not caller.manages_units:
         raise ApiProblem(403, "Forbidden", f"Role {caller.role!r} may not change a unit's places: "
