@@ -219,12 +219,13 @@ def bump_version(session: Session) -> None:
 
 
 def load_system(session: Session) -> PlacementSystem:
+    # Plain rows (Core), not ORM objects: the server reloads after every confirmation.
     meta = session.get(Meta, 1)
     if meta is None or meta.reference_date is None:
         raise EmptyStoreError("the store holds no placement system yet: save one first (placement serve does)")
     homes = {
         h.id: Home(h.id, Location(h.lat, h.lon, h.commune, h.departement))
-        for h in session.scalars(select(HomeRow))
+        for h in session.execute(select(HomeRow.__table__))
     }
     structures = tuple(
         Structure(
@@ -233,20 +234,20 @@ def load_system(session: Session) -> PlacementSystem:
             capabilities=frozenset(Need(n) for n in s.capabilities),
             daily_price_eur=s.daily_price_eur, secret=s.secret,
         )
-        for s in session.scalars(select(StructureRow).order_by(StructureRow.position))
+        for s in session.execute(select(StructureRow.__table__).order_by(StructureRow.position))
     )
     units = tuple(
-        Unit(u.id, u.structure_id, u.age_min, u.age_max, UnitSex(u.sex), u.capacity, u.occupied, u.takes_siblings)
-        for u in session.scalars(select(UnitRow).order_by(UnitRow.position))
+        Unit(u.id, u.structure_id, u.age_min, u.age_max, _UNIT_SEX[u.sex], u.capacity, u.occupied, u.takes_siblings)
+        for u in session.execute(select(UnitRow.__table__).order_by(UnitRow.position))
     )
-    child_rows = list(session.scalars(select(ChildRow).order_by(ChildRow.position)))
+    child_rows = session.execute(select(ChildRow.__table__).order_by(ChildRow.position)).all()
     members: dict[str, list[tuple[int, str]]] = {}
     for c in child_rows:
         if c.sibling_group_id is not None:
             members.setdefault(c.sibling_group_id, []).append((c.sibling_rank or 0, c.id))
     groups = tuple(
         SiblingGroup(g.id, tuple(cid for _, cid in sorted(members.get(g.id, []))), g.together)
-        for g in session.scalars(select(SiblingGroupRow).order_by(SiblingGroupRow.position))
+        for g in session.execute(select(SiblingGroupRow.__table__).order_by(SiblingGroupRow.position))
     )
     children = tuple(_child(c, homes[c.home_id]) for c in child_rows)
     return PlacementSystem(meta.reference_date, children, groups, structures, units)
@@ -304,12 +305,21 @@ def _child_row(i: int, c: Child, rank: int | None) -> dict:
     }
 
 
-def _child(c: ChildRow, home: Home) -> Child:
+_SEX = {e.value: e for e in Sex}
+_NEED = {e.value: e for e in Need}
+_LEGAL = {e.value: e for e in LegalBasis}
+_URGENCY = {e.value: e for e in Urgency}
+_UNIT_SEX = {e.value: e for e in UnitSex}
+"""Enum members by value: a dict look-up instead of ``Enum(value)`` (the reload after each
+confirmation converts every child's fields)."""
+
+
+def _child(c, home: Home) -> Child:
     current = CurrentPlacement(c.current_unit_id, c.current_since) if c.current_unit_id and c.current_since else None
     return Child(
-        id=c.id, birth_date=c.birth_date, sex=Sex(c.sex), home=home, waiting_since=c.waiting_since,
-        sibling_group_id=c.sibling_group_id, needs=frozenset(Need(n) for n in c.needs),
-        legal_basis=LegalBasis(c.legal_basis), urgency=Urgency(c.urgency), current=current,
+        id=c.id, birth_date=c.birth_date, sex=_SEX[c.sex], home=home, waiting_since=c.waiting_since,
+        sibling_group_id=c.sibling_group_id, needs=frozenset(_NEED[n] for n in c.needs),
+        legal_basis=_LEGAL[c.legal_basis], urgency=_URGENCY[c.urgency], current=current,
         judge=JudgeConstraints(
             excluded_structures=frozenset(c.judge_excluded_structures),
             excluded_departements=frozenset(c.judge_excluded_departements),
