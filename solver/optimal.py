@@ -13,7 +13,7 @@ Steps (each timed in ``Solution.stats``):
    the flow bound) and a rounding of the LP; the best is the MIP's hint. Above
    ``SolverSettings.max_lp_children`` children, or if GLOP fails (ABNORMAL or its time limit),
    steps 1, 3 and 4 are skipped and the result is the best start with the flow's bounds (Paris
-   scale, scope "all": 0.44% in about 8 s; GLOP does not converge there).
+   scale, scope "all": 0.38% in about 10 s; GLOP does not converge there).
 3. **Stage 1**: SCIP on the LP's arcs (the LP's own model with binary variables, built by
    :class:`solver.lp._Model`), stopped at ``SolverSettings.mip_gap``: a good incumbent ``I``.
 4. **Stage 2**: every eligible arc whose Lagrangian excess is at most ``T = I - L``
