@@ -11,6 +11,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,8 +131,11 @@ class Snapshot:
 class SystemService:
     """Loads the system from the store once per data version (load once, compute many)."""
 
-    def __init__(self, travel: TravelSource):
+    def __init__(self, travel: TravelSource, consistent: Callable[[], AbstractContextManager[Session]] | None = None):
         self.travel_source = travel
+        self.consistent = consistent
+        """Opens a session that sees one snapshot of the store, to load the system from (the
+        request's own session otherwise)."""
         self._snapshot: Snapshot | None = None
         self._travel_key: str | None = None
         self._travel: TravelMatrix | None = None
@@ -146,7 +150,12 @@ class SystemService:
             snap = self._snapshot
             if snap is not None and snap.version == version:
                 return snap
-            system = load_system(session)
+            if self.consistent is not None:
+                with self.consistent() as whole:
+                    version = current_version(whole)
+                    system = load_system(whole)
+            else:
+                system = load_system(session)
             travel = self._matrix(system)
             snap = Snapshot(version, system, travel, SystemIndex.build(system, travel))
             self._snapshot = snap
@@ -308,7 +317,7 @@ class Services:
         self.db = db or Database(settings.database_url)
         self.weights = Weights.load(settings.weights_file) if settings.weights_file else Weights.default()
         self.clock = clock
-        self.systems = SystemService(travel or travel_source(settings))
+        self.systems = SystemService(travel or travel_source(settings), self.db.consistent_read)
         self.prices = PriceService(prices or solver_capacity_prices)
         self.jobs = JobService(self.db, self.systems, self.weights, lambda: self.clock(), runner or solver_job)
         self._stop = threading.Event()

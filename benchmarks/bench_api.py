@@ -134,9 +134,14 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20) -> dict
     hold_wall = time.perf_counter() - t
     held = [r.json()["id"] for r in answers if r.status_code == 201]
 
+    failures: list[str] = []
+
     def confirm(rid: str) -> int:
         with httpx.Client(base_url=base, timeout=60, headers=officer) as c:
-            return c.post(f"/reservations/{rid}/confirm", json={}).status_code
+            r = c.post(f"/reservations/{rid}/confirm", json={})
+            if r.status_code != 200:
+                failures.append(f"{r.status_code} {r.text[:200]}")
+            return r.status_code
 
     t = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
@@ -149,7 +154,7 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20) -> dict
             "requests_beyond_free_places": contested, "holds_expected": expected, "held": len(held), "held_as_expected": len(held) == expected,
             "conflicts_409": codes.get(409, 0), "other": sum(n for code, n in codes.items() if code not in (201, 409)),
             "holds_per_s": round(len(held) / hold_wall, 1), "hold_requests_per_s": round(len(answers) / hold_wall, 1),
-            "confirmed": confirmed.count(200), "confirm_failures": sum(1 for x in confirmed if x != 200),
+            "confirmed": confirmed.count(200), "confirm_failures": sum(1 for x in confirmed if x != 200), "confirm_failure_examples": failures[:3],
             "confirms_per_s": round(len(confirmed) / confirm_wall, 1) if confirmed else 0.0,
             "double_bookings": len(problems)}
 

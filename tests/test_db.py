@@ -179,3 +179,25 @@ def test_a_confirmation_that_fails_half_way_writes_nothing(db: Database, monkeyp
     with db.read() as session:
         u = session.get(UnitRow, "U-1")
         assert (u.occupied, u.held) == (3, 0)
+
+
+def test_consistent_read_sees_one_snapshot_while_others_commit(db: Database):
+    """The system is loaded under consistent_read: a change committed in the middle of the load
+    must not be seen half-way (under READ COMMITTED it would be)."""
+    from sqlalchemy import update
+
+    from data.db.database import current_version, load_system
+
+    db.save_system(rich_system())
+    with db.consistent_read() as session:
+        version = current_version(session)
+        before = {u.id: u.occupied for u in session.scalars(select(UnitRow))}
+        with db.write() as other:
+            other.execute(update(UnitRow).values(occupied=UnitRow.occupied + 1))
+            from data.db.database import bump_version
+            bump_version(other)
+        assert {u.id: u.occupied for u in session.scalars(select(UnitRow).execution_options(populate_existing=True))} == before
+        assert current_version(session) == version
+        load_system(session)
+    with db.read() as session:
+        assert current_version(session) == version + 1

@@ -128,6 +128,23 @@ class Database:
             yield session
 
     @contextmanager
+    def consistent_read(self) -> Iterator[Session]:
+        """A read session whose queries all see one snapshot of the store (PostgreSQL:
+        REPEATABLE READ; SQLite: a read transaction in WAL mode already does). Loading the whole
+        system needs it: under READ COMMITTED a confirmation committed between the units query
+        and the children query shows more children placed in a unit than it has occupied."""
+        if self.is_sqlite:
+            with self.read() as session:
+                yield session
+            return
+        with self.engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn:
+            with Session(bind=conn) as session:
+                try:
+                    yield session
+                finally:
+                    session.rollback()
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits at the end, or rolls back on any error.
 
