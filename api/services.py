@@ -146,6 +146,11 @@ class SystemService:
         snap = self._snapshot
         if snap is not None and snap.version == version:
             return snap
+        if self.consistent is not None:
+            # End the request's read transaction first: its pooled connection goes back while this
+            # request waits for the lock and loads on a connection of its own (otherwise requests
+            # waiting here hold every connection and the loader cannot get one).
+            session.rollback()
         with self._lock:
             snap = self._snapshot
             if snap is not None and snap.version == version:
