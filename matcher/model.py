@@ -392,6 +392,25 @@ class PlacementSystem:
             seen.setdefault(child.home.id, child.home)
         return tuple(seen.values())
 
+    def with_changes(self, units: Iterable[Unit] = (), children: Iterable[Child] = ()) -> PlacementSystem:
+        """The same system with these units and children in place of those of the same id (what a
+        confirmation or a manager's update of capacity changes), in the same order; checked as a
+        whole like any system. DomainError when an id is not in the system (a new unit or child
+        is a new system, not a change)."""
+        new_units = {u.id: u for u in units}
+        new_children = {c.id: c for c in children}
+        unknown = [f"unit {i!r}" for i in new_units if i not in self.unit_by_id] + \
+                  [f"child {i!r}" for i in new_children if i not in self.child_by_id]
+        if unknown:
+            raise DomainError(f"cannot change what the system does not have: {', '.join(unknown)}")
+        return PlacementSystem(
+            self.reference_date,
+            tuple(new_children.get(c.id, c) for c in self.children) if new_children else self.children,
+            self.sibling_groups,
+            self.structures,
+            tuple(new_units.get(u.id, u) for u in self.units) if new_units else self.units,
+        )
+
     def structure_of(self, unit: Unit) -> Structure:
         return self.structure_by_id[unit.structure_id]
 

@@ -159,7 +159,7 @@ def test_a_confirmation_that_fails_half_way_writes_nothing(db: Database, monkeyp
                               ttl=timedelta(hours=1), now=now).id
     version = db.version()
 
-    def broken(session):  # fails after the unit and the child were updated, before the commit
+    def broken(session, **_):  # fails after the unit and the child were updated, before the commit
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(repository, "bump_version", broken)
@@ -201,3 +201,132 @@ def test_consistent_read_sees_one_snapshot_while_others_commit(db: Database):
         load_system(session)
     with db.read() as session:
         assert current_version(session) == version + 1
+
+
+# --- what changed since a data version ----------------------------------------------------------
+
+
+def _two_units_system(n_children: int):
+    """Units U-1 (3 free of 5) and U-2 (4 free of 4), ``n_children`` waiting, one child placed in U-1."""
+    from tests.factories import PARIS_15
+
+    home = Home("H-1", PARIS_18)
+    children = [child(f"C-{i}", 8, home=home) for i in range(n_children)]
+    children.append(child("C-placed", 9, home=home, current=CurrentPlacement("U-1", date(2025, 1, 6))))
+    return system(children, [structure("S-1", StructureType.MECS, PARIS_15)],
+                  [unit("U-1", "S-1", (4, 11), capacity=5, occupied=2), unit("U-2", "S-1", (4, 11), capacity=4)], [])
+
+
+def _hold(db: Database, unit_id: str, *child_ids: str) -> str:
+    from datetime import datetime, timedelta
+
+    from data.db import repository
+
+    with db.write() as session:
+        return repository.hold(session, unit_id=unit_id, child_ids=list(child_ids), sibling_group_id=None,
+                               ttl=timedelta(hours=1), now=datetime(2026, 11, 23, 9)).id
+
+
+def _confirm(db: Database, reservation_id: str) -> None:
+    from datetime import datetime
+
+    from data.db import repository
+
+    with db.write() as session:
+        repository.confirm(session, reservation_id, datetime(2026, 11, 23, 9), date(2026, 11, 23))
+
+
+def test_load_changes_reads_only_the_units_and_children_changed_since_a_version(db: Database):
+    from data.db import repository
+    from data.db.database import load_changes, load_system
+
+    db.save_system(_two_units_system(3))
+    start = db.versions()
+    loaded = db.load_system()
+    moved = _hold(db, "U-2", "C-placed")
+    _hold(db, "U-2", "C-1")  # a hold alone changes nothing the snapshot holds
+    with db.read() as session:
+        assert load_changes(session, start.data).units == ()
+    _confirm(db, moved)
+    with db.write() as session:
+        repository.set_unit_places(session, "U-1", capacity=7, occupied=None)
+    with db.consistent_read() as session:
+        changes = load_changes(session, start.data)
+        assert changes.since == start.data
+        assert changes.version.definitions == start.definitions and changes.version.data == start.data + 2
+        assert [(u.id, u.capacity, u.occupied) for u in changes.units] == [("U-1", 7, 1), ("U-2", 4, 1)]
+        assert [(c.id, c.current.unit_id) for c in changes.children] == [("C-placed", "U-2")]
+        assert loaded.with_changes(changes.units, changes.children) == load_system(session)
+        only_last = load_changes(session, start.data + 1)
+        assert [u.id for u in only_last.units] == ["U-1"] and only_last.children == ()
+        assert load_changes(session, changes.version.data).units == ()
+
+
+def test_concurrent_confirmations_commit_their_versions_in_order(db: Database):
+    """Seven confirmations at once: each gets its own data version, and the changes read from
+    the version before them give the system a full load gives."""
+    import threading
+
+    from data.db.database import load_changes, load_system
+    from data.db.models import ChildRow
+
+    n = 7
+    db.save_system(_two_units_system(n))
+    loaded = db.load_system()
+    start = db.version()
+    holds = [_hold(db, "U-1" if i < 3 else "U-2", f"C-{i}") for i in range(n)]
+    start_line = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def confirm(rid: str) -> None:
+        start_line.wait()
+        try:
+            _confirm(db, rid)
+        except BaseException as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    threads = [threading.Thread(target=confirm, args=(rid,)) for rid in holds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with db.consistent_read() as session:
+        stamps = sorted(session.scalars(select(ChildRow.changed_version).where(ChildRow.changed_version > start)))
+        assert stamps == list(range(start + 1, start + n + 1))
+        changes = load_changes(session, start)
+        assert loaded.with_changes(changes.units, changes.children) == load_system(session)
+
+
+def test_save_system_changes_the_definitions_version(db: Database):
+    db.save_system(_two_units_system(1))
+    first = db.versions()
+    _confirm(db, _hold(db, "U-2", "C-0"))
+    assert db.versions() == type(first)(first.definitions, first.data + 1)
+    db.save_system(_two_units_system(1))
+    assert db.versions() == type(first)(first.definitions + 1, first.data + 2)
+
+
+def test_migration_0002_keeps_a_store_in_use_and_goes_back(db: Database):
+    from alembic import command
+    from sqlalchemy import text
+
+    def to(revision: str, step=command.upgrade) -> None:
+        config = db.alembic_config()
+        with db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            step(config, revision)
+
+    to("0001", command.downgrade)
+    assert "definitions_version" not in {c["name"] for c in inspect(db.engine).get_columns("meta", schema=db.schema)}
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO meta (id, reference_date, version) VALUES (1, '2026-11-23', 7)"))
+    to("head")
+    assert db.versions().definitions == 7 and db.versions().data == 7
+    for table in ("units", "children"):
+        assert "changed_version" in {c["name"] for c in inspect(db.engine).get_columns(table, schema=db.schema)}
+    db.save_system(_two_units_system(2))
+    _confirm(db, _hold(db, "U-1", "C-1"))
+    with pytest.raises(Exception):  # the CHECK constraints survive the round trip
+        with db.write() as session:
+            session.execute(text("UPDATE units SET occupied = capacity + 1 WHERE id = 'U-2'"))

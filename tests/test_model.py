@@ -1,5 +1,6 @@
 """The domain model refuses impossible values with a sentence that names them."""
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -111,6 +112,28 @@ def test_system_refuses_more_children_placed_than_occupied():
     kids = [child("A", current=CurrentPlacement("U-1", ON)), child("B", current=CurrentPlacement("U-1", ON))]
     with pytest.raises(DomainError, match="unit U-1: 2 children placed there but only 1 places occupied"):
         system(kids, [structure()], [unit(capacity=3, occupied=1)])
+
+
+def test_with_changes_replaces_units_and_children_in_place():
+    kids = [child("A"), child("B"), child("C", current=CurrentPlacement("U-1", ON))]
+    s = system(kids, [structure()], [unit("U-1", capacity=3, occupied=1), unit("U-2", capacity=2)])
+    placed = replace(s.child_by_id["A"], current=CurrentPlacement("U-2", ON))
+    changed = s.with_changes([replace(s.unit_by_id["U-2"], occupied=1)], [placed])
+    assert [c.id for c in changed.children] == ["A", "B", "C"] and changed.children[0] == placed
+    assert [u.occupied for u in changed.units] == [1, 1]
+    assert [c.id for c in changed.waiting_children()] == ["B"]
+    assert s.child_by_id["A"].is_waiting  # the original is untouched
+    assert changed == system([placed, kids[1], kids[2]], [structure()],
+                             [unit("U-1", capacity=3, occupied=1), unit("U-2", capacity=2, occupied=1)])
+
+
+def test_with_changes_refuses_unknown_ids_and_an_inconsistent_result():
+    s = system([child("A")], [structure()], [unit("U-1", capacity=3)])
+    with pytest.raises(DomainError, match="cannot change what the system does not have: unit 'U-9', child 'Z'"):
+        s.with_changes([unit("U-9")], [child("Z")])
+    placed = replace(s.child_by_id["A"], current=CurrentPlacement("U-1", ON))
+    with pytest.raises(DomainError, match="unit U-1: 1 children placed there but only 0 places occupied"):
+        s.with_changes(children=[placed])
 
 
 def test_system_indexes():

@@ -3,6 +3,8 @@
 ``Database(url)`` opens the engine; :meth:`Database.migrate` applies the Alembic migrations;
 :meth:`Database.save_system` replaces everything in one transaction and
 :meth:`Database.load_system` gives the same :class:`~matcher.model.PlacementSystem` back.
+A server that holds the system at one data version reads what has changed since with
+:func:`load_changes` (the rows :func:`bump_version` stamped), not the whole system again.
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and write transactions
 start with ``BEGIN IMMEDIATE`` so that two writers queue instead of failing on a lock upgrade.
@@ -13,8 +15,9 @@ schema per run so that they never touch each other's data).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -196,6 +199,10 @@ class Database:
         with self.read() as session:
             return current_version(session)
 
+    def versions(self) -> StoreVersion:
+        with self.read() as session:
+            return current_versions(session)
+
     def save_system(self, system: PlacementSystem) -> None:
         """Replace everything the store holds by ``system``, in one transaction.
 
@@ -214,10 +221,11 @@ class Database:
             _insert(session, ChildRow, [_child_row(i, c, rank.get(c.id)) for i, c in enumerate(system.children)])
             meta = session.get(Meta, 1)
             if meta is None:
-                session.add(Meta(id=1, reference_date=system.reference_date, version=1))
+                session.add(Meta(id=1, reference_date=system.reference_date, version=1, definitions_version=1))
             else:
                 meta.reference_date = system.reference_date
                 meta.version = meta.version + 1
+                meta.definitions_version = meta.definitions_version + 1
 
     def load_system(self) -> PlacementSystem:
         """The placement system the store holds (raises EmptyStoreError when there is none)."""
@@ -225,25 +233,82 @@ class Database:
             return load_system(session)
 
 
+@dataclass(frozen=True, slots=True)
+class StoreVersion:
+    """The store's two counters (``meta``): ``definitions`` changes when the whole system is
+    replaced, ``data`` on that and on every change of capacities, occupancies or placements."""
+
+    definitions: int
+    data: int
+
+
 def current_version(session: Session) -> int:
     version = session.scalar(select(Meta.version).where(Meta.id == 1))
     return int(version or 0)
 
 
-def bump_version(session: Session) -> None:
-    """Mark a change of capacities, occupancies or placements (inside the caller's transaction)."""
-    session.execute(update(Meta).where(Meta.id == 1).values(version=Meta.version + 1))
+def current_versions(session: Session) -> StoreVersion:
+    row = session.execute(select(Meta.definitions_version, Meta.version).where(Meta.id == 1)).first()
+    return StoreVersion(0, 0) if row is None else StoreVersion(int(row[0] or 0), int(row[1] or 0))
+
+
+def bump_version(session: Session, *, units: Iterable[str] = (), children: Iterable[str] = ()) -> int:
+    """Mark a change of capacities, occupancies or placements, inside the caller's transaction:
+    the data version goes up by one and the ``units`` and ``children`` rows named (those whose
+    capacity, occupied or current placement changed) carry it in ``changed_version``, so that
+    :func:`load_changes` finds them. Returns the new version.
+
+    Every writer takes the meta row's lock here and keeps it until its commit, so versions
+    commit in their order: a reader that sees version v sees every change stamped up to v.
+    """
+    session.flush()  # the caller's pending ORM changes go first
+    version = int(session.execute(
+        update(Meta).where(Meta.id == 1).values(version=Meta.version + 1).returning(Meta.version)
+    ).scalar_one())
+    unit_ids, child_ids = sorted(set(units)), sorted(set(children))
+    if unit_ids:
+        session.execute(update(UnitRow).where(UnitRow.id.in_(unit_ids)).values(changed_version=version))
+    if child_ids:
+        session.execute(update(ChildRow).where(ChildRow.id.in_(child_ids)).values(changed_version=version))
+    return version
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What changed in the store after one data version and up to another, within the same
+    definitions: units with a new capacity or occupancy, children with a new current placement,
+    as domain values read the way :func:`load_system` reads them."""
+
+    since: int
+    version: StoreVersion
+    units: tuple[Unit, ...]
+    children: tuple[Child, ...]
+
+
+def load_changes(session: Session, since: int) -> Changes:
+    """The unit and child rows changed after data version ``since`` (two indexed queries). Run
+    it in a session that sees one snapshot (:meth:`Database.consistent_read`), and only for a
+    system loaded at the same ``definitions`` version: otherwise load the whole system again."""
+    version = current_versions(session)
+    units = tuple(
+        _unit(u) for u in session.execute(
+            select(UnitRow.__table__).where(UnitRow.changed_version > since).order_by(UnitRow.position))
+    )
+    child_rows = session.execute(
+        select(ChildRow.__table__).where(ChildRow.changed_version > since).order_by(ChildRow.position)).all()
+    home_ids = sorted({c.home_id for c in child_rows})
+    homes = {h.id: _home(h) for h in session.execute(select(HomeRow.__table__).where(HomeRow.id.in_(home_ids)))} \
+        if home_ids else {}
+    children = tuple(_child(c, homes[c.home_id]) for c in child_rows)
+    return Changes(since, version, units, children)
 
 
 def load_system(session: Session) -> PlacementSystem:
-    # Plain rows (Core), not ORM objects: the server reloads after every confirmation.
+    # Plain rows (Core), not ORM objects: the whole system is large (51,000 children at scale 10).
     meta = session.get(Meta, 1)
     if meta is None or meta.reference_date is None:
         raise EmptyStoreError("the store holds no placement system yet: save one first (placement serve does)")
-    homes = {
-        h.id: Home(h.id, Location(h.lat, h.lon, h.commune, h.departement))
-        for h in session.execute(select(HomeRow.__table__))
-    }
+    homes = {h.id: _home(h) for h in session.execute(select(HomeRow.__table__))}
     structures = tuple(
         Structure(
             id=s.id, name=s.name, type=StructureType(s.type), operator=Operator(s.operator),
@@ -253,10 +318,7 @@ def load_system(session: Session) -> PlacementSystem:
         )
         for s in session.execute(select(StructureRow.__table__).order_by(StructureRow.position))
     )
-    units = tuple(
-        Unit(u.id, u.structure_id, u.age_min, u.age_max, _UNIT_SEX[u.sex], u.capacity, u.occupied, u.takes_siblings)
-        for u in session.execute(select(UnitRow.__table__).order_by(UnitRow.position))
-    )
+    units = tuple(_unit(u) for u in session.execute(select(UnitRow.__table__).order_by(UnitRow.position)))
     child_rows = session.execute(select(ChildRow.__table__).order_by(ChildRow.position)).all()
     members: dict[str, list[tuple[int, str]]] = {}
     for c in child_rows:
@@ -331,6 +393,14 @@ _UNIT_SEX = {e.value: e for e in UnitSex}
 confirmation converts every child's fields)."""
 
 
+def _home(h) -> Home:
+    return Home(h.id, Location(h.lat, h.lon, h.commune, h.departement))
+
+
+def _unit(u) -> Unit:
+    return Unit(u.id, u.structure_id, u.age_min, u.age_max, _UNIT_SEX[u.sex], u.capacity, u.occupied, u.takes_siblings)
+
+
 def _child(c, home: Home) -> Child:
     current = CurrentPlacement(c.current_unit_id, c.current_since) if c.current_unit_id and c.current_since else None
     return Child(
@@ -347,4 +417,5 @@ def _child(c, home: Home) -> Child:
     )
 
 
-__all__ = ["DEFAULT_URL", "Database", "bump_version", "current_version", "load_system", "BatchJobRow"]
+__all__ = ["DEFAULT_URL", "BatchJobRow", "Changes", "Database", "StoreVersion", "bump_version", "current_version",
+           "current_versions", "load_changes", "load_system"]

@@ -1,9 +1,12 @@
 """Tables of the placement store (SQLAlchemy 2, typed ``Mapped`` models).
 
 One row per domain object, plus the live state the officers' service writes: reservations
-(holds on places), placements (confirmed holds), batch jobs and a ``meta`` table whose
-``version`` counter changes whenever capacities, occupancies or placements change (caches of
-the loaded system and of the capacity prices are keyed by it).
+(holds on places), placements (confirmed holds), batch jobs and a ``meta`` table with two
+counters: ``definitions_version`` changes when the whole system is replaced (children, homes,
+structures, units as defined), ``version`` (the data version) on that and on every change of
+capacities, occupancies or placements. Unit and child rows carry the data version of their last
+such change (``changed_version``), so that a server holding the system at an older version
+reads only what changed since (:func:`data.db.database.load_changes`).
 
 ``position`` columns keep the order of the domain tuples so that ``save_system`` then
 ``load_system`` gives back an equal :class:`~matcher.model.PlacementSystem`.
@@ -45,7 +48,11 @@ class Meta(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference_date: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=0)
-    """Bumped on every change to capacities, occupancies or placements."""
+    """The data version: bumped on every change to capacities, occupancies or placements, and
+    when the system is replaced."""
+    definitions_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Bumped only when the system is replaced (``save_system``): a server must then reload it
+    whole; between two such changes it applies the rows whose ``changed_version`` is newer."""
 
 
 class HomeRow(Base):
@@ -94,6 +101,8 @@ class UnitRow(Base):
     held: Mapped[int] = mapped_column(Integer, default=0)
     """Places held by live reservations (counted as taken; the atomic guard reads it)."""
     takes_siblings: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+    """Data version of the last change of ``capacity`` or ``occupied`` (holds do not count)."""
 
 
 class SiblingGroupRow(Base):
@@ -127,6 +136,8 @@ class ChildRow(Base):
     judge_separated_from: Mapped[list[str]] = mapped_column(JSON, default=list)
     pregnant: Mapped[bool] = mapped_column(Boolean, default=False)
     own_child_birth_date: Mapped[date | None] = mapped_column(Date)
+    changed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+    """Data version of the last change of the current placement (a confirmation)."""
 
 
 class ReservationRow(Base):

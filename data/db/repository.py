@@ -174,7 +174,8 @@ def _closed(row: ReservationRow) -> ConflictError:
 def confirm(session: Session, reservation_id: str, now: datetime, on: date) -> ReservationRow:
     """Turn a live hold into placements, in the caller's one transaction: each child's current
     placement is set (from ``on``), the unit's held places become occupied, a child moved from
-    another unit frees that place, and the data version changes. 409 when the hold is no longer
+    another unit frees that place, and the data version changes (the units and children changed
+    carry it, :func:`~data.db.database.bump_version`). 409 when the hold is no longer
     live (confirmed, cancelled or expired)."""
     row = _lock_reservation(session, reservation_id)
     if row.status == HELD and row.expires_at <= now:
@@ -186,19 +187,21 @@ def confirm(session: Session, reservation_id: str, now: datetime, on: date) -> R
         update(UnitRow).where(UnitRow.id == row.unit_id)
         .values(held=UnitRow.held - row.places, occupied=UnitRow.occupied + row.places)
     )
+    changed_units = {row.unit_id}
     for child in session.scalars(select(ChildRow).where(ChildRow.id.in_(row.child_ids))):
         if child.current_unit_id is not None and child.current_unit_id != row.unit_id:
             session.execute(
                 update(UnitRow).where(UnitRow.id == child.current_unit_id, UnitRow.occupied > 0)
                 .values(occupied=UnitRow.occupied - 1)
             )
+            changed_units.add(child.current_unit_id)
         child.current_unit_id = row.unit_id
         child.current_since = on
         session.add(PlacementRow(child_id=child.id, unit_id=row.unit_id, since=on, reservation_id=row.id,
                                  created_at=now))
     row.status = CONFIRMED
     row.closed_at = now
-    bump_version(session)
+    bump_version(session, units=changed_units, children=row.child_ids)
     session.flush()
     return row
 
@@ -251,7 +254,7 @@ def set_unit_places(session: Session, unit_id: str, *, capacity: int | None, occ
             f"unit {unit_id}: capacity {new_capacity} is below the {new_occupied} occupied and "
             f"{state.held} held place(s)"
         )
-    bump_version(session)
+    bump_version(session, units=[unit_id])
     return unit_state(session, unit_id)
 
 
