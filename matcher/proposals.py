@@ -19,7 +19,7 @@ Fratries: options that keep every sibling in one structure come first, then spli
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -154,6 +154,33 @@ class SystemIndex:
             waiting_row=np.array([travel.row_of_home.get(c.home.id, -1) for c in waiting], dtype=np.int64),
             waiting_ids=tuple(c.id for c in waiting),
             units_of_structure={k: tuple(v) for k, v in by_structure.items()},
+        )
+
+    def with_changes(self, system: PlacementSystem, unit_ids: Iterable[str], child_ids: Iterable[str]) -> SystemIndex:
+        """The index of ``system``, which differs from this index's system only in the units and
+        children named (:meth:`PlacementSystem.with_changes`): the arrays :meth:`build` would give,
+        computed from the changed units and children only. Falls back to :meth:`build` when a
+        unit moved to another structure or a changed child is waiting (a new waiting child would
+        have to be inserted in order)."""
+        units = [system.unit_by_id[u] for u in unit_ids]
+        children = [system.child_by_id[c] for c in child_ids]
+        if any(u.structure_id != self.system.unit_by_id[u.id].structure_id for u in units) \
+                or any(c.is_waiting for c in children):
+            return SystemIndex.build(system, self.travel)
+        age_min, age_max = self.unit_age_min.copy(), self.unit_age_max.copy()
+        sex, free = self.unit_sex.copy(), self.unit_free.copy()
+        for u in units:
+            j = self.unit_position[u.id]
+            age_min[j], age_max[j], sex[j], free[j] = u.age_min, u.age_max, _SEX_CODE[u.sex], u.free
+        placed = {c.id for c in children}
+        keep = np.array([i not in placed for i in self.waiting_ids], dtype=bool)
+        return SystemIndex(
+            system=system, travel=self.travel, unit_age_min=age_min, unit_age_max=age_max, unit_sex=sex,
+            unit_free=free, unit_col=self.unit_col, unit_position=self.unit_position,
+            waiting_age=self.waiting_age[keep], waiting_female=self.waiting_female[keep],
+            waiting_row=self.waiting_row[keep],
+            waiting_ids=tuple(i for i in self.waiting_ids if i not in placed),
+            units_of_structure=self.units_of_structure,
         )
 
     def free_places(self, held: Mapping[str, int]) -> np.ndarray:

@@ -227,3 +227,51 @@ def test_single_child_fast_path_ranks_like_the_general_path(order):
         assert [(p.key, p.own_score, p.capacity_price, p.own_rank, p.system_rank) for p in got] == want
         checked += bool(got)
     assert checked > 5
+
+
+def _index_arrays(index):
+    from dataclasses import fields
+
+    out = {}
+    for f in fields(index):
+        value = getattr(index, f.name)
+        if f.name in ("system", "travel"):
+            continue
+        out[f.name] = value.tolist() if isinstance(value, np.ndarray) else dict(value) if isinstance(value, dict) else value
+    return out
+
+
+@pytest.mark.parametrize("unplace", [False, True])
+def test_index_with_changes_equals_the_index_built_from_scratch(unplace):
+    """After confirmations (waiting children placed, occupied + 1), capacity updates and, in the
+    second case, a child who is waiting again (the fallback to a full build)."""
+    from dataclasses import replace
+
+    from data.generator import generate
+    from matcher import CurrentPlacement
+    from matcher.proposals import SystemIndex
+    from tests.api_support import CrowFlyTravel
+
+    sys = generate(scale=0.05, seed=3)
+    travel = CrowFlyTravel().matrix(sys.homes, sys.structures)
+    index = SystemIndex.build(sys, travel)
+    open_units = [u for u in sys.units if u.free >= 1]
+    waiting = [c for c in sys.children if c.is_waiting]
+    units = {u.id: replace(u, occupied=u.occupied + 1) for u in open_units[:8]}
+    children = [replace(c, current=CurrentPlacement(u.id, ON)) for c, u in zip(waiting[::2], open_units[:8])]
+    for u in open_units[8:12]:
+        units[u.id] = replace(u, capacity=u.occupied + 3)
+    if unplace:
+        placed = next(c for c in sys.children if c.current is not None)
+        old = sys.unit_by_id[placed.current.unit_id]
+        units[old.id] = replace(units.get(old.id, old), occupied=units.get(old.id, old).occupied - 1)
+        children.append(replace(placed, current=None))
+    changed = sys.with_changes(units.values(), children)
+    updated = index.with_changes(changed, units, [c.id for c in children])
+    fresh = SystemIndex.build(changed, travel)
+    assert updated.system is changed
+    assert _index_arrays(updated) == _index_arrays(fresh)
+    assert len(updated.waiting_ids) == len(index.waiting_ids) - 8 + unplace
+    some = waiting[1]
+    got = [p.key for p in propose(changed, [some.id], travel, W, 10, index=updated)]
+    assert got and got == [p.key for p in propose(changed, [some.id], travel, W, 10)]
