@@ -123,8 +123,13 @@ def test_with_changes_replaces_units_and_children_in_place():
     assert [u.occupied for u in changed.units] == [1, 1]
     assert [c.id for c in changed.waiting_children()] == ["B"]
     assert s.child_by_id["A"].is_waiting  # the original is untouched
-    assert changed == system([placed, kids[1], kids[2]], [structure()],
-                             [unit("U-1", capacity=3, occupied=1), unit("U-2", capacity=2, occupied=1)])
+    built = system([placed, kids[1], kids[2]], [structure()],
+                   [unit("U-1", capacity=3, occupied=1), unit("U-2", capacity=2, occupied=1)])
+    assert changed == built
+    for name in ("child_by_id", "unit_by_id", "structure_by_id", "sibling_group_by_id", "placed_by_unit",
+                 "units_by_structure", "homes"):
+        assert getattr(changed, name) == getattr(built, name), name
+    assert list(changed.child_by_id) == ["A", "B", "C"] and changed.placed_by_unit == {"U-1": 1, "U-2": 1}
 
 
 def test_with_changes_refuses_unknown_ids_and_an_inconsistent_result():
@@ -134,6 +139,11 @@ def test_with_changes_refuses_unknown_ids_and_an_inconsistent_result():
     placed = replace(s.child_by_id["A"], current=CurrentPlacement("U-1", ON))
     with pytest.raises(DomainError, match="unit U-1: 1 children placed there but only 0 places occupied"):
         s.with_changes(children=[placed])
+    lost = replace(s.child_by_id["A"], current=CurrentPlacement("U-404", ON))
+    with pytest.raises(DomainError, match="child A: current placement in unknown unit 'U-404'"):
+        s.with_changes([replace(s.unit_by_id["U-1"], structure_id="S-404")], [lost])
+    with pytest.raises(DomainError, match="unit U-1: unknown structure 'S-404'"):
+        s.with_changes([replace(s.unit_by_id["U-1"], structure_id="S-404")], [lost])
 
 
 def test_system_indexes():
