@@ -77,8 +77,8 @@ SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
 def writer_snapshot(services: ServicesDep) -> Snapshot:
     """The snapshot for endpoints that write: read on its own short session, closed before the
     endpoint opens its write session, so that a request never holds two pooled connections at
-    once (otherwise concurrent holds and confirmations, each of which may wait for a reload of
-    the system, exhaust the pool waiting for each other)."""
+    once (otherwise concurrent holds and confirmations, each of which may wait for the snapshot
+    to be brought up to date, exhaust the pool waiting for each other)."""
     with services.db.read() as session:
         return services.systems.snapshot(session)
 

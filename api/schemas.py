@@ -111,6 +111,9 @@ class ProposalsOut(BaseModel):
     order: Literal["own", "system"]
     data_version: int
     prices_available: bool
+    prices_version: int | None = Field(
+        None, description="Data version the capacity prices were computed at: older than data_version for the "
+        "moments after a confirmation or a unit update while they are recomputed in the background.")
     proposals: list[ProposalOut]
     why_not: WhyNotOut | None = None
 

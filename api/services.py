@@ -1,7 +1,8 @@
 """Services the app holds (one set per ``create_app``, never module-level): the loaded system
-cached per data version, travel times, capacity prices cached per data version, the batch-job
-runner and the sweep of expired holds. Routers reach them through :mod:`api.deps`, so tests can
-swap any of them.
+kept at the store's latest data version (loaded whole once, then brought up to date from the
+rows each change touched), travel times, capacity prices (per data version, recomputed in the
+background after a change), the batch-job runner and the sweep of expired holds. Routers reach
+them through :mod:`api.deps`, so tests can swap any of them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from api.settings import Settings
 from data.db import Database
 from data.db import repository as repo
-from data.db.database import current_version, load_system
+from data.db.database import Changes, current_version, current_versions, load_changes, load_system
 from matcher.errors import PlacementError
 from matcher.model import Home, PlacementSystem, Structure
 from matcher.proposals import SystemIndex
@@ -120,16 +121,35 @@ def travel_source(settings: Settings) -> TravelSource:
 class Snapshot:
     """The placement system at one data version, with its travel matrix and index."""
 
+    definitions: int
+    """The store's definitions version the system was loaded at (see :class:`StoreVersion`)."""
     version: int
+    """The data version the system stands at."""
     system: PlacementSystem
     travel: TravelMatrix
     index: SystemIndex
     memo: dict[str, Any] = field(default_factory=dict)
     """Derived arrays computed once per snapshot by the routers that need them."""
 
+    def with_changes(self, changes: Changes) -> Snapshot:
+        """This snapshot brought to ``changes.version``: the changed units and children replaced
+        in the system and in the index; the travel matrix (homes and structures) is the same; the
+        memo starts empty (what it holds may depend on occupancy)."""
+        system = self.system.with_changes(changes.units, changes.children)
+        index = self.index.with_changes(system, (u.id for u in changes.units), (c.id for c in changes.children))
+        return Snapshot(self.definitions, changes.version.data, system, self.travel, index)
+
 
 class SystemService:
-    """Loads the system from the store once per data version (load once, compute many)."""
+    """The system at the store's latest data version, held in memory (load once, compute many).
+
+    Loaded whole at the first request and whenever the store's definitions change (the system
+    was replaced: :meth:`Database.save_system`). A confirmation or a unit update changes only
+    occupancy, capacity and current placements: the data version moves within the same
+    definitions and the next request brings the snapshot up to date from the rows changed since
+    (:func:`load_changes`, two indexed queries) instead of reloading 51,000 children.
+    ``full_loads`` and ``refreshes`` count each kind.
+    """
 
     def __init__(self, travel: TravelSource, consistent: Callable[[], AbstractContextManager[Session]] | None = None):
         self.travel_source = travel
@@ -140,11 +160,14 @@ class SystemService:
         self._travel_key: str | None = None
         self._travel: TravelMatrix | None = None
         self._lock = threading.Lock()
+        self.full_loads = 0
+        self.refreshes = 0
 
     def snapshot(self, session: Session) -> Snapshot:
+        """The snapshot at the data version ``session`` sees, or a newer one."""
         version = current_version(session)
         snap = self._snapshot
-        if snap is not None and snap.version == version:
+        if snap is not None and snap.version >= version:
             return snap
         if self.consistent is not None:
             # End the request's read transaction first: its pooled connection goes back while this
@@ -153,18 +176,29 @@ class SystemService:
             session.rollback()
         with self._lock:
             snap = self._snapshot
-            if snap is not None and snap.version == version:
+            if snap is not None and snap.version >= version:
                 return snap
             if self.consistent is not None:
                 with self.consistent() as whole:
-                    version = current_version(whole)
-                    system = load_system(whole)
+                    snap = self._load(whole, snap)
             else:
-                system = load_system(session)
-            travel = self._matrix(system)
-            snap = Snapshot(version, system, travel, SystemIndex.build(system, travel))
+                snap = self._load(session, snap)
             self._snapshot = snap
             return snap
+
+    def _load(self, session: Session, cached: Snapshot | None) -> Snapshot:
+        """Up to date from ``cached`` if the definitions are the same, whole otherwise (``session``
+        sees one snapshot of the store)."""
+        versions = current_versions(session)
+        if cached is not None and cached.definitions == versions.definitions:
+            if cached.version >= versions.data:
+                return cached
+            self.refreshes += 1
+            return cached.with_changes(load_changes(session, since=cached.version))
+        system = load_system(session)
+        travel = self._matrix(system)
+        self.full_loads += 1
+        return Snapshot(versions.definitions, versions.data, system, travel, SystemIndex.build(system, travel))
 
     def _matrix(self, system: PlacementSystem) -> TravelMatrix:
         digest = hashlib.sha256()
@@ -195,31 +229,88 @@ def solver_capacity_prices(system: PlacementSystem, travel: TravelMatrix, weight
     return capacity_prices(Problem.build(system, travel, weights, "waiting"))
 
 
+@dataclass(frozen=True)
+class Prices:
+    """Capacity prices per unit id (minutes-equivalent) and the versions they were computed at."""
+
+    values: Mapping[str, float]
+    definitions: int
+    version: int
+    """The data version of the snapshot they were computed on (may be older than the request's)."""
+
+
 class PriceService:
-    """Capacity prices cached per data version: computed at most once per version, shared by
-    every request; a change of capacity, occupancy or placements (a new version) invalidates."""
+    """Capacity prices, computed at most once per data version and shared by every request;
+    stale but labelled after a change of occupancy.
+
+    With no prices yet for the store's definitions (the first request, or the system was
+    replaced), the request waits for them. After a confirmation or a unit update (a newer data
+    version, same definitions), requests get the prices of the older version at once, labelled
+    with that version (:attr:`Prices.version`), while one recomputation on the newest snapshot
+    runs in the background (seconds at scale 10: no request waits for it). At most one runs at a
+    time; a change made during it is taken up by the next request after it.
+    """
 
     def __init__(self, compute: PriceFunction = solver_capacity_prices):
         self.compute = compute
-        self._cache: tuple[int, Mapping[str, float]] | None = None
-        self._lock = threading.Lock()
+        self._latest: Prices | None = None
+        self._computing = threading.Lock()
+        """Held while prices are computed (one computation at a time)."""
+        self._state = threading.Lock()
+        self._background: Future | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="capacity-prices")
         self.computations = 0
 
-    def prices(self, snapshot: Snapshot, weights: Weights) -> Mapping[str, float]:
-        cached = self._cache
-        if cached is not None and cached[0] == snapshot.version:
-            return cached[1]
-        with self._lock:
-            cached = self._cache
-            if cached is not None and cached[0] == snapshot.version:
-                return cached[1]
-            prices = dict(self.compute(snapshot.system, snapshot.travel, weights))
-            bad = [u for u, p in prices.items() if not math.isfinite(p)]
-            if bad:
-                raise ServiceUnavailable(f"capacity prices are not finite for unit(s) {', '.join(bad[:5])}")
-            self._cache = (snapshot.version, prices)
-            self.computations += 1
-            return prices
+    def prices(self, snapshot: Snapshot, weights: Weights) -> Prices:
+        latest = self._latest
+        if latest is None or latest.definitions != snapshot.definitions:
+            with self._computing:
+                latest = self._latest
+                if latest is None or latest.definitions != snapshot.definitions:
+                    return self._compute(snapshot, weights)
+        if latest.version < snapshot.version:
+            self._refresh_in_background(snapshot, weights)
+        return latest
+
+    def _compute(self, snapshot: Snapshot, weights: Weights) -> Prices:
+        """Compute the prices of ``snapshot`` (the caller holds ``_computing``) and keep them
+        unless newer ones are kept already."""
+        values = dict(self.compute(snapshot.system, snapshot.travel, weights))
+        bad = [u for u, p in values.items() if not math.isfinite(p)]
+        if bad:
+            raise ServiceUnavailable(f"capacity prices are not finite for unit(s) {', '.join(bad[:5])}")
+        prices = Prices(values, snapshot.definitions, snapshot.version)
+        self.computations += 1
+        latest = self._latest
+        if latest is None or latest.definitions != prices.definitions or latest.version < prices.version:
+            self._latest = prices
+        return prices
+
+    def _refresh_in_background(self, snapshot: Snapshot, weights: Weights) -> None:
+        with self._state:
+            if self._background is not None and not self._background.done():
+                return
+            self._background = self._executor.submit(self._refresh, snapshot, weights)
+
+    def _refresh(self, snapshot: Snapshot, weights: Weights) -> None:
+        with self._computing:
+            latest = self._latest
+            if latest is not None and latest.definitions == snapshot.definitions and latest.version >= snapshot.version:
+                return
+            try:
+                self._compute(snapshot, weights)
+            except Exception:  # the stale prices stay; the next request tries again
+                log.exception("background computation of the capacity prices at version %s failed", snapshot.version)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the background computation under way, if any (tests, shutdown)."""
+        with self._state:
+            running = self._background
+        if running is not None:
+            running.result(timeout)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 # --- batch jobs -------------------------------------------------------------------------------
@@ -353,3 +444,4 @@ class Services:
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
         self.jobs.shutdown()
+        self.prices.shutdown()

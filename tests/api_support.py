@@ -83,7 +83,10 @@ class Api:
 
 @contextmanager
 def running_api(db: Database, prices: Mapping[str, float] | None = None,
-                runner: JobRunner = solver_job, price_function: Callable | None = None) -> Iterator[Api]:
+                runner: JobRunner = solver_job, price_function: Callable | None = None,
+                seed: bool = True) -> Iterator[Api]:
+    """A test client over ``db``, which first gets :func:`sample_system` (unless ``seed`` is
+    False: a second app over the store another one is using)."""
     clock = Clock(datetime(2026, 11, 23, 9, 0, 0))
     calls: list[int] = []
 
@@ -95,6 +98,7 @@ def running_api(db: Database, prices: Mapping[str, float] | None = None,
         Settings(database_url=db.url_for_display, travel="crowfly", sweep_seconds=0),
         db=db, travel=CrowFlyTravel(), prices=price_function or counted, runner=runner, clock=clock,
     )
-    db.save_system(sample_system())
+    if seed:
+        db.save_system(sample_system())
     with TestClient(create_app(services=services)) as client:
         yield Api(client, services, clock, db, calls)

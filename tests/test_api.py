@@ -167,13 +167,31 @@ def test_proposal_errors(api: Api):
     assert problem_of(api.get("/children/C-1/proposals?order=best"), 422)["errors"][0]["field"] == "order"
 
 
-def test_capacity_prices_are_computed_once_per_data_version(api: Api):
-    api.get("/children/C-1/proposals")
+def test_capacity_prices_are_computed_once_per_data_version_then_again_in_the_background(api: Api):
+    first = api.get("/children/C-1/proposals").json()
     api.get("/sibling-groups/F-1/proposals")
-    assert len(api.price_calls) == 1
+    assert len(api.price_calls) == 1 and first["prices_version"] == first["data_version"]
     assert api.patch("/units/U-nev", {"capacity": 12}, role="planner").status_code == 200
-    api.get("/children/C-1/proposals")
+    stale = api.get("/children/C-1/proposals").json()  # answered at once with the older prices, labelled
+    assert stale["data_version"] == first["data_version"] + 1 and stale["prices_version"] == first["data_version"]
+    assert stale["proposals"][0]["capacity_price"] == 1000.0
+    api.services.prices.wait(timeout=30)
     assert len(api.price_calls) == 2
+    fresh = api.get("/children/C-1/proposals").json()
+    assert fresh["prices_version"] == fresh["data_version"] == first["data_version"] + 1
+    api.services.prices.wait(timeout=30)
+    assert len(api.price_calls) == 2
+
+
+def test_a_replaced_system_is_loaded_whole_and_priced_before_the_answer(api: Api):
+    from tests.api_support import sample_system
+
+    api.get("/children/C-1/proposals")
+    assert (api.services.systems.full_loads, len(api.price_calls)) == (1, 1)
+    api.db.save_system(sample_system())
+    body = api.get("/children/C-1/proposals").json()
+    assert (api.services.systems.full_loads, api.services.systems.refreshes, len(api.price_calls)) == (2, 0, 2)
+    assert body["prices_version"] == body["data_version"] == api.db.version()
 
 
 def test_without_prices_the_own_order_still_answers_and_the_system_order_is_503(db):
@@ -319,6 +337,93 @@ def test_confirming_a_move_frees_the_old_place(api: Api):
     api.post(f"/reservations/{rid}/confirm")
     assert api.get("/units/U-near-4").json()["occupied"] == 0
     assert api.get("/units/U-nev").json()["occupied"] == 1
+
+
+# --- the snapshot after a change: brought up to date, not reloaded --------------------------------
+
+
+def counted_full_loads(monkeypatch) -> list[int]:
+    """Count the calls of the whole-system loader the services use."""
+    import api.services
+
+    calls: list[int] = []
+    real = api.services.load_system
+
+    def counted(session):
+        calls.append(1)
+        return real(session)
+
+    monkeypatch.setattr(api.services, "load_system", counted)
+    return calls
+
+
+def every_answer(api: Api) -> dict:
+    """What the officers' screens read: free places, every child's and the fratrie's proposals in
+    both orders with a "why not", for a caller who sees secret places and one who does not.
+    Without ``prices_version``: after a change the prices are stale but labelled for a moment."""
+    out = {}
+    for role in ("officer", "protection_officer"):
+        out[role] = api.get("/places?limit=1000", role=role).json()
+        for cid in ("C-1", "C-2", "C-3", "C-P", "C-0", "C-placed"):
+            out[role, cid] = api.get(f"/children/{cid}/proposals?k=50&why_not=S-near", role=role).json()
+            out[role, cid, "places"] = api.get(f"/places?child_id={cid}&within_minutes=600", role=role).json()
+        for order in ("own", "system"):
+            out[role, "F-1", order] = api.get(f"/sibling-groups/F-1/proposals?k=50&order={order}", role=role).json()
+    for body in out.values():
+        body.pop("prices_version", None)
+    return out
+
+
+def free_of(answers: dict, unit_id: str) -> int:
+    return next((p["free"] for p in answers["officer"]["items"] if p["unit_id"] == unit_id), 0)
+
+
+@pytest.mark.parametrize("change", ["confirm", "move", "unit_update"])
+def test_after_a_change_the_next_answers_come_without_a_full_reload_and_equal_a_fresh_load(db, monkeypatch, change):
+    from data.db.database import load_system
+
+    full_loads = counted_full_loads(monkeypatch)
+    with running_api(db, prices={"U-near-4": 1000.0}) as api:
+        before = every_answer(api)
+        assert len(full_loads) == 1
+        if change == "confirm":  # C-1 takes the last free place of U-near-4
+            rid = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}).json()["id"]
+            assert api.post(f"/reservations/{rid}/confirm").status_code == 200
+        elif change == "move":  # C-placed leaves U-near-4 for U-nev
+            rid = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-placed"}).json()["id"]
+            assert api.post(f"/reservations/{rid}/confirm").status_code == 200
+        else:
+            assert api.patch("/units/U-nev", {"capacity": 12, "occupied": 4}, role="structure_manager").status_code == 200
+        after = every_answer(api)
+        assert len(full_loads) == 1 and api.services.systems.refreshes == 1
+        assert after["officer"]["data_version"] == api.db.version() == before["officer"]["data_version"] + 1
+        expected = {"confirm": {"U-near-4": 0, "U-nev": 10}, "move": {"U-near-4": 2, "U-nev": 9},
+                    "unit_update": {"U-near-4": 1, "U-nev": 8}}[change]
+        assert {u: free_of(after, u) for u in expected} == expected
+        if change == "confirm":
+            assert "U-near-4" not in {p["placements"][0]["unit_id"] for p in after["officer", "C-2"]["proposals"]}
+            assert "U-near-4" not in {p["placements"][0]["unit_id"] for p in after["officer", "C-0"]["proposals"]}
+            assert after["officer", "F-1", "own"] != before["officer", "F-1", "own"]
+        with running_api(db, prices={"U-near-4": 1000.0}, seed=False) as fresh:
+            assert every_answer(fresh) == after
+        assert len(full_loads) == 2  # the fresh app's own load
+        with db.consistent_read() as session:
+            assert api.services.systems.snapshot(session).system == load_system(session)
+
+
+def test_changes_made_one_after_another_are_applied_in_turn(db, monkeypatch):
+    full_loads = counted_full_loads(monkeypatch)
+    with running_api(db, prices={"U-near-4": 1000.0}) as api:
+        api.get("/places")
+        for capacity in (11, 12, 13):
+            assert api.patch("/units/U-nev", {"capacity": capacity}, role="planner").status_code == 200
+            assert free_of({"officer": api.get("/places").json()}, "U-nev") == capacity
+        rid = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}).json()["id"]
+        api.post(f"/reservations/{rid}/confirm")
+        assert api.patch("/units/U-near-4", {"capacity": 3}, role="planner").status_code == 200
+        body = api.get("/places").json()
+        assert free_of({"officer": body}, "U-near-4") == 1 and body["data_version"] == api.db.version()
+        assert len(full_loads) == 1 and api.services.systems.refreshes == 5
 
 
 # --- units ---------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from api.schemas import (
     UnitCheckOut,
     WhyNotOut,
 )
-from api.services import ServiceUnavailable, Services, Snapshot
+from api.services import Prices, ServiceUnavailable, Services, Snapshot
 from data.db import repository as repo
 from matcher.proposals import Proposal, WhyNot, propose, why_not
 from matcher.rules import OPTION_RULES
@@ -52,13 +52,14 @@ def _proposals(services: Services, session, snap: Snapshot, caller: Caller, chil
     if k > services.settings.max_k:
         raise ApiProblem(422, "Invalid request", f"k is at most {services.settings.max_k} on this server.",
                          [{"field": "k", "in": "query", "reason": f"at most {services.settings.max_k}"}])
-    prices: Mapping[str, float] | None
+    priced: Prices | None
     try:
-        prices = services.prices.prices(snap, services.weights)
+        priced = services.prices.prices(snap, services.weights)
     except ServiceUnavailable:
         if order == "system":
             raise
-        prices = None
+        priced = None
+    prices: Mapping[str, float] | None = None if priced is None else priced.values
     held = _taken(services, session, snap, caller)
     found = propose(snap.system, child_ids, snap.travel, services.weights, k, prices, order=order,
                     held=held, index=snap.index)
@@ -72,7 +73,7 @@ def _proposals(services: Services, session, snap: Snapshot, caller: Caller, chil
                                       held=held, index=snap.index))
     return ProposalsOut(
         child_ids=list(child_ids), sibling_group_id=group_id, order=order, data_version=snap.version,
-        prices_available=prices is not None,
+        prices_available=priced is not None, prices_version=None if priced is None else priced.version,
         proposals=[_proposal_out(snap, p, prices is not None) for p in found], why_not=answer,
     )
 
