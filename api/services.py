@@ -275,7 +275,12 @@ class PriceService:
     def _compute(self, snapshot: Snapshot, weights: Weights) -> Prices:
         """Compute the prices of ``snapshot`` (the caller holds ``_computing``) and keep them
         unless newer ones are kept already."""
-        values = dict(self.compute(snapshot.system, snapshot.travel, weights))
+        try:
+            values = dict(self.compute(snapshot.system, snapshot.travel, weights))
+        except ServiceUnavailable:
+            raise
+        except PlacementError as err:  # a solver failure (solver.lp.SolverError...) is not the client's fault
+            raise ServiceUnavailable(f"the capacity prices could not be computed: {err}") from err
         bad = [u for u, p in values.items() if not math.isfinite(p)]
         if bad:
             raise ServiceUnavailable(f"capacity prices are not finite for unit(s) {', '.join(bad[:5])}")

@@ -206,6 +206,19 @@ def test_without_prices_the_own_order_still_answers_and_the_system_order_is_503(
         assert "needs solver.duals" in problem_of(api.get("/children/C-1/proposals?order=system"), 503)["detail"]
 
 
+def test_a_solver_failure_on_the_prices_is_a_503_and_the_own_order_still_answers(db):
+    from solver.lp import SolverError
+
+    def failing(*_):
+        raise SolverError("the LP relaxation is abnormal: a solver failure or the time limit")
+
+    with running_api(db, price_function=failing) as api:
+        body = api.get("/children/C-1/proposals").json()
+        assert not body["prices_available"] and body["prices_version"] is None and body["proposals"]
+        detail = problem_of(api.get("/children/C-1/proposals?order=system"), 503)["detail"]
+        assert "capacity prices could not be computed: the LP relaxation is abnormal" in detail
+
+
 # --- reservations ----------------------------------------------------------------------------------
 
 
