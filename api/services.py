@@ -7,6 +7,7 @@ them through :mod:`api.deps`, so tests can swap any of them.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import math
@@ -198,7 +199,12 @@ class SystemService:
         system = load_system(session)
         travel = self._matrix(system)
         self.full_loads += 1
-        return Snapshot(versions.definitions, versions.data, system, travel, SystemIndex.build(system, travel))
+        snap = Snapshot(versions.definitions, versions.data, system, travel, SystemIndex.build(system, travel))
+        # The system lives until the next full load: keep its objects out of the cyclic garbage
+        # collector's sight (reference counting still frees them). At scale 10 a full collection
+        # otherwise walks millions of objects every few hundred requests, a 0.4-0.5 s pause.
+        gc.freeze()
+        return snap
 
     def _matrix(self, system: PlacementSystem) -> TravelMatrix:
         digest = hashlib.sha256()
