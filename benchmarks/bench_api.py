@@ -10,6 +10,11 @@
    ``--reserve`` children, the unit of its first proposal (children with the same first choice
    race for its last places), then confirm every hold; reports holds/s, confirms/s, conflicts,
    and the double bookings found afterwards by ``repository.double_bookings`` (must be zero).
+3. After a change: ``--after-change`` times, a planner updates a unit's capacity (a new data
+   version) and one proposal request follows at once; p50/p95 of that request (it brings the
+   server's snapshot up to date first, and gets prices stale but labelled).
+
+Progress goes to stderr; the JSON report (with the load average before and after) to stdout.
 """
 
 from __future__ import annotations
@@ -63,6 +68,10 @@ def start_server(database_url: str, schema: str | None = None) -> tuple[subproce
     raise SystemExit("the server did not answer /health within 600 s")
 
 
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def timed(client: httpx.Client, url: str) -> float:
     t = time.perf_counter()
     r = client.get(url)
@@ -77,18 +86,21 @@ def _stats(ms: list[float]) -> dict[str, float]:
             "p99_ms": round(_pct(ms, 0.99), 1)}
 
 
-def latency(base: str, child_ids: list[str], n: int, clients: int) -> dict[str, dict[str, dict[str, float]]]:
+def latency(base: str, child_ids: list[str], n: int, clients: int, timeout: float) -> dict[str, dict[str, dict[str, float]]]:
     """p50/p95/p99 of each request, sent one at a time (the latency of a request) and by
     ``clients`` threads at once (under load). Each run asks about its own random children."""
     rng = random.Random(1)
     out: dict[str, dict[str, dict[str, float]]] = {}
-    with httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(max_connections=clients)) as client:
-        timed(client, f"/children/{child_ids[0]}/proposals?k=10")  # warm caches (snapshot, prices)
+    with httpx.Client(base_url=base, timeout=timeout, limits=httpx.Limits(max_connections=clients)) as client:
+        progress("warming the caches (load of the system, travel matrix, capacity prices)")
+        warm = timed(client, f"/children/{child_ids[0]}/proposals?k=10")
         timed(client, f"/places?child_id={child_ids[0]}&within_minutes=60")
+        out["first_request_ms"] = round(warm, 1)
         for name, pattern in (("proposals", "/children/{}/proposals?k=10"),
                               ("free_places", "/places?child_id={}&within_minutes=60")):
             out[name] = {}
             for threads in (1, clients):
+                progress(f"{name}: {n} requests, {threads} client(s)")
                 picks = [rng.choice(child_ids) for _ in range(n)]
                 with ThreadPoolExecutor(threads) as pool:
                     ms = list(pool.map(lambda c: timed(client, pattern.format(c)), picks))
@@ -96,7 +108,27 @@ def latency(base: str, child_ids: list[str], n: int, clients: int) -> dict[str, 
     return out
 
 
-def reservations(base: str, db, child_ids: list[str], clients: int = 20) -> dict[str, float]:
+def after_change(base: str, child_ids: list[str], n: int, timeout: float) -> dict[str, dict[str, float]]:
+    """``n`` times: a planner adds a place to a unit (a new data version), then one proposal
+    request for a random child follows at once; p50/p95/p99 of each (the proposal request
+    brings the server's snapshot up to date before answering)."""
+    rng = random.Random(2)
+    with httpx.Client(base_url=base, timeout=timeout) as client:
+        first = client.get(f"/children/{child_ids[0]}/proposals?k=1").json()["proposals"]
+        unit_id = first[0]["placements"][0]["unit_id"]
+        capacity = client.get(f"/units/{unit_id}").json()["capacity"]
+        patch_ms, proposal_ms = [], []
+        for i in range(n):
+            t = time.perf_counter()
+            r = client.patch(f"/units/{unit_id}", json={"capacity": capacity + i + 1}, headers={"X-Role": "planner"})
+            patch_ms.append((time.perf_counter() - t) * 1000)
+            if r.status_code != 200:
+                raise SystemExit(f"PATCH /units/{unit_id}: {r.status_code} {r.text[:300]}")
+            proposal_ms.append(timed(client, f"/children/{rng.choice(child_ids)}/proposals?k=10"))
+    return {"unit_update": _stats(patch_ms), "proposal": _stats(proposal_ms)}
+
+
+def reservations(base: str, db, child_ids: list[str], clients: int = 20, timeout: float = 60) -> dict[str, float]:
     """Each child reserves the unit of its first proposal (so that it is eligible and had a free
     place a moment before), 20 clients at once; children whose first choices coincide race for
     the same last places. Then every successful hold is confirmed, 20 clients at once.
@@ -112,7 +144,8 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20) -> dict
     from data.db.models import UnitRow
 
     officer = {"X-Role": "protection_officer"}
-    with httpx.Client(base_url=base, timeout=60, headers=officer) as c:
+    progress(f"reservations: first proposal of {len(child_ids)} children")
+    with httpx.Client(base_url=base, timeout=timeout, headers=officer) as c:
         target = {}
         for child in child_ids:
             found = c.get(f"/children/{child}/proposals?k=1").json()["proposals"]
@@ -125,9 +158,10 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20) -> dict
     contested = sum(max(0, n - free[u]) for u, n in sent.items())
 
     def hold(item: tuple[str, str]) -> httpx.Response:
-        with httpx.Client(base_url=base, timeout=60, headers=officer) as c:
+        with httpx.Client(base_url=base, timeout=timeout, headers=officer) as c:
             return c.post("/reservations", json={"unit_id": item[1], "child_id": item[0]})
 
+    progress(f"reservations: {len(target)} holds, {clients} clients")
     t = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         answers = list(pool.map(hold, target.items()))
@@ -137,12 +171,13 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20) -> dict
     failures: list[str] = []
 
     def confirm(rid: str) -> int:
-        with httpx.Client(base_url=base, timeout=60, headers=officer) as c:
+        with httpx.Client(base_url=base, timeout=timeout, headers=officer) as c:
             r = c.post(f"/reservations/{rid}/confirm", json={})
             if r.status_code != 200:
                 failures.append(f"{r.status_code} {r.text[:200]}")
             return r.status_code
 
+    progress(f"reservations: {len(held)} confirmations, {clients} clients")
     t = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
         confirmed = list(pool.map(confirm, held))
@@ -165,6 +200,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--reserve", type=int, default=400, help="Children that reserve a place.")
+    ap.add_argument("--after-change", type=int, default=30, help="Capacity updates each followed by a proposal.")
+    ap.add_argument("--timeout", type=float, default=120.0, help="Client timeout of one request, seconds.")
     ap.add_argument("--postgres", default=PG_URL)
     args = ap.parse_args(argv)
 
@@ -173,20 +210,29 @@ def main(argv: list[str] | None = None) -> None:
     from data.db import Database
     from data.generator import generate
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    progress(f"generating scale {args.scale}")
     system = generate(scale=args.scale, seed=1)
     waiting = [c.id for c in system.children if c.is_waiting]
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     db = Database(args.postgres, schema=schema)
     db.migrate()
+    progress(f"saving {len(system.children)} children in PostgreSQL schema {schema}")
     db.save_system(system)
+    progress("starting the server")
     proc, base = start_server(args.postgres, schema)
     try:
         report = {"scale": args.scale, "children": len(system.children), "database": "postgresql",
-                  **latency(base, waiting, args.requests, args.clients),
-                  "reservations": reservations(base, db, waiting[:args.reserve])}
+                  "cores": os.cpu_count(), "load_average_before": load_before,
+                  **latency(base, waiting, args.requests, args.clients, args.timeout)}
+        report["reservations"] = reservations(base, db, waiting[:args.reserve], timeout=args.timeout)
+        progress(f"after a change: {args.after_change} capacity updates, each followed by a proposal")
+        report["proposal_after_a_change"] = after_change(base, waiting, args.after_change, args.timeout)
+        report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     finally:
+        progress("stopping the server, dropping the schema")
         proc.terminate()
-        proc.wait(30)
+        proc.wait(60)
         db.drop_schema()
         db.dispose()
     import json
