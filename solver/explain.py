@@ -95,9 +95,8 @@ def _group_reason(problem: Problem, assigned: np.ndarray, i: int, b: int, block)
     s = int(problem.unit_structure[b])
     if s in problem.forbidden_structures.get(i, ()):
         return "the judge ordered this child separated from a child living in this structure"
-    for x, y in problem.separations:
-        other = y if x == i else x if y == i else -1
-        if other >= 0 and assigned[other] >= 0 and problem.unit_structure[assigned[other]] == s:
+    for other in problem.separation_partners.get(i, ()):
+        if assigned[other] >= 0 and problem.unit_structure[assigned[other]] == s:
             return f"the judge ordered this child separated from {problem.children[other].id}, who is placed there"
     if block is not None:
         if not problem.unit_takes_siblings[b] and any(assigned[m] == b for m in block.members if m != i):

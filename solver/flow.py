@@ -1,71 +1,96 @@
-"""Min-cost flow relaxation: a proven lower bound and a starting assignment, in seconds at Paris scale.
+"""Min-cost flow relaxation: a proven lower bound, dual prices and a starting assignment, at any scale.
 
-Every eligible (child, unit) arc (``Problem.iter_blocks``: class rules and the judge's rules
-applied) goes into one OR-Tools min-cost flow: each child sends one unit of flow either to a
-unit (its cost) or to "no place" (its unplaced cost); units have their capacity for the scope.
-Siblings-together (a soft rule at ``weights.siblings_split``), the judge's pairwise separations
-and units that do not take siblings are left out, so the flow optimum is a relaxation: with
-costs rounded *down* to 1/100 it is a proven lower bound on any feasible assignment.
+Each child sends one unit of flow either to a unit (its cost) or to "no place" (its unplaced
+cost); units have their capacity for the scope. Siblings-together (a soft rule at
+``weights.siblings_split``), the judge's pairwise separations and units that do not take
+siblings are left out, so the flow optimum is a relaxation.
 
-:func:`repair` then makes the flow's assignment feasible (separations, units without siblings,
-forbidden structures) and brings split fratries together where that lowers the objective.
+The flow never holds every eligible arc (300 million at 10x Paris scale would not fit in memory):
+:func:`flow_relaxation` starts from the ``FLOW_CANDIDATES`` cheapest arcs of each child (and its
+current unit), solves the flow (OR-Tools), recovers the dual price of a place in each unit
+(:func:`_place_prices`), then makes one vectorised pass over **all** eligible arcs
+(:func:`_negative_arcs`) that gives the Lagrangian bound at those prices (valid whatever the
+arcs held: weak duality) and the arcs whose reduced cost is negative; those are added and the
+flow solved again, until no arc is left (``converged``: the flow over the arcs held is then the
+flow over all arcs, and the bound is at least its value up to the 1/100 rounding of costs).
+A last pass (:func:`solver.lp.price_all`) raises the bound with the fratries' structure.
+
+:func:`flow_around` re-solves the flow with some children fixed (the fratries placed by
+:func:`place_fratries`) on the arcs the relaxation held, and :func:`repair` makes an assignment
+feasible (separations, units without siblings, forbidden structures) and brings split fratries
+together where that lowers the objective.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
+
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from solver.lp import SolverError
-from solver.problem import Problem
+from solver.lp import RowPrices, SolverError, price_all
+from solver.problem import Arcs, Problem
 
 FRATRIE_STRUCTURES = 6
 """Nearest structures that could hold a whole fratrie tried when the flow splits it."""
 
 PRICED_STRUCTURES = 300
-"""The same, when places are priced (:func:`capacity_prices`): more are worth trying (Paris, scope
-all: 50 -> 832,514, 300 -> 831,967 in +1.1 s, 1,000 -> 831,887 in +2.2 s)."""
+"""The same, when places are priced (:attr:`FlowRelaxation.prices`): more are worth trying (Paris,
+scope all: 50 -> 832,514, 300 -> 831,967 in +1.1 s, 1,000 -> 831,887 in +2.2 s)."""
 
 SCALE = 100.0
 """Costs are integers in 1/SCALE minutes-equivalent (rounded down, so the bound stays valid)."""
 
+FLOW_CANDIDATES = 64
+"""Cheapest eligible arcs per child the first flow holds (pricing adds the others that matter)."""
 
-def _eligible_arcs(problem: Problem, free: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(child, unit, cost) of every eligible arc (of the ``free`` children only, when given)."""
-    kids, units, costs = [], [], []
-    for block_kids, block_units, _minutes, cost, eligible in problem.iter_blocks():
-        if free is not None:
-            eligible = eligible & free[block_kids][:, None]
-        r, c = np.nonzero(eligible)
-        kids.append(block_kids[r])
-        units.append(block_units[c])
-        costs.append(cost[r, c])
-    child = np.concatenate(kids) if kids else np.zeros(0, dtype=np.int64)
-    unit = np.concatenate(units) if units else np.zeros(0, dtype=np.int64)
-    cost = np.concatenate(costs) if costs else np.zeros(0)
-    return child, unit, cost
+PRICED_PER_CHILD = 64
+"""Most arcs with a negative reduced cost added per child and pricing round."""
+
+KEPT_PER_CHILD = 64
+"""Arcs of each child kept from one round to the next: those of least reduced cost (and the one it
+holds); the others are dropped, so the flow stays small at 10x (a dropped arc comes back when the
+pricing pass finds it worth it again)."""
+
+PRICING_ROUNDS = 50
+"""Most flow / pricing rounds (Paris scale converges in a few)."""
 
 
-def flow_relaxation(problem: Problem, fixed: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """(lower bound, unit index per child or -1) of the problem without its group rules.
+@dataclass(frozen=True, eq=False)
+class FlowRelaxation:
+    """The flow relaxation solved by pricing: its assignment, dual prices and proven bound."""
 
-    ``fixed``: unit per child already decided (-1: free); those children keep their unit and use
-    its places, and the others are assigned optimally around them (the value is then no bound).
-    """
+    value: float
+    """Flow optimum over the arcs held (costs rounded down to 1/100)."""
+    assigned: np.ndarray
+    """Unit index per child in the flow optimum (-1: no place); group rules ignored."""
+    prices: np.ndarray
+    """Dual price of one place in each unit (>= 0, minutes-equivalent): what the place is worth to
+    the children of the flow; 0 for a unit the flow leaves with a free place."""
+    bound: float
+    """Lagrangian bound at ``prices`` over every eligible arc, each fratrie that must stay together
+    taking its cheapest way into one structure (:func:`solver.lp.price_all`): a proven lower bound
+    on every feasible assignment, converged or not."""
+    arcs: Arcs
+    """The arcs the last flow held."""
+    rounds: int
+    converged: bool
+    """The last pass over every arc found none with a negative reduced cost."""
+    stats: dict = field(default_factory=dict)
+
+
+def _min_cost_flow(problem: Problem, arcs: Arcs, capacity: np.ndarray, free: np.ndarray) -> tuple[float, np.ndarray]:
+    """(optimum, unit per child or -1) of the flow of the ``free`` children over ``arcs``."""
     n, m = problem.n_children, problem.n_units
-    capacity = problem.capacity.astype(np.int64).copy()
-    free = np.ones(n, dtype=bool)
-    if fixed is not None:
-        free = fixed < 0
-        capacity -= np.bincount(fixed[~free], minlength=m)
-    child, unit, cost = _eligible_arcs(problem, free)
     sink = n + m
+    child, unit = arcs.child.astype(np.int64), arcs.unit.astype(np.int64)
     f = min_cost_flow.SimpleMinCostFlow()
-    tails = np.concatenate([child, np.arange(n), n + np.arange(m)]).astype(np.int64)
-    heads = np.concatenate([n + unit, np.full(n, sink), np.full(m, sink)]).astype(np.int64)
+    tails = np.concatenate([child, np.arange(n), n + np.arange(m)])
+    heads = np.concatenate([n + unit, np.full(n, sink), np.full(m, sink)])
     caps = np.concatenate([np.ones(len(child)), free, np.maximum(capacity, 0)]).astype(np.int64)
-    unit_costs = np.floor(np.concatenate([cost, problem.unplaced_cost, np.zeros(m)]) * SCALE).astype(np.int64)
-    arcs = f.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, unit_costs)
+    costs = np.floor(np.concatenate([arcs.cost, problem.unplaced_cost, np.zeros(m)]) * SCALE).astype(np.int64)
+    handles = f.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     supplies = np.zeros(n + m + 1, dtype=np.int64)
     supplies[:n] = free
     supplies[sink] = -int(free.sum())
@@ -73,42 +98,147 @@ def flow_relaxation(problem: Problem, fixed: np.ndarray | None = None) -> tuple[
     status = f.solve()
     if status != f.OPTIMAL:
         raise SolverError(f"the min-cost flow relaxation ended with status {status}")
-    flows = f.flows(arcs[: len(child)])
-    assigned = np.full(n, -1, dtype=np.int64) if fixed is None else fixed.astype(np.int64).copy()
-    used = flows > 0
+    used = f.flows(handles[: len(child)]) > 0
+    assigned = np.full(n, -1, dtype=np.int64)
     assigned[child[used]] = unit[used]
     return f.optimal_cost() / SCALE, assigned
 
 
-def capacity_prices(problem: Problem, relaxed: np.ndarray, max_rounds: int = 1000) -> np.ndarray:
-    """Price of one place in each unit (>= 0) for the flow optimum ``relaxed``: its dual potentials.
+def _place_prices(problem: Problem, arcs: Arcs, assigned: np.ndarray, max_rounds: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+    """(price per unit, priced cost per child) of the flow optimum ``assigned`` over ``arcs``.
 
-    The smallest prices with which no child would rather take another unit (or its unplaced
-    cost) than its place in ``relaxed``: ``price[v] >= own[c] - cost[c, v]`` for every eligible
-    arc, ``own[c]`` being the child's priced cost in the flow (its unplaced cost when it has no
-    place). Found by label-correcting rounds over all arcs (vectorised), with the flow's costs
-    rounded down as in :func:`flow_relaxation`, so the rounds stop (no positive cycle at an
-    optimum; units with a free place keep price 0). Any prices >= 0 give a valid Lagrangian
-    bound (:func:`solver.lp.price_all`); these ones make it at least the flow bound up to rounding.
+    The smallest prices ``>= 0`` with which no child would rather take another of its arcs (or
+    its unplaced cost) than its place: ``price[v] >= own[c] - cost[c, v]``, ``own[c]`` being the
+    child's cost plus its unit's price (its unplaced cost without a place). Label-correcting
+    rounds over the arcs grouped by unit (vectorised), on the flow's costs rounded down, so they
+    stop: an optimum has no positive cycle, and a unit with a free place keeps price 0.
     """
-    n, m = problem.n_children, problem.n_units
-    child, unit, cost = _eligible_arcs(problem)
-    cost = np.floor(cost * SCALE) / SCALE
+    cost = np.floor(arcs.cost * SCALE) / SCALE
     unplaced = np.floor(problem.unplaced_cost * SCALE) / SCALE
-    placed = relaxed >= 0
-    own = np.zeros(n)
-    mine = relaxed[child] == unit
-    own[child[mine]] = cost[mine]
-    price = np.zeros(m)
+    placed = assigned >= 0
+    own = np.zeros(problem.n_children)
+    mine = assigned[arcs.child] == arcs.unit
+    own[arcs.child[mine]] = cost[mine]
+    price = np.zeros(problem.n_units)
+    if not len(arcs):
+        return price, np.where(placed, own, unplaced)
+    order = np.argsort(arcs.unit, kind="stable")
+    child_o, cost_o, unit_o = arcs.child[order], cost[order], arcs.unit[order]
+    starts = np.flatnonzero(np.r_[True, unit_o[1:] != unit_o[:-1]])
+    heads = unit_o[starts]
+    where = np.maximum(assigned, 0)
     for _ in range(max_rounds):
-        base = np.where(placed, own + price[np.maximum(relaxed, 0)], unplaced)
-        new = np.zeros(m)
-        np.maximum.at(new, unit, base[child] - cost)
-        new = np.maximum(new, price)
+        base = np.where(placed, own + price[where], unplaced)
+        best = np.maximum.reduceat(base[child_o] - cost_o, starts)
+        new = price.copy()
+        new[heads] = np.maximum(price[heads], best)
         if np.allclose(new, price, rtol=0.0, atol=1e-9):
             break
         price = new
-    return price
+    return price, np.where(placed, own + price[where], unplaced)
+
+
+def _keep_best(problem: Problem, arcs: Arcs, assigned: np.ndarray, prices: np.ndarray, own: np.ndarray, kept: int) -> Arcs:
+    """The ``kept`` arcs of least reduced cost of each child, and the arc it holds."""
+    if len(arcs) <= kept * problem.n_children:
+        return arcs
+    reduced = np.floor(arcs.cost * SCALE) / SCALE + prices[arcs.unit] - own[arcs.child]
+    order = np.lexsort((reduced, arcs.child))
+    child = arcs.child[order]
+    first = np.r_[0, np.flatnonzero(child[1:] != child[:-1]) + 1]
+    rank = np.arange(child.size) - np.repeat(first, np.diff(np.r_[first, child.size]))
+    keep = order[(rank < kept) | (assigned[child] == arcs.unit[order])]
+    keep.sort()
+    return Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])
+
+
+def _negative_arcs(problem: Problem, prices: np.ndarray, own: np.ndarray, per_child: int) -> tuple[float, Arcs]:
+    """One pass over every eligible arc at ``prices``: the capacity Lagrangian bound, and the (at
+    most ``per_child``) arcs of each child whose priced cost is below ``own`` (negative reduced cost)."""
+    bound = float(problem.unplaced_cost.sum() - (prices * problem.capacity).sum())
+    parts: list[tuple[np.ndarray, ...]] = []
+    for kids, units, minutes, cost, eligible in problem.iter_blocks():
+        priced = cost + prices[units][None, :]
+        priced[~eligible] = np.inf
+        best = priced.min(axis=1)
+        bound += float((np.minimum(problem.unplaced_cost[kids], best) - problem.unplaced_cost[kids]).sum())
+        if not per_child:
+            continue
+        # candidates on the exact costs (rounding down lowers a cost by less than 1/SCALE), then
+        # the reduced cost on the flow's rounded costs for those only
+        priced -= own[kids][:, None]
+        r, c = np.nonzero(priced < 1.0 / SCALE)
+        if not r.size:
+            continue
+        reduced = np.floor(cost[r, c] * SCALE) / SCALE + prices[units[c]] - own[kids[r]]
+        neg = reduced < -1e-7
+        r, c, reduced = r[neg], c[neg], reduced[neg]
+        order = np.lexsort((reduced, r))  # by row, most negative first
+        r, c = r[order], c[order]
+        first = np.r_[0, np.flatnonzero(r[1:] != r[:-1]) + 1] if r.size else np.zeros(0, dtype=np.int64)
+        rank = np.arange(r.size) - np.repeat(first, np.diff(np.r_[first, r.size]))
+        top = rank < per_child
+        r, c = r[top], c[top]
+        parts.append((kids[r], units[c], cost[r, c], minutes[r, c]))
+    if not parts:
+        e = np.zeros(0)
+        return bound, Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
+    return bound, Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
+
+
+def flow_relaxation(
+    problem: Problem,
+    per_child: int = FLOW_CANDIDATES,
+    max_rounds: int = PRICING_ROUNDS,
+    kept_per_child: int = KEPT_PER_CHILD,
+) -> FlowRelaxation:
+    """The flow relaxation over every eligible arc, by pricing (see the module docstring)."""
+    start = time.perf_counter()
+    free = np.ones(problem.n_children, dtype=bool)
+    arcs = problem.candidate_arcs(per_child)
+    bound, rounds, converged = -np.inf, 0, False
+    timings = {"flow": 0.0, "prices": 0.0, "pricing_pass": 0.0}
+    history: list[tuple[float, float, int, float]] = []
+    while True:
+        t = time.perf_counter()
+        value, assigned = _min_cost_flow(problem, arcs, problem.capacity, free)
+        timings["flow"] += time.perf_counter() - t
+        t = time.perf_counter()
+        prices, own = _place_prices(problem, arcs, assigned)
+        timings["prices"] += time.perf_counter() - t
+        rounds += 1
+        more = rounds < max_rounds
+        t = time.perf_counter()
+        round_bound, negative = _negative_arcs(problem, prices, own, PRICED_PER_CHILD if more else 0)
+        timings["pricing_pass"] += time.perf_counter() - t
+        bound = max(bound, round_bound)
+        history.append((round(value, 2), round(round_bound, 2), len(arcs), round(time.perf_counter() - start, 2)))
+        if not len(negative):
+            converged = more
+            break
+        arcs = _keep_best(problem, arcs, assigned, prices, own, kept_per_child).merged(negative, problem.n_units)
+    # the same prices with each fratrie that must stay together taking one structure: higher
+    t = time.perf_counter()
+    capacity_bound = bound
+    bound = max(bound, price_all(problem, RowPrices(prices), None, 0)[0])
+    timings["fratrie_bound"] = time.perf_counter() - t
+    stats = {"flow_rounds": rounds, "flow_arcs": len(arcs), "flow_value": value, "flow_converged": converged,
+             "flow_capacity_bound": capacity_bound, "flow_seconds_total": round(time.perf_counter() - start, 3)}
+    stats.update({f"flow_{k}_seconds": round(v, 3) for k, v in timings.items()})
+    stats["flow_history"] = history
+    return FlowRelaxation(value, assigned, prices, bound, arcs, rounds, converged, stats)
+
+
+def flow_around(problem: Problem, relaxation: FlowRelaxation, fixed: np.ndarray) -> np.ndarray:
+    """Unit per child: the ``fixed`` ones (>= 0) keep their unit and its place, the others are
+    assigned by the flow over the arcs the relaxation held (not a bound)."""
+    free = fixed < 0
+    capacity = problem.capacity.astype(np.int64) - np.bincount(fixed[~free], minlength=problem.n_units)
+    arcs = relaxation.arcs
+    keep = free[arcs.child]
+    _, assigned = _min_cost_flow(problem, Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep]), capacity, free)
+    assigned[~free] = fixed[~free]
+    return assigned
 
 
 def place_fratries(problem: Problem, relaxed: np.ndarray, prices: np.ndarray | None = None) -> np.ndarray:
@@ -117,7 +247,7 @@ def place_fratries(problem: Problem, relaxed: np.ndarray, prices: np.ndarray | N
     A fratrie that ``relaxed`` (the flow without group rules) already keeps in one structure
     stays where it is; a split one goes to the cheapest of the nearest structures that can hold
     it all with the places the others leave (or stays split when none can). With ``prices``
-    (:func:`capacity_prices`) a place costs its cost plus its unit's price, which counts the
+    (:attr:`FlowRelaxation.prices`) a place costs its cost plus its unit's price, which counts the
     children it would push out, and ``PRICED_STRUCTURES`` structures are tried instead of
     ``FRATRIE_STRUCTURES`` (Paris, scope all: 833,869 -> 831,967).
     """
@@ -150,7 +280,7 @@ def place_fratries(problem: Problem, relaxed: np.ndarray, prices: np.ndarray | N
     return fixed
 
 
-def _clashes(problem: Problem, partners: dict[int, list[int]], assigned: np.ndarray, i: int, u: int) -> bool:
+def _clashes(problem: Problem, partners: dict[int, tuple[int, ...]], assigned: np.ndarray, i: int, u: int) -> bool:
     """Would child i in unit u break a group rule, given the others' places?"""
     s = int(problem.unit_structure[u])
     if s in problem.forbidden_structures.get(i, ()):
@@ -170,10 +300,7 @@ def repair(problem: Problem, assigned: np.ndarray) -> np.ndarray:
     from solver.siblings import structures_for_group
 
     assigned = assigned.copy()
-    partners: dict[int, list[int]] = {}
-    for a, b in problem.separations:
-        partners.setdefault(a, []).append(b)
-        partners.setdefault(b, []).append(a)
+    partners = problem.separation_partners
     remaining = problem.capacity.astype(np.int64) - np.bincount(assigned[assigned >= 0], minlength=problem.n_units)
     # 1. take out every child that breaks a group rule given the children before it
     evicted = []

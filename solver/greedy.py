@@ -40,13 +40,12 @@ def service_order(problem: Problem) -> list[tuple[int, ...]]:
     return [b[1] for b in blocks]
 
 
-def _nearest_unit(problem: Problem, i: int, remaining: np.ndarray, assigned: np.ndarray) -> int:
+def _nearest_unit(problem: Problem, i: int, remaining: np.ndarray, assigned: np.ndarray, partners: dict[int, tuple[int, ...]]) -> int:
     arcs = problem.arcs_of(i)
     ok = remaining[arcs.unit] > 0
     banned = set(problem.forbidden_structures.get(i, ()))
-    for a, b in problem.separations:
-        other = b if a == i else a if b == i else -1
-        if other >= 0 and assigned[other] >= 0:
+    for other in partners.get(i, ()):
+        if assigned[other] >= 0:
             banned.add(int(problem.unit_structure[assigned[other]]))
     if banned:
         ok &= ~np.isin(problem.unit_structure[arcs.unit], list(banned))
@@ -68,15 +67,11 @@ def greedy_assignment(problem: Problem) -> tuple[np.ndarray, list[SplitReport]]:
     remaining = problem.capacity.copy()
     assigned = np.full(problem.n_children, -1, dtype=np.int64)
     splits: list[SplitReport] = []
+    partners = problem.separation_partners
     for members in service_order(problem):
         if len(members) > 1:
             block = problem.blocks[problem.block_of_child[members[0]]]
-            banned = set()
-            for a, b in problem.separations:
-                for m in members:
-                    other = b if a == m else a if b == m else -1
-                    if other >= 0 and assigned[other] >= 0:
-                        banned.add(int(problem.unit_structure[assigned[other]]))
+            banned = {int(problem.unit_structure[assigned[o]]) for m in members for o in partners.get(m, ()) if assigned[o] >= 0}
             fits = [f for f in structures_for_group(problem, block, remaining, limit=len(banned) + 1) if f[0] not in banned]
             if fits:
                 _, units, _ = fits[0]
@@ -86,7 +81,7 @@ def greedy_assignment(problem: Problem) -> tuple[np.ndarray, list[SplitReport]]:
                 continue
             cause = split_cause(problem, block, remaining, "greedy")
             for m in members:
-                u = _nearest_unit(problem, m, remaining, assigned)
+                u = _nearest_unit(problem, m, remaining, assigned, partners)
                 if u >= 0:
                     assigned[m] = u
                     remaining[u] -= 1
@@ -95,7 +90,7 @@ def greedy_assignment(problem: Problem) -> tuple[np.ndarray, list[SplitReport]]:
                 splits.append(SplitReport(block.group_id, tuple(structures), cause))
             continue
         i = members[0]
-        u = _nearest_unit(problem, i, remaining, assigned)
+        u = _nearest_unit(problem, i, remaining, assigned, partners)
         if u >= 0:
             assigned[i] = u
             remaining[u] -= 1
@@ -112,15 +107,14 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
     stats: dict = {"solve_seconds": round(solve_s, 3), "children": problem.n_children, "units": problem.n_units}
     if with_bound and problem.n_children:
         # local imports: the flow and the LP are only needed for the bound
-        from solver.flow import capacity_prices, flow_relaxation
-        from solver.lp import RowPrices, lp_bound, price_all
+        from solver.flow import flow_relaxation
+        from solver.lp import lp_bound
         from solver.solution import SolverSettings
 
         t = time.perf_counter()
-        # the flow bound and the Lagrangian at the flow's dual prices (fast at any scope), and the
-        # LP's Lagrangian where the LP is solved (the optimal method's limit on children)
-        bound, relaxed = flow_relaxation(problem)
-        bound = max(bound, price_all(problem, RowPrices(capacity_prices(problem, relaxed)), None, 0)[0])
+        # the Lagrangian at the flow's dual prices (fast at any scope), and the LP's Lagrangian
+        # where the LP is solved (the optimal method's limit on children)
+        bound = flow_relaxation(problem).bound
         if problem.n_children <= SolverSettings().max_lp_children:
             bound = max(bound, lp_bound(problem).bound)
         stats["bound_seconds"] = round(time.perf_counter() - t, 3)

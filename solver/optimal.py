@@ -6,13 +6,14 @@ Steps (each timed in ``Solution.stats``):
    fratrie that must stay together, the structures that could hold it whole; arcs with a negative
    reduced cost over *all* eligible arcs are added (pricing) until none is left (``lp_converged``)
    or the round / time cap is hit. Its Lagrangian bound ``L`` (over all arcs) is always valid.
-2. **Warm start**: the greedy baseline, the repaired min-cost flow solution (:mod:`solver.flow`,
-   whose flow value over every arc without the group rules is also a proven bound), the same
-   with split fratries placed at the flow's dual prices (:func:`solver.flow.capacity_prices`,
-   whose Lagrangian bound with the fratries' structure, :func:`solver.lp.price_all`, is at least
-   the flow bound) and a rounding of the LP; the best is the MIP's hint. Above
+2. **Warm start**: the greedy baseline and two repaired min-cost flow solutions
+   (:mod:`solver.flow`: the flow over every eligible arc without the group rules, solved by
+   pricing from the cheapest arcs of each child, so it runs at 10x Paris scale too; its dual
+   prices give a proven bound, the Lagrangian with the fratries' structure,
+   :attr:`solver.flow.FlowRelaxation.bound`): split fratries placed at raw cost, and at cost +
+   the flow's price of each place; and a rounding of the LP. The best is the MIP's hint. Above
    ``SolverSettings.max_lp_children`` children, or if GLOP fails (ABNORMAL or its time limit),
-   steps 1, 3 and 4 are skipped and the result is the best start with the flow's bounds (Paris
+   steps 1, 3 and 4 are skipped and the result is the best start with the flow's bound (Paris
    scale, scope "all": 0.38% in about 10 s; GLOP does not converge there).
 3. **Stage 1**: SCIP on the LP's arcs (the LP's own model with binary variables, built by
    :class:`solver.lp._Model`), stopped at ``SolverSettings.mip_gap``: a good incumbent ``I``.
@@ -49,9 +50,9 @@ import numpy as np
 from ortools.linear_solver import pywraplp
 
 from solver.explain import explain
-from solver.flow import capacity_prices, flow_relaxation, place_fratries, repair
+from solver.flow import flow_around, flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
-from solver.lp import Relaxation, RowPrices, SolverError, _Model, arcs_within, price_all, solve_relaxation
+from solver.lp import Relaxation, SolverError, _Model, arcs_within, solve_relaxation
 from solver.problem import Arcs, Problem
 from solver.siblings import split_cause
 from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of, relative_gap
@@ -85,10 +86,7 @@ def _round_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
                 continue
             if not problem.unit_takes_siblings[u] and any(assigned[m] == u for m in block.members):
                 continue
-        if any(
-            assigned[o] >= 0 and problem.unit_structure[assigned[o]] == s
-            for a_, b_ in problem.separations if i in (a_, b_) for o in ((b_ if a_ == i else a_),)
-        ):
+        if any(assigned[o] >= 0 and problem.unit_structure[assigned[o]] == s for o in problem.separation_partners.get(i, ())):
             continue
         assigned[i] = u
         remaining[u] -= 1
@@ -108,16 +106,6 @@ def _from_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
     on = relaxation.x > 0.5
     assigned[relaxation.arcs.child[on]] = relaxation.arcs.unit[on]
     return assigned
-
-
-def _merge(a: Arcs, b: Arcs, n_units: int) -> Arcs:
-    child = np.concatenate([a.child, b.child]).astype(np.int64)
-    unit = np.concatenate([a.unit, b.unit]).astype(np.int64)
-    _, first = np.unique(child * max(n_units, 1) + unit, return_index=True)
-    return Arcs(
-        child[first].astype(np.int32), unit[first].astype(np.int32),
-        np.concatenate([a.cost, b.cost])[first], np.concatenate([a.minutes, b.minutes])[first],
-    )
 
 
 def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float) -> tuple[np.ndarray | None, float, dict]:
@@ -166,26 +154,22 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     candidates: list[tuple[str, np.ndarray]] = [("greedy", greedy)]
     start_arcs = _arcs_of_assignment(problem, greedy)
     flow_bound = -np.inf
+    stats: dict = {"children": problem.n_children, "units": problem.n_units, "greedy_seconds": round(greedy_s, 3)}
     t = time.perf_counter()
     if problem.n_children:
-        # min-cost flow over every arc without the group rules: a proven bound and a good start
-        flow_bound, relaxed = flow_relaxation(problem)
-        flowed = repair(problem, flow_relaxation(problem, place_fratries(problem, relaxed))[1])
-        candidates.append(("flow", flowed))
-        start_arcs = _merge(start_arcs, _arcs_of_assignment(problem, flowed), problem.n_units)
-        # the flow's dual prices: a Lagrangian bound with the fratries' structure (at least the
-        # flow bound) and a better placement of the fratries the flow splits
-        prices = capacity_prices(problem, relaxed)
-        flow_lagrangian = price_all(problem, RowPrices(prices), None, 0)[0]
-        priced = repair(problem, flow_relaxation(problem, place_fratries(problem, relaxed, prices))[1])
-        candidates.append(("flow_priced", priced))
-        start_arcs = _merge(start_arcs, _arcs_of_assignment(problem, priced), problem.n_units)
-    flow_s = time.perf_counter() - t
-    stats: dict = {"children": problem.n_children, "units": problem.n_units, "greedy_seconds": round(greedy_s, 3),
-                   "flow_seconds": round(flow_s, 3), "flow_bound": flow_bound}
-    if problem.n_children:
-        stats["flow_lagrangian_bound"] = flow_lagrangian
-        flow_bound = max(flow_bound, flow_lagrangian)
+        # the min-cost flow over every arc without the group rules, by pricing: dual prices and a
+        # proven bound (the Lagrangian at those prices, with the fratries' structure), and two
+        # starts: split fratries placed at raw cost, and at cost + price (which counts the
+        # children a place pushes out)
+        relaxed = flow_relaxation(problem)
+        flow_bound = relaxed.bound
+        stats.update(relaxed.stats)
+        for name, prices in (("flow", None), ("flow_priced", relaxed.prices)):
+            assigned = repair(problem, flow_around(problem, relaxed, place_fratries(problem, relaxed.assigned, prices)))
+            candidates.append((name, assigned))
+            start_arcs = start_arcs.merged(_arcs_of_assignment(problem, assigned), problem.n_units)
+    stats["flow_seconds"] = round(time.perf_counter() - t, 3)
+    stats["flow_bound"] = flow_bound
     try:
         if problem.n_children > settings.max_lp_children:
             raise SolverError(f"{problem.n_children} children: more than SolverSettings.max_lp_children "
@@ -214,7 +198,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         values = {name: objective_of(problem, a) for name, a in candidates}
         hint = dict(candidates)[min(values, key=values.get)]
         # stage 1: the MIP on the LP's arcs (and the hint's), for a good incumbent
-        kept = _merge(relaxation.arcs, _arcs_of_assignment(problem, hint), problem.n_units)
+        kept = relaxation.arcs.merged(_arcs_of_assignment(problem, hint), problem.n_units)
         remaining = settings.time_limit_s - (time.perf_counter() - start)
         exact, kept_bound, exact_stats = _exact_mip(problem, kept, hint, settings, remaining * 0.5)
         stats.update({f"stage1_{k}": v for k, v in exact_stats.items()})
@@ -235,7 +219,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             if not new.any():
                 bound = max(bound, min(kept_bound, incumbent))
             elif new.sum() <= settings.max_stage2_arcs:
-                kept = _merge(kept, Arcs(within.child[new], within.unit[new], within.cost[new], within.minutes[new]), problem.n_units)
+                kept = kept.merged(Arcs(within.child[new], within.unit[new], within.cost[new], within.minutes[new]), problem.n_units)
                 remaining = settings.time_limit_s - (time.perf_counter() - start)
                 exact, kept_bound, exact_stats = _exact_mip(problem, kept, hint, settings, remaining)
                 stats.update({f"stage2_{k}": v for k, v in exact_stats.items()})

@@ -96,6 +96,16 @@ class Arcs:
     def __len__(self) -> int:
         return int(self.child.size)
 
+    def merged(self, other: Arcs, n_units: int) -> Arcs:
+        """These arcs and ``other``'s, each (child, unit) pair once (the first seen), ordered by pair."""
+        child = np.concatenate([self.child, other.child]).astype(np.int64)
+        unit = np.concatenate([self.unit, other.unit]).astype(np.int64)
+        _, first = np.unique(child * max(n_units, 1) + unit, return_index=True)
+        return Arcs(
+            child[first].astype(np.int32), unit[first].astype(np.int32),
+            np.concatenate([self.cost, other.cost])[first], np.concatenate([self.minutes, other.minutes])[first],
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class Problem:
@@ -311,6 +321,15 @@ class Problem:
         return frozenset(i for i, c in enumerate(self.children) if not c.judge.is_empty)
 
     @cached_property
+    def separation_partners(self) -> dict[int, tuple[int, ...]]:
+        """For each child in a judge's separation order, the children in scope it must not live with."""
+        partners: dict[int, list[int]] = {}
+        for a, b in self.separations:
+            partners.setdefault(a, []).append(b)
+            partners.setdefault(b, []).append(a)
+        return {i: tuple(others) for i, others in partners.items()}
+
+    @cached_property
     def _structure_position(self) -> dict[str, int]:
         return {s: k for k, s in enumerate(self.structure_ids)}
 
@@ -326,9 +345,11 @@ class Problem:
         """Minutes (float32, NaN unreachable) for children x units."""
         rows = self.child_travel_row[children]
         cols = self.structure_travel_col[self.unit_structure[units]]
-        out = np.full((children.size, units.size), np.nan, dtype=np.float32)
         rok = rows >= 0
         cok = cols >= 0
+        if rok.all() and cok.all():
+            return self.travel.minutes[np.ix_(rows, cols)]
+        out = np.full((children.size, units.size), np.nan, dtype=np.float32)
         if rok.any() and cok.any():
             sub = self.travel.minutes[np.ix_(rows[rok], cols[cok])]
             out[np.ix_(np.flatnonzero(rok), np.flatnonzero(cok))] = sub
@@ -417,15 +438,36 @@ class Problem:
         """Unit indices eligible for child i under every hard rule of OPTION_RULES (full or not)."""
         return self.arcs_of(i, open_only=False).unit
 
-    def candidate_arcs(self, per_child: int, children: np.ndarray | None = None) -> Arcs:
-        """The ``per_child`` cheapest eligible arcs of every child, plus its current unit when eligible."""
+    @cached_property
+    def unit_zone(self) -> np.ndarray:
+        """Zone of each unit's structure (0 Paris, 1 rest of Ile-de-France, 2 provinces)."""
+        code = {Zone.PARIS: 0, Zone.ILE_DE_FRANCE: 1, Zone.PROVINCE: 2}
+        zone = np.array([code[s.zone] for s in self.system.structures], dtype=np.int8)
+        return zone[self.unit_structure] if self.n_units else np.zeros(0, dtype=np.int8)
+
+    def candidate_arcs(self, per_child: int, children: np.ndarray | None = None, per_zone: int = 0) -> Arcs:
+        """The ``per_child`` cheapest eligible arcs of every child, plus its current unit when eligible.
+
+        ``per_zone``: also the ``per_zone`` cheapest in each zone (Paris, rest of Ile-de-France,
+        provinces), so that a child pushed out of a contested zone has its options in the others.
+        """
         parts: list[tuple[np.ndarray, ...]] = []
+
+        def cheapest(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            k = min(k, c.shape[1])
+            idx = np.argpartition(c, k - 1, axis=1)[:, :k] if k < c.shape[1] else np.broadcast_to(np.arange(c.shape[1]), c.shape)
+            return np.repeat(np.arange(c.shape[0]), idx.shape[1]), idx.reshape(-1)
+
         for kids, units, minutes, cost, eligible in self.iter_blocks(children):
             c = np.where(eligible, cost, np.inf)
-            k = min(per_child, units.size)
-            idx = np.argpartition(c, k - 1, axis=1)[:, :k] if k < units.size else np.broadcast_to(np.arange(units.size), c.shape)
-            rows = np.repeat(np.arange(kids.size), idx.shape[1])
-            cols = idx.reshape(-1)
+            rows, cols = cheapest(c, per_child)
+            if per_zone:
+                zone = self.unit_zone[units]
+                for z in range(3):
+                    inside = np.flatnonzero(zone == z)
+                    if inside.size:
+                        r2, c2 = cheapest(c[:, inside], per_zone)
+                        rows, cols = np.r_[rows, r2], np.r_[cols, inside[c2]]
             # keep the current unit too (stability: staying is often the best option)
             current = self.child_current_unit[kids]
             pos = np.searchsorted(units, current)

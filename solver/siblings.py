@@ -95,7 +95,19 @@ def structures_for_group(
         seen = np.isfinite(near)
         reach += seen
         longest = np.maximum(longest, np.where(seen, near, 0.0))
-    common = np.flatnonzero(reach == len(member_arcs))
+    # necessary conditions, checked for every structure at once before the matching: each member
+    # has an eligible unit with a free place there, and there are enough places for all of them
+    with_room = np.zeros(n_s, dtype=np.int64)
+    for arcs in member_arcs:
+        has = np.zeros(n_s, dtype=bool)
+        has[problem.unit_structure[arcs.unit[remaining[arcs.unit] > 0]]] = True
+        with_room += has
+    units = np.unique(np.concatenate([arcs.unit for arcs in member_arcs])) if member_arcs else np.zeros(0, dtype=np.int64)
+    room = np.maximum(remaining[units], 0)
+    room = np.where(problem.unit_takes_siblings[units], room, np.minimum(room, 1))
+    places = np.bincount(problem.unit_structure[units], weights=room, minlength=n_s)
+    size = len(member_arcs)
+    common = np.flatnonzero((reach == size) & (with_room == size) & (places >= size))
     common = common[np.lexsort((common, longest[common]))]
     found = []
     for s in common.tolist():

@@ -1,4 +1,5 @@
-"""The min-cost flow relaxation: a proven lower bound, and a repaired assignment that keeps every hard rule."""
+"""The min-cost flow relaxation solved by pricing: a proven bound, the flow over every arc, and a
+repaired assignment that keeps every hard rule."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from solver.flow import capacity_prices, flow_relaxation, place_fratries, repair
-from solver.lp import RowPrices, price_all
+from solver.flow import _min_cost_flow, flow_around, flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
+from solver.problem import Arcs
 from solver.solution import objective_of, violations
 from tests.test_solver_methods import _problem, brute_force
 
@@ -17,49 +18,78 @@ def _unit_of_child(problem, assigned):
     return {c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)}
 
 
+def _every_arc(problem) -> Arcs:
+    parts = []
+    for kids, units, minutes, cost, eligible in problem.iter_blocks():
+        r, c = np.nonzero(eligible)
+        parts.append((kids[r], units[c], cost[r, c], minutes[r, c]))
+    if not parts:
+        e = np.zeros(0)
+        return Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
+    return Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), n=st.integers(4, 24))
 def test_repaired_flow_keeps_every_hard_rule_and_the_bound_is_below_it(seed, scope, n):
     problem = _problem(seed, n, 6, scope)
-    bound, relaxed = flow_relaxation(problem)
-    assigned = repair(problem, flow_relaxation(problem, place_fratries(problem, relaxed))[1])
-    assert violations(problem, _unit_of_child(problem, assigned)) == []
-    assert bound <= objective_of(problem, assigned) + 1e-6
-    assert bound <= objective_of(problem, greedy_assignment(problem)[0]) + 1e-6
+    relaxed = flow_relaxation(problem)
+    for prices in (None, relaxed.prices):
+        assigned = repair(problem, flow_around(problem, relaxed, place_fratries(problem, relaxed.assigned, prices)))
+        assert violations(problem, _unit_of_child(problem, assigned)) == []
+        assert relaxed.bound <= objective_of(problem, assigned) + 1e-6
+    assert relaxed.bound <= objective_of(problem, greedy_assignment(problem)[0]) + 1e-6
     # the relaxation itself respects capacity and eligibility
-    load = np.bincount(relaxed[relaxed >= 0], minlength=problem.n_units)
+    load = np.bincount(relaxed.assigned[relaxed.assigned >= 0], minlength=problem.n_units)
     assert (load <= problem.capacity).all()
-    for i in np.flatnonzero(relaxed >= 0):
-        assert relaxed[i] in set(problem.eligible_units(int(i)).tolist())
+    for i in np.flatnonzero(relaxed.assigned >= 0):
+        assert relaxed.assigned[i] in set(problem.eligible_units(int(i)).tolist())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), n=st.integers(4, 30),
+       per_child=st.integers(1, 3), kept=st.integers(1, 3))
+def test_pricing_reaches_the_flow_over_every_arc(seed, scope, n, per_child, kept):
+    # one to three arcs per child to start with, and as many kept between rounds: pricing must
+    # add the ones that matter (and bring back the dropped ones that matter again)
+    problem = _problem(seed, n, 6, scope)
+    relaxed = flow_relaxation(problem, per_child=per_child, kept_per_child=kept)
+    everything = _every_arc(problem)
+    full, _ = _min_cost_flow(problem, everything, problem.capacity, np.ones(problem.n_children, dtype=bool))
+    assert relaxed.converged
+    assert relaxed.value == pytest.approx(full, abs=1e-6)
+    assert len(relaxed.arcs) <= len(everything)
+    # the prices: >= 0, none on a unit the flow leaves with a free place (complementary
+    # slackness), and the Lagrangian at them reaches the flow optimum up to the 1/100 rounding
+    assert (relaxed.prices >= 0).all()
+    load = np.bincount(relaxed.assigned[relaxed.assigned >= 0], minlength=problem.n_units)
+    assert (relaxed.prices[load < problem.capacity] == 0).all()
+    assert relaxed.bound >= full - 0.01 * problem.n_children - 1e-6
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]))
-def test_flow_bound_is_a_bound_on_tiny_instances(seed, scope):
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), per_child=st.integers(1, 16))
+def test_flow_bound_is_a_bound_on_tiny_instances(seed, scope, per_child):
     problem = _problem(seed, 5, 3, scope)
     exact = brute_force(problem)
-    bound, _ = flow_relaxation(problem)
-    assert bound <= exact + 1e-6
+    relaxed = flow_relaxation(problem, per_child=per_child)
+    assert relaxed.bound <= exact + 1e-6
     # without group rules the flow is exact (to the 1/100 rounding of costs)
     if not problem.blocks and not problem.separations and not problem.forbidden_structures:
-        assert bound == pytest.approx(exact, abs=0.01 * (problem.n_children + 1))
-
-
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]))
-def test_flow_prices_give_a_lagrangian_bound_between_the_flow_bound_and_the_optimum(seed, scope):
-    problem = _problem(seed, 5, 3, scope)
-    exact = brute_force(problem)
-    bound, relaxed = flow_relaxation(problem)
-    prices = capacity_prices(problem, relaxed)
-    assert (prices >= 0).all()
-    # a unit the flow leaves with a free place has no price (complementary slackness)
-    load = np.bincount(relaxed[relaxed >= 0], minlength=problem.n_units)
-    assert (prices[load < problem.capacity] == 0).all()
-    lagrangian = price_all(problem, RowPrices(prices), None, 0)[0]
-    assert lagrangian <= exact + 1e-6
-    # the flow's duals: at least the flow bound, up to the flow's rounding of costs to 1/100
-    assert lagrangian >= bound - 0.01 * problem.n_children - 1e-6
-    priced = repair(problem, flow_relaxation(problem, place_fratries(problem, relaxed, prices))[1])
+        assert relaxed.bound == pytest.approx(exact, abs=0.01 * (problem.n_children + 1))
+    priced = repair(problem, flow_around(problem, relaxed, place_fratries(problem, relaxed.assigned, relaxed.prices)))
     assert violations(problem, _unit_of_child(problem, priced)) == []
     assert objective_of(problem, priced) >= exact - 1e-6
+
+
+@pytest.mark.parametrize("seed", [7, 11, 23])
+def test_a_bound_is_valid_after_one_round_even_without_convergence(seed):
+    problem = _problem(seed, 30, 6, "all")
+    once = flow_relaxation(problem, per_child=1, max_rounds=1)
+    assert once.rounds == 1 and not once.converged
+    full = flow_relaxation(problem)
+    feasible = repair(problem, flow_around(problem, full, place_fratries(problem, full.assigned, full.prices)))
+    assert once.bound <= objective_of(problem, feasible) + 1e-6
+    assert once.bound <= objective_of(problem, greedy_assignment(problem)[0]) + 1e-6
+    # one arc per child is not enough here: the first flow is above the full one
+    assert once.value >= full.value - 1e-6
