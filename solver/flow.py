@@ -45,7 +45,7 @@ SCALE = 100.0
 FLOW_CANDIDATES = 64
 """Cheapest eligible arcs per child the first flow holds (pricing adds the others that matter)."""
 
-PRICED_PER_CHILD = 64
+PRICED_PER_CHILD = 128
 """Most arcs with a negative reduced cost added per child and pricing round."""
 
 KEPT_PER_CHILD = 64
