@@ -29,6 +29,25 @@ def test_reported_bound_never_exceeds_the_brute_force_optimum(seed, scope):
     assert best.objective == pytest.approx(exact, abs=1e-6)
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), n=st.integers(3, 6))
+def test_large_batch_path_flow_only_is_feasible_bounded_and_never_worse_than_greedy(seed, scope, n):
+    """Above max_lp_children (here 0: every batch) the LP and MIP are skipped, as at Paris scale."""
+    from solver.greedy import solve_greedy
+    from solver.solution import objective, violations
+
+    problem = _problem(seed, n, 3, scope)
+    flow_only = SolverSettings(time_limit_s=5.0, workers=1, seed=7, max_lp_children=0)
+    best = solve_optimal(problem, flow_only, with_explanations=False)
+    if problem.n_children:
+        assert "lp_error" in best.stats
+    assert violations(problem, best.unit_of_child) == []
+    assert best.objective == pytest.approx(objective(problem, best.unit_of_child), abs=1e-6)
+    exact = brute_force(problem)
+    assert best.bound <= exact + 1e-6 <= best.objective + 2e-6
+    assert best.objective <= solve_greedy(problem, with_bound=False, with_explanations=False).objective + 1e-6
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]))
 def test_arcs_left_out_by_the_threshold_cost_more_than_the_bound_allows(seed, scope):
