@@ -68,18 +68,15 @@ def _solve_flow(problem: Any) -> Any:
     """solver.flow on its own: flow bound, fratries placed, flow around them, repair; with explanations."""
     from solver.explain import explain
     from solver.flow import flow_around, flow_relaxation, place_fratries, repair
-    from solver.solution import Solution, objective_of, relative_gap
+    from solver.solution import Solution
 
     start = time.perf_counter()
     relaxed = flow_relaxation(problem)
     bound = relaxed.bound
     assigned = repair(problem, flow_around(problem, relaxed, place_fratries(problem, relaxed.assigned)))
     solve_s = time.perf_counter() - start
-    value = objective_of(problem, assigned)
-    unit_of_child = {c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)}
-    explanations = explain(problem, assigned)
-    return Solution(unit_of_child, "flow", value, bound, relative_gap(value, bound), time.perf_counter() - start,
-                    {"solve_seconds": round(solve_s, 3)}, (), explanations)
+    return Solution.of_assignment(problem, assigned, "flow", bound, start, {"solve_seconds": round(solve_s, 3)},
+                                  explanations=explain(problem, assigned))
 
 
 def run(scale: float, seed: int, scope: str, time_limit_s: float) -> dict[str, Any]:

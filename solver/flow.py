@@ -49,9 +49,9 @@ PRICED_PER_CHILD = 128
 """Most arcs with a negative reduced cost added per child and pricing round."""
 
 KEPT_PER_CHILD = 64
-"""Arcs of each child kept from one round to the next: those of least reduced cost (and the one it
-holds); the others are dropped, so the flow stays small at 10x (a dropped arc comes back when the
-pricing pass finds it worth it again)."""
+"""Arcs of each child kept from one round to the next while the flow value falls: those of least
+reduced cost (and the one it holds); the others are dropped, so the flow stays small at 10x (a
+dropped arc comes back when the pricing pass finds it worth it again)."""
 
 PRICING_ROUNDS = 50
 """Most flow / pricing rounds (Paris scale converges in a few)."""
@@ -197,6 +197,7 @@ def flow_relaxation(
     free = np.ones(problem.n_children, dtype=bool)
     arcs = problem.candidate_arcs(per_child)
     bound, rounds, converged = -np.inf, 0, False
+    last_value = np.inf
     timings = {"flow": 0.0, "prices": 0.0, "pricing_pass": 0.0}
     history: list[tuple[float, float, int, float]] = []
     while True:
@@ -216,7 +217,13 @@ def flow_relaxation(
         if not len(negative):
             converged = more
             break
-        arcs = _keep_best(problem, arcs, assigned, prices, own, kept_per_child).merged(negative, problem.n_units)
+        # drop arcs only while the flow value falls: the value cannot fall forever, and once it
+        # stays, arcs only accumulate (every arc added is new: those held have no negative
+        # reduced cost), so the rounds cannot cycle
+        if value < last_value - 1e-9:
+            arcs = _keep_best(problem, arcs, assigned, prices, own, kept_per_child)
+        last_value = value
+        arcs = arcs.merged(negative, problem.n_units)
     # the same prices with each fratrie that must stay together taking one structure: higher
     t = time.perf_counter()
     capacity_bound = bound

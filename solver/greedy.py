@@ -20,7 +20,7 @@ import numpy as np
 from solver.explain import explain
 from solver.problem import Problem
 from solver.siblings import split_cause, structures_for_group
-from solver.solution import Solution, SplitReport, extra_structures, objective_of, relative_gap
+from solver.solution import Solution, SplitReport, extra_structures
 
 
 def service_order(problem: Problem) -> list[tuple[int, ...]]:
@@ -102,7 +102,6 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
     start = time.perf_counter()
     assigned, splits = greedy_assignment(problem)
     solve_s = time.perf_counter() - start
-    value = objective_of(problem, assigned)
     bound = None
     stats: dict = {"solve_seconds": round(solve_s, 3), "children": problem.n_children, "units": problem.n_units}
     if with_bound and problem.n_children:
@@ -118,16 +117,5 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
         if problem.n_children <= SolverSettings().max_lp_children:
             bound = max(bound, lp_bound(problem).bound)
         stats["bound_seconds"] = round(time.perf_counter() - t, 3)
-    unit_of_child = {c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)}
     explanations = explain(problem, assigned, splits) if with_explanations else {}
-    return Solution(
-        unit_of_child=unit_of_child,
-        method="greedy",
-        objective=value,
-        bound=bound,
-        gap=relative_gap(value, bound),
-        wall_seconds=time.perf_counter() - start,
-        stats=stats,
-        splits=tuple(splits),
-        explanations=explanations,
-    )
+    return Solution.of_assignment(problem, assigned, "greedy", bound, start, stats, splits, explanations)

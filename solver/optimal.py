@@ -55,7 +55,7 @@ from solver.greedy import greedy_assignment
 from solver.lp import Relaxation, SolverError, _Model, arcs_within, solve_relaxation
 from solver.problem import Arcs, Problem
 from solver.siblings import split_cause
-from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of, relative_gap
+from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of
 
 def _arcs_of_assignment(problem: Problem, assigned: np.ndarray) -> Arcs:
     kids = np.flatnonzero(assigned >= 0)
@@ -232,7 +232,6 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     values = {name: objective_of(problem, a) for name, a in candidates}
     best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith("mip")))
     assigned = dict(candidates)[best_name]
-    value = values[best_name]
     stats["chosen"] = best_name
     stats["greedy_objective"] = greedy_value
     splits = [
@@ -247,14 +246,4 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     solve_s = time.perf_counter() - start
     explanations = explain(problem, assigned, splits) if with_explanations else {}
     stats["solve_seconds"] = round(solve_s, 3)
-    return Solution(
-        unit_of_child={c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)},
-        method="optimal",
-        objective=value,
-        bound=bound,
-        gap=relative_gap(value, bound),
-        wall_seconds=time.perf_counter() - start,
-        stats=stats,
-        splits=tuple(splits),
-        explanations=explanations,
-    )
+    return Solution.of_assignment(problem, assigned, "optimal", bound, start, stats, splits, explanations)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -93,6 +94,33 @@ class Solution:
     splits: tuple[SplitReport, ...] = ()
     explanations: dict[str, Explanation] = field(default_factory=dict)
 
+    @classmethod
+    def of_assignment(
+        cls,
+        problem: Problem,
+        assigned: np.ndarray,
+        method: str,
+        bound: float | None,
+        started: float,
+        stats: dict[str, Any],
+        splits: tuple[SplitReport, ...] | list[SplitReport] = (),
+        explanations: dict[str, Explanation] | None = None,
+    ) -> Solution:
+        """The solution of an assignment given as unit index per child (-1: no place), re-scored
+        from scratch; ``started`` is the ``time.perf_counter()`` of the start of the solve."""
+        value = objective_of(problem, assigned)
+        return cls(
+            unit_of_child=unit_of_child(problem, assigned),
+            method=method,
+            objective=value,
+            bound=bound,
+            gap=relative_gap(value, bound),
+            wall_seconds=time.perf_counter() - started,
+            stats=stats,
+            splits=tuple(splits),
+            explanations=explanations or {},
+        )
+
     def summary(self, problem: Problem) -> Summary:
         """The outcome summary (zones, minutes, fratries, unmet demand) of this assignment."""
         return summarize(problem.system, self.unit_of_child, problem.travel)
@@ -114,6 +142,11 @@ def indices(problem: Problem, unit_of_child: UnitOfChild) -> np.ndarray:
         if unit_id is not None:
             out[i] = problem.unit_index[unit_id]
     return out
+
+
+def unit_of_child(problem: Problem, assigned: np.ndarray) -> dict[str, str | None]:
+    """Unit id per child id (None for no place) of an assignment given as unit index per child."""
+    return {c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)}
 
 
 def objective_of(problem: Problem, assigned: np.ndarray) -> float:

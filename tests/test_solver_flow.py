@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from solver.flow import _min_cost_flow, flow_around, flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
 from solver.problem import Arcs
-from solver.solution import objective_of, violations
+from solver.solution import objective_of, unit_of_child, violations
 from tests.test_solver_methods import _problem, brute_force
 
 
 def _unit_of_child(problem, assigned):
-    return {c.id: (problem.units[assigned[i]].id if assigned[i] >= 0 else None) for i, c in enumerate(problem.children)}
+    return unit_of_child(problem, assigned)
 
 
 def _every_arc(problem) -> Arcs:
