@@ -64,25 +64,13 @@ def install(app: FastAPI) -> None:
     async def _api(request: Request, exc: ApiProblem) -> JSONResponse:
         return problem(exc.status, exc.title, _sentence(exc.detail), exc.errors, str(request.url.path))
 
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return problem(404, "Not found", _sentence(str(exc)), None, str(request.url.path))
+    def _plain(status: int, title: str):
+        async def handler(request: Request, exc: Exception) -> JSONResponse:
+            return problem(status, title, _sentence(str(exc)), None, str(request.url.path))
+        return handler
 
-    @app.exception_handler(ConflictError)
-    async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
-        return problem(409, "Conflict", _sentence(str(exc)), None, str(request.url.path))
-
-    @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return problem(422, "Invalid request", _sentence(str(exc)), None, str(request.url.path))
-
-    @app.exception_handler(EmptyStoreError)
-    async def _empty(request: Request, exc: EmptyStoreError) -> JSONResponse:
-        return problem(503, "No data", _sentence(str(exc)), None, str(request.url.path))
-
-    @app.exception_handler(ServiceUnavailable)
-    async def _unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
-        return problem(503, "Service unavailable", _sentence(str(exc)), None, str(request.url.path))
+    for error, status, title in _PLAIN_ERRORS:
+        app.add_exception_handler(error, _plain(status, title))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -93,6 +81,16 @@ def install(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path}."
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return problem(exc.status_code, title, detail, None, str(request.url.path))
+
+
+_PLAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
+    (NotFoundError, 404, "Not found"),
+    (ConflictError, 409, "Conflict"),
+    (DomainError, 422, "Invalid request"),
+    (EmptyStoreError, 503, "No data"),
+    (ServiceUnavailable, 503, "Service unavailable"),
+)
+"""Errors whose message is the whole detail: (error, HTTP status, title)."""
 
 
 def _sentence(text: str) -> str:

@@ -138,16 +138,22 @@ def _place_prices(problem: Problem, arcs: Arcs, assigned: np.ndarray, max_rounds
     return price, np.where(placed, own + price[where], unplaced)
 
 
+def _rank_per_child(child: np.ndarray, reduced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order, rank): positions sorted by child then by reduced cost, and the rank of each within
+    its child (0: least reduced cost)."""
+    order = np.lexsort((reduced, child))
+    ordered = child[order]
+    first = np.r_[0, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1] if ordered.size else np.zeros(0, dtype=np.int64)
+    return order, np.arange(ordered.size) - np.repeat(first, np.diff(np.r_[first, ordered.size]))
+
+
 def _keep_best(problem: Problem, arcs: Arcs, assigned: np.ndarray, prices: np.ndarray, own: np.ndarray, kept: int) -> Arcs:
     """The ``kept`` arcs of least reduced cost of each child, and the arc it holds."""
     if len(arcs) <= kept * problem.n_children:
         return arcs
     reduced = np.floor(arcs.cost * SCALE) / SCALE + prices[arcs.unit] - own[arcs.child]
-    order = np.lexsort((reduced, arcs.child))
-    child = arcs.child[order]
-    first = np.r_[0, np.flatnonzero(child[1:] != child[:-1]) + 1]
-    rank = np.arange(child.size) - np.repeat(first, np.diff(np.r_[first, child.size]))
-    keep = order[(rank < kept) | (assigned[child] == arcs.unit[order])]
+    order, rank = _rank_per_child(arcs.child, reduced)
+    keep = order[(rank < kept) | (assigned[arcs.child[order]] == arcs.unit[order])]
     keep.sort()
     return Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])
 
@@ -173,17 +179,11 @@ def _negative_arcs(problem: Problem, prices: np.ndarray, own: np.ndarray, per_ch
         reduced = np.floor(cost[r, c] * SCALE) / SCALE + prices[units[c]] - own[kids[r]]
         neg = reduced < -1e-7
         r, c, reduced = r[neg], c[neg], reduced[neg]
-        order = np.lexsort((reduced, r))  # by row, most negative first
-        r, c = r[order], c[order]
-        first = np.r_[0, np.flatnonzero(r[1:] != r[:-1]) + 1] if r.size else np.zeros(0, dtype=np.int64)
-        rank = np.arange(r.size) - np.repeat(first, np.diff(np.r_[first, r.size]))
-        top = rank < per_child
+        order, rank = _rank_per_child(r, reduced)
+        top = order[rank < per_child]  # the most negative of each child
         r, c = r[top], c[top]
         parts.append((kids[r], units[c], cost[r, c], minutes[r, c]))
-    if not parts:
-        e = np.zeros(0)
-        return bound, Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
-    return bound, Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
+    return bound, Arcs.joined(parts)
 
 
 def flow_relaxation(

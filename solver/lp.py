@@ -159,8 +159,7 @@ class _Model:
 
     def arcs(self) -> Arcs:
         if not self.arc_child:
-            e = np.zeros(0)
-            return Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
+            return Arcs.empty()
         return Arcs(
             np.concatenate(self.arc_child), np.concatenate(self.arc_unit),
             np.concatenate(self.arc_cost), np.concatenate(self.arc_minutes),
@@ -277,12 +276,7 @@ def price_all(problem: Problem, rows: RowPrices, mu: np.ndarray | None, add_per_
     for i, (arcs, priced) in priced_of.items():
         if i not in in_together:
             bound += min(float(problem.unplaced_cost[i]), float(priced.min()) if priced.size else np.inf)
-    if parts:
-        arcs = Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
-    else:
-        e = np.zeros(0)
-        arcs = Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
-    return bound, arcs
+    return bound, Arcs.joined(parts)
 
 
 def arcs_within(problem: Problem, rows: RowPrices, threshold: float) -> Arcs:
@@ -330,10 +324,7 @@ def arcs_within(problem: Problem, rows: RowPrices, threshold: float) -> Arcs:
     for i, (arcs, priced) in priced_of.items():
         keep = priced - best_of[i] + offset[i] <= threshold
         parts.append((arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep]))
-    if not parts:
-        e = np.zeros(0)
-        return Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
-    return Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
+    return Arcs.joined(parts)
 
 
 def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, extra_arcs: Arcs | None = None) -> Relaxation:

@@ -96,15 +96,27 @@ class Arcs:
     def __len__(self) -> int:
         return int(self.child.size)
 
+    @classmethod
+    def empty(cls) -> Arcs:
+        e = np.zeros(0)
+        return cls(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
+
+    @classmethod
+    def joined(cls, parts: list[tuple[np.ndarray, ...]]) -> Arcs:
+        """The arcs of ``(child, unit, cost, minutes)`` column parts, one after the other."""
+        return cls(*(np.concatenate([p[k] for p in parts]) for k in range(4))) if parts else cls.empty()
+
     def merged(self, other: Arcs, n_units: int) -> Arcs:
         """These arcs and ``other``'s, each (child, unit) pair once (the first seen), ordered by pair."""
-        child = np.concatenate([self.child, other.child]).astype(np.int64)
-        unit = np.concatenate([self.unit, other.unit]).astype(np.int64)
-        _, first = np.unique(child * max(n_units, 1) + unit, return_index=True)
-        return Arcs(
-            child[first].astype(np.int32), unit[first].astype(np.int32),
-            np.concatenate([self.cost, other.cost])[first], np.concatenate([self.minutes, other.minutes])[first],
-        )
+        return Arcs.joined([self.columns(), other.columns()]).deduplicated(n_units)
+
+    def deduplicated(self, n_units: int) -> Arcs:
+        """Each (child, unit) pair once (the first seen), ordered by pair."""
+        _, first = np.unique(self.child.astype(np.int64) * max(n_units, 1) + self.unit, return_index=True)
+        return Arcs(self.child[first].astype(np.int32), self.unit[first].astype(np.int32), self.cost[first], self.minutes[first])
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        return self.child, self.unit, self.cost, self.minutes
 
 
 @dataclass(frozen=True, eq=False)
@@ -438,36 +450,15 @@ class Problem:
         """Unit indices eligible for child i under every hard rule of OPTION_RULES (full or not)."""
         return self.arcs_of(i, open_only=False).unit
 
-    @cached_property
-    def unit_zone(self) -> np.ndarray:
-        """Zone of each unit's structure (0 Paris, 1 rest of Ile-de-France, 2 provinces)."""
-        code = {Zone.PARIS: 0, Zone.ILE_DE_FRANCE: 1, Zone.PROVINCE: 2}
-        zone = np.array([code[s.zone] for s in self.system.structures], dtype=np.int8)
-        return zone[self.unit_structure] if self.n_units else np.zeros(0, dtype=np.int8)
-
-    def candidate_arcs(self, per_child: int, children: np.ndarray | None = None, per_zone: int = 0) -> Arcs:
-        """The ``per_child`` cheapest eligible arcs of every child, plus its current unit when eligible.
-
-        ``per_zone``: also the ``per_zone`` cheapest in each zone (Paris, rest of Ile-de-France,
-        provinces), so that a child pushed out of a contested zone has its options in the others.
-        """
+    def candidate_arcs(self, per_child: int, children: np.ndarray | None = None) -> Arcs:
+        """The ``per_child`` cheapest eligible arcs of every child, plus its current unit when eligible."""
         parts: list[tuple[np.ndarray, ...]] = []
-
-        def cheapest(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-            k = min(k, c.shape[1])
-            idx = np.argpartition(c, k - 1, axis=1)[:, :k] if k < c.shape[1] else np.broadcast_to(np.arange(c.shape[1]), c.shape)
-            return np.repeat(np.arange(c.shape[0]), idx.shape[1]), idx.reshape(-1)
-
         for kids, units, minutes, cost, eligible in self.iter_blocks(children):
             c = np.where(eligible, cost, np.inf)
-            rows, cols = cheapest(c, per_child)
-            if per_zone:
-                zone = self.unit_zone[units]
-                for z in range(3):
-                    inside = np.flatnonzero(zone == z)
-                    if inside.size:
-                        r2, c2 = cheapest(c[:, inside], per_zone)
-                        rows, cols = np.r_[rows, r2], np.r_[cols, inside[c2]]
+            k = min(per_child, units.size)
+            idx = np.argpartition(c, k - 1, axis=1)[:, :k] if k < units.size else np.broadcast_to(np.arange(units.size), c.shape)
+            rows = np.repeat(np.arange(kids.size), idx.shape[1])
+            cols = idx.reshape(-1)
             # keep the current unit too (stability: staying is often the best option)
             current = self.child_current_unit[kids]
             pos = np.searchsorted(units, current)
@@ -479,19 +470,7 @@ class Problem:
             keep = np.isfinite(c[rows, cols])
             rows, cols = rows[keep], cols[keep]
             parts.append((kids[rows], units[cols], cost[rows, cols], minutes[rows, cols]))
-        if not parts:
-            e = np.zeros(0)
-            return Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
-        child = np.concatenate([p[0] for p in parts]).astype(np.int64)
-        unit = np.concatenate([p[1] for p in parts]).astype(np.int64)
-        key = child * max(self.n_units, 1) + unit
-        _, first = np.unique(key, return_index=True)
-        return Arcs(
-            child[first].astype(np.int32),
-            unit[first].astype(np.int32),
-            np.concatenate([p[2] for p in parts])[first],
-            np.concatenate([p[3] for p in parts])[first],
-        )
+        return Arcs.joined(parts).deduplicated(self.n_units)
 
     def cost_of(self, i: int, j: int) -> float:
         """Cost of child i in unit j (no eligibility check)."""

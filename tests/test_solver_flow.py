@@ -23,10 +23,7 @@ def _every_arc(problem) -> Arcs:
     for kids, units, minutes, cost, eligible in problem.iter_blocks():
         r, c = np.nonzero(eligible)
         parts.append((kids[r], units[c], cost[r, c], minutes[r, c]))
-    if not parts:
-        e = np.zeros(0)
-        return Arcs(e.astype(np.int32), e.astype(np.int32), e, e.astype(np.float32))
-    return Arcs(*(np.concatenate([p[k] for p in parts]) for k in range(4)))
+    return Arcs.joined(parts)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,15 +8,9 @@ from solver.lp import arcs_within, solve_relaxation
 from solver.optimal import solve_optimal
 from solver.problem import Problem
 from solver.solution import SolverSettings
-from tests.solver_instances import random_system, synthetic_travel
-from tests.test_solver_methods import brute_force
+from tests.test_solver_methods import _problem, brute_force
 
 TEST_SETTINGS = SolverSettings(time_limit_s=5.0, workers=1, seed=7)
-
-
-def _problem(seed, n_children, n_structures, scope):
-    s = random_system(seed, n_children=n_children, n_structures=n_structures)
-    return Problem.build(s, synthetic_travel(s, unreachable_every=11), Weights.default(), scope)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
