@@ -567,3 +567,32 @@ def test_serve_loads_a_dataset_into_the_store_and_builds_the_app(tmp_path, monke
     assert result.exit_code == 0, result.output
     assert started["port"] == 8123 and started["host"] == "127.0.0.1"
     assert "Serving on http://127.0.0.1:8123" in result.output
+
+
+@pytest.mark.parametrize(
+    "case,message",
+    [
+        ("url", "is not a usable SQLAlchemy URL"),
+        ("unreachable", "cannot open the database postgresql+psycopg://postgres@127.0.0.1:1/test"),
+        ("dataset", "children.csv, row 1, column 'id': missing column"),
+    ],
+)
+def test_serve_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, monkeypatch, case, message):
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+
+    store = tmp_path / "serve.sqlite3"
+    bad = tmp_path / "bad-dataset"
+    bad.mkdir()
+    (bad / "children.csv").write_text("x\n1\n")
+    args = {
+        "url": ["--database-url", "not a url"],
+        "unreachable": ["--database-url", "postgresql+psycopg://postgres@127.0.0.1:1/test"],
+        "dataset": ["--database-url", f"sqlite:///{store}", "--data", str(bad)],
+    }[case]
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("the server must not start"))
+    result = CliRunner().invoke(cli, ["serve", *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert not store.exists()

@@ -32,21 +32,21 @@ def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1
     from data.db.database import DEFAULT_URL
 
     url = database_url or DEFAULT_URL
+    system = seeded = None
+    if data_dir is not None:
+        # read and check the dataset before touching the store: a bad one changes nothing
+        from data.io import read_dataset
+
+        system, seeded = read_dataset(data_dir), f"dataset {data_dir}"
     db = Database(url)
     try:
         db.migrate()
-        seeded = None
-        if data_dir is not None or db.is_empty():
-            if data_dir is not None:
-                from data.io import read_dataset
+        if system is None and db.is_empty():
+            from data.generator import generate
 
-                system = read_dataset(data_dir)
-                seeded = f"dataset {data_dir}"
-            else:
-                from data.generator import generate
-
-                system = generate(scale=scale, seed=seed)
-                seeded = f"generated Paris scenario (scale {scale:g}, seed {seed})"
+            system = generate(scale=scale, seed=seed)
+            seeded = f"generated Paris scenario (scale {scale:g}, seed {seed})"
+        if system is not None:
             db.save_system(system)
     finally:
         db.dispose()
@@ -71,7 +71,13 @@ def register(app: typer.Typer) -> None:
         """Start the placement officers' service (OpenAPI docs at /docs)."""
         import uvicorn
 
-        prepared = prepare(database_url=database_url, data_dir=data)
+        from matcher import PlacementError
+
+        try:
+            prepared = prepare(database_url=database_url, data_dir=data)
+        except (PlacementError, OSError) as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
         if prepared.seeded:
             typer.echo(f"Loaded {prepared.seeded} into {prepared.database_url}")
         typer.echo(f"Serving on http://{host}:{port} (store: {prepared.database_url})")

@@ -25,9 +25,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from data.db.errors import EmptyStoreError
+from data.db.errors import EmptyStoreError, StoreUnavailableError
 from data.db.models import (
     Base,
     BatchJobRow,
@@ -70,7 +71,11 @@ class Database:
     """An engine, its sessions and the store's whole-system operations."""
 
     def __init__(self, url: str = DEFAULT_URL, *, schema: str | None = None, pool_size: int = 10):
-        self.url = make_url(url)
+        try:
+            self.url = make_url(url)
+            self.url.get_dialect()
+        except (ArgumentError, NoSuchModuleError) as err:
+            raise StoreUnavailableError(f"database URL {url!r} is not a usable SQLAlchemy URL ({err})") from None
         self.schema = schema
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise ValueError(f"schema name {schema!r} must be lower-case letters, digits and _")
@@ -173,9 +178,14 @@ class Database:
             with self.engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
         config = self.alembic_config()
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        try:
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        except OperationalError as err:
+            raise StoreUnavailableError(
+                f"cannot open the database {self.url_for_display}: {str(err.orig).strip().splitlines()[0]}"
+            ) from None
 
     def drop_schema(self) -> None:
         """Drop every table (and the named PostgreSQL schema). For tests and resets."""

@@ -9,6 +9,10 @@ class StoreError(PlacementError):
     """Base of the store's errors."""
 
 
+class StoreUnavailableError(StoreError):
+    """The database URL is malformed or names a database that cannot be reached."""
+
+
 class NotFoundError(StoreError):
     """An id that names nothing in the store (a 404 for the API)."""
 
