@@ -197,3 +197,27 @@ def violations(problem: Problem, unit_of_child: UnitOfChild) -> list[str]:
             if n > 1 and not problem.unit_takes_siblings[u]:
                 found.append(f"unit {problem.units[u].id} does not take siblings but holds {n} of group {block.group_id}")
     return found
+
+
+class HardRuleViolation(Exception):
+    """An answer about to leave the engine breaks a hard rule. It is an error, logged and
+    reported, never returned as a result. ``found`` lists each broken rule in words."""
+
+    def __init__(self, context: str, found: list[str]) -> None:
+        self.context = context
+        self.found = list(found)
+        shown = "; ".join(self.found[:5]) + (f" (and {len(self.found) - 5} more)" if len(self.found) > 5 else "")
+        super().__init__(f"{context}: the answer breaks a hard rule, so it is not returned: {shown}")
+
+
+def require_valid(problem: Problem, unit_of_child: UnitOfChild, context: str) -> None:
+    """The one guard every answer passes before it leaves the engine (a solve, a rebalancing
+    plan, a scenario's solution, a simulation step): raises :class:`HardRuleViolation` naming
+    each broken rule and child, logged first."""
+    found = violations(problem, unit_of_child)
+    if found:
+        import logging
+
+        error = HardRuleViolation(context, found)
+        logging.getLogger("placement.guard").error("%s", error)
+        raise error
