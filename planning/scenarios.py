@@ -461,7 +461,8 @@ def scenario_from_data(data: Any, lines: _Lines, prefix: tuple = ()) -> Scenario
             try:
                 model = _CHANGE_MODELS[kind].model_validate(body)
             except ValidationError as err:
-                issues += _pydantic_issues(err, path + (kind,), lines)
+                found = _pydantic_issues(err, path + (kind,), lines)
+                issues += found + _checks_of_valid_parts(kind, body, path + (kind,), lines, {i.key for i in found})
                 continue
             change, found = _change(kind, model, path + (kind,), lines)
             issues += found
@@ -483,6 +484,33 @@ def scenario_from_data(data: Any, lines: _Lines, prefix: tuple = ()) -> Scenario
 
 
 _WEIGHT_NAMES = frozenset(Weights.__dataclass_fields__)
+
+
+def _checks_of_valid_parts(kind: str, body: dict, path: tuple, lines: _Lines, bad: set[str]) -> list[ScenarioIssue]:
+    """The zone and age checks of the parts of a change that are well-formed, when another part is
+    not: so that every problem of the file is reported at once."""
+    issues: list[ScenarioIssue] = []
+    for sub in (("zone",), ("from", "zone")):
+        value: Any = body
+        for part in sub:
+            value = value.get(part) if isinstance(value, dict) else None
+        where = path + sub
+        if not isinstance(value, dict) or any(k == key_path(where) or k.startswith(key_path(where) + ".") for k in bad):
+            continue
+        try:
+            zone = _ZoneIn.model_validate(value)
+        except ValidationError:
+            continue
+        _zone(zone, where, lines, issues, to_place=kind in ("open", "recruit"))
+    for sub in (("ages",), ("to", "ages"), ("from", "ages")):
+        value = body
+        for part in sub:
+            value = value.get(part) if isinstance(value, dict) else None
+        where = path + sub
+        if (isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value)
+                and not any(k.startswith(key_path(where)) for k in bad)):
+            _ages(value, where, lines, issues)
+    return issues
 
 
 def _ages(raw: list[int], path: tuple, lines: _Lines, issues: list[ScenarioIssue]) -> tuple[int, int] | None:
