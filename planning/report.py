@@ -225,8 +225,11 @@ def map_chart(entry: Mapping[str, Any], scales: Mapping[str, float]) -> bytes:
     deps = geography.departements().to_crs(2154)
     placed = figures["placed_by_departement"]
     deps = deps.assign(placed=[placed.get(c) for c in deps["code"]])
-    deps.plot(column="placed", ax=ax2, cmap="Blues", vmin=0, vmax=scales["placed"], legend=True, edgecolor="0.5",
-              linewidth=0.3, missing_kwds=missing, legend_kwds={"label": "enfants accueillis", "shrink": 0.6})
+    from matplotlib.colors import LogNorm
+
+    deps.plot(column="placed", ax=ax2, cmap="Blues", norm=LogNorm(vmin=1, vmax=max(2.0, scales["placed"])), legend=True,
+              edgecolor="0.5", linewidth=0.3, missing_kwds=missing,
+              legend_kwds={"label": "enfants accueillis (échelle log)", "shrink": 0.6})
     ax2.set_title("Enfants accueillis, par département", fontsize=9)
 
     com = geography.idf_communes().to_crs(2154)
@@ -245,7 +248,7 @@ def map_chart(entry: Mapping[str, Any], scales: Mapping[str, float]) -> bytes:
     ax3.set_title("Enfants sans place, selon le domicile familial\n(Paris et petite couronne)", fontsize=9)
     for ax in (ax1, ax2, ax3):
         ax.set_axis_off()
-    fig.suptitle(entry["name"], fontsize=11)
+    fig.suptitle(entry["name"], fontsize=11, y=0.93)
     return _png(fig)
 
 
@@ -341,7 +344,7 @@ def markdown(comparison: Mapping[str, Any], ranking: Sequence[Mapping[str, Any]]
              "Les enfants sont fictifs (jeu de données synthétique).", ""]
     if ranking:
         f = FIGURES[ranking[0]["figure"]]
-        lines += [f"## Classement selon : {f.label_fr.lower()} ({'le plus bas' if f.better == 'lower' else 'le plus haut'} d'abord)", ""]
+        lines += [f"## Classement selon : {f.label_fr[0].lower() + f.label_fr[1:]} ({'le plus bas' if f.better == 'lower' else 'le plus haut'} d'abord)", ""]
         lines += [f"{r['rank']}. {r['name']} : {fr_value(f, r['value'])}" for r in ranking] + [""]
     for s in comparison["scenarios"]:
         lines += [f"## {s['name']}", "", s.get("description", ""), ""]

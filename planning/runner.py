@@ -217,7 +217,7 @@ def run_scenarios(
         client_cm = Client(scheduler, set_as_default=False)
     else:
         cluster_cm = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                                  dashboard_address=None, silence_logs=40)
+                                  dashboard_address=":0", silence_logs=40)
         client_cm = None
     try:
         client = client_cm if client_cm is not None else Client(cluster_cm, set_as_default=False)

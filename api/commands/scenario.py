@@ -112,7 +112,7 @@ def render(comparison: dict[str, Any], console: Console) -> None:
         for key in ("share_paris", "median_minutes", "p90_minutes", "within_90_share", "without_place", "daily_cost_eur", "children_moved"):
             fig = FIGURES[key]
             diff = "" if s["name"] == base else f" ({fr_difference(fig, fig.of(d))})"
-            parts.append(f"{fig.label_fr.lower()} {fr_value(fig, fig.of(f))}{diff}")
+            parts.append(f"{fig.label_fr[0].lower() + fig.label_fr[1:]} {fr_value(fig, fig.of(f))}{diff}")
         console.print(f"[bold]{s['name']}[/bold]: " + "; ".join(parts), soft_wrap=True)
     if comparison.get("ranking"):
         fig = FIGURES[comparison["ranking"][0]["figure"]]
