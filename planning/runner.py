@@ -151,6 +151,13 @@ def solve_scenario(base: BaseInstance, scenario: Scenario, extra: ExtraColumns |
 
 
 def _describe(error: BaseException) -> str:
+    """The error of a scenario in one sentence. A broken hard rule is counted, not detailed (the
+    details name children, and a comparison holds only aggregates; the guard has logged them)."""
+    from solver.solution import HardRuleViolation
+
+    if isinstance(error, HardRuleViolation):
+        return (f"HardRuleViolation: {error.context}: the solver's answer breaks {len(error.found)} hard rule(s), "
+                "so it is not used (the details are in the log)")
     text = f"{type(error).__name__}: {error}"
     if not isinstance(error, PlacementError):  # an unexpected failure: keep where it happened
         tb = traceback.extract_tb(error.__traceback__)
