@@ -225,3 +225,37 @@ def test_sweep_on_a_separate_dask_scheduler_and_worker_on_loopback(tmp_path):
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+def test_the_base_instance_is_scattered_once_and_never_passed_to_a_task(monkeypatch):
+    from dask.distributed import Client
+
+    scattered, submitted = [], []
+    real_scatter, real_submit = Client.scatter, Client.submit
+
+    def scatter(self, data, *a, **kw):
+        scattered.append(data)
+        return real_scatter(self, data, *a, **kw)
+
+    def submit(self, fn, *args, **kw):
+        submitted.append(args)
+        return real_submit(self, fn, *args, **kw)
+
+    monkeypatch.setattr(Client, "scatter", scatter)
+    monkeypatch.setattr(Client, "submit", submit)
+    results = run([REFERENCE, MORE_IN_PARIS, REFERENCE])
+    assert [r["error"] for r in results] == [None, None, None]
+    assert len(scattered) == 1 and isinstance(scattered[0], list) and isinstance(scattered[0][0], BaseInstance)
+    assert len(submitted) == 3
+    assert not any(isinstance(a, BaseInstance) for args in submitted for a in args)
+    extra = submitted[1][2]  # the new structure's minutes travel with its scenario, nothing else
+    assert extra.minutes.shape[1] == 1
+
+
+def test_the_base_instance_survives_pickling():
+    import pickle
+
+    b = base()
+    again = pickle.loads(pickle.dumps(b))
+    assert again.system.children == b.system.children and again.system.units == b.system.units
+    assert (again.travel.minutes == b.travel.minutes).all() and again.weights == b.weights
