@@ -539,6 +539,8 @@ def _zone(raw: _ZoneIn, path: tuple, lines: _Lines, issues: list[ScenarioIssue],
     if kind == "structure":
         return ZoneRef("structure", value)  # checked against the base system when applied
     code = _normalise_code(kind, value)
+    if kind == "commune":
+        code = commune_today().get(code, code)  # a commune merged since 2018: the one that holds it today
     known = known_zones()[kind]
     if code not in known:
         hint = {"arrondissement": "75101 to 75120 (or 1 to 20)",
@@ -632,6 +634,16 @@ def known_zones() -> dict[str, dict[str, tuple[float, float, str]]]:
     for r in geography.departements().itertuples():
         out["departement"][r.code] = (r.inside_lat, r.inside_lon, r.nom)
     return out
+
+
+@lru_cache(maxsize=1)
+def commune_today() -> dict[str, str]:
+    """The code of the commune that holds each 2018 Île-de-France commune today (COG 2026): the
+    code structures' locations carry."""
+    from data import geography
+
+    zones = geography.idf_zones()
+    return {a: b for a, b in zip(zones["code_insee"], zones["code_insee_cog2026"]) if isinstance(b, str) and a != b}
 
 
 def zone_name(zone: ZoneRef) -> str:
