@@ -83,10 +83,10 @@ def fr_difference(fig: Headline, diff: float | None) -> str:
     if diff is None:
         return "–"
     scaled = 100 * diff if fig.unit == "share" else diff
-    rounded = round(scaled, 1 if fig.unit == "share" and abs(scaled) < 1 else 0)
+    digits = 1 if fig.unit == "share" else 0  # shares in points to one decimal, the rest whole
+    rounded = round(scaled, digits)
     if rounded == 0:
         return "="
-    digits = 1 if fig.unit == "share" and abs(scaled) < 1 else 0
     sign = "+" if rounded > 0 else "−"
     body = _num(abs(rounded), digits)
     suffix = {"share": " pt", "minutes": " min", "eur": " €"}.get(fig.unit, "")

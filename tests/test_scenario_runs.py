@@ -121,7 +121,8 @@ def test_difference_is_signed_and_rank_follows_the_better_direction():
 def test_french_differences_carry_their_sign():
     from planning.comparison import FIGURES
 
-    assert fr_difference(FIGURES["share_paris"], 0.052) == "+5 pt"
+    assert fr_difference(FIGURES["share_paris"], 0.052) == "+5,2 pt"
+    assert fr_difference(FIGURES["share_paris"], -0.0004) == "="
     assert fr_difference(FIGURES["median_minutes"], -8.4) == "−8 min"
     assert fr_difference(FIGURES["daily_cost_eur"], 1234.0) == "+1\u202f234 €"
     assert fr_difference(FIGURES["without_place"], 0) == "="
