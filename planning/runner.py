@@ -88,8 +88,9 @@ class ExtraColumns:
 
 def extra_columns(travel: TravelMatrix, homes: Sequence[Home], structures: Sequence[Structure],
                   minutes_for: MinutesFor) -> ExtraColumns:
-    """The columns of ``structures`` for the rows of ``travel`` (each row takes the minutes of one
-    of its homes: homes snapped to one row lie within a few metres of each other)."""
+    """The columns of ``structures`` for the rows of ``travel``. ``minutes_for`` gets every home
+    (so that a travel layer that snaps homes to origins snaps them as it did for ``travel``); each
+    row of ``travel`` takes the minutes of one of its homes."""
     ids = tuple(s.id for s in structures)
     out = np.full((travel.minutes.shape[0], len(ids)), np.nan, dtype=np.float32)
     if not ids:
@@ -99,10 +100,9 @@ def extra_columns(travel: TravelMatrix, homes: Sequence[Home], structures: Seque
         r = travel.row_of_home.get(h.id)
         if r is not None:
             by_row.setdefault(r, h)
-    ordered = [by_row[r] for r in sorted(by_row)]
-    extra = minutes_for(ordered, list(structures))
+    extra = minutes_for(list(homes), list(structures))
     cols = [extra.structure_index[i] for i in ids]
-    for r, h in zip(sorted(by_row), ordered):
+    for r, h in by_row.items():
         row = extra.row(h.id)
         if row is not None:
             out[r] = row[cols]

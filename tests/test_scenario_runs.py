@@ -260,3 +260,21 @@ def test_the_base_instance_survives_pickling():
     again = pickle.loads(pickle.dumps(b))
     assert again.system.children == b.system.children and again.system.units == b.system.units
     assert (again.travel.minutes == b.travel.minutes).all() and again.weights == b.weights
+
+
+def test_minutes_to_new_structures_are_those_of_the_full_transit_matrix(tmp_path, monkeypatch):
+    """The columns a scenario adds equal what the travel layer gives when the structures were
+    there from the start (the homes are snapped to the same origins)."""
+    import numpy as np
+
+    from data.generator import generate
+    from data.transit import travel_matrix
+    from planning.runner import extra_columns
+
+    monkeypatch.setenv("PLACEMENT_CACHE_DIR", str(tmp_path))
+    system = generate(0.02, 1)
+    full = travel_matrix(system.homes, system.structures)
+    without = travel_matrix(system.homes, system.structures[:-3])
+    extra = extra_columns(without, system.homes, system.structures[-3:], travel_matrix)
+    assert extra.structure_ids == tuple(s.id for s in system.structures[-3:])
+    assert np.array_equal(extra.minutes, full.minutes[:, -3:], equal_nan=True)
