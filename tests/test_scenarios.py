@@ -279,3 +279,38 @@ def test_the_shipped_examples_are_valid_and_say_their_sizes_are_illustrative():
             assert "schéma" in sc.description  # which action of the plan
         if "lose" not in p.read_text() and "close" not in p.read_text() and "convert" not in p.read_text():
             apply_scenario(base, sc)  # applies to any dataset
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_OPEN = st.builds(lambda n, a: f"  - open: {{places: {n}, type: mecs, zone: {{arrondissement: {a}}}, ages: [4, 15]}}\n",
+                  st.integers(1, 5), st.integers(1, 20))
+_CLOSE = st.builds(lambda n, area: f"  - close: {{places: {n}, zone: {{area: {area}}}}}\n",
+                   st.integers(1, 4), st.sampled_from(["paris", "province"]))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(_OPEN, _CLOSE), min_size=1, max_size=4), st.integers(0, 5))
+def test_capacity_changes_add_up_and_leave_the_base_alone(changes, seed):
+    base = tiny()
+    before = (base.units, base.children)
+    sc = parse_scenario(f"name: p\ndescription: d\nseed: {seed}\nchanges:\n{''.join(changes)}")
+    opened = sum(c.places for c in sc.changes if type(c).__name__ == "OpenPlaces")
+    closed = sum(c.places for c in sc.changes if type(c).__name__ == "ClosePlaces")
+    try:
+        out = apply_scenario(base, sc)
+    except ScenarioError as err:
+        assert all("cannot close" in i.message for i in err.issues)
+        return
+    assert places(out) == places(base) + opened - closed
+    assert all(0 <= u.occupied <= u.capacity for u in out.units)
+    placed_in = {}
+    for c in out.children:
+        if c.current is not None:
+            placed_in[c.current.unit_id] = placed_in.get(c.current.unit_id, 0) + 1
+    assert all(n <= out.unit_by_id[u].occupied for u, n in placed_in.items())
+    assert (base.units, base.children) == before
+    assert apply_scenario(base, sc).units == out.units  # deterministic for the seed
