@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import numpy as np
 from sqlalchemy.orm import Session
 
+from api.scenario_jobs import ScenarioJobService
 from api.settings import Settings
 from data.db import Database
 from data.db import repository as repo
@@ -427,6 +428,9 @@ class Services:
         self.systems = SystemService(travel or travel_source(settings), self.db.consistent_read)
         self.prices = PriceService(prices or solver_capacity_prices)
         self.jobs = JobService(self.db, self.systems, self.weights, lambda: self.clock(), runner or solver_job)
+        self.scenarios = ScenarioJobService(settings.scenario_dir, self.db, self.systems, self.weights, lambda: self.clock(),
+                                            scheduler=settings.scenario_scheduler, workers=settings.scenario_workers,
+                                            processes=settings.scenario_processes)
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -455,4 +459,5 @@ class Services:
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
         self.jobs.shutdown()
+        self.scenarios.shutdown()
         self.prices.shutdown()

@@ -34,3 +34,7 @@ class Settings(BaseSettings):
     weights_file: str | None = None
     sweep_seconds: float = Field(60.0, ge=0, description="Period of the sweep of expired holds (0: no sweep thread).")
     max_k: int = Field(50, ge=1, description="Most proposals one request may ask for.")
+    scenario_dir: str = Field("var/scenarios", description="Where scenario jobs write their state and reports.")
+    scenario_scheduler: str | None = Field(None, description="Dask scheduler for scenario jobs (default: a local cluster).")
+    scenario_workers: int = Field(2, ge=1, description="Workers of the local Dask cluster of a scenario job.")
+    scenario_processes: bool = Field(True, description="Local Dask workers as processes (False: threads, for tests).")
