@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every write: unknown fields refused, and strict types (a capacity of "13" or true is not a
+    number: numbers must be JSON numbers, flags JSON booleans)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _utc(value: Any) -> Any:
+    """The store keeps naive UTC; every timestamp that leaves carries its offset."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_utc), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+"""An ISO 8601 timestamp with its offset (``2026-11-23T09:00:00+00:00``)."""
 
 
 # --- free places ------------------------------------------------------------------------------
@@ -62,6 +76,7 @@ class PlacementOut(BaseModel):
     travel_minutes: float | None
     score: float | None
     capacity_price: float | None
+    moved_from: str | None = Field(None, description="The unit an already-placed child leaves (null: no move).")
 
 
 class ProposalOut(BaseModel):
@@ -69,7 +84,8 @@ class ProposalOut(BaseModel):
     system_rank: int | None = Field(description="Rank once capacity prices are added; null without prices.")
     structure_id: str
     structure_name: str
-    siblings_together: bool
+    siblings_together: bool | None = Field(
+        None, description="Every sibling in one structure; absent for a single child (no fratrie to keep together).")
     structures_used: int
     own_score: float
     capacity_price: float | None
@@ -78,6 +94,14 @@ class ProposalOut(BaseModel):
     rules_met: list[str] = Field(description="Hard rules every placement of the proposal passes.")
     placements: list[PlacementOut]
     explanation: str | None
+    moves: list[str] = Field(default_factory=list, description="Each already-placed child this proposal moves, in words.")
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler):
+        data = handler(self)
+        if data.get("siblings_together") is None:
+            data.pop("siblings_together", None)
+        return data
 
 
 class ExclusionOut(BaseModel):
@@ -98,7 +122,7 @@ class AheadOut(BaseModel):
 
 class WhyNotOut(BaseModel):
     structure_id: str
-    verdict: Literal["excluded", "full", "separated", "ranked_lower", "best"]
+    verdict: Literal["excluded", "full", "separated", "ranked_lower", "best", "already_placed"]
     sentence: str
     rank: int | None
     checks: list[UnitCheckOut]
@@ -144,9 +168,9 @@ class ReservationOut(BaseModel):
     sibling_group_id: str | None
     places: int
     status: Literal["held", "confirmed", "cancelled", "expired"]
-    created_at: datetime
-    expires_at: datetime
-    closed_at: datetime | None
+    created_at: Timestamp
+    expires_at: Timestamp
+    closed_at: Timestamp | None
 
 
 class UnitUpdate(_In):
@@ -183,9 +207,9 @@ class JobOut(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float
     message: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     error: str | None
 
 

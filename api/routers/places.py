@@ -8,7 +8,7 @@ import numpy as np
 from fastapi import APIRouter, Query
 
 from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
-from api.problems import ApiProblem
+from api.problems import ApiProblem, not_found
 from api.schemas import FreePlace, FreePlaces
 from api.services import Snapshot
 from data.db import repository as repo
@@ -79,7 +79,7 @@ def free_places(
     if child_id is not None:
         child = system.child_by_id.get(child_id)
         if child is None:
-            raise ApiProblem(404, "Not found", f"Child {child_id!r} does not exist.")
+            raise not_found("Child", child_id, "child_id", "query")
         row = snap.travel.row(child.home.id)
         minutes = np.full(len(system.units), np.nan, dtype=np.float64)
         if row is not None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
-from api.problems import ApiProblem
+from api.problems import ApiProblem, not_found
 from api.schemas import ReservationIn, ReservationOut
 from api.services import Services
 from data.db import repository as repo
@@ -30,7 +30,7 @@ def _visible_structure(services: Services, snap, caller, unit_id: str) -> str:
     acknowledged to exist for a caller who may not see it)."""
     unit = snap.system.unit_by_id.get(unit_id)
     if unit is None or (snap.system.structure_of(unit).secret and not caller.sees_secret):
-        raise ApiProblem(404, "Not found", f"Unit {unit_id!r} does not exist.")
+        raise not_found("Unit", unit_id, "unit_id", "body")
     return unit.structure_id
 
 
@@ -44,12 +44,12 @@ def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, ca
     structure_id = _visible_structure(services, snap, caller, body.unit_id)
     if body.child_id is not None:
         if body.child_id not in system.child_by_id:
-            raise ApiProblem(404, "Not found", f"Child {body.child_id!r} does not exist.")
+            raise not_found("Child", body.child_id, "child_id", "body")
         children = [system.child_by_id[body.child_id]]
     else:
         group = system.sibling_group_by_id.get(body.sibling_group_id or "")
         if group is None:
-            raise ApiProblem(404, "Not found", f"Sibling group {body.sibling_group_id!r} does not exist.")
+            raise not_found("Sibling group", body.sibling_group_id, "sibling_group_id", "body")
         children = [system.child_by_id[c] for c in group.child_ids]
     unit = system.unit_by_id[body.unit_id]
     structure = system.structure_by_id[structure_id]
@@ -81,7 +81,7 @@ def _visible_reservation(snap, caller, row: ReservationRow) -> str:
     unit = snap.system.unit_by_id.get(row.unit_id)
     structure_id = unit.structure_id if unit else ""
     if unit is not None and snap.system.structure_of(unit).secret and not caller.sees_secret:
-        raise ApiProblem(404, "Not found", f"Reservation {row.id!r} does not exist.")
+        raise not_found("Reservation", row.id, "reservation_id")
     return structure_id
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
-from api.problems import ApiProblem
+from api.problems import ApiProblem, not_found
 from api.schemas import UnitOut, UnitUpdate
 from data.db import repository as repo
 
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/units", tags=["units"])
 def _visible(snap, caller, unit_id: str) -> None:
     unit = snap.system.unit_by_id.get(unit_id)
     if unit is None or (snap.system.structure_of(unit).secret and not caller.sees_secret):
-        raise ApiProblem(404, "Not found", f"Unit {unit_id!r} does not exist.")
+        raise not_found("Unit", unit_id, "unit_id")
 
 
 def _out(state: repo.UnitState) -> UnitOut:

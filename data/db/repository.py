@@ -37,6 +37,11 @@ HELD, CONFIRMED, CANCELLED, EXPIRED = "held", "confirmed", "cancelled", "expired
 LIVE_STATUSES = (HELD,)
 
 
+def _shown(value: str) -> str:
+    """An id the caller sent, as an error may echo it: at most 64 characters."""
+    return repr(value if len(value) <= 64 else value[:63] + "…")
+
+
 def utcnow() -> datetime:
     """Now, as the store keeps it (naive UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -58,7 +63,7 @@ class UnitState:
 def unit_state(session: Session, unit_id: str) -> UnitState:
     row = session.get(UnitRow, unit_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"unit {unit_id!r} does not exist")
+        raise NotFoundError(f"unit {_shown(unit_id)} does not exist")
     return UnitState(row.id, row.structure_id, row.capacity, row.occupied, row.held)
 
 
@@ -76,7 +81,7 @@ def live_holds(session: Session, now: datetime) -> dict[str, int]:
 def get_reservation(session: Session, reservation_id: str) -> ReservationRow:
     row = session.get(ReservationRow, reservation_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"reservation {reservation_id!r} does not exist")
+        raise NotFoundError(f"reservation {_shown(reservation_id)} does not exist")
     return row
 
 
@@ -163,7 +168,7 @@ def _lock_reservation(session: Session, reservation_id: str) -> ReservationRow:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if row is None:
-        raise NotFoundError(f"reservation {reservation_id!r} does not exist")
+        raise NotFoundError(f"reservation {_shown(reservation_id)} does not exist")
     return row
 
 
@@ -290,7 +295,7 @@ def create_job(session: Session, method: str, now: datetime) -> BatchJobRow:
 def get_job(session: Session, job_id: str) -> BatchJobRow:
     row = session.get(BatchJobRow, job_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"batch job {job_id!r} does not exist")
+        raise NotFoundError(f"batch job {_shown(job_id)} does not exist")
     return row
 
 
