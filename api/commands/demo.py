@@ -71,9 +71,10 @@ def run_demo(
     weights: Weights,
     console: Console,
     show_progress: bool,
+    reset: bool = False,
 ) -> DemoReport:
     from data.db import Database
-    from data.db.database import DEFAULT_URL
+    from data.db.database import DEMO_URL
     from data.generator import generate
     from data.io import read_dataset
     from data.transit import travel_matrix
@@ -82,6 +83,14 @@ def run_demo(
     from solver.problem import Problem
     from solver.solution import relative_gap
 
+    db = Database(database_url or DEMO_URL)
+    work = db.officers_work()
+    if any(work.values()) and not reset:
+        raise PlacementError(
+            f"the store {db.url_for_display} holds {work['reservations']} reservation(s) and {work['placements']} "
+            "confirmed placement(s) made through the officers' service; the demo would replace them. "
+            "Run it on its own store (the default, var/demo.sqlite3) or pass --reset to replace them anyway"
+        )
     with _steps(console, show_progress) as steps:
         done = steps.step("Building the Paris placement system")
         if data_dir is not None:
@@ -93,7 +102,6 @@ def run_demo(
         done()
 
         done = steps.step("Storing it in the database and reading it back")
-        db = Database(database_url or DEFAULT_URL)
         db.migrate()
         db.save_system(system)
         system = db.load_system()
@@ -197,7 +205,12 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path | None, typer.Option(help="Dataset directory (CSV/Parquet); default: generate the Paris scenario.")] = None,
         scale: Annotated[float, typer.Option(min=0.01, help="Scale of the generated population (1 = Paris).")] = 1.0,
         seed: Annotated[int, typer.Option(help="Seed of the generated population.")] = 1,
-        database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="Database URL; default: embedded SQLite.")] = None,
+        database_url: Annotated[str | None, typer.Option(
+            envvar="PLACEMENT_DEMO_DATABASE_URL",
+            help="Database URL; default: the demo's own SQLite file var/demo.sqlite3 (never the store of "
+            "`placement serve`).")] = None,
+        reset: Annotated[bool, typer.Option("--reset", help="Replace the store even if it holds reservations or "
+                                            "placements confirmed through the officers' service.")] = False,
         weights: Annotated[Path | None, typer.Option(help="TOML file overriding matcher/weights.toml.")] = None,
         time_limit: Annotated[float, typer.Option(min=0.1, help="Optimiser time limit, seconds.")] = 30.0,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -208,7 +221,7 @@ def register(app: typer.Typer) -> None:
             report = run_demo(
                 data_dir=data, scale=scale, seed=seed, database_url=database_url,
                 time_limit_s=time_limit, weights=Weights.load(weights) if weights else Weights.default(),
-                console=console, show_progress=not as_json,
+                console=console, show_progress=not as_json, reset=reset,
             )
         except PlacementError as err:
             console.print(f"[red]error:[/red] {err}")

@@ -63,6 +63,8 @@ from matcher.model import (
 
 DEFAULT_URL = "sqlite:///var/placement.sqlite3"
 """The embedded default: a SQLite file under ./var, created on demand."""
+DEMO_URL = "sqlite:///var/demo.sqlite3"
+"""The demo's own store (``placement demo``), never the one ``placement serve`` uses."""
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -236,6 +238,17 @@ class Database:
                 meta.reference_date = system.reference_date
                 meta.version = meta.version + 1
                 meta.definitions_version = meta.definitions_version + 1
+
+    def officers_work(self) -> dict[str, int]:
+        """What officers wrote in the store and ``save_system`` would destroy: reservations and
+        confirmed placements (counts; zero for a store with no tables yet)."""
+        from sqlalchemy import inspect
+
+        with self.read() as session:
+            names = set(inspect(session.connection()).get_table_names(schema=self.schema))
+            if not {"reservations", "placements"} <= names:
+                return {"reservations": 0, "placements": 0}
+            return {"reservations": count_rows(session, ReservationRow), "placements": count_rows(session, PlacementRow)}
 
     def load_system(self) -> PlacementSystem:
         """The placement system the store holds (raises EmptyStoreError when there is none)."""
