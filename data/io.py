@@ -45,6 +45,7 @@ from matcher import (
     Need,
     Operator,
     PlacementSystem,
+    Service,
     Sex,
     SiblingGroup,
     Structure,
@@ -68,6 +69,8 @@ class Column:
     name: str
     kind: Literal["str", "int", "float", "date", "bool", "enum", "enum_list", "str_list"]
     required: bool = True
+    may_be_absent: bool = False
+    """A column added after files were first written: a file without it reads as all empty."""
     enum: type[StrEnum] | None = None
     min: float | None = None
     max: float | None = None
@@ -96,6 +99,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("judge_separated_from", "str_list", required=False),
         Column("pregnant", "bool"),
         Column("own_child_birth_date", "date", required=False),
+        Column("service", "enum", required=False, enum=Service, may_be_absent=True),
     ),
     "sibling_groups": (
         Column("id", "str"),
@@ -154,7 +158,7 @@ def system_tables(system: PlacementSystem) -> dict[str, pd.DataFrame]:
         "judge_excluded_departements": _join(c.judge.excluded_departements),
         "judge_max_travel_minutes": c.judge.max_travel_minutes,
         "judge_separated_from": _join(c.judge.separated_from),
-        "pregnant": c.pregnant, "own_child_birth_date": c.own_child_birth_date,
+        "pregnant": c.pregnant, "own_child_birth_date": c.own_child_birth_date, "service": c.service.value,
     } for c in system.children]
     groups = [{"id": g.id, "child_ids": LIST_SEPARATOR.join(g.child_ids), "together": g.together}
               for g in system.sibling_groups]
@@ -374,6 +378,9 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
             issues.raise_if_any()
         return []
     known = {c.name for c in cols}
+    for c in cols:
+        if c.may_be_absent and c.name not in frame.columns:
+            frame[c.name] = "" if first_row == 2 else None
     missing = [c.name for c in cols if c.name not in frame.columns]
     for name in missing:
         issues.add("schema", fname, 1 if first_row == 2 else None, name, "missing column")
@@ -548,6 +555,7 @@ def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> Pl
                                        frozenset(r["judge_excluded_departements"]),
                                        r["judge_max_travel_minutes"], frozenset(r["judge_separated_from"])),
                 pregnant=r["pregnant"], own_child_birth_date=r["own_child_birth_date"],
+                service=r.get("service") or None,
             )
         children.append(make(files["children"], r["_row"], child))
     groups = [make(files["sibling_groups"], r["_row"],

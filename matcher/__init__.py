@@ -12,6 +12,7 @@ from matcher.model import (
     Need,
     Operator,
     PlacementSystem,
+    Service,
     Sex,
     SiblingGroup,
     Structure,
@@ -40,7 +41,7 @@ RULES: tuple[Rule, ...] = OPTION_RULES + (CAPACITY_RULE,) + GROUP_RULES + SOFT_R
 __all__ = [
     "AgeBand", "CAPACITY_RULE", "Child", "CurrentPlacement", "DomainError", "Exclusion",
     "GROUP_RULES", "Home", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
-    "Operator", "Option", "OptionScore", "PlacementError", "PlacementSystem", "RULES", "Rule",
+    "Operator", "Option", "OptionScore", "PlacementError", "PlacementSystem", "RULES", "Service", "Rule",
     "RuleKind", "SOFT_RULES", "ScoreComponent", "Sex", "SiblingGroup", "Structure",
     "StructureType", "Unit", "UnitSex", "Urgency", "Weights", "Zone", "exclusions",
     "is_eligible", "score_option",

@@ -140,6 +140,40 @@ class Zone(StrEnum):
         return cls.PROVINCE
 
 
+class Service(StrEnum):
+    """The ASE Paris service that follows a child: one of the nine territorial sectors (secteurs
+    d'aide sociale à l'enfance, each covering a group of arrondissements), the unaccompanied
+    minors' service (MNA), the young adults' service (contrats jeunes majeurs) or the
+    mother-child service (centres maternels). An officer belongs to one service and acts for its
+    children. The grouping of arrondissements into sectors is assumed (see
+    :data:`SECTOR_OF_ARRONDISSEMENT`): the plan names nine sectors without listing them."""
+
+    SECTOR_1 = "sector-1"
+    SECTOR_2 = "sector-2"
+    SECTOR_3 = "sector-3"
+    SECTOR_4 = "sector-4"
+    SECTOR_5 = "sector-5"
+    SECTOR_6 = "sector-6"
+    SECTOR_7 = "sector-7"
+    SECTOR_8 = "sector-8"
+    SECTOR_9 = "sector-9"
+    UNACCOMPANIED_MINORS = "unaccompanied-minors"
+    YOUNG_ADULTS = "young-adults"
+    MOTHER_CHILD = "mother-child"
+
+    @property
+    def is_sector(self) -> bool:
+        return self.value.startswith("sector-")
+
+
+SECTOR_OF_ARRONDISSEMENT: Mapping[int, int] = MappingProxyType({
+    1: 1, 2: 1, 3: 1, 4: 1, 5: 2, 6: 2, 7: 2, 8: 3, 9: 3, 10: 3, 11: 4, 12: 5, 13: 6, 14: 6,
+    15: 7, 16: 7, 17: 8, 18: 8, 19: 9, 20: 9,
+})
+"""Territorial sector of each Paris arrondissement (assumed grouping of the 20 arrondissements
+into nine sectors of comparable child population)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """A point and the zone it lies in.
@@ -224,10 +258,14 @@ class Child:
     pregnant: bool = False
     own_child_birth_date: date | None = None
     """For a young mother: her own child's birth date (mother-child units)."""
+    service: Service | None = None
+    """The service that follows the child; when not given, :func:`service_of` decides it."""
 
     def __post_init__(self) -> None:
         if not self.id:
             raise DomainError("a child needs an id")
+        if self.service is None:
+            object.__setattr__(self, "service", service_of(self))
         if self.own_child_birth_date is not None and self.own_child_birth_date < self.birth_date:
             raise DomainError(f"child {self.id}: own child born before the mother")
         if (self.pregnant or self.own_child_birth_date is not None) and self.sex is not Sex.FEMALE:
@@ -264,6 +302,27 @@ class Child:
     @property
     def is_waiting(self) -> bool:
         return self.current is None
+
+
+def service_of(child: Child) -> Service:
+    """The service that follows a child when none is recorded: the unaccompanied minors' service
+    for an MNA, the mother-child service for a pregnant girl or young mother, the young adults'
+    service for an 18-21 year-old (age when the request was made), else the territorial sector
+    of the family home's arrondissement (a home outside Paris: the sector numbered by its
+    département code, modulo nine; assumed)."""
+    if Need.UNACCOMPANIED_MINOR in child.needs:
+        return Service.UNACCOMPANIED_MINORS
+    if child.pregnant or child.own_child_birth_date is not None:
+        return Service.MOTHER_CHILD
+    on = child.waiting_since
+    years = on.year - child.birth_date.year - ((on.month, on.day) < (child.birth_date.month, child.birth_date.day))
+    if years >= 18:
+        return Service.YOUNG_ADULTS
+    commune = child.home.location.commune
+    if commune.startswith("751") and commune[3:].isdigit() and int(commune[3:]) in SECTOR_OF_ARRONDISSEMENT:
+        return Service(f"sector-{SECTOR_OF_ARRONDISSEMENT[int(commune[3:])]}")
+    digits = "".join(ch for ch in child.home.location.departement if ch.isdigit()) or "0"
+    return Service(f"sector-{int(digits) % 9 + 1}")
 
 
 @dataclass(frozen=True, slots=True)

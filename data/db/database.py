@@ -52,6 +52,7 @@ from matcher.model import (
     Need,
     Operator,
     PlacementSystem,
+    Service,
     Sex,
     SiblingGroup,
     Structure,
@@ -404,6 +405,7 @@ def _child_row(i: int, c: Child, rank: int | None) -> dict:
         "judge_max_travel_minutes": c.judge.max_travel_minutes,
         "judge_separated_from": sorted(c.judge.separated_from),
         "pregnant": c.pregnant, "own_child_birth_date": c.own_child_birth_date,
+        "service": c.service.value,
     }
 
 
@@ -411,6 +413,7 @@ _SEX = {e.value: e for e in Sex}
 _NEED = {e.value: e for e in Need}
 _LEGAL = {e.value: e for e in LegalBasis}
 _URGENCY = {e.value: e for e in Urgency}
+_SERVICE = {e.value: e for e in Service}
 _UNIT_SEX = {e.value: e for e in UnitSex}
 """Enum members by value: a dict look-up instead of ``Enum(value)`` (the reload after each
 confirmation converts every child's fields)."""
@@ -437,6 +440,7 @@ def _child(c, home: Home) -> Child:
             separated_from=frozenset(c.judge_separated_from),
         ),
         pregnant=c.pregnant, own_child_birth_date=c.own_child_birth_date,
+        service=_SERVICE[c.service] if c.service else None,
     )
 
 

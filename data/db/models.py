@@ -136,6 +136,8 @@ class ChildRow(Base):
     judge_separated_from: Mapped[list[str]] = mapped_column(JSON, default=list)
     pregnant: Mapped[bool] = mapped_column(Boolean, default=False)
     own_child_birth_date: Mapped[date | None] = mapped_column(Date)
+    service: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The ASE service that follows the child (matcher.Service); empty in stores written before it."""
     changed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
     """Data version of the last change of the current placement (a confirmation)."""
 
