@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from api import problems
-from api.routers import health, jobs, places, proposals, reservations, units
+from api.routers import children, health, jobs, places, proposals, reservations, units
 from api.services import Services
 from api.settings import Settings
 
@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     problems.install(app)
     app.add_middleware(problems.BodyLimit)
     _offline_docs(app)
-    for module in (places, proposals, reservations, units, jobs, health):
+    for module in (places, proposals, reservations, units, jobs, health, children):
         app.include_router(module.router)
     return app
 

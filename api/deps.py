@@ -68,6 +68,16 @@ def current_caller(
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
+def holder_of(caller: Caller) -> str:
+    """Who a reservation is held by: the caller's account name once the service has accounts
+    (an ``account``, ``username`` or ``name`` attribute of the caller), else the caller's role."""
+    for attribute in ("account", "username", "name"):
+        value = getattr(caller, attribute, None)
+        if isinstance(value, str) and value:
+            return value[:64]
+    return caller.role
+
+
 def request_lang(
     accept_language: Annotated[str | None, Header(description="fr (default) or en: the language of the sentences.")] = None,
     lang: Annotated[Literal["fr", "en"] | None, Query(description="Overrides Accept-Language (fr or en).")] = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
@@ -145,19 +145,42 @@ class ProposalsOut(BaseModel):
 # --- reservations and units --------------------------------------------------------------------
 
 
-class ReservationIn(_In):
-    """Hold places of one unit for a child, or for every child of a sibling group."""
-
+class PlacementIn(_In):
+    child_id: str = Field(min_length=1, max_length=64)
     unit_id: str = Field(min_length=1, max_length=64)
+
+
+class ReservationIn(_In):
+    """Hold places of one unit for a child, or for every child of a sibling group; or, for a
+    sibling group, places in several units at once (``placements``, as a proposal gives them):
+    all held or none."""
+
+    unit_id: str | None = Field(None, min_length=1, max_length=64)
     child_id: str | None = Field(None, min_length=1, max_length=64)
     sibling_group_id: str | None = Field(None, min_length=1, max_length=64)
+    placements: list[PlacementIn] | None = Field(
+        None, min_length=1, max_length=20,
+        description="For a sibling group: each child's unit (copy a proposal's placements). A sibling already "
+        "placed who stays where they are is left out.")
     hold_hours: float | None = Field(None, gt=0, le=720, description="Default: the server's PLACEMENT_HOLD_HOURS.")
 
     @model_validator(mode="after")
     def _one_subject(self) -> ReservationIn:
         if (self.child_id is None) == (self.sibling_group_id is None):
             raise ValueError("give exactly one of child_id and sibling_group_id")
+        if (self.unit_id is None) == (self.placements is None):
+            raise ValueError("give exactly one of unit_id and placements")
+        if self.placements is not None and self.sibling_group_id is None:
+            raise ValueError("placements are for a sibling group: give sibling_group_id")
         return self
+
+
+class ReservationPartOut(BaseModel):
+    reservation_id: str
+    unit_id: str
+    structure_id: str
+    child_ids: list[str]
+    places: int
 
 
 class ReservationOut(BaseModel):
@@ -171,6 +194,11 @@ class ReservationOut(BaseModel):
     created_at: Timestamp
     expires_at: Timestamp
     closed_at: Timestamp | None
+    holder: str | None = Field(None, description="Who made the hold.")
+    bundle_id: str | None = Field(None, description="A fratrie held over several units in one step: the bundle's id "
+                                  "(its first reservation). Confirming or cancelling any of them does all.")
+    parts: list[ReservationPartOut] = Field(default_factory=list, description="One per unit held.")
+    vacancies_stale: bool | None = Field(None, description="A unit held has vacancies declared long ago.")
 
 
 class UnitUpdate(_In):
@@ -185,12 +213,23 @@ class UnitUpdate(_In):
 
 
 class UnitOut(BaseModel):
+    """A unit's details: where it is, whom it takes, its places and when they were declared."""
+
     id: str
     structure_id: str
+    structure_name: str
+    structure_type: str
+    age_min: int
+    age_max: int
+    sex: str
+    needs_served: list[str] = Field(description="Needs the structure provides (disability, psychic_care...).")
+    takes_siblings: bool
     capacity: int
     occupied: int
     held: int
     free: int
+    vacancies_declared_at: Timestamp | None = Field(description="When the structure last declared these places.")
+    vacancies_stale: bool = Field(description="Declared longer ago than the server's stale age (default 7 days).")
 
 
 # --- batch jobs -------------------------------------------------------------------------------
@@ -222,3 +261,90 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
     database: str
     data_version: int
+
+
+# --- children ---------------------------------------------------------------------------------
+
+
+class FamilyHomeOut(BaseModel):
+    """Where the family lives, to the arrondissement or commune: never the address."""
+
+    commune: str = Field(description="INSEE code of the commune (751xx: a Paris arrondissement).")
+    departement: str
+    arrondissement: int | None = Field(description="1-20 for a Paris home, else null.")
+
+
+class WaitingChildOut(BaseModel):
+    id: str
+    age: int
+    age_band: str
+    sex: str
+    urgency: str
+    legal_basis: str
+    needs: list[str]
+    service: str | None
+    waiting_since: date
+    waiting_days: int
+    sibling_group_id: str | None
+    family_home: FamilyHomeOut
+    held_by_reservation: str | None = Field(description="The live reservation holding a place for the child, if any.")
+
+
+class WaitingChildrenOut(BaseModel):
+    total: int = Field(description="Children that match, before limit/offset.")
+    data_version: int
+    items: list[WaitingChildOut]
+
+
+class CurrentPlacementOut(BaseModel):
+    unit_id: str | None = None
+    structure_id: str | None = None
+    structure_name: str | None = None
+    commune: str | None = None
+    since: date
+    secret: bool = Field(False, description="A secret place: where is shown only to a protection officer.")
+
+
+class SiblingOut(BaseModel):
+    id: str
+    age: int
+    sex: str
+    waiting: bool
+    current_placement: CurrentPlacementOut | None
+
+
+class JudgeOut(BaseModel):
+    excluded_structures: list[dict[str, str]]
+    excluded_departements: list[str]
+    max_travel_minutes: int | None
+    separated_from: list[str]
+
+
+class ChildFileOut(BaseModel):
+    """A child's file summary for the officer: no address, no coordinates."""
+
+    id: str
+    age: int
+    age_band: str
+    sex: str
+    urgency: str
+    legal_basis: str
+    needs: list[str]
+    service: str | None
+    waiting: bool
+    waiting_since: date
+    pregnant: bool
+    mother_of_young_child: bool
+    sibling_group_id: str | None
+    siblings_together_required: bool | None
+    siblings: list[SiblingOut]
+    judge: JudgeOut
+    current_placement: CurrentPlacementOut | None
+    family_home: FamilyHomeOut
+    held_by_reservation: str | None
+    data_version: int
+
+
+class ReservationsOut(BaseModel):
+    total: int
+    items: list[ReservationOut]

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from api.settings import Settings
 from data.db import Database
 from data.db import repository as repo
-from data.db.database import Changes, current_version, current_versions, load_changes, load_system
+from data.db.database import Changes, current_version, current_versions, load_changes, load_declared, load_system
 from matcher.errors import PlacementError
 from matcher.model import Home, PlacementSystem, Structure
 from matcher.proposals import SystemIndex
@@ -131,6 +131,19 @@ class Snapshot:
     index: SystemIndex
     memo: dict[str, Any] = field(default_factory=dict)
     """Derived arrays computed once per snapshot by the routers that need them."""
+    declared: Mapping[str, datetime | None] = field(default_factory=dict)
+    """When each unit's vacancies were last declared (naive UTC; None: never)."""
+
+    def stale_units(self, now: datetime, max_age: timedelta) -> frozenset[str]:
+        """Units whose vacancies were declared longer than ``max_age`` before ``now`` (or never).
+        Memoised per minute of the cut-off: the snapshot's declared times do not change."""
+        cutoff = (now - max_age).replace(second=0, microsecond=0)
+        key = ("stale", cutoff)
+        found = self.memo.get(key)
+        if found is None:
+            found = frozenset(u for u, at in self.declared.items() if at is None or at < cutoff)
+            self.memo[key] = found
+        return found
 
     def with_changes(self, changes: Changes) -> Snapshot:
         """This snapshot brought to ``changes.version``: the changed units and children replaced
@@ -138,7 +151,8 @@ class Snapshot:
         memo starts empty (what it holds may depend on occupancy)."""
         system = self.system.with_changes(changes.units, changes.children)
         index = self.index.with_changes(system, (u.id for u in changes.units), (c.id for c in changes.children))
-        return Snapshot(self.definitions, changes.version.data, system, self.travel, index)
+        return Snapshot(self.definitions, changes.version.data, system, self.travel, index,
+                        declared={**self.declared, **changes.declared})
 
 
 class SystemService:
@@ -199,7 +213,8 @@ class SystemService:
         system = load_system(session)
         travel = self._matrix(system)
         self.full_loads += 1
-        snap = Snapshot(versions.definitions, versions.data, system, travel, SystemIndex.build(system, travel))
+        snap = Snapshot(versions.definitions, versions.data, system, travel, SystemIndex.build(system, travel),
+                        declared=load_declared(session))
         # The system lives until the next full load: keep its objects out of the cyclic garbage
         # collector's sight (reference counting still frees them). At scale 10 a full collection
         # otherwise walks millions of objects every few hundred requests, a 0.4-0.5 s pause.

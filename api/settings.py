@@ -34,3 +34,7 @@ class Settings(BaseSettings):
     weights_file: str | None = None
     sweep_seconds: float = Field(60.0, ge=0, description="Period of the sweep of expired holds (0: no sweep thread).")
     max_k: int = Field(50, ge=1, description="Most proposals one request may ask for.")
+    stale_after_days: float = Field(7.0, gt=0, description="Vacancies declared longer ago than this are stale: "
+                                    "shown as such, and ranked below fresh ones at equal score.")
+    max_running_jobs: int = Field(1, ge=1, le=16, description="Batch jobs run at once.")
+    max_queued_jobs: int = Field(4, ge=0, le=1000, description="Batch jobs waiting to run; beyond, 429 with Retry-After.")

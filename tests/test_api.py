@@ -252,8 +252,9 @@ def test_cancel_gives_the_place_back(api: Api):
     assert api.get("/units/U-near-4").json()["held"] == 1
     r = api.post(f"/reservations/{rid}/cancel")
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
-    assert api.get("/units/U-near-4").json() == {"id": "U-near-4", "structure_id": "S-near", "capacity": 2,
-                                                 "occupied": 1, "held": 0, "free": 1}
+    places = {k: v for k, v in api.get("/units/U-near-4").json().items()
+              if k in ("id", "structure_id", "capacity", "occupied", "held", "free")}
+    assert places == {"id": "U-near-4", "structure_id": "S-near", "capacity": 2, "occupied": 1, "held": 0, "free": 1}
     assert problem_of(api.post(f"/reservations/{rid}/cancel"), 409)["detail"] == f"Reservation {rid} is already cancelled."
 
 
@@ -314,7 +315,7 @@ def test_a_hold_on_a_unit_whose_holds_expired_succeeds(api: Api):
         ({"unit_id": "U-nev", "child_id": "C-1", "sibling_group_id": "F-1"}, "body", "give exactly one"),
         ({"unit_id": "U-nev", "child_id": "C-1", "colour": "red"}, "colour", "Extra inputs are not permitted"),
         ({"unit_id": "U-nev", "child_id": "C-1", "hold_hours": -1}, "hold_hours", "greater than 0"),
-        ({"child_id": "C-1"}, "unit_id", "Field required"),
+        ({"child_id": "C-1"}, "body", "give exactly one of unit_id and placements"),
     ],
 )
 def test_reservation_validation_errors_name_the_field(api: Api, body, field, text):

@@ -170,3 +170,208 @@ def test_accept_language_picks_french_by_default_and_english_when_asked():
     assert pick_lang("de-DE, fr;q=0.5, en;q=0.7") == "en"
     assert pick_lang("de") == "fr"
     assert pick_lang("en;q=0, fr") == "fr"
+
+
+# --- finding the work ----------------------------------------------------------------------------
+
+
+def work_list_system():
+    """The sample system with urgencies and request dates that make the order visible."""
+    from matcher import Urgency
+
+    base = sample_system()
+    changes = {
+        "C-1": dict(urgency=Urgency.URGENT, waiting_since=date(2026, 11, 10)),
+        "C-0": dict(urgency=Urgency.URGENT, waiting_since=date(2026, 10, 1)),
+        "C-2": dict(waiting_since=date(2026, 9, 1)),
+        "C-3": dict(waiting_since=date(2026, 9, 1)),
+        "C-P": dict(waiting_since=date(2026, 11, 20)),
+    }
+    return replace(base, children=tuple(replace(c, **changes.get(c.id, {})) for c in base.children))
+
+
+def test_the_waiting_list_is_sorted_by_urgency_then_waiting_time_and_filters(db):
+    db.save_system(work_list_system())
+    with running_api(db, seed=False) as api:
+        body = api.get("/children").json()
+        assert [c["id"] for c in body["items"]] == ["C-0", "C-1", "C-2", "C-3", "C-P"]  # C-placed is not waiting
+        assert body["total"] == 5
+        first = body["items"][0]
+        assert first["urgency"] == "urgent" and first["age_band"] == "0-3" and first["waiting_days"] == 53
+        assert first["family_home"] == {"commune": "75118", "departement": "75", "arrondissement": 18}
+        assert "lat" not in str(body) and "lon" not in str(body)
+        cases = {
+            "urgency=normal": ["C-2", "C-3", "C-P"],
+            "age_band=4-11": ["C-1", "C-2"],
+            "age_band=0-3&age_band=16-17": ["C-0", "C-P"],
+            "needs=protection&needs=mother_child": ["C-P"],
+            "legal_basis=administrative": [],
+            "waiting_since_before=2026-10-01": ["C-0", "C-2", "C-3"],
+            "waiting_since_after=2026-11-01": ["C-1", "C-P"],
+            "limit=2&offset=1": ["C-1", "C-2"],
+        }
+        for query, expected in cases.items():
+            assert [c["id"] for c in api.get(f"/children?{query}").json()["items"]] == expected, query
+        service = api.get("/children/C-1").json()["service"]
+        assert "C-1" in [c["id"] for c in api.get(f"/children?service={service}").json()["items"]]
+        assert problem_of(api.get("/children?service=sector-10"), 422)["errors"][0]["field"] == "service.0"
+        assert problem_of(api.get("/children?age_band=5-9"), 422)["errors"][0]["field"] == "age_band.0"
+        rid = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-1"}).json()["id"]
+        held = next(c for c in api.get("/children").json()["items"] if c["id"] == "C-1")
+        assert held["held_by_reservation"] == rid
+
+
+def test_a_child_file_summary_never_gives_the_address(api: Api):
+    body = api.get("/children/C-2").json()
+    assert body["age"] == 9 and body["age_band"] == "4-11" and body["sex"] == "F" and body["waiting"]
+    assert body["sibling_group_id"] == "F-1" and body["siblings_together_required"] is True
+    assert [s["id"] for s in body["siblings"]] == ["C-3"]
+    assert body["family_home"] == {"commune": "75119", "departement": "75", "arrondissement": 19}
+    assert body["judge"] == {"excluded_structures": [], "excluded_departements": [], "max_travel_minutes": None,
+                             "separated_from": []}
+    text = str(body)
+    assert "48.8" not in text and "2.38" not in text and "H-2" not in text  # no coordinates, no home id
+    placed = api.get("/children/C-placed").json()
+    assert placed["current_placement"]["structure_name"] == "MECS Vaugirard" and not placed["waiting"]
+    assert placed["current_placement"]["since"] == "2026-01-05"
+    assert problem_of(api.get("/children/C-x"), 404)["errors"][0]["field"] == "child_id"
+
+
+def test_unit_details_with_declared_vacancies(api: Api):
+    body = api.get("/units/U-near-12").json()
+    assert body["structure_name"] == "MECS Vaugirard" and body["structure_type"] == "mecs"
+    assert (body["age_min"], body["age_max"], body["sex"]) == (12, 15, "girls")
+    assert body["takes_siblings"] is True and body["needs_served"] == []
+    assert (body["capacity"], body["occupied"], body["held"], body["free"]) == (3, 0, 0, 3)
+    assert OFFSET.match(body["vacancies_declared_at"])
+
+
+def test_the_reservations_list_by_holder_service_and_status(api: Api):
+    a = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-1"}).json()["id"]
+    b = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-0"}, role="planner")
+    assert b.status_code == 422  # a baby in a 4-11 unit: not eligible
+    b = api.post("/reservations", {"unit_id": "U-pou", "child_id": "C-0"}, role="planner").json()["id"]
+    api.post(f"/reservations/{b}/confirm", role="planner")
+    assert [r["id"] for r in api.get("/reservations").json()["items"]] == [a, b] or \
+        {r["id"] for r in api.get("/reservations").json()["items"]} == {a, b}
+    assert [r["id"] for r in api.get("/reservations?status=held").json()["items"]] == [a]
+    assert [r["id"] for r in api.get("/reservations?status=confirmed").json()["items"]] == [b]
+    assert [r["id"] for r in api.get("/reservations?holder=planner").json()["items"]] == [b]
+    assert api.get(f"/reservations/{a}").json()["holder"] == "officer"
+    service = api.get("/children/C-1").json()["service"]
+    assert a in [r["id"] for r in api.get(f"/reservations?service={service}").json()["items"]]
+    other = "young-adults" if service != "young-adults" else "sector-1"
+    assert a not in [r["id"] for r in api.get(f"/reservations?service={other}").json()["items"]]
+    api.clock.advance(hours=49)
+    assert api.get("/reservations?status=held").json()["items"] == []
+    assert [r["id"] for r in api.get("/reservations?status=expired").json()["items"]] == [a]
+
+
+# --- a fratrie held in one step -------------------------------------------------------------------
+
+
+FRATRIE = {"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
+                                                     {"child_id": "C-3", "unit_id": "U-near-12"}]}
+
+
+def held_of(api: Api, unit_id: str) -> int:
+    return api.get(f"/units/{unit_id}").json()["held"]
+
+
+def test_a_fratrie_over_two_units_is_held_confirmed_and_cancelled_in_one_step(api: Api):
+    best = api.get("/sibling-groups/F-1/proposals").json()["proposals"][0]
+    assert [{"child_id": p["child_id"], "unit_id": p["unit_id"]} for p in best["placements"]] == FRATRIE["placements"]
+    r = api.post("/reservations", FRATRIE)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["bundle_id"] == body["id"] and body["places"] == 2 and body["child_ids"] == ["C-2", "C-3"]
+    assert [(p["unit_id"], p["child_ids"]) for p in body["parts"]] == [("U-near-4", ["C-2"]), ("U-near-12", ["C-3"])]
+    assert (held_of(api, "U-near-4"), held_of(api, "U-near-12")) == (1, 1)
+    second = body["parts"][1]["reservation_id"]
+    assert api.get(f"/reservations/{second}").json()["id"] == body["id"]  # any part gives the whole hold
+    done = api.post(f"/reservations/{second}/confirm").json()
+    assert done["status"] == "confirmed" and all(p["places"] == 1 for p in done["parts"])
+    assert api.get("/units/U-near-4").json()["occupied"] == 2 and api.get("/units/U-near-12").json()["occupied"] == 1
+    assert (held_of(api, "U-near-4"), held_of(api, "U-near-12")) == (0, 0)
+    assert api.get("/children/C-3").json()["current_placement"]["unit_id"] == "U-near-12"
+    assert api.get(f"/reservations/{second}").json()["status"] == "confirmed"
+
+
+def test_a_fratrie_hold_is_all_or_nothing(api: Api):
+    api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"})  # the last place of U-near-4
+    body = problem_of(api.post("/reservations", FRATRIE), 409)
+    assert "U-near-4 has 0 free place(s)" in body["detail"] and "nothing was held" in body["detail"]
+    assert held_of(api, "U-near-12") == 0  # the place U-near-12 had free is not kept
+    rid = api.get("/reservations").json()["items"][0]["id"]
+    api.post(f"/reservations/{rid}/cancel")
+    r = api.post("/reservations", FRATRIE).json()
+    cancelled = api.post(f"/reservations/{r['id']}/cancel").json()
+    assert cancelled["status"] == "cancelled"
+    assert (held_of(api, "U-near-4"), held_of(api, "U-near-12")) == (0, 0)
+    assert problem_of(api.post(f"/reservations/{r['parts'][1]['reservation_id']}/confirm"), 409)
+
+
+@pytest.mark.parametrize(
+    "body, status, text",
+    [
+        ({"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"}]}, 422, "leaves out C-3"),
+        ({"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
+                                                     {"child_id": "C-1", "unit_id": "U-nev"}]}, 422, "not in sibling group"),
+        ({"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
+                                                     {"child_id": "C-3", "unit_id": "U-pou"}]}, 422, "C-3: age_range"),
+        ({"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
+                                                     {"child_id": "C-3", "unit_id": "U-x"}]}, 404, "Unit 'U-x'"),
+        ({"child_id": "C-1", "placements": [{"child_id": "C-1", "unit_id": "U-nev"}]}, 422, "give sibling_group_id"),
+    ],
+)
+def test_fratrie_hold_errors(api: Api, body, status, text):
+    assert text in problem_of(api.post("/reservations", body), status)["detail"]
+    assert held_of(api, "U-near-4") == 0
+
+
+def test_concurrent_fratrie_holds_and_single_holds_never_overbook(db):
+    """A race on the last place of U-near-4: a fratrie bundle (U-near-4 + U-near-12) against a
+    single hold. Exactly one wins each round; a losing bundle holds nothing."""
+    import threading
+    from datetime import timedelta
+
+    from data.db import repository as repo
+    from data.db.errors import ConflictError
+
+    db.save_system(sample_system())
+    now = repo.utcnow()
+    for _ in range(4):
+        start = threading.Barrier(2)
+        won: dict[str, str] = {}
+
+        def bundle():
+            start.wait()
+            try:
+                with db.write() as s:
+                    rows = repo.hold_bundle(s, parts=[("U-near-4", ["C-2"]), ("U-near-12", ["C-3"])],
+                                            sibling_group_id="F-1", ttl=timedelta(hours=1), now=now)
+                won["bundle"] = rows[0].id
+            except ConflictError:
+                pass
+
+        def single():
+            start.wait()
+            try:
+                with db.write() as s:
+                    won["single"] = repo.hold(s, unit_id="U-near-4", child_ids=["C-1"], sibling_group_id=None,
+                                              ttl=timedelta(hours=1), now=now).id
+            except ConflictError:
+                pass
+
+        threads = [threading.Thread(target=bundle), threading.Thread(target=single)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(won) == 1, won
+        with db.read() as s:
+            assert repo.double_bookings(s) == []
+            held = {u: repo.unit_state(s, u).held for u in ("U-near-4", "U-near-12")}
+        assert held == ({"U-near-4": 1, "U-near-12": 1} if "bundle" in won else {"U-near-4": 1, "U-near-12": 0})
+        with db.write() as s:
+            repo.cancel(s, next(iter(won.values())), now)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -216,18 +217,21 @@ class Database:
         with self.read() as session:
             return current_versions(session)
 
-    def save_system(self, system: PlacementSystem) -> None:
+    def save_system(self, system: PlacementSystem, declared_at: datetime | None = None) -> None:
         """Replace everything the store holds by ``system``, in one transaction.
 
         Reservations and placement history of the previous system go with it; batch jobs stay.
+        Every unit's vacancies count as declared at ``declared_at`` (default: now, naive UTC).
         """
+        declared = declared_at or datetime.now(timezone.utc).replace(tzinfo=None)
         with self.write() as session:
             for table in (ReservationChildRow, PlacementRow, ReservationRow, ChildRow,
                           SiblingGroupRow, UnitRow, StructureRow, HomeRow):
                 session.execute(delete(table))
             _insert(session, HomeRow, [_home_row(h) for h in system.homes])
             _insert(session, StructureRow, [_structure_row(i, s) for i, s in enumerate(system.structures)])
-            _insert(session, UnitRow, [_unit_row(i, u) for i, u in enumerate(system.units)])
+            _insert(session, UnitRow, [{**_unit_row(i, u), "vacancies_declared_at": declared}
+                                       for i, u in enumerate(system.units)])
             _insert(session, SiblingGroupRow,
                     [{"id": g.id, "position": i, "together": g.together} for i, g in enumerate(system.sibling_groups)])
             rank = {cid: r for g in system.sibling_groups for r, cid in enumerate(g.child_ids)}
@@ -307,6 +311,8 @@ class Changes:
     version: StoreVersion
     units: tuple[Unit, ...]
     children: tuple[Child, ...]
+    declared: dict[str, datetime | None] = field(default_factory=dict)
+    """When the changed units' vacancies were last declared."""
 
 
 def load_changes(session: Session, since: int) -> Changes:
@@ -314,17 +320,25 @@ def load_changes(session: Session, since: int) -> Changes:
     it in a session that sees one snapshot (:meth:`Database.consistent_read`), and only for a
     system loaded at the same ``definitions`` version: otherwise load the whole system again."""
     version = current_versions(session)
-    units = tuple(
-        _unit(u) for u in session.execute(
-            select(UnitRow.__table__).where(UnitRow.changed_version > since).order_by(UnitRow.position))
-    )
+    unit_rows = session.execute(
+        select(UnitRow.__table__).where(UnitRow.changed_version > since).order_by(UnitRow.position)).all()
+    units = tuple(_unit(u) for u in unit_rows)
     child_rows = session.execute(
         select(ChildRow.__table__).where(ChildRow.changed_version > since).order_by(ChildRow.position)).all()
     home_ids = sorted({c.home_id for c in child_rows})
     homes = {h.id: _home(h) for h in session.execute(select(HomeRow.__table__).where(HomeRow.id.in_(home_ids)))} \
         if home_ids else {}
     children = tuple(_child(c, homes[c.home_id]) for c in child_rows)
-    return Changes(since, version, units, children)
+    return Changes(since, version, units, children, {u.id: u.vacancies_declared_at for u in unit_rows})
+
+
+def load_declared(session: Session, since: int | None = None) -> dict[str, datetime | None]:
+    """When each unit's vacancies were last declared (all units, or those changed after data
+    version ``since``)."""
+    query = select(UnitRow.id, UnitRow.vacancies_declared_at)
+    if since is not None:
+        query = query.where(UnitRow.changed_version > since)
+    return {uid: at for uid, at in session.execute(query)}
 
 
 def load_system(session: Session) -> PlacementSystem:
