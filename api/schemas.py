@@ -50,6 +50,8 @@ class FreePlace(BaseModel):
     held: int
     free: int
     travel_minutes: float | None = Field(description="Minutes from the origin asked for; null when none or unreachable.")
+    vacancies_declared_at: Timestamp | None = None
+    vacancies_stale: bool = Field(False, description="Declared longer ago than the server's stale age.")
 
 
 class FreePlaces(BaseModel):
@@ -77,6 +79,7 @@ class PlacementOut(BaseModel):
     score: float | None
     capacity_price: float | None
     moved_from: str | None = Field(None, description="The unit an already-placed child leaves (null: no move).")
+    vacancies_stale: bool = Field(False, description="The unit's vacancies were declared long ago.")
 
 
 class ProposalOut(BaseModel):
@@ -95,6 +98,9 @@ class ProposalOut(BaseModel):
     placements: list[PlacementOut]
     explanation: str | None
     moves: list[str] = Field(default_factory=list, description="Each already-placed child this proposal moves, in words.")
+    vacancies_stale: bool = Field(False, description="A place it uses was declared long ago (ranked below fresh "
+                                  "places at an equal score).")
+    warnings: list[str] = Field(default_factory=list, description="What the officer should check, in words.")
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler):

@@ -479,12 +479,20 @@ def _split_anchored(
     return chosen
 
 
-def _own_key(p: Proposal, group: bool):
-    return ((0 if p.siblings_together else 1) if group else 0, round(p.own_score, 9), p.structure_id, p.key)
+def _is_stale(p: Proposal, stale: frozenset[str]) -> int:
+    return 1 if stale and any(pl.unit_id in stale for pl in p.placements) else 0
 
 
-def _system_key(p: Proposal, group: bool):
-    return ((0 if p.siblings_together else 1) if group else 0, round(p.system_score, 9), p.structure_id, p.key)
+def _own_key(p: Proposal, group: bool, stale: frozenset[str] = frozenset()):
+    """Together first (a fratrie), then the score; at an equal score (to the minute-equivalent),
+    fresh vacancies before stale ones."""
+    return ((0 if p.siblings_together else 1) if group else 0, round(p.own_score), _is_stale(p, stale),
+            round(p.own_score, 9), p.structure_id, p.key)
+
+
+def _system_key(p: Proposal, group: bool, stale: frozenset[str] = frozenset()):
+    return ((0 if p.siblings_together else 1) if group else 0, round(p.system_score), _is_stale(p, stale),
+            round(p.system_score, 9), p.structure_id, p.key)
 
 
 def _travel(p: Proposal) -> float:
@@ -604,6 +612,7 @@ def propose(
     index: SystemIndex | None = None,
     allow_moves: bool = False,
     lang: Lang = "en",
+    stale_units: frozenset[str] = frozenset(),
 ) -> list[Proposal]:
     """The top ``k`` proposals for the children (one child, or the siblings of a fratrie).
 
@@ -615,7 +624,8 @@ def propose(
     where they live and the others join them or go elsewhere). A single placed child's own
     proposals are moves by nature (asking for them is the explicit request). Every move a
     proposal makes is named in words in :attr:`Proposal.moves`; ``lang`` is the language of the
-    sentences ("fr" or "en").
+    sentences ("fr" or "en"). ``stale_units``: units whose vacancies were declared long ago: at an
+    equal score (to the minute-equivalent) a proposal using one ranks below one that does not.
     Raises DomainError for an empty list, a repeated or an unknown child id, or k < 1.
     """
     if k < 1:
@@ -624,12 +634,12 @@ def propose(
     prices = unit_prices or {}
     if len(children) == 1:
         return _propose_one(system, children[0], travel, weights, k, prices, unit_prices is not None,
-                            order, held or {}, index, lang)
+                            order, held or {}, index, lang, stale_units)
     proposals, index, _, _ = _all_proposals(system, children, travel, weights, prices, held or {}, index,
                                             allow_moves)
     group = len(children) > 1
-    by_own = sorted(proposals, key=lambda p: _own_key(p, group))
-    by_system = sorted(proposals, key=lambda p: _system_key(p, group))
+    by_own = sorted(proposals, key=lambda p: _own_key(p, group, stale_units))
+    by_system = sorted(proposals, key=lambda p: _system_key(p, group, stale_units))
     own_rank = {p.key: r for r, p in enumerate(by_own, 1)}
     system_rank = {p.key: r for r, p in enumerate(by_system, 1)}
     chosen = (by_own if order == "own" else by_system)[:k]
@@ -640,7 +650,8 @@ def propose(
 
 def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, weights: Weights, k: int,
                  prices: Mapping[str, float], priced: bool, order: Ordering, held: Mapping[str, int],
-                 index: SystemIndex | None, lang: Lang = "en") -> list[Proposal]:
+                 index: SystemIndex | None, lang: Lang = "en",
+                 stale: frozenset[str] = frozenset()) -> list[Proposal]:
     """:func:`propose` for one child: each candidate is one proposal whose own score is the
     option's score and whose price is the unit's, so both rankings are computed on the candidates
     and only the ``k`` proposals returned are built (same keys as :func:`_own_key`,
@@ -648,8 +659,10 @@ def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, we
     index = index if index is not None and index.system is system else SystemIndex.build(system, travel)
     free = index.free_places(held)
     cands = [c for by_structure in _candidates(index, child, free, weights, prices).values() for c in by_structure]
-    own = [(0, round(c.cost, 9), c.structure.id, ((child.id, c.unit.id),)) for c in cands]
-    sysk = [(0, round(c.cost + c.price, 9), c.structure.id, ((child.id, c.unit.id),)) for c in cands]
+    own = [(0, round(c.cost), 1 if c.unit.id in stale else 0, round(c.cost, 9), c.structure.id,
+            ((child.id, c.unit.id),)) for c in cands]
+    sysk = [(0, round(c.cost + c.price), 1 if c.unit.id in stale else 0, round(c.cost + c.price, 9), c.structure.id,
+             ((child.id, c.unit.id),)) for c in cands]
     by_own = sorted(range(len(cands)), key=own.__getitem__)
     by_system = sorted(range(len(cands)), key=sysk.__getitem__)
     own_rank = {i: r for r, i in enumerate(by_own, 1)}
@@ -674,6 +687,7 @@ def why_not(
     index: SystemIndex | None = None,
     allow_moves: bool = False,
     lang: Lang = "en",
+    stale_units: frozenset[str] = frozenset(),
 ) -> WhyNot:
     """Why ``structure_id`` is not proposed first for the children, in a sentence in ``lang``:
     the child already lives there; or every rule that excludes each of its units; or it is full
@@ -751,7 +765,7 @@ def why_not(
                       if fr else f"{name} cannot take all of them: the judge ordered {said} placed apart.",
                       tuple(checks))
     proposals, *_ = _all_proposals(system, children, travel, weights, {}, held, index, allow_moves)
-    by_own = sorted(proposals, key=lambda p: _own_key(p, group))
+    by_own = sorted(proposals, key=lambda p: _own_key(p, group, stale_units))
     rank = next((r for r, p in enumerate(by_own, 1) if p.structure_id == structure_id and
                  (not group or p.siblings_together)), None)
     if rank is None:

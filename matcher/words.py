@@ -108,6 +108,22 @@ def join(items: list[str], lang: Lang) -> str:
     return ", ".join(items[:-1]) + last + items[-1]
 
 
+def stale_words(unit_id: str, structure: Structure, days: float, lang: Lang) -> str:
+    """A sentence warning that a unit's vacancies were declared long ago."""
+    n = int(days)
+    if lang == "fr":
+        return (f"Les places de l'unité {unit_id} ({structure_name(structure)}) ont été déclarées il y a "
+                f"{plural(n, 'jour', 'jours')} : à confirmer auprès de la structure.")
+    return (f"The places of unit {unit_id} ({structure_name(structure)}) were declared {plural(n, 'day', 'days')} ago: "
+            "check with the structure.")
+
+
+def never_declared_words(unit_id: str, structure: Structure, lang: Lang) -> str:
+    if lang == "fr":
+        return f"Les places de l'unité {unit_id} ({structure_name(structure)}) n'ont jamais été déclarées."
+    return f"The places of unit {unit_id} ({structure_name(structure)}) were never declared."
+
+
 # --- hard rules, in words --------------------------------------------------------------------
 
 

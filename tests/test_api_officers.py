@@ -375,3 +375,31 @@ def test_concurrent_fratrie_holds_and_single_holds_never_overbook(db):
         assert held == ({"U-near-4": 1, "U-near-12": 1} if "bundle" in won else {"U-near-4": 1, "U-near-12": 0})
         with db.write() as s:
             repo.cancel(s, next(iter(won.values())), now)
+
+
+# --- stale vacancies ------------------------------------------------------------------------------
+
+
+def test_stale_vacancies_are_shown_in_lists_and_proposals_until_declared_again(db):
+    from datetime import datetime
+
+    db.save_system(sample_system(), declared_at=datetime(2026, 11, 10, 9, 0))  # 13 days before the clock
+    with running_api(db, seed=False) as api:
+        places = {p["unit_id"]: p for p in api.get("/places").json()["items"]}
+        assert places["U-nev"]["vacancies_stale"] and places["U-nev"]["vacancies_declared_at"] == "2026-11-10T09:00:00+00:00"
+        first = api.get("/children/C-1/proposals?lang=en").json()["proposals"][0]
+        assert first["vacancies_stale"] and first["placements"][0]["vacancies_stale"]
+        assert first["warnings"] == ["The places of unit U-near-4 (MECS Vaugirard (S-near)) were declared 13 days ago: "
+                                     "check with the structure."]
+        french = api.get("/children/C-1/proposals").json()["proposals"][0]["warnings"][0]
+        assert french.startswith("Les places de l'unité U-near-4") and "il y a 13 jours" in french
+        assert api.get("/units/U-near-4").json()["vacancies_stale"] is True
+        declared = api.patch("/units/U-near-4", {"capacity": 2}, role="structure_manager").json()
+        assert declared["vacancies_stale"] is False and declared["vacancies_declared_at"] == "2026-11-23T09:00:00+00:00"
+        first = api.get("/children/C-1/proposals").json()["proposals"][0]
+        assert first["placements"][0]["unit_id"] == "U-near-4" and not first["vacancies_stale"] and first["warnings"] == []
+        assert {p["unit_id"]: p["vacancies_stale"] for p in api.get("/places").json()["items"]}["U-near-4"] is False
+        api.clock.advance(days=8)
+        assert api.get("/units/U-near-4").json()["vacancies_stale"] is True
+        api.services.settings.stale_after_days = 30  # PLACEMENT_STALE_AFTER_DAYS
+        assert api.get("/units/U-near-4").json()["vacancies_stale"] is False

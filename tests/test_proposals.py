@@ -358,3 +358,16 @@ def test_why_not_in_french_has_no_internal_terms():
     far = why_not(sys, ["C-1"], "S-far", travel, W, lang="fr").sentence
     assert "arrive en position 2" in far and "surtout le trajet : +30 min depuis le domicile familial" in far
     assert "_" not in far and "min-equivalent" not in far
+
+
+def test_stale_vacancies_rank_below_fresh_ones_at_an_equal_score_only():
+    sys = system([child("C-1", 8)], [structure("S-a"), structure("S-b"), structure("S-c")],
+                 [unit("U-a", "S-a"), unit("U-b", "S-b"), unit("U-c", "S-c")])
+    travel = matrix(sys, {("H-1", "S-a"): 20, ("H-1", "S-b"): 20, ("H-1", "S-c"): 10})
+    assert [p.structure_id for p in propose(sys, ["C-1"], travel, W)] == ["S-c", "S-a", "S-b"]
+    stale = frozenset({"U-a", "U-c"})
+    # S-a and S-b score the same: the fresh S-b goes first; S-c is better, stale or not
+    assert [p.structure_id for p in propose(sys, ["C-1"], travel, W, stale_units=stale)] == ["S-c", "S-b", "S-a"]
+    fratrie_sys, ftravel = fratrie()
+    plain = [p.key for p in propose(fratrie_sys, ["C-a", "C-b"], ftravel, W)]
+    assert [p.key for p in propose(fratrie_sys, ["C-a", "C-b"], ftravel, W, stale_units=frozenset({"U-small"}))] == plain

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -23,7 +24,7 @@ from api.services import Prices, ServiceUnavailable, Services, Snapshot
 from data.db import repository as repo
 from matcher.proposals import Proposal, WhyNot, propose, why_not
 from matcher.rules import OPTION_RULES
-from matcher.words import Lang
+from matcher.words import Lang, never_declared_words, stale_words
 
 router = APIRouter(tags=["proposals"])
 
@@ -65,23 +66,39 @@ def _proposals(services: Services, session, snap: Snapshot, caller: Caller, chil
         priced = None
     prices: Mapping[str, float] | None = None if priced is None else priced.values
     held = _taken(services, session, snap, caller)
+    now = services.now()
+    max_age = timedelta(days=services.settings.stale_after_days)
+    stale = snap.stale_units(now, max_age)
     found = propose(snap.system, child_ids, snap.travel, services.weights, k, prices, order=order,
-                    held=held, index=snap.index, allow_moves=allow_moves, lang=lang)
+                    held=held, index=snap.index, allow_moves=allow_moves, lang=lang, stale_units=stale)
     answer = None
     if why is not None:
         structure = snap.system.structure_by_id.get(why)
         if structure is None or (structure.secret and not caller.sees_secret):
             raise not_found("Structure", why, "why_not", "query")
         answer = _why_not_out(why_not(snap.system, child_ids, why, snap.travel, services.weights,
-                                      held=held, index=snap.index, allow_moves=allow_moves, lang=lang))
+                                      held=held, index=snap.index, allow_moves=allow_moves, lang=lang,
+                                      stale_units=stale))
     return ProposalsOut(
         child_ids=list(child_ids), sibling_group_id=group_id, order=order, data_version=snap.version,
         prices_available=priced is not None, prices_version=None if priced is None else priced.version,
-        proposals=[_proposal_out(snap, p, prices is not None) for p in found], why_not=answer,
+        proposals=[_proposal_out(snap, p, prices is not None, stale, now, lang) for p in found], why_not=answer,
     )
 
 
-def _proposal_out(snap: Snapshot, p: Proposal, priced: bool) -> ProposalOut:
+def _stale_warnings(snap: Snapshot, unit_ids: Sequence[str], now: datetime, lang: Lang) -> list[str]:
+    out = []
+    for unit_id in dict.fromkeys(unit_ids):
+        structure = snap.system.structure_of(snap.system.unit_by_id[unit_id])
+        at = snap.declared.get(unit_id)
+        out.append(never_declared_words(unit_id, structure, lang) if at is None
+                   else stale_words(unit_id, structure, (now - at).total_seconds() / 86400, lang))
+    return out
+
+
+def _proposal_out(snap: Snapshot, p: Proposal, priced: bool, stale: frozenset[str] = frozenset(),
+                  now: datetime | None = None, lang: Lang = "fr") -> ProposalOut:
+    stale_used = [x.unit_id for x in p.placements if x.unit_id is not None and x.unit_id in stale]
     return ProposalOut(
         own_rank=p.own_rank, system_rank=p.system_rank if priced else None, structure_id=p.structure_id,
         structure_name=snap.system.structure_by_id[p.structure_id].name if p.structure_id else "",
@@ -94,10 +111,12 @@ def _proposal_out(snap: Snapshot, p: Proposal, priced: bool) -> ProposalOut:
             PlacementOut(child_id=x.child_id, structure_id=x.structure_id, unit_id=x.unit_id,
                          travel_minutes=None if x.travel_minutes is None else round(x.travel_minutes, 1),
                          score=None if x.score is None else round(x.score.total, 3),
-                         capacity_price=round(x.unit_price, 3) if priced else None, moved_from=x.moved_from)
+                         capacity_price=round(x.unit_price, 3) if priced else None, moved_from=x.moved_from,
+                         vacancies_stale=x.unit_id in stale)
             for x in p.placements
         ],
-        explanation=p.explanation, moves=list(p.moves),
+        explanation=p.explanation, moves=list(p.moves), vacancies_stale=bool(stale_used),
+        warnings=_stale_warnings(snap, stale_used, now, lang) if stale_used and now is not None else [],
     )
 
 
