@@ -249,8 +249,11 @@ class JobIn(_In):
 class JobOut(BaseModel):
     id: str
     method: str
-    status: Literal["queued", "running", "succeeded", "failed"]
-    progress: float
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    stage: str | None = Field(None, description="The stage under way: loading, building, solving, checking, summarising.")
+    stages: list[str] = Field(default_factory=list, description="Every stage, in order.")
+    progress: float = Field(description="Share of the whole job done (0-1); during the solve, the share of its "
+                            "time limit spent.")
     message: str
     created_at: Timestamp
     started_at: Timestamp | None

@@ -403,3 +403,95 @@ def test_stale_vacancies_are_shown_in_lists_and_proposals_until_declared_again(d
         assert api.get("/units/U-near-4").json()["vacancies_stale"] is True
         api.services.settings.stale_after_days = 30  # PLACEMENT_STALE_AFTER_DAYS
         assert api.get("/units/U-near-4").json()["vacancies_stale"] is False
+
+
+# --- batch jobs: stages, several at once, a bounded queue, cancel -------------------------------
+
+
+def test_a_job_reports_each_stage_in_order(db):
+    from api.services import solver_job
+
+    seen: list[tuple[float, str | None]] = []
+
+    def recorded(system, travel, weights, method, limit, progress):
+        def spy(fraction, message, stage=None):
+            seen.append((fraction, stage))
+            progress(fraction, message, stage=stage)
+        return solver_job(system, travel, weights, method, limit, spy)
+
+    with running_api(db, runner=recorded) as api:
+        job = api.post("/jobs", {"method": "optimal", "time_limit_s": 2}).json()
+        assert job["stages"] == ["loading", "building", "solving", "checking", "summarising"]
+        api.services.jobs.wait(job["id"], timeout=60)
+        done = api.get(f"/jobs/{job['id']}").json()
+        assert done["status"] == "succeeded" and done["progress"] == 1.0
+    stages = [s for _, s in seen]
+    assert [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]] == ["building", "solving", "checking",
+                                                                              "summarising"]
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and len(set(fractions)) >= 4  # it moves: not one value for the whole solve
+
+
+def blocking_jobs(api: Api, workers: int, queued: int):
+    import threading
+
+    from api.services import JobService
+
+    release = threading.Event()
+    started: list[str] = []
+
+    def slow(system, travel, weights, method, limit, progress):
+        started.append(method)
+        while not release.wait(0.02):
+            progress(0.5, "working", stage="solving")
+        return {"assignment": {}}
+
+    api.services.jobs.shutdown()
+    api.services.jobs = JobService(api.db, api.services.systems, api.services.weights, api.clock, slow,
+                                   workers=workers, max_queued=queued)
+    return release, started
+
+
+def wait_for(condition, seconds: float = 20) -> None:
+    import time
+
+    end = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.02)
+
+
+def test_jobs_run_n_at_once_and_the_queue_is_bounded_with_429(api: Api):
+    release, started = blocking_jobs(api, workers=2, queued=1)
+    try:
+        a = api.post("/jobs", {"method": "greedy"}).json()["id"]
+        b = api.post("/jobs", {"method": "greedy"}).json()["id"]
+        wait_for(lambda: len(started) == 2)
+        assert {api.get(f"/jobs/{j}").json()["status"] for j in (a, b)} == {"running"}
+        c = api.post("/jobs", {"method": "greedy"}).json()["id"]
+        assert api.get(f"/jobs/{c}").json()["status"] == "queued"
+        full = api.post("/jobs", {"method": "greedy"})
+        body = problem_of(full, 429)
+        assert int(full.headers["Retry-After"]) >= 1 and "1 waiting" in body["detail"]
+    finally:
+        release.set()
+    for j in (a, b, c):
+        api.services.jobs.wait(j, timeout=30)
+    assert api.post("/jobs", {"method": "greedy"}).status_code == 202
+
+
+def test_a_job_is_cancelled_queued_or_running(api: Api):
+    release, started = blocking_jobs(api, workers=1, queued=2)
+    try:
+        running = api.post("/jobs", {"method": "greedy"}).json()["id"]
+        queued = api.post("/jobs", {"method": "greedy"}).json()["id"]
+        wait_for(lambda: len(started) == 1)
+        assert api.post(f"/jobs/{queued}/cancel").json()["status"] == "cancelled"
+        assert api.post(f"/jobs/{running}/cancel").status_code == 202
+        wait_for(lambda: api.get(f"/jobs/{running}").json()["status"] == "cancelled")
+        assert len(started) == 1  # the queued one never ran
+        assert "was cancelled" in problem_of(api.get(f"/jobs/{running}/result"), 409)["detail"]
+        assert "already been cancelled" in problem_of(api.post(f"/jobs/{running}/cancel"), 409)["detail"]
+        assert problem_of(api.post("/jobs/J-x/cancel"), 404)["errors"][0]["field"] == "job_id"
+    finally:
+        release.set()

@@ -196,7 +196,9 @@ class BatchJobRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     method: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    """queued, running, succeeded or failed."""
+    """queued, running, succeeded, failed or cancelled."""
+    stage: Mapped[str | None] = mapped_column(String(32))
+    """The stage under way (loading, building, solving, checking, summarising)."""
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime())
