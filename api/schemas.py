@@ -101,6 +101,7 @@ class ProposalOut(BaseModel):
     vacancies_stale: bool = Field(False, description="A place it uses was declared long ago (ranked below fresh "
                                   "places at an equal score).")
     warnings: list[str] = Field(default_factory=list, description="What the officer should check, in words.")
+    split_reason: str | None = Field(None, description="For a fratrie not kept together: why, in words.")
 
     @model_serializer(mode="wrap")
     def _drop_absent(self, handler):

@@ -83,6 +83,8 @@ class Proposal:
     """Why the system-aware rank differs from the own rank (None when they agree)."""
     moves: tuple[str, ...] = ()
     """Each already-placed child this proposal moves, in words ("moves the sister E-1 from ...")."""
+    split_reason: str | None = None
+    """For a fratrie this proposal does not keep together: why, in words."""
 
     @property
     def system_score(self) -> float:
@@ -590,13 +592,39 @@ def _moves(p: Proposal, system: PlacementSystem, group: bool, lang: Lang) -> tup
     return tuple(out)
 
 
+def _split_reason(children: Sequence[Child], cands: Sequence[Mapping[str, list[_Candidate]]],
+                  proposals: Sequence[Proposal], system: PlacementSystem, lang: Lang) -> str:
+    """Why a fratrie's proposal does not keep every sibling in one structure, in words."""
+    fr = lang == "fr"
+    pairs = _separated(children)
+    if pairs:
+        said = join([f"{a} {'et' if fr else 'and'} {b}" for a, b in pairs], lang)
+        return (f"Le juge a ordonné que {said} soient placés séparément." if fr
+                else f"The judge ordered {said} placed apart.")
+    shared = sorted(set.intersection(*(set(c) for c in cands))) if cands else []
+    if not shared:
+        return ("Aucune structure n'a de place libre qui convienne à chacun d'eux (âges, sexe ou besoins différents)."
+                if fr else "No structure has a free place that suits each of them (different ages, sexes or needs).")
+    if not any(p.siblings_together for p in proposals):
+        names = join([structure_name(system.structure_by_id[s]) for s in shared[:3]], lang)
+        more = len(shared) - 3
+        tail = (f" et {more} autre(s)" if fr else f" and {more} more") if more > 0 else ""
+        return (f"Les structures qui accueilleraient chacun d'eux ({names}{tail}) n'ont pas assez de places libres "
+                f"pour les {len(children)} ensemble." if fr else
+                f"The structures that would take each of them ({names}{tail}) have too few free places for all "
+                f"{len(children)} together.")
+    return ("Une option qui garde la fratrie réunie existe et passe avant celle-ci." if fr
+            else "An option that keeps the siblings together exists and ranks before this one.")
+
+
 def _finish(p: Proposal, own_rank: int, system_rank: int, reference: Proposal | None, index: SystemIndex,
-            children: Sequence[Child], priced: bool, lang: Lang) -> Proposal:
+            children: Sequence[Child], priced: bool, lang: Lang, split_reason: str | None = None) -> Proposal:
     ranked = Proposal(p.structure_id, p.placements, p.components, p.own_score, p.capacity_price, own_rank, system_rank)
     explanation = _explain(ranked, reference or ranked, index, children, priced, lang)
     return Proposal(ranked.structure_id, ranked.placements, ranked.components, ranked.own_score,
                     ranked.capacity_price, own_rank, system_rank, explanation,
-                    _moves(ranked, index.system, len(children) > 1, lang))
+                    _moves(ranked, index.system, len(children) > 1, lang),
+                    split_reason if ranked.siblings_together is False else None)
 
 
 def propose(
@@ -635,8 +663,10 @@ def propose(
     if len(children) == 1:
         return _propose_one(system, children[0], travel, weights, k, prices, unit_prices is not None,
                             order, held or {}, index, lang, stale_units)
-    proposals, index, _, _ = _all_proposals(system, children, travel, weights, prices, held or {}, index,
-                                            allow_moves)
+    proposals, index, _, cands = _all_proposals(system, children, travel, weights, prices, held or {}, index,
+                                                allow_moves)
+    reason = _split_reason(children, cands, proposals, system, lang) \
+        if any(p.siblings_together is False for p in proposals) else None
     group = len(children) > 1
     by_own = sorted(proposals, key=lambda p: _own_key(p, group, stale_units))
     by_system = sorted(proposals, key=lambda p: _system_key(p, group, stale_units))
@@ -644,8 +674,8 @@ def propose(
     system_rank = {p.key: r for r, p in enumerate(by_system, 1)}
     chosen = (by_own if order == "own" else by_system)[:k]
     reference = by_own[0] if by_own else None
-    return [_finish(p, own_rank[p.key], system_rank[p.key], reference, index, children, unit_prices is not None, lang)
-            for p in chosen]
+    return [_finish(p, own_rank[p.key], system_rank[p.key], reference, index, children, unit_prices is not None, lang,
+                    reason) for p in chosen]
 
 
 def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, weights: Weights, k: int,

@@ -91,3 +91,24 @@ def test_the_demo_has_its_own_store_and_never_destroys_officers_work(tmp_path, m
     assert db.officers_work() == {"reservations": 1, "placements": 0}  # untouched
     assert db.load_system() == sample_system()
     assert not (tmp_path / "must-not-be-used.sqlite3").exists()
+
+
+def test_every_fratrie_is_accounted_for_and_the_methods_are_compared(report):
+    for s in report["methods"].values():
+        sib = s["siblings"]
+        assert sib["groups"] == (sib["kept_together"] + sib["split"] + sib["split_allowed"] + sib["not_all_placed"]
+                                 + sib["none_placed"])
+    c = report["comparison"]
+    greedy, optimal = report["methods"]["greedy"], report["methods"]["optimal"]
+    for key in ("placed_by_greedy_only", "placed_by_optimal_only"):
+        assert c[key]["in_fratries"] <= c[key]["children"] and c[key]["fratries"] <= c[key]["in_fratries"]
+    assert optimal["placed"] - greedy["placed"] == c["placed_by_optimal_only"]["children"] - c["placed_by_greedy_only"]["children"]
+
+
+def test_the_table_names_fratries_with_no_place_and_says_why(tmp_path):
+    result = runner.invoke(app, ["demo", "--scale", "0.2", "--seed", "3", "--time-limit", "5",
+                                 "--database-url", f"sqlite:///{tmp_path / 'd.sqlite3'}"])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "no place at all" in flat and "together, some children without a place" in flat
+    assert "Places are fewer than the children waiting" in flat and "min-equivalent" not in flat

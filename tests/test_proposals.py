@@ -371,3 +371,16 @@ def test_stale_vacancies_rank_below_fresh_ones_at_an_equal_score_only():
     fratrie_sys, ftravel = fratrie()
     plain = [p.key for p in propose(fratrie_sys, ["C-a", "C-b"], ftravel, W)]
     assert [p.key for p in propose(fratrie_sys, ["C-a", "C-b"], ftravel, W, stale_units=frozenset({"U-small"}))] == plain
+
+
+def test_a_split_proposal_says_why_in_words():
+    sys, travel = fratrie()
+    props = propose(sys, ["C-a", "C-b"], travel, W, held={"U-both-12": 1}, lang="fr")
+    assert props and all(p.siblings_together is False for p in props)
+    assert props[0].split_reason == ("Les structures qui accueilleraient chacun d'eux (mecs S-small (S-small)) n'ont "
+                                     "pas assez de places libres pour les 2 ensemble.")
+    together = propose(sys, ["C-a", "C-b"], travel, W)
+    assert together[0].split_reason is None
+    assert together[1].split_reason == "An option that keeps the siblings together exists and ranks before this one."
+    apart = propose(*fratrie(separated=True)[:1], ["C-a", "C-b"], fratrie(separated=True)[1], W)
+    assert apart[0].split_reason == "The judge ordered C-a and C-b placed apart."

@@ -115,7 +115,7 @@ def _proposal_out(snap: Snapshot, p: Proposal, priced: bool, stale: frozenset[st
                          vacancies_stale=x.unit_id in stale)
             for x in p.placements
         ],
-        explanation=p.explanation, moves=list(p.moves), vacancies_stale=bool(stale_used),
+        explanation=p.explanation, moves=list(p.moves), vacancies_stale=bool(stale_used), split_reason=p.split_reason,
         warnings=_stale_warnings(snap, stale_used, now, lang) if stale_used and now is not None else [],
     )
 
