@@ -24,6 +24,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         held.db.migrate()
+        if settings.warm_on_start:
+            held.warm()
         held.start()
         try:
             yield

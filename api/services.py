@@ -566,6 +566,20 @@ class Services:
     def now(self) -> datetime:
         return self.clock()
 
+    def warm(self) -> bool:
+        """Load the snapshot (system, travel matrix, index) and compute the capacity prices now,
+        before the server accepts traffic. False when the store is empty; a failure of the
+        prices is logged and left to the first request that needs them."""
+        if self.db.is_empty():
+            return False
+        with self.db.read() as session:
+            snap = self.systems.snapshot(session)
+        try:
+            self.prices.prices(snap, self.weights)
+        except Exception:  # the own order still answers; order=system will say why
+            log.exception("capacity prices could not be computed at start-up")
+        return True
+
     def sweep(self) -> int:
         """Release every expired hold now; returns how many."""
         with self.db.write() as session:

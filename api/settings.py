@@ -36,5 +36,7 @@ class Settings(BaseSettings):
     max_k: int = Field(50, ge=1, description="Most proposals one request may ask for.")
     stale_after_days: float = Field(7.0, gt=0, description="Vacancies declared longer ago than this are stale: "
                                     "shown as such, and ranked below fresh ones at equal score.")
+    warm_on_start: bool = Field(True, description="Load the system, its travel matrix and the capacity prices before "
+                                "accepting traffic (the first request then costs what the others do).")
     max_running_jobs: int = Field(1, ge=1, le=16, description="Batch jobs run at once.")
     max_queued_jobs: int = Field(4, ge=0, le=1000, description="Batch jobs waiting to run; beyond, 429 with Retry-After.")

@@ -262,10 +262,11 @@ class _Candidate:
     price: float
     stays: bool = False
     """The child's own current place (no move): it uses no free place."""
+    cost: float = field(init=False)
+    """The option's score (its total, computed once: the fratrie search compares it often)."""
 
-    @property
-    def cost(self) -> float:
-        return self.score.total
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cost", self.score.total)
 
 
 def _children(system: PlacementSystem, child_ids: Sequence[str]) -> tuple[Child, ...]:

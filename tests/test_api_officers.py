@@ -495,3 +495,33 @@ def test_a_job_is_cancelled_queued_or_running(api: Api):
         assert problem_of(api.post("/jobs/J-x/cancel"), 404)["errors"][0]["field"] == "job_id"
     finally:
         release.set()
+
+
+# --- speed: warm before traffic, several processes ------------------------------------------------
+
+
+def test_the_snapshot_and_prices_are_ready_before_the_first_request(db):
+    with running_api(db, prices={"U-near-4": 1000.0}) as api:
+        assert api.services.systems.full_loads == 1 and len(api.price_calls) == 1  # before any request
+        body = api.get("/children/C-1/proposals").json()
+        assert body["prices_version"] == body["data_version"]
+        assert api.services.systems.full_loads == 1 and len(api.price_calls) == 1
+
+
+def test_serve_starts_several_processes_on_the_same_store(tmp_path, monkeypatch):
+    import os
+
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+    from data.io import write_dataset
+
+    data = write_dataset(sample_system(), tmp_path / "data")
+    url = f"sqlite:///{tmp_path / 'serve.sqlite3'}"
+    started = {}
+    monkeypatch.setattr("uvicorn.run", lambda app, **kw: started.update(app=app, **kw))
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///not-this-one.sqlite3")  # restored after the test
+    result = CliRunner().invoke(cli, ["serve", "--workers", "2", "--database-url", url, "--data", str(data)])
+    assert result.exit_code == 0, result.output
+    assert started["app"] == "api.app:create_app" and started["factory"] and started["workers"] == 2
+    assert os.environ["DATABASE_URL"] == url and "2 processes" in result.output
