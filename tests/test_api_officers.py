@@ -159,6 +159,7 @@ def test_docs_are_served_without_a_cdn(api: Api):
     page = api.get("/docs")
     assert page.status_code == 200
     assert "/docs-assets/swagger-ui-bundle.js" in page.text and "cdn" not in page.text.lower()
+    assert "http" not in page.text  # every asset from this server
     js = api.get("/docs-assets/swagger-ui-bundle.js")
     assert js.status_code == 200 and len(js.content) > 100_000
     assert api.get("/docs-assets/swagger-ui.css").status_code == 200
