@@ -205,7 +205,6 @@ class ReservationOut(BaseModel):
     bundle_id: str | None = Field(None, description="A fratrie held over several units in one step: the bundle's id "
                                   "(its first reservation). Confirming or cancelling any of them does all.")
     parts: list[ReservationPartOut] = Field(default_factory=list, description="One per unit held.")
-    vacancies_stale: bool | None = Field(None, description="A unit held has vacancies declared long ago.")
 
 
 class UnitUpdate(_In):

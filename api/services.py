@@ -140,12 +140,11 @@ class Snapshot:
         """Units whose vacancies were declared longer than ``max_age`` before ``now`` (or never).
         Memoised per minute of the cut-off: the snapshot's declared times do not change."""
         cutoff = (now - max_age).replace(second=0, microsecond=0)
-        key = ("stale", cutoff)
-        found = self.memo.get(key)
-        if found is None:
-            found = frozenset(u for u, at in self.declared.items() if at is None or at < cutoff)
-            self.memo[key] = found
-        return found
+        memo = self.memo.get("stale")
+        if memo is None or memo[0] != cutoff:  # only the latest minute is kept
+            memo = (cutoff, frozenset(u for u, at in self.declared.items() if at is None or at < cutoff))
+            self.memo["stale"] = memo
+        return memo[1]
 
     def with_changes(self, changes: Changes) -> Snapshot:
         """This snapshot brought to ``changes.version``: the changed units and children replaced
@@ -530,7 +529,7 @@ class JobService:
                 repo.update_job(session, job_id, status="failed", finished_at=self.clock(),
                                 message="failed", error=f"{type(err).__name__}: {err}")
         finally:
-            self._durations.append(time.monotonic() - began)
+            self._durations = [*self._durations[-9:], time.monotonic() - began]
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         future = self.futures.get(job_id)

@@ -760,7 +760,7 @@ def why_not(
                 full_units[unit.id] = live
             else:
                 said = "; ".join(rule_reason(e.rule, child, structure, unit, minutes_, age, lang) for e in rule_found)
-                reasons.append(f"{'unité' if fr else 'unit'} {unit.id} : {said}" if fr else f"unit {unit.id}: {said}")
+                reasons.append(f"unité {unit.id} : {said}" if fr else f"unit {unit.id}: {said}")
         if not fits and not fits_but_full:
             rule_blocked[child.id] = reasons or ["la structure n'a aucune unité" if fr else "the structure has no unit"]
         elif not fits:
@@ -774,8 +774,7 @@ def why_not(
                     f"{'there is nothing to propose there' if not group else 'the siblings are there already'}.")
         return WhyNot(structure_id, "already_placed", sentence, tuple(checks))
     if rule_blocked:
-        parts = [f"{'pour' if fr else 'for'} {cid} : " + " | ".join(r) if fr else f"for {cid}: " + " | ".join(r)
-                 for cid, r in rule_blocked.items()]
+        parts = [(f"pour {cid} : " if fr else f"for {cid}: ") + " | ".join(r) for cid, r in rule_blocked.items()]
         sentence = (f"{name} est exclue " if fr else f"{name} is excluded ") + "; ".join(parts) + "."
         return WhyNot(structure_id, "excluded", sentence, tuple(checks))
     if only_full:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from api.deps import CallerDep, ServicesDep, WriterSnapshotDep, holder_of
-from api.problems import ApiProblem, not_found
+from api.problems import ApiProblem, not_found, shown
 from api.schemas import ReservationIn, ReservationOut, ReservationPartOut, ReservationsOut
 from api.services import Services
 from data.db import repository as repo
@@ -100,7 +100,7 @@ def _bundle_plan(snap, caller, children, body: ReservationIn):
     listed: dict[str, str] = {}
     for p in body.placements or ():
         if p.child_id not in ids:
-            raise ApiProblem(422, "Invalid request", f"Child {p.child_id!r}"[:80] + " is not in sibling group "
+            raise ApiProblem(422, "Invalid request", f"Child {shown(p.child_id)} is not in sibling group "
                              f"{body.sibling_group_id}.", [{"field": "placements", "in": "body",
                                                             "reason": "child not in the sibling group"}])
         if p.child_id in listed:
