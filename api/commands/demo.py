@@ -217,7 +217,7 @@ def render(report: DemoReport, console: Console) -> None:
     for need in needs:
         row(f"  need: {need.replace('_', ' ')}", lambda s, n=need: str(s["unplaced_by_need"].get(n, 0)))
     row("daily cost of the new places", lambda s: f"{s['daily_cost_eur']:,.0f} EUR")
-    row("objective (minutes-equivalent)", lambda s: f"{s['objective']:,.0f}")
+    row("objective (in minutes of travel)", lambda s: f"{s['objective']:,.0f}")
     row("proven lower bound", lambda s: "-" if s["bound"] is None else f"{s['bound']:,.0f}")
     row("gap to the bound", lambda s: "-" if s["gap"] is None else _pct(s["gap"]))
     row("wall time", lambda s: f"{s['wall_seconds']:.2f} s")
@@ -239,7 +239,8 @@ def render(report: DemoReport, console: Console) -> None:
         console.print(
             "Places are fewer than the children waiting: the optimiser gives each place where it does most good "
             "(an urgent case, a 0-3, a child with a disability or needing psychological care, then shorter trips), "
-            "and splits a fratrie only when no structure can take it whole (see docs/SOLVER.md)."
+            "and splits a fratrie only when keeping it whole would leave other children without a place "
+            "(see docs/SOLVER.md)."
         )
 
 
