@@ -508,6 +508,19 @@ def _who(children: Sequence[Child], lang: Lang) -> str:
     return "la fratrie" if lang == "fr" else "the siblings"
 
 
+def _feminine(children: Sequence[Child]) -> bool:
+    """French agreement: "la fratrie" and a girl take the feminine."""
+    return len(children) > 1 or children[0].sex is Sex.FEMALE
+
+
+def _alone(children: Sequence[Child]) -> str:
+    return "seule" if _feminine(children) else "seul"
+
+
+def _pronoun(children: Sequence[Child]) -> str:
+    return "elle" if _feminine(children) else "lui"
+
+
 def _place_words(index: SystemIndex, unit_id: str, lang: Lang) -> str:
     unit = index.system.unit_by_id[unit_id]
     where = structure_name(index.system.structure_by_id[unit.structure_id])
@@ -524,7 +537,7 @@ def _explain(p: Proposal, reference: Proposal, index: SystemIndex, children: Seq
     fr = lang == "fr"
     exclude = frozenset(c.id for c in children)
     ranks = (f"classée n° {p.system_rank} en tenant compte des autres enfants en attente, n° {p.own_rank} pour "
-             f"{_who(children, lang)} seul{'e' if len(children) > 1 else ''}" if fr else
+             f"{_who(children, lang)} {_alone(children)}" if fr else
              f"#{p.own_rank} on its own, #{p.system_rank} system-wide")
     if p.system_rank > p.own_rank:
         used = [pl for pl in p.placements if pl.unit_id is not None]
@@ -546,7 +559,7 @@ def _explain(p: Proposal, reference: Proposal, index: SystemIndex, children: Seq
     urgent = [c.id for c in children if c.urgency is Urgency.URGENT]
     if fr:
         trip = (f"pour {_who(children, lang)}, c'est {minutes(abs(extra), lang)} de trajet "
-                f"{'de plus' if extra >= 0 else 'de moins'} qu'à {ref_name}, première pour {'elle' if len(children) > 1 else 'lui'} seul{'e' if len(children) > 1 else ''}")
+                f"{'de plus' if extra >= 0 else 'de moins'} qu'à {ref_name}, première pour {_pronoun(children)} {_alone(children)}")
         sentence = f"Mieux classée ({ranks}) : {trip}"
         if urgent:
             sentence += f" ({join(urgent, lang)} en urgence)"

@@ -384,3 +384,14 @@ def test_a_split_proposal_says_why_in_words():
     assert together[1].split_reason == "An option that keeps the siblings together exists and ranks before this one."
     apart = propose(*fratrie(separated=True)[:1], ["C-a", "C-b"], fratrie(separated=True)[1], W)
     assert apart[0].split_reason == "The judge ordered C-a and C-b placed apart."
+
+
+def test_french_sentences_agree_with_the_child():
+    sys, travel = three_structures()
+    boy = propose(sys, ["C-1"], travel, W, unit_prices={"U-near": 100.0}, order="system", lang="fr")[0].explanation
+    assert "n° 2 pour C-1 seul)" in boy and "première pour lui seul" in boy
+    from matcher import Sex as S
+
+    gsys, gtravel = three_structures(sex=S.FEMALE)
+    girl = propose(gsys, ["C-1"], gtravel, W, unit_prices={"U-near": 100.0}, order="system", lang="fr")[0].explanation
+    assert "n° 2 pour C-1 seule)" in girl and "première pour elle seule" in girl
