@@ -171,3 +171,10 @@ def test_unplaced_child_explained():
     solution = solve_optimal(problem, TEST_SETTINGS)
     assert solution.unit_of_child == {"A": "U-1", "B": None}
     assert solution.explanations["B"].text.startswith("No place: no unit is eligible")
+
+
+def test_a_problem_with_no_child_waiting_has_an_exact_bound_of_zero():
+    problem = _problem(324, 4, 6, "waiting")  # the example Hypothesis found: nobody waits
+    assert problem.n_children == 0
+    for solution in (solve_greedy(problem), solve_optimal(problem, TEST_SETTINGS)):
+        assert solution.objective == 0.0 and solution.bound == 0.0
