@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
-from api.problems import ApiProblem
+from api.problems import ApiProblem, shown
 from api.services import Services, Snapshot
 from api.settings import ROLES, SECRET_ROLES, UNIT_MANAGER_ROLES, Settings
+from matcher.words import Lang, pick_lang
 
 
 def get_services(request: Request) -> Services:
@@ -59,12 +60,34 @@ def current_caller(
 ) -> Caller:
     role = settings.default_role if x_role is None else x_role.strip()
     if role not in ROLES:
-        raise ApiProblem(403, "Forbidden", f"Unknown role {role!r}: the X-Role header must be one of {', '.join(ROLES)}.",
-                         [{"field": "X-Role", "in": "header", "reason": f"unknown role {role!r}"}])
+        raise ApiProblem(403, "Forbidden", f"Unknown role {shown(role)}: the X-Role header must be one of {', '.join(ROLES)}.",
+                         [{"field": "X-Role", "in": "header", "reason": f"unknown role {shown(role)}"}])
     return Caller(role)
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def holder_of(caller: Caller) -> str:
+    """Who a reservation is held by: the caller's account name once the service has accounts
+    (an ``account``, ``username`` or ``name`` attribute of the caller), else the caller's role."""
+    for attribute in ("account", "username", "name"):
+        value = getattr(caller, attribute, None)
+        if isinstance(value, str) and value:
+            return value[:64]
+    return caller.role
+
+
+def request_lang(
+    accept_language: Annotated[str | None, Header(description="fr (default) or en: the language of the sentences.")] = None,
+    lang: Annotated[Literal["fr", "en"] | None, Query(description="Overrides Accept-Language (fr or en).")] = None,
+) -> Lang:
+    """The language of the sentences of the answer: ``lang`` if given, else the first of
+    ``Accept-Language`` we speak, else French."""
+    return lang or pick_lang(accept_language)
+
+
+LangDep = Annotated[Lang, Depends(request_lang)]
 
 
 def current_snapshot(services: ServicesDep, session: SessionDep) -> Snapshot:

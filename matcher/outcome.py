@@ -40,6 +40,8 @@ class SiblingStats:
     """Separable groups that are in several structures."""
     not_all_placed: int
     """Groups with some but not all children placed (and the placed ones together)."""
+    none_placed: int = 0
+    """Groups none of whose children has a place."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def summarize(
     placed = sum(by_zone.values())
     total = len(unit_of_child)
 
-    groups = kept = split = split_allowed = partial = 0
+    groups = kept = split = split_allowed = partial = nothing = 0
     for group in system.sibling_groups:
         members = [c for c in group.child_ids if c in unit_of_child]
         if len(members) < 2:
@@ -113,6 +115,8 @@ def summarize(
                 split_allowed += 1
             else:
                 split += 1
+        elif not placed_structures:
+            nothing += 1
         elif None in structures:
             partial += 1
         else:
@@ -132,7 +136,7 @@ def summarize(
         placed_by_zone=dict(by_zone),
         share_by_zone={z: round(n / placed, 4) if placed else 0.0 for z, n in by_zone.items()},
         travel=stats,
-        siblings=SiblingStats(groups, kept, split, split_allowed, partial),
+        siblings=SiblingStats(groups, kept, split, split_allowed, partial, nothing),
         unplaced_by_age_band=dict(unplaced_band),
         unplaced_by_need=dict(sorted(unplaced_need.items())),
         daily_cost_eur=round(cost, 2),

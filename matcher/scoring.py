@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from matcher.errors import DomainError
-from matcher.model import AgeBand, Child, Urgency, Zone
+from matcher.model import AgeBand, Child, Need, Urgency, Zone
 from matcher.rules import Option, Rule, RuleKind
+
+
+SPECIAL_NEEDS = frozenset({Need.DISABILITY, Need.PSYCHIC_CARE})
+"""Needs that few structures serve: a child with one of them is hard to place again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,7 @@ class Weights:
     unplaced_infant: float
     siblings_split: float
     unreachable_minutes: float
+    unplaced_special_needs: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -79,6 +84,8 @@ class Weights:
             cost += self.unplaced_urgent
         if child.age_band_on(on) is AgeBand.INFANT:
             cost += self.unplaced_infant
+        if child.needs & SPECIAL_NEEDS:
+            cost += self.unplaced_special_needs
         return cost
 
 

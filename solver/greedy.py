@@ -102,7 +102,7 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
     start = time.perf_counter()
     assigned, splits = greedy_assignment(problem)
     solve_s = time.perf_counter() - start
-    bound = None
+    bound = 0.0 if with_bound and not problem.n_children else None  # nothing to place: the bound is exact
     stats: dict = {"solve_seconds": round(solve_s, 3), "children": problem.n_children, "units": problem.n_units}
     if with_bound and problem.n_children:
         # local imports: the flow and the LP are only needed for the bound

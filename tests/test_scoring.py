@@ -12,7 +12,9 @@ W = Weights.default()
 
 def test_default_weights_load_from_the_documented_file():
     assert W.transit_minute == 1.0
-    assert W.siblings_split > W.unplaced > W.move
+    # a split fratrie is better than a child without a place, and worse than a move
+    assert W.unplaced > W.siblings_split > W.move
+    assert W.unplaced_special_needs > 0
 
 
 def test_score_in_paris_is_minutes_plus_price():
@@ -69,3 +71,12 @@ def test_weights_file_errors_name_the_file_and_key(tmp_path: Path):
         Weights.load(broken)
     with pytest.raises(DomainError, match="weights file not found"):
         Weights.load(tmp_path / "nope.toml")
+
+
+def test_a_child_with_a_special_need_costs_more_to_leave_without_a_place():
+    from matcher import Need
+    from tests.factories import ON
+
+    plain, special = child("A"), child("B", needs=(Need.DISABILITY,))
+    assert W.unplaced_cost(special, ON) == W.unplaced_cost(plain, ON) + W.unplaced_special_needs
+    assert W.unplaced_cost(child("C", needs=(Need.UNACCOMPANIED_MINOR,)), ON) == W.unplaced_cost(plain, ON)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Query
 
 from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
-from api.problems import ApiProblem
+from api.problems import ApiProblem, not_found
 from api.schemas import FreePlace, FreePlaces
 from api.services import Snapshot
 from data.db import repository as repo
@@ -79,7 +80,7 @@ def free_places(
     if child_id is not None:
         child = system.child_by_id.get(child_id)
         if child is None:
-            raise ApiProblem(404, "Not found", f"Child {child_id!r} does not exist.")
+            raise not_found("Child", child_id, "child_id", "query")
         row = snap.travel.row(child.home.id)
         minutes = np.full(len(system.units), np.nan, dtype=np.float64)
         if row is not None:
@@ -94,6 +95,7 @@ def free_places(
     chosen = np.flatnonzero(mask)
     if minutes is not None:
         chosen = chosen[np.argsort(np.nan_to_num(minutes[chosen], nan=np.inf), kind="stable")]
+    stale = snap.stale_units(services.now(), timedelta(days=services.settings.stale_after_days))
     items = []
     for j in chosen[offset:offset + limit]:
         unit = system.units[j]
@@ -105,5 +107,6 @@ def free_places(
             daily_price_eur=s.daily_price_eur, unit_id=unit.id, age_min=unit.age_min, age_max=unit.age_max,
             sex=unit.sex.value, takes_siblings=unit.takes_siblings, capacity=unit.capacity, occupied=unit.occupied,
             held=held.get(unit.id, 0), free=int(free[j]), travel_minutes=m,
+            vacancies_declared_at=snap.declared.get(unit.id), vacancies_stale=unit.id in stale,
         ))
     return FreePlaces(total=int(chosen.size), free_places=int(free[chosen].sum()), data_version=snap.version, items=items)

@@ -1,109 +1,213 @@
-"""Reservations: hold a place for a child or a fratrie, confirm it into a placement, cancel it."""
+"""Reservations: hold places for a child or a fratrie (in one unit, or in several units at once,
+all or nothing), confirm them into placements, cancel them, list them."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
+from sqlalchemy import select
 
-from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
-from api.problems import ApiProblem
-from api.schemas import ReservationIn, ReservationOut
+from api.deps import CallerDep, ServicesDep, WriterSnapshotDep, holder_of
+from api.problems import ApiProblem, not_found, shown
+from api.schemas import ReservationIn, ReservationOut, ReservationPartOut, ReservationsOut
 from api.services import Services
 from data.db import repository as repo
 from data.db.models import ReservationRow
+from matcher.model import Service
 from matcher.rules import Option, exclusions
 
 router = APIRouter(prefix="/reservations", tags=["reservations"])
 
 
-def _out(row: ReservationRow, structure_id: str) -> ReservationOut:
+def _out(rows: list[ReservationRow], snap, caller) -> ReservationOut:
+    """One reservation (or a bundle's, the first one first) as the caller may see it."""
+    lead = rows[0]
+    parts = [ReservationPartOut(reservation_id=r.id, unit_id=r.unit_id, structure_id=_structure_id(snap, r.unit_id),
+                                child_ids=list(r.child_ids), places=r.places) for r in rows]
     return ReservationOut(
-        id=row.id, unit_id=row.unit_id, structure_id=structure_id, child_ids=list(row.child_ids),
-        sibling_group_id=row.sibling_group_id, places=row.places, status=row.status,
-        created_at=row.created_at, expires_at=row.expires_at, closed_at=row.closed_at,
+        id=lead.id, unit_id=lead.unit_id, structure_id=parts[0].structure_id,
+        child_ids=[c for r in rows for c in r.child_ids], sibling_group_id=lead.sibling_group_id,
+        places=sum(r.places for r in rows), status=lead.status, created_at=lead.created_at,
+        expires_at=lead.expires_at, closed_at=lead.closed_at, holder=lead.holder, bundle_id=lead.bundle_id,
+        parts=parts,
     )
 
 
-def _visible_structure(services: Services, snap, caller, unit_id: str) -> str:
-    """The structure of a unit the caller may see; 404 otherwise (a secret place is not
-    acknowledged to exist for a caller who may not see it)."""
+def _structure_id(snap, unit_id: str) -> str:
+    unit = snap.system.unit_by_id.get(unit_id)
+    return unit.structure_id if unit else ""
+
+
+def _unit(snap, caller, unit_id: str, field: str):
     unit = snap.system.unit_by_id.get(unit_id)
     if unit is None or (snap.system.structure_of(unit).secret and not caller.sees_secret):
-        raise ApiProblem(404, "Not found", f"Unit {unit_id!r} does not exist.")
-    return unit.structure_id
+        raise not_found("Unit", unit_id, field, "body")
+    return unit
 
 
 @router.post("", response_model=ReservationOut, status_code=status.HTTP_201_CREATED,
-             summary="Hold places for a child or a sibling group",
+             summary="Hold places for a child or a sibling group (in several units at once: all or nothing)",
              responses={404: {"description": "Unknown unit, child or sibling group"},
                         409: {"description": "Not enough free places, or a child already holds one"},
                         422: {"description": "Invalid body, or a hard rule excludes the unit"}})
 def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     system = snap.system
-    structure_id = _visible_structure(services, snap, caller, body.unit_id)
     if body.child_id is not None:
         if body.child_id not in system.child_by_id:
-            raise ApiProblem(404, "Not found", f"Child {body.child_id!r} does not exist.")
+            raise not_found("Child", body.child_id, "child_id", "body")
         children = [system.child_by_id[body.child_id]]
     else:
         group = system.sibling_group_by_id.get(body.sibling_group_id or "")
         if group is None:
-            raise ApiProblem(404, "Not found", f"Sibling group {body.sibling_group_id!r} does not exist.")
+            raise not_found("Sibling group", body.sibling_group_id, "sibling_group_id", "body")
         children = [system.child_by_id[c] for c in group.child_ids]
-    unit = system.unit_by_id[body.unit_id]
-    structure = system.structure_by_id[structure_id]
+    if body.placements is None:
+        unit = _unit(snap, caller, body.unit_id or "", "unit_id")
+        plan = [(children, unit)]
+        for child in children:
+            if child.current is not None and child.current.unit_id == unit.id:
+                raise ApiProblem(409, "Conflict", f"Child {child.id} is already placed in unit {unit.id}.")
+    else:
+        plan = _bundle_plan(snap, caller, children, body)
     errors = []
-    for child in children:
-        if child.current is not None and child.current.unit_id == unit.id:
-            raise ApiProblem(409, "Conflict", f"Child {child.id} is already placed in unit {unit.id}.")
-        option = Option(structure, unit, snap.travel.between(child.home.id, structure.id))
-        for e in exclusions(child, option, system.reference_date):
-            errors.append({"field": "unit_id", "in": "body", "reason": f"{child.id}: {e}"})
+    for kids, unit in plan:
+        structure = system.structure_of(unit)
+        for child in kids:
+            option = Option(structure, unit, snap.travel.between(child.home.id, structure.id))
+            for e in exclusions(child, option, system.reference_date):
+                errors.append({"field": "unit_id" if body.placements is None else "placements", "in": "body",
+                               "reason": f"{child.id}: {e}"})
     if errors:
         said = "; ".join(e["reason"] for e in errors)
-        raise ApiProblem(422, "Not eligible", f"Unit {unit.id} cannot take them: {said}.", errors)
+        where = plan[0][1].id if len(plan) == 1 else ", ".join(u.id for _, u in plan)
+        raise ApiProblem(422, "Not eligible", f"Unit {where} cannot take them: {said}." if len(plan) == 1
+                         else f"Units {where} cannot take them: {said}.", errors)
     hours = body.hold_hours if body.hold_hours is not None else services.settings.hold_hours
     with services.db.write() as session:
-        row = repo.hold(session, unit_id=unit.id, child_ids=[c.id for c in children],
-                        sibling_group_id=body.sibling_group_id, ttl=timedelta(hours=hours), now=services.now())
-    return _out(row, structure_id)
+        rows = repo.hold_bundle(session, parts=[(u.id, [c.id for c in kids]) for kids, u in plan],
+                                sibling_group_id=body.sibling_group_id, ttl=timedelta(hours=hours),
+                                now=services.now(), holder=holder_of(caller))
+    return _out(rows, snap, caller)
+
+
+def _bundle_plan(snap, caller, children, body: ReservationIn):
+    """The units of a fratrie's hold in several units: every sibling who is not staying where
+    they live is listed once, and no one else."""
+    system = snap.system
+    ids = {c.id for c in children}
+    listed: dict[str, str] = {}
+    for p in body.placements or ():
+        if p.child_id not in ids:
+            raise ApiProblem(422, "Invalid request", f"Child {shown(p.child_id)} is not in sibling group "
+                             f"{body.sibling_group_id}.", [{"field": "placements", "in": "body",
+                                                            "reason": "child not in the sibling group"}])
+        if p.child_id in listed:
+            raise ApiProblem(422, "Invalid request", f"Child {p.child_id} is listed twice.",
+                             [{"field": "placements", "in": "body", "reason": "child listed twice"}])
+        listed[p.child_id] = p.unit_id
+    staying = {c.id for c in children if c.current is not None and c.id not in listed}
+    missing = sorted(ids - set(listed) - staying)
+    if missing:
+        raise ApiProblem(422, "Invalid request", f"The hold leaves out {', '.join(missing)}: every waiting sibling "
+                         "needs a unit (all or nothing).",
+                         [{"field": "placements", "in": "body", "reason": f"missing {', '.join(missing)}"}])
+    by_unit: dict[str, list] = {}
+    for child in children:
+        if child.id not in listed:
+            continue
+        unit = _unit(snap, caller, listed[child.id], "placements")
+        if child.current is not None and child.current.unit_id == unit.id:
+            raise ApiProblem(409, "Conflict", f"Child {child.id} is already placed in unit {unit.id}: leave them out.")
+        by_unit.setdefault(unit.id, []).append(child)
+    return [(kids, system.unit_by_id[u]) for u, kids in by_unit.items()]
+
+
+def _visible(snap, caller, rows: list[ReservationRow], reservation_id: str) -> None:
+    for r in rows:
+        unit = snap.system.unit_by_id.get(r.unit_id)
+        if unit is not None and snap.system.structure_of(unit).secret and not caller.sees_secret:
+            raise not_found("Reservation", reservation_id, "reservation_id")
+
+
+@router.get("", response_model=ReservationsOut, summary="List reservations (by holder, service, status)")
+def list_reservations(
+    services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep,
+    holder: Annotated[str | None, Query(min_length=1, max_length=64, description="Who made the hold.")] = None,
+    service: Annotated[list[Service] | None, Query(description="The ASE service(s) following one of the children.")] = None,
+    status_: Annotated[list[Literal["held", "confirmed", "cancelled", "expired"]] | None,
+                       Query(alias="status", description="held, confirmed, cancelled or expired.")] = None,
+    unit_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ReservationsOut:
+    """Newest first; a bundle (a fratrie held over several units) is one item. Holds past their
+    expiry are released first, so that ``status=held`` lists only live ones."""
+    now = services.now()
+    with services.db.write() as session:
+        repo.expire_holds(session, now)
+    with services.db.read() as session:
+        query = select(ReservationRow).order_by(ReservationRow.created_at.desc(), ReservationRow.id)
+        if holder is not None:
+            query = query.where(ReservationRow.holder == holder)
+        if status_:
+            query = query.where(ReservationRow.status.in_(status_))
+        if unit_id is not None:
+            query = query.where(ReservationRow.unit_id == unit_id)
+        rows = list(session.scalars(query))
+        bundles: dict[str, list[ReservationRow]] = {}
+        for r in rows:
+            bundles.setdefault(r.bundle_id or r.id, []).append(r)
+        wanted = set(service or ())
+        items = []
+        for key, members in bundles.items():
+            if members[0].bundle_id is not None:
+                members = repo.bundle_of(session, members[0])
+            units = [snap.system.unit_by_id.get(r.unit_id) for r in members]
+            if any(u is not None and snap.system.structure_of(u).secret for u in units) and not caller.sees_secret:
+                continue
+            if wanted:
+                kids = [snap.system.child_by_id.get(c) for r in members for c in r.child_ids]
+                if not any(k is not None and k.service in wanted for k in kids):
+                    continue
+            items.append(members)
+        page = [_out(m, snap, caller) for m in items[offset:offset + limit]]
+    return ReservationsOut(total=len(items), items=page)
 
 
 @router.get("/{reservation_id}", response_model=ReservationOut, summary="A reservation (expired holds are released on access)")
 def get(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     with services.db.write() as session:
         row = repo.refresh_expiry(session, repo.get_reservation(session, reservation_id), services.now())
-    return _out(row, _visible_reservation(snap, caller, row))
+        rows = repo.bundle_of(session, row)
+        for r in rows:
+            repo.refresh_expiry(session, r, services.now())
+    _visible(snap, caller, rows, reservation_id)
+    return _out(rows, snap, caller)
 
 
-def _visible_reservation(snap, caller, row: ReservationRow) -> str:
-    unit = snap.system.unit_by_id.get(row.unit_id)
-    structure_id = unit.structure_id if unit else ""
-    if unit is not None and snap.system.structure_of(unit).secret and not caller.sees_secret:
-        raise ApiProblem(404, "Not found", f"Reservation {row.id!r} does not exist.")
-    return structure_id
-
-
-def _check_visible(services: Services, snap, caller, reservation_id: str) -> str:
+def _check_visible(services: Services, snap, caller, reservation_id: str) -> None:
     with services.db.read() as session:
         row = repo.get_reservation(session, reservation_id)
-        return _visible_reservation(snap, caller, row)
+        _visible(snap, caller, repo.bundle_of(session, row), reservation_id)
 
 
 @router.post("/{reservation_id}/confirm", response_model=ReservationOut,
-             summary="Confirm a hold into placements (one transaction with the capacity update)")
+             summary="Confirm a hold into placements (a bundle: all of it; one transaction with the capacity update)")
 def confirm(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
-    structure_id = _check_visible(services, snap, caller, reservation_id)
+    _check_visible(services, snap, caller, reservation_id)
     now = services.now()
     with services.db.write() as session:
         row = repo.confirm(session, reservation_id, now, now.date())
-    return _out(row, structure_id)
+        rows = repo.bundle_of(session, row)
+    return _out(rows, snap, caller)
 
 
-@router.post("/{reservation_id}/cancel", response_model=ReservationOut, summary="Cancel a hold")
+@router.post("/{reservation_id}/cancel", response_model=ReservationOut, summary="Cancel a hold (a bundle: all of it)")
 def cancel(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
-    structure_id = _check_visible(services, snap, caller, reservation_id)
+    _check_visible(services, snap, caller, reservation_id)
     with services.db.write() as session:
         row = repo.cancel(session, reservation_id, services.now())
-    return _out(row, structure_id)
+        rows = repo.bundle_of(session, row)
+    return _out(rows, snap, caller)

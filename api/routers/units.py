@@ -1,12 +1,16 @@
-"""Units: a structure manager reads and updates a unit's capacity and occupied places."""
+"""Units: a unit's details (structure, whom it takes, places, when they were declared); a
+structure manager updates its capacity and occupied places (a declaration of its vacancies)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from fastapi import APIRouter
 
 from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
-from api.problems import ApiProblem
+from api.problems import ApiProblem, not_found
 from api.schemas import UnitOut, UnitUpdate
+from api.services import Services, Snapshot
 from data.db import repository as repo
 
 router = APIRouter(prefix="/units", tags=["units"])
@@ -15,23 +19,30 @@ router = APIRouter(prefix="/units", tags=["units"])
 def _visible(snap, caller, unit_id: str) -> None:
     unit = snap.system.unit_by_id.get(unit_id)
     if unit is None or (snap.system.structure_of(unit).secret and not caller.sees_secret):
-        raise ApiProblem(404, "Not found", f"Unit {unit_id!r} does not exist.")
+        raise not_found("Unit", unit_id, "unit_id")
 
 
-def _out(state: repo.UnitState) -> UnitOut:
-    return UnitOut(id=state.id, structure_id=state.structure_id, capacity=state.capacity,
-                   occupied=state.occupied, held=state.held, free=state.free)
+def _out(services: Services, snap: Snapshot, state: repo.UnitState) -> UnitOut:
+    unit = snap.system.unit_by_id[state.id]
+    s = snap.system.structure_of(unit)
+    declared = state.vacancies_declared_at
+    stale = declared is None or services.now() - declared > timedelta(days=services.settings.stale_after_days)
+    return UnitOut(id=state.id, structure_id=state.structure_id, structure_name=s.name, structure_type=s.type.value,
+                   age_min=unit.age_min, age_max=unit.age_max, sex=unit.sex.value,
+                   needs_served=sorted(n.value for n in s.capabilities), takes_siblings=unit.takes_siblings,
+                   capacity=state.capacity, occupied=state.occupied, held=state.held, free=state.free,
+                   vacancies_declared_at=declared, vacancies_stale=stale)
 
 
-@router.get("/{unit_id}", response_model=UnitOut, summary="A unit's places")
+@router.get("/{unit_id}", response_model=UnitOut, summary="A unit's details and places")
 def get(unit_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> UnitOut:
     _visible(snap, caller, unit_id)
     with services.db.write() as session:
         repo.expire_holds(session, services.now(), unit_id)
-        return _out(repo.unit_state(session, unit_id))
+        return _out(services, snap, repo.unit_state(session, unit_id))
 
 
-@router.patch("/{unit_id}", response_model=UnitOut, summary="Update a unit's capacity and occupied places",
+@router.patch("/{unit_id}", response_model=UnitOut, summary="Declare a unit's capacity and occupied places",
               responses={403: {"description": "Role may not manage units"},
                          409: {"description": "Below what is occupied, held or placed"}})
 def update(unit_id: str, body: UnitUpdate, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> UnitOut:
@@ -41,4 +52,5 @@ def update(unit_id: str, body: UnitUpdate, services: ServicesDep, snap: WriterSn
                          "a structure_manager or a planner may.")
     with services.db.write() as session:
         repo.expire_holds(session, services.now(), unit_id)
-        return _out(repo.set_unit_places(session, unit_id, capacity=body.capacity, occupied=body.occupied))
+        return _out(services, snap, repo.set_unit_places(session, unit_id, capacity=body.capacity,
+                                                         occupied=body.occupied, now=services.now()))

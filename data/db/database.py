@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -64,6 +65,8 @@ from matcher.model import (
 
 DEFAULT_URL = "sqlite:///var/placement.sqlite3"
 """The embedded default: a SQLite file under ./var, created on demand."""
+DEMO_URL = "sqlite:///var/demo.sqlite3"
+"""The demo's own store (``placement demo``), never the one ``placement serve`` uses."""
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -214,18 +217,21 @@ class Database:
         with self.read() as session:
             return current_versions(session)
 
-    def save_system(self, system: PlacementSystem) -> None:
+    def save_system(self, system: PlacementSystem, declared_at: datetime | None = None) -> None:
         """Replace everything the store holds by ``system``, in one transaction.
 
         Reservations and placement history of the previous system go with it; batch jobs stay.
+        Every unit's vacancies count as declared at ``declared_at`` (default: now, naive UTC).
         """
+        declared = declared_at or datetime.now(timezone.utc).replace(tzinfo=None)
         with self.write() as session:
             for table in (ReservationChildRow, PlacementRow, ReservationRow, ChildRow,
                           SiblingGroupRow, UnitRow, StructureRow, HomeRow):
                 session.execute(delete(table))
             _insert(session, HomeRow, [_home_row(h) for h in system.homes])
             _insert(session, StructureRow, [_structure_row(i, s) for i, s in enumerate(system.structures)])
-            _insert(session, UnitRow, [_unit_row(i, u) for i, u in enumerate(system.units)])
+            _insert(session, UnitRow, [{**_unit_row(i, u), "vacancies_declared_at": declared}
+                                       for i, u in enumerate(system.units)])
             _insert(session, SiblingGroupRow,
                     [{"id": g.id, "position": i, "together": g.together} for i, g in enumerate(system.sibling_groups)])
             rank = {cid: r for g in system.sibling_groups for r, cid in enumerate(g.child_ids)}
@@ -237,6 +243,17 @@ class Database:
                 meta.reference_date = system.reference_date
                 meta.version = meta.version + 1
                 meta.definitions_version = meta.definitions_version + 1
+
+    def officers_work(self) -> dict[str, int]:
+        """What officers wrote in the store and ``save_system`` would destroy: reservations and
+        confirmed placements (counts; zero for a store with no tables yet)."""
+        from sqlalchemy import inspect
+
+        with self.read() as session:
+            names = set(inspect(session.connection()).get_table_names(schema=self.schema))
+            if not {"reservations", "placements"} <= names:
+                return {"reservations": 0, "placements": 0}
+            return {"reservations": count_rows(session, ReservationRow), "placements": count_rows(session, PlacementRow)}
 
     def load_system(self) -> PlacementSystem:
         """The placement system the store holds (raises EmptyStoreError when there is none)."""
@@ -294,6 +311,8 @@ class Changes:
     version: StoreVersion
     units: tuple[Unit, ...]
     children: tuple[Child, ...]
+    declared: dict[str, datetime | None] = field(default_factory=dict)
+    """When the changed units' vacancies were last declared."""
 
 
 def load_changes(session: Session, since: int) -> Changes:
@@ -301,17 +320,25 @@ def load_changes(session: Session, since: int) -> Changes:
     it in a session that sees one snapshot (:meth:`Database.consistent_read`), and only for a
     system loaded at the same ``definitions`` version: otherwise load the whole system again."""
     version = current_versions(session)
-    units = tuple(
-        _unit(u) for u in session.execute(
-            select(UnitRow.__table__).where(UnitRow.changed_version > since).order_by(UnitRow.position))
-    )
+    unit_rows = session.execute(
+        select(UnitRow.__table__).where(UnitRow.changed_version > since).order_by(UnitRow.position)).all()
+    units = tuple(_unit(u) for u in unit_rows)
     child_rows = session.execute(
         select(ChildRow.__table__).where(ChildRow.changed_version > since).order_by(ChildRow.position)).all()
     home_ids = sorted({c.home_id for c in child_rows})
     homes = {h.id: _home(h) for h in session.execute(select(HomeRow.__table__).where(HomeRow.id.in_(home_ids)))} \
         if home_ids else {}
     children = tuple(_child(c, homes[c.home_id]) for c in child_rows)
-    return Changes(since, version, units, children)
+    return Changes(since, version, units, children, {u.id: u.vacancies_declared_at for u in unit_rows})
+
+
+def load_declared(session: Session, since: int | None = None) -> dict[str, datetime | None]:
+    """When each unit's vacancies were last declared (all units, or those changed after data
+    version ``since``)."""
+    query = select(UnitRow.id, UnitRow.vacancies_declared_at)
+    if since is not None:
+        query = query.where(UnitRow.changed_version > since)
+    return {uid: at for uid, at in session.execute(query)}
 
 
 def load_system(session: Session) -> PlacementSystem:

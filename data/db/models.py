@@ -103,6 +103,9 @@ class UnitRow(Base):
     takes_siblings: Mapped[bool] = mapped_column(Boolean, default=True)
     changed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
     """Data version of the last change of ``capacity`` or ``occupied`` (holds do not count)."""
+    vacancies_declared_at: Mapped[datetime | None] = mapped_column(DateTime())
+    """When the structure last declared this unit's places (a manager's update, or the import of
+    the system): vacancies older than the server's ``stale_after_days`` are shown as stale."""
 
 
 class SiblingGroupRow(Base):
@@ -158,6 +161,11 @@ class ReservationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime())
     expires_at: Mapped[datetime] = mapped_column(DateTime())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+    holder: Mapped[str | None] = mapped_column(String(64), index=True)
+    """Who made the hold (the caller's identity as the service knows it)."""
+    bundle_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    """For a fratrie held over several units in one step: the id of the bundle's first
+    reservation, carried by each of them (all held, confirmed or cancelled together)."""
 
 
 class ReservationChildRow(Base):
@@ -188,7 +196,9 @@ class BatchJobRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     method: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    """queued, running, succeeded or failed."""
+    """queued, running, succeeded, failed or cancelled."""
+    stage: Mapped[str | None] = mapped_column(String(32))
+    """The stage under way (loading, building, solving, checking, summarising)."""
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime())
