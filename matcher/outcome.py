@@ -13,8 +13,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from matcher.model import AgeBand, PlacementSystem, Zone
+from matcher.model import AgeBand, AnchorKind, PlacementSystem, StructureType, Zone
 from matcher.rules import siblings_together
+from matcher.scoring import SCHOOL_CHANGE_MINUTES, school_continuity_applies
 from matcher.travel import TravelMatrix
 
 UnitOfChild = Mapping[str, str | None]
@@ -56,6 +57,13 @@ class Summary:
     daily_cost_eur: float
     moved: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    in_hotel: int = 0
+    """Young people placed in a hotel room."""
+    school_changes: int = 0
+    """Placed children of school age with a school, in the school year, whose place is more than
+    ``SCHOOL_CHANGE_MINUTES`` (or unreachable) from that school (needs a travel matrix)."""
+    anchor_used: dict[str, int] = field(default_factory=dict)
+    """Children counted, by the point their travel is measured from (``Child.anchor``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,8 +82,11 @@ def summarize(
     cost = 0.0
     moved = 0
     structure_of_child: dict[str, str | None] = {}
+    in_hotel = school_changes = 0
+    anchors: Counter[str] = Counter()
     for child_id, unit_id in unit_of_child.items():
         child = system.child_by_id[child_id]
+        anchors[child.anchor.kind.value] += 1
         if unit_id is None:
             structure_of_child[child_id] = None
             unplaced_band[child.age_band_on(on).value] += 1
@@ -89,10 +100,14 @@ def summarize(
         structure_of_child[child_id] = structure.id
         by_zone[structure.zone.value] += 1
         cost += structure.daily_price_eur
+        in_hotel += structure.type is StructureType.HOTEL
+        if travel is not None and child.school is not None and school_continuity_applies(child, on):
+            to_school = travel.between(child.school.id, structure.id)
+            school_changes += to_school is None or to_school > SCHOOL_CHANGE_MINUTES
         if child.current is not None and child.current.unit_id != unit_id:
             moved += 1
         if travel is not None:
-            m = travel.between(child.home.id, structure.id)
+            m = travel.between(child.anchor.id, structure.id)
             if m is None:
                 unreachable += 1
             else:
@@ -137,4 +152,7 @@ def summarize(
         unplaced_by_need=dict(sorted(unplaced_need.items())),
         daily_cost_eur=round(cost, 2),
         moved=moved,
+        in_hotel=in_hotel,
+        school_changes=school_changes,
+        anchor_used={k.value: anchors[k.value] for k in AnchorKind if anchors[k.value]},
     )

@@ -151,7 +151,7 @@ class SystemIndex:
             unit_position={u.id: j for j, u in enumerate(units)},
             waiting_age=np.array([c.age_on(on) for c in waiting], dtype=np.int16),
             waiting_female=np.array([c.sex is Sex.FEMALE for c in waiting], dtype=bool),
-            waiting_row=np.array([travel.row_of_home.get(c.home.id, -1) for c in waiting], dtype=np.int64),
+            waiting_row=np.array([travel.row_of_home.get(c.anchor.id, -1) for c in waiting], dtype=np.int64),
             waiting_ids=tuple(c.id for c in waiting),
             units_of_structure={k: tuple(v) for k, v in by_structure.items()},
         )
@@ -200,7 +200,7 @@ class SystemIndex:
         return np.flatnonzero(mask)
 
     def minutes_row(self, child: Child) -> np.ndarray | None:
-        return self.travel.row(child.home.id)
+        return self.travel.row(child.anchor.id)
 
     def competitors(self, unit_position: int, exclude: frozenset[str], within: float = COMPETITION_MINUTES) -> int:
         """Other waiting children whose age and sex the unit takes and whose family home is
@@ -264,25 +264,31 @@ def _candidates(
     system = index.system
     on = system.reference_date
     row = index.minutes_row(child)
+    school_row = index.travel.row(child.school.id) if child.school is not None else None
     found: dict[str, list[_Candidate]] = {}
     for j in index.prefilter(child, free):
         unit = system.units[j]
         structure = system.structure_by_id[unit.structure_id]
         col = int(index.unit_col[j])
-        minutes = None
-        if row is not None and col >= 0:
-            value = float(row[col])
-            minutes = None if np.isnan(value) else value
-        option = Option(structure, unit, minutes)
+        minutes = _at(row, col)
+        option = Option(structure, unit, minutes, _at(school_row, col))
         if not is_eligible(child, option, on):
             continue
         found.setdefault(structure.id, []).append(
-            _Candidate(child, structure, unit, int(j), minutes, score_option(child, option, weights),
+            _Candidate(child, structure, unit, int(j), minutes, score_option(child, option, weights, on),
                        float(prices.get(unit.id, 0.0)))
         )
     for cands in found.values():
         cands.sort(key=lambda c: (c.cost, c.price, c.unit.id))
     return found
+
+
+def _at(row: np.ndarray | None, col: int) -> float | None:
+    """Minutes at one column of a travel row; None when no row, no column or unreachable."""
+    if row is None or col < 0:
+        return None
+    value = float(row[col])
+    return None if np.isnan(value) else value
 
 
 def _separated(children: Sequence[Child]) -> list[tuple[str, str]]:
@@ -572,7 +578,7 @@ def why_not(
             taken = min(unit.capacity, unit.occupied + held.get(unit.id, 0))
             live = Unit(unit.id, unit.structure_id, unit.age_min, unit.age_max, unit.sex, unit.capacity,
                         taken, unit.takes_siblings)
-            found = exclusions(child, Option(structure, live, travel.between(child.home.id, structure_id)), on,
+            found = exclusions(child, Option.of(child, structure, live, travel), on,
                                include_capacity=True)
             checks.append(UnitCheck(child.id, unit.id, tuple(found)))
             rule_found = [e for e in found if e.rule != "free_place"]

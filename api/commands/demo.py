@@ -100,7 +100,7 @@ def run_demo(
         done()
 
         done = steps.step("Public-transport minutes from every family home")
-        travel = travel_matrix(system.homes, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
+        travel = travel_matrix(system.origins, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
         done()
 
         methods: dict[str, dict[str, Any]] = {}

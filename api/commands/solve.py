@@ -115,7 +115,7 @@ def run_solve(
         system = read_dataset(data_dir)
         done()
         done = steps.step("Public-transport minutes from every family home")
-        travel = travel_matrix(system.homes, system.structures,
+        travel = travel_matrix(system.origins, system.structures,
                                progress=lambda d, t: done("", d / t if t else 1.0))
         done()
         done = steps.step(f"Assigning the children ({method}, scope {scope})")

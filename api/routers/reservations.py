@@ -57,7 +57,7 @@ def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, ca
     for child in children:
         if child.current is not None and child.current.unit_id == unit.id:
             raise ApiProblem(409, "Conflict", f"Child {child.id} is already placed in unit {unit.id}.")
-        option = Option(structure, unit, snap.travel.between(child.home.id, structure.id))
+        option = Option.of(child, structure, unit, snap.travel)
         for e in exclusions(child, option, system.reference_date):
             errors.append({"field": "unit_id", "in": "body", "reason": f"{child.id}: {e}"})
     if errors:
