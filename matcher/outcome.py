@@ -69,6 +69,16 @@ class Summary:
         return asdict(self)
 
 
+def _shares(counts: Counter[str], total: int) -> dict[str, float]:
+    """Shares rounded to 4 decimals that still add up to 1 (the largest takes the rounding)."""
+    if not total:
+        return {k: 0.0 for k in counts}
+    shares = {k: round(n / total, 4) for k, n in counts.items()}
+    largest = max(counts, key=lambda k: counts[k])
+    shares[largest] = round(1.0 - sum(v for k, v in shares.items() if k != largest), 4)
+    return shares
+
+
 def summarize(
     system: PlacementSystem, unit_of_child: UnitOfChild, travel: TravelMatrix | None = None
 ) -> Summary:
@@ -145,7 +155,7 @@ def summarize(
         placed=placed,
         unplaced=total - placed,
         placed_by_zone=dict(by_zone),
-        share_by_zone={z: round(n / placed, 4) if placed else 0.0 for z, n in by_zone.items()},
+        share_by_zone=_shares(by_zone, placed),
         travel=stats,
         siblings=SiblingStats(groups, kept, split, split_allowed, partial),
         unplaced_by_age_band=dict(unplaced_band),
