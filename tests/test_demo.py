@@ -64,3 +64,12 @@ def test_a_missing_dataset_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["demo", "--data", str(missing), "--json", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
     assert result.exit_code != 0
     assert "nowhere" in result.output
+
+
+@pytest.mark.parametrize("method", ["greedy", "optimal"])
+def test_the_summary_counts_anchors_hotels_and_school_changes(report, method):
+    s = report["methods"][method]
+    assert sum(s["anchor_used"].values()) == s["children"]
+    assert set(s["anchor_used"]) <= {"visit_site", "family_home", "school", "service"}
+    assert 0 <= s["in_hotel"] <= s["placed"]
+    assert 0 <= s["school_changes"] <= s["placed"]
