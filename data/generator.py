@@ -1122,7 +1122,8 @@ class _Builder:
         chosen = (fits[int(rng.integers(0, len(fits)))],) if fits else \
             (((lo_age, max(hi_age, lo_age)), templates[0][1] if all(templates[0][1].admits(k.sex) for k in kids) else UnitSex.MIXED, 1.0),)
         split = _apportion(capacity, np.array([t[2] for t in chosen]), minimum=1)
-        takes_siblings = stype in (StructureType.ASSISTANT_FAMILIAL, StructureType.LIEU_DE_VIE, StructureType.MECS)
+        takes_siblings = stype in (StructureType.ASSISTANT_FAMILIAL, StructureType.LIEU_DE_VIE, StructureType.MECS,
+                                   StructureType.HOTEL)  # siblings may share a hotel
         for (ages, sex, _), c in zip(chosen, split):
             slot = self.new_slot(site, ages, sex, int(c), takes_siblings)
             # Vacancies: foster carers keep about 5% of places free, hotels 20% (rooms booked
