@@ -100,7 +100,7 @@ from matcher import (
     Urgency,
     VisitSite,
 )
-from matcher.model import SERVICE_LOCATIONS, service_of
+from matcher.model import SERVICE_LOCATIONS, Service
 
 Progress = Callable[[str, float], None]
 
@@ -1377,8 +1377,8 @@ class _Builder:
     def make_schools_and_visits(self, rng: np.random.Generator) -> None:
         """Schools (a child aged 3-17, except a fifth of MNA minors; half of the young adults a
         training place) near the current placement for a child placed more than a year ago,
-        near the family home for one placed recently or waiting, else near the placement; none
-        known for a waiting child without a home. Supervised visits for 8% of the homes (a
+        near the family home for one placed recently or waiting, else near the placement, or
+        near the service that follows a waiting child without a home. Supervised visits for 8% of the homes (a
         fratrie as one), at the nearest of :data:`VISIT_SITES` sites in Paris."""
         cal = self.cal
         arr = geography.arrondissements()
@@ -1410,9 +1410,21 @@ class _Builder:
                 near = self.homes[k.home]
             elif placement is not None:
                 near = placement
-            else:
-                continue
+            else:  # waiting, no home: near the service that follows the child (its Paris point)
+                near = SERVICE_LOCATIONS[self.service_of(k)]
             k.school = self.school_near(near, rng)
+
+    def service_of(self, k: _Kid) -> Service:
+        """:func:`matcher.model.service_of` for a child with neither home nor school yet (the
+        sector then comes from the digits of the child's id, ``E-<idx + 1>``)."""
+        if k.mna:
+            return Service.UNACCOMPANIED_MINORS
+        if Need.MOTHER_CHILD in k.needs:
+            return Service.MOTHER_CHILD
+        if k.waiting_since is not None and k.birth is not None and \
+                (k.waiting_since - k.birth).days // 365.25 >= 18:
+            return Service.YOUNG_ADULTS
+        return Service(f"sector-{(k.idx + 1) % 9 + 1}")
 
     def school_near(self, near: Location, rng: np.random.Generator) -> int:
         """A school in the commune of ``near``: a new one (within about 500 m) for every 25
