@@ -2,7 +2,7 @@
 
 The same summary serves the demo, the solver's report and the planners' scenario comparison:
 where children are placed (Paris / Île-de-France / provinces), how far in minutes from the
-family home, which fratries stay together, who is left without a place, and what it costs.
+child's anchor (family home, visit site, school or service), which fratries stay together, who is left without a place, and what it costs.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ from matcher.travel import TravelMatrix
 
 Ordering = Literal["own", "system"]
 COMPETITION_MINUTES = 45.0
-"""Radius (minutes from their family home) within which other waiting children count as
+"""Radius (minutes from their anchor: ``Child.anchor``) within which other waiting children count as
 wanting the same place, in the words that explain the system-aware ordering."""
 _MAX_ASSIGNMENTS = 20_000
 """Bound on the joint assignments of a fratrie tried inside one structure."""
@@ -41,7 +41,7 @@ _MAX_ASSIGNMENTS = 20_000
 
 @dataclass(frozen=True, slots=True)
 class ChildPlacement:
-    """One child of a proposal: the unit, the trip from home, the score, the place's price."""
+    """One child of a proposal: the unit, the trip from the anchor, the score, the place's price."""
 
     child_id: str
     structure_id: str | None
@@ -203,7 +203,7 @@ class SystemIndex:
         return self.travel.row(child.anchor.id)
 
     def competitors(self, unit_position: int, exclude: frozenset[str], within: float = COMPETITION_MINUTES) -> int:
-        """Other waiting children whose age and sex the unit takes and whose family home is
+        """Other waiting children whose age and sex the unit takes and whose anchor (family home, visit site, school or service) is
         within ``within`` minutes of it (a cheap measure of demand; needs are not checked)."""
         col = int(self.unit_col[unit_position])
         if col < 0 or not len(self.waiting_ids):

@@ -2,7 +2,7 @@
 
 Builds the Paris instance (the generated scale-1 scenario, or a dataset directory), stores it
 in the embedded SQLite database and reads it back, computes public-transport minutes from every
-family home to every structure, assigns the children waiting for a place with the greedy
+family home, school, visit site and service to every structure, assigns the children waiting for a place with the greedy
 baseline (first come, nearest available) and with the optimiser, and prints both side by side.
 """
 

@@ -1,7 +1,7 @@
 """`placement solve`: assign children of a dataset with the greedy baseline or the optimiser.
 
 Reads a dataset directory (CSV/Parquet, :func:`data.io.read_dataset`), computes the
-public-transport minutes from every family home to every structure, builds the
+public-transport minutes from every family home, school, visit site and service to every structure, builds the
 :class:`solver.problem.Problem` for the chosen scope (the children waiting for a place, or all
 children: a full re-plan), runs the method and prints the outcome summary with the objective,
 proven bound, gap, wall time and the sibling splits. With ``--out`` the assignment is written,
