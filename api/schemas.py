@@ -60,6 +60,7 @@ class PlacementOut(BaseModel):
     structure_id: str | None
     unit_id: str | None
     travel_minutes: float | None
+    anchor: str = Field("", description="Where travel_minutes is measured from: visit_site, family_home, school or service.")
     score: float | None
     capacity_price: float | None
 

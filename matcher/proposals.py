@@ -51,6 +51,8 @@ class ChildPlacement:
     score: OptionScore | None
     unit_price: float = 0.0
     """Capacity price of the unit, minutes-equivalent (0 without prices)."""
+    anchor: str = ""
+    """Where ``travel_minutes`` is measured from (:class:`matcher.model.AnchorKind` value)."""
 
 
 @dataclass(frozen=True)
@@ -341,10 +343,11 @@ def _make(
     for child in children:
         cand = chosen.get(child.id)
         if cand is None:
-            placements.append(ChildPlacement(child.id, None, None, None, None))
+            placements.append(ChildPlacement(child.id, None, None, None, None, anchor=child.anchor.kind.value))
             unplaced_cost += weights.unplaced_cost(child, on)
             continue
-        placements.append(ChildPlacement(child.id, cand.structure.id, cand.unit.id, cand.minutes, cand.score, cand.price))
+        placements.append(ChildPlacement(child.id, cand.structure.id, cand.unit.id, cand.minutes, cand.score, cand.price,
+                                         child.anchor.kind.value))
         for comp in cand.score.components:
             if comp.name not in totals:
                 totals[comp.name] = [0.0, 0.0]

@@ -194,3 +194,25 @@ def test_summary_counts_hotels_school_changes_and_anchors():
     assert summary.anchor_used == {"family_home": 1, "service": 1}
     kept = summarize(sys, {"C-1": None, "C-2": "HOT-1-U1"}, travel)
     assert kept.school_changes == 0 and kept.in_hotel == 1
+
+
+def test_proposals_rank_by_the_anchor_and_say_which():
+    """A child with no home is proposed the place nearest their school, and the proposal says
+    the minutes are from the school; one with a home, from the home."""
+    from matcher.proposals import propose
+
+    schooled = child("C-1", age=10, home_absence=HomeAbsence.UNKNOWN, school=SCHOOL)
+    near_school = structure("S-A", location=PARIS_18)
+    far_school = structure("S-B", location=SAINT_DENIS)
+    sys = system([schooled], [near_school, far_school], [unit("U-A", "S-A"), unit("U-B", "S-B")])
+    travel = _matrix(sys, {("SCH-1", "S-A"): 12.0, ("SCH-1", "S-B"): 55.0})
+    props = propose(sys, ["C-1"], travel, W)
+    assert [p.structure_id for p in props] == ["S-A", "S-B"]
+    assert props[0].placements[0].anchor == "school" and props[0].placements[0].travel_minutes == 12.0
+    home = child("C-2", age=10, school=SCHOOL)
+    sys2 = system([home], [near_school, far_school], [unit("U-A", "S-A"), unit("U-B", "S-B")])
+    travel2 = _matrix(sys2, {("H-1", "S-A"): 50.0, ("H-1", "S-B"): 10.0, ("SCH-1", "S-A"): 12.0, ("SCH-1", "S-B"): 55.0})
+    best = propose(sys2, ["C-2"], travel2, W)[0]
+    assert best.placements[0].anchor == "family_home"
+    school = next(c for c in best.components if c.name == "school_continuity")
+    assert school.quantity in (12.0, 55.0)  # the school term is there, beside the home's minutes
