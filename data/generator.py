@@ -800,14 +800,22 @@ class _Builder:
         d_mecs = sum(k.stype is StructureType.MECS and not k.mna for k in est)
         need = np.array([1.3 * d_poup, 1.45 * d_mna, 1.3 * d_mecs]) + 1e-6
         kind_p = need / need.sum()
-        while sum(c for _, c, _ in sizes) < total:
-            r = int(rng.choice(3, p=kind_p))
+        kinds = ("pouponniere", "mna", "mecs")
+
+        def add(r: int) -> None:
             if r == 0:
                 sizes.append((StructureType.POUPONNIERE, int(rng.integers(20, 41)), "pouponniere"))
             elif r == 1:
                 sizes.append((StructureType.MECS, int(rng.integers(20, 61)), "mna"))
             else:
                 sizes.append((StructureType.MECS, int(rng.integers(15, 61)), "mecs"))
+
+        # Every kind first gets the places its children need, then the rest is drawn at random.
+        for r in range(3):
+            while sum(c for _, c, k in sizes if k == kinds[r]) < need[r] - 1e-6 and sum(c for _, c, _ in sizes) < total:
+                add(r)
+        while sum(c for _, c, _ in sizes) < total:
+            add(int(rng.choice(3, p=kind_p)))
         over = sum(c for _, c, _ in sizes) - total
         t, c, kind = sizes[-1]
         if c - over >= 8:
