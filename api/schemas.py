@@ -76,6 +76,7 @@ class PlacementOut(BaseModel):
     structure_id: str | None
     unit_id: str | None
     travel_minutes: float | None
+    anchor: str = Field("", description="Where travel_minutes is measured from: visit_site, family_home, school or service.")
     score: float | None
     capacity_price: float | None
     moved_from: str | None = Field(None, description="The unit an already-placed child leaves (null: no move).")
@@ -295,7 +296,8 @@ class WaitingChildOut(BaseModel):
     waiting_since: date
     waiting_days: int
     sibling_group_id: str | None
-    family_home: FamilyHomeOut
+    family_home: FamilyHomeOut | None = Field(description="Null when the child has no family home (see home_absence).")
+    home_absence: str | None = Field(None, description="Why there is no family home: unknown, abroad or none.")
     held_by_reservation: str | None = Field(description="The live reservation holding a place for the child, if any.")
 
 
@@ -349,7 +351,11 @@ class ChildFileOut(BaseModel):
     siblings: list[SiblingOut]
     judge: JudgeOut
     current_placement: CurrentPlacementOut | None
-    family_home: FamilyHomeOut
+    family_home: FamilyHomeOut | None = Field(description="Null when the child has no family home (see home_absence).")
+    home_absence: str | None = Field(None, description="Why there is no family home: unknown, abroad or none.")
+    anchor: str = Field(description="Where the child's travel is measured from: visit_site, family_home, school or service.")
+    school_commune: str | None = Field(None, description="INSEE code of the commune of the child's school, when known.")
+    visit_site_commune: str | None = Field(None, description="Commune of the supervised-visit site, when the judge ordered them.")
     held_by_reservation: str | None
     data_version: int
 

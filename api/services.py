@@ -225,13 +225,13 @@ class SystemService:
 
     def _matrix(self, system: PlacementSystem) -> TravelMatrix:
         digest = hashlib.sha256()
-        for h in system.homes:
+        for h in system.origins:
             digest.update(f"{h.id}|{h.location.lat}|{h.location.lon};".encode())
         for s in system.structures:
             digest.update(f"{s.id}|{s.location.lat}|{s.location.lon};".encode())
         key = digest.hexdigest()
         if key != self._travel_key or self._travel is None:
-            self._travel = self.travel_source.matrix(system.homes, system.structures)
+            self._travel = self.travel_source.matrix(system.origins, system.structures)
             self._travel_key = key
         return self._travel
 

@@ -44,7 +44,7 @@ from matcher.words import (
 
 Ordering = Literal["own", "system"]
 COMPETITION_MINUTES = 45.0
-"""Radius (minutes from their family home) within which other waiting children count as
+"""Radius (minutes from their anchor: ``Child.anchor``) within which other waiting children count as
 wanting the same place, in the words that explain the system-aware ordering."""
 _MAX_ASSIGNMENTS = 20_000
 """Bound on the joint assignments of a fratrie tried inside one structure."""
@@ -52,7 +52,7 @@ _MAX_ASSIGNMENTS = 20_000
 
 @dataclass(frozen=True, slots=True)
 class ChildPlacement:
-    """One child of a proposal: the unit, the trip from home, the score, the place's price."""
+    """One child of a proposal: the unit, the trip from the anchor, the score, the place's price."""
 
     child_id: str
     structure_id: str | None
@@ -64,6 +64,8 @@ class ChildPlacement:
     """Capacity price of the unit, minutes-equivalent (0 without prices)."""
     moved_from: str | None = None
     """The unit an already-placed child leaves in this proposal (None: no move)."""
+    anchor: str = ""
+    """Where ``travel_minutes`` is measured from (:class:`matcher.model.AnchorKind` value)."""
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class SystemIndex:
             unit_position={u.id: j for j, u in enumerate(units)},
             waiting_age=np.array([c.age_on(on) for c in waiting], dtype=np.int16),
             waiting_female=np.array([c.sex is Sex.FEMALE for c in waiting], dtype=bool),
-            waiting_row=np.array([travel.row_of_home.get(c.home.id, -1) for c in waiting], dtype=np.int64),
+            waiting_row=np.array([travel.row_of_home.get(c.anchor.id, -1) for c in waiting], dtype=np.int64),
             waiting_ids=tuple(c.id for c in waiting),
             units_of_structure={k: tuple(v) for k, v in by_structure.items()},
         )
@@ -220,10 +222,10 @@ class SystemIndex:
         return np.flatnonzero(mask)
 
     def minutes_row(self, child: Child) -> np.ndarray | None:
-        return self.travel.row(child.home.id)
+        return self.travel.row(child.anchor.id)
 
     def competitors(self, unit_position: int, exclude: frozenset[str], within: float = COMPETITION_MINUTES) -> int:
-        """Other waiting children whose age and sex the unit takes and whose family home is
+        """Other waiting children whose age and sex the unit takes and whose anchor (family home, visit site, school or service) is
         within ``within`` minutes of it (a cheap measure of demand; needs are not checked)."""
         col = int(self.unit_col[unit_position])
         if col < 0 or not len(self.waiting_ids):
@@ -287,20 +289,18 @@ def _candidates(
     system = index.system
     on = system.reference_date
     row = index.minutes_row(child)
+    school_row = index.travel.row(child.school.id) if child.school is not None else None
     found: dict[str, list[_Candidate]] = {}
     for j in index.prefilter(child, free):
         unit = system.units[j]
         structure = system.structure_by_id[unit.structure_id]
         col = int(index.unit_col[j])
-        minutes = None
-        if row is not None and col >= 0:
-            value = float(row[col])
-            minutes = None if np.isnan(value) else value
-        option = Option(structure, unit, minutes)
+        minutes = _at(row, col)
+        option = Option(structure, unit, minutes, _at(school_row, col))
         if not is_eligible(child, option, on):
             continue
         found.setdefault(structure.id, []).append(
-            _Candidate(child, structure, unit, int(j), minutes, score_option(child, option, weights),
+            _Candidate(child, structure, unit, int(j), minutes, score_option(child, option, weights, on),
                        float(prices.get(unit.id, 0.0)))
         )
     for cands in found.values():
@@ -315,12 +315,17 @@ def _stay(index: SystemIndex, child: Child, weights: Weights) -> dict[str, list[
     unit = system.unit_by_id[child.current.unit_id]
     structure = system.structure_by_id[unit.structure_id]
     j = index.unit_position[unit.id]
-    row = index.minutes_row(child)
-    col = int(index.unit_col[j])
-    value = float(row[col]) if row is not None and col >= 0 else float("nan")
-    option = Option(structure, unit, None if np.isnan(value) else value)
+    option = Option.of(child, structure, unit, index.travel)
     return {structure.id: [_Candidate(child, structure, unit, j, option.travel_minutes,
-                                      score_option(child, option, weights), 0.0, stays=True)]}
+                                      score_option(child, option, weights, system.reference_date), 0.0, stays=True)]}
+
+
+def _at(row: np.ndarray | None, col: int) -> float | None:
+    """Minutes at one column of a travel row; None when no row, no column or unreachable."""
+    if row is None or col < 0:
+        return None
+    value = float(row[col])
+    return None if np.isnan(value) else value
 
 
 def _separated(children: Sequence[Child]) -> list[tuple[str, str]]:
@@ -374,12 +379,12 @@ def _make(
     for child in children:
         cand = chosen.get(child.id)
         if cand is None:
-            placements.append(ChildPlacement(child.id, None, None, None, None))
+            placements.append(ChildPlacement(child.id, None, None, None, None, anchor=child.anchor.kind.value))
             unplaced_cost += weights.unplaced_cost(child, on)
             continue
         moved = child.current.unit_id if child.current is not None and child.current.unit_id != cand.unit.id else None
         placements.append(ChildPlacement(child.id, cand.structure.id, cand.unit.id, cand.minutes, cand.score,
-                                         cand.price, moved))
+                                         cand.price, moved, child.anchor.kind.value))
         for comp in cand.score.components:
             if comp.name not in totals:
                 totals[comp.name] = [0.0, 0.0]
@@ -758,12 +763,13 @@ def why_not(
         fits_but_full = False
         fits = child in lives_here and (group and not allow_moves)
         age = child.age_on(on)
-        minutes_ = travel.between(child.home.id, structure_id)
+        minutes_ = travel.between(child.anchor.id, structure_id)
         for unit in units:
             taken = min(unit.capacity, unit.occupied + held.get(unit.id, 0))
             live = Unit(unit.id, unit.structure_id, unit.age_min, unit.age_max, unit.sex, unit.capacity,
                         taken, unit.takes_siblings)
-            found = exclusions(child, Option(structure, live, minutes_), on, include_capacity=True)
+            found = exclusions(child, Option.of(child, structure, live, travel), on,
+                               include_capacity=True)
             checks.append(UnitCheck(child.id, unit.id, tuple(found)))
             rule_found = [e for e in found if e.rule != "free_place"]
             if not found:

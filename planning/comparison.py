@@ -81,8 +81,9 @@ def scenario_figures(
         keys = [("age_band", child.age_band_on(on).value)]
         keys += [("need", n.value) for n in sorted(child.needs)] or [("need", "none")]
         keys.append(("unaccompanied_minor", "yes" if Need.UNACCOMPANIED_MINOR in child.needs else "no"))
-        home = child.home.location
-        if home.commune in groups["arrondissement"]:
+        # where the child comes from: the family home's area, else the anchor's (Child.anchor)
+        home = child.home.location if child.home is not None else child.anchor.location
+        if child.home is not None and home.commune in groups["arrondissement"]:
             keys.append(("arrondissement", home.commune))
         o = origin[home.commune]
         o["children"] += 1
@@ -91,7 +92,7 @@ def scenario_figures(
             structure = system.structure_of(system.unit_by_id[unit_id])
             placed_by_departement[structure.location.departement] += 1
             o[f"placed_{structure.zone.value}"] += 1
-            minutes = travel.between(child.home.id, structure.id)
+            minutes = travel.between(child.anchor.id, structure.id)
         else:
             o["without_place"] += 1
         if minutes is not None:

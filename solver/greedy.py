@@ -2,7 +2,7 @@
 
 Children are served in order of ``waiting_since`` (then id); a fratrie goes as one block at its
 earliest member's time. Each child takes the eligible unit with a free place that is fewest
-public-transport minutes from the family home (ties: lower score, then unit order). A fratrie
+public-transport minutes from the child's anchor (ties: lower score, then unit order). A fratrie
 that must stay together takes the nearest structure with enough eligible free places for all
 its members (see :mod:`solver.siblings` for the precise rule); if none has, it is split over the
 nearest places and the split is reported with its cause. The judge's separation orders are kept.

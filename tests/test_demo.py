@@ -112,3 +112,12 @@ def test_the_table_names_fratries_with_no_place_and_says_why(tmp_path):
     flat = " ".join(result.output.split())
     assert "no place at all" in flat and "together, some children without a place" in flat
     assert "Places are fewer than the children waiting" in flat and "min-equivalent" not in flat
+
+
+@pytest.mark.parametrize("method", ["greedy", "optimal"])
+def test_the_summary_counts_anchors_hotels_and_school_changes(report, method):
+    s = report["methods"][method]
+    assert sum(s["anchor_used"].values()) == s["children"]
+    assert set(s["anchor_used"]) <= {"visit_site", "family_home", "school", "service"}
+    assert 0 <= s["in_hotel"] <= s["placed"]
+    assert 0 <= s["school_changes"] <= s["placed"]

@@ -19,7 +19,7 @@ W = Weights.default()
 
 def matrix(sys, minutes: dict[tuple[str, str], float]) -> TravelMatrix:
     """A travel matrix with the given minutes (home, structure); NaN elsewhere."""
-    homes = tuple(h.id for h in sys.homes)
+    homes = tuple(h.id for h in sys.origins)
     sids = tuple(s.id for s in sys.structures)
     m = np.full((len(homes), len(sids)), np.nan, dtype=np.float32)
     for (h, s), v in minutes.items():
@@ -225,7 +225,7 @@ def test_single_child_fast_path_ranks_like_the_general_path(order):
     from tests.api_support import CrowFlyTravel
 
     sys = generate(scale=0.05, seed=3)
-    travel = CrowFlyTravel().matrix(sys.homes, sys.structures)
+    travel = CrowFlyTravel().matrix(sys.origins, sys.structures)
     prices = {u.id: float((7 * i) % 23) for i, u in enumerate(sys.units)}
     checked = 0
     for c in [c for c in sys.children if c.is_waiting][:25]:
@@ -260,7 +260,7 @@ def test_index_with_changes_equals_the_index_built_from_scratch(unplace):
     from tests.api_support import CrowFlyTravel
 
     sys = generate(scale=0.05, seed=3)
-    travel = CrowFlyTravel().matrix(sys.homes, sys.structures)
+    travel = CrowFlyTravel().matrix(sys.origins, sys.structures)
     index = SystemIndex.build(sys, travel)
     open_units = [u for u in sys.units if u.free >= 1]
     waiting = [c for c in sys.children if c.is_waiting]

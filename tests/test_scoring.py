@@ -18,29 +18,29 @@ def test_default_weights_load_from_the_documented_file():
 
 
 def test_score_in_paris_is_minutes_plus_price():
-    score = score_option(child(), option(structure(daily_price_eur=200.0), minutes=25.0), W)
+    score = score_option(child(), option(structure(daily_price_eur=200.0), minutes=25.0), W, ON)
     assert score.component("transit_time").quantity == 25.0
     assert score.component("outside_paris").cost == 0.0
     assert score.total == pytest.approx(25.0 + 200.0 * W.daily_price_eur)
 
 
 def test_score_grows_outside_paris_and_outside_ile_de_france():
-    idf = score_option(child(), option(structure(location=SAINT_DENIS), minutes=25.0), W)
-    province = score_option(child(), option(structure(location=NEVERS), minutes=25.0), W)
+    idf = score_option(child(), option(structure(location=SAINT_DENIS), minutes=25.0), W, ON)
+    province = score_option(child(), option(structure(location=NEVERS), minutes=25.0), W, ON)
     assert idf.component("outside_paris").cost == W.outside_paris
     assert province.component("outside_ile_de_france").cost == W.outside_ile_de_france
     assert province.total > idf.total
 
 
 def test_unreachable_counts_as_a_long_trip():
-    score = score_option(child(), option(minutes=None), W)
+    score = score_option(child(), option(minutes=None), W, ON)
     assert score.component("transit_time").quantity == W.unreachable_minutes
 
 
 def test_stability_penalises_a_move_only():
     placed = child(current=CurrentPlacement("U-1", ON))
-    assert score_option(placed, option(u=unit("U-1")), W).component("stability").cost == 0.0
-    assert score_option(placed, option(u=unit("U-2")), W).component("stability").cost == W.move
+    assert score_option(placed, option(u=unit("U-1")), W, ON).component("stability").cost == 0.0
+    assert score_option(placed, option(u=unit("U-2")), W, ON).component("stability").cost == W.move
 
 
 def test_unplaced_cost_higher_for_urgent_and_infants():

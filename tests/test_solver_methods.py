@@ -157,7 +157,7 @@ def test_explanations_name_full_places_and_excluding_rules():
     assert solution.unit_of_child == {"A": "U-1", "B": "U-2"}
     b = solution.explanations["B"]
     assert b.structure_id == "S-2" and b.travel_minutes == 30
-    assert [c.name for c in b.components] == ["transit_time", "outside_paris", "outside_ile_de_france", "daily_price", "stability"]
+    assert [c.name for c in b.components] == ["transit_time", "outside_paris", "outside_ile_de_france", "daily_price", "stability", "school_continuity", "hotel_stay"]
     reasons = dict((u, why) for u, _, why in b.better_options)
     assert reasons["U-1"].startswith("full (1 places for this run, taken by A)")
     assert reasons["U-0"] == "age_range: age 8 is outside the unit's 12-15 range"

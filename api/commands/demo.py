@@ -2,7 +2,7 @@
 
 Builds the Paris instance (the generated scale-1 scenario, or a dataset directory), stores it
 in the embedded SQLite database and reads it back, computes public-transport minutes from every
-family home to every structure, assigns the children waiting for a place with the greedy
+family home, school, visit site and service to every structure, assigns the children waiting for a place with the greedy
 baseline (first come, nearest available) and with the optimiser, and prints both side by side.
 """
 
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from matcher import AgeBand, PlacementError, Weights, Zone
+from matcher import AgeBand, AnchorKind, PlacementError, Weights, Zone
 from matcher.outcome import summarize
 
 
@@ -131,8 +131,8 @@ def run_demo(
         system = db.load_system()
         done()
 
-        done = steps.step("Public-transport minutes from every family home")
-        travel = travel_matrix(system.homes, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
+        done = steps.step("Public-transport minutes from every family home, school, visit site and service")
+        travel = travel_matrix(system.origins, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
         done()
 
         methods: dict[str, dict[str, Any]] = {}
@@ -203,8 +203,12 @@ def render(report: DemoReport, console: Console) -> None:
     for zone, label in ((Zone.PARIS, "  in Paris"), (Zone.ILE_DE_FRANCE, "  elsewhere in Île-de-France"),
                         (Zone.PROVINCE, "  in the provinces")):
         row(label, lambda s, z=zone.value: f"{s['placed_by_zone'][z]} ({_pct(s['share_by_zone'][z])})")
-    row("transit to family home, median", lambda s: _minutes(s["travel"]["median_minutes"]))
-    row("transit to family home, p90", lambda s: _minutes(s["travel"]["p90_minutes"]))
+    row("transit from the anchor, median", lambda s: _minutes(s["travel"]["median_minutes"]))
+    row("transit from the anchor, p90", lambda s: _minutes(s["travel"]["p90_minutes"]))
+    for kind in AnchorKind:  # the point each child's travel is measured from (Child.anchor)
+        row(f"  anchor: {kind.value.replace('_', ' ')}", lambda s, k=kind.value: str(s["anchor_used"].get(k, 0)))
+    row("proposed a hotel (16-21)", lambda s: str(s["in_hotel"]))
+    row("school changes", lambda s: str(s["school_changes"]))
     row("fratries waiting", lambda s: str(s["siblings"]["groups"]))
     row("  kept together, every child placed", lambda s: str(s["siblings"]["kept_together"]))
     row("  split over several structures", lambda s: str(s["siblings"]["split"] + s["siblings"]["split_allowed"]))

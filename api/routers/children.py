@@ -40,7 +40,10 @@ def _waiting_order(snap: Snapshot) -> list[Child]:
     return memo
 
 
-def _home(child: Child) -> FamilyHomeOut:
+def _home(child: Child) -> FamilyHomeOut | None:
+    """The family home's area, or None when the child has none (``home_absence`` says why)."""
+    if child.home is None:
+        return None
     loc = child.home.location
     arrondissement = int(loc.commune[-3:]) - 100 if loc.commune.startswith("751") and loc.commune[-3:].isdigit() else None
     return FamilyHomeOut(commune=loc.commune, departement=loc.departement, arrondissement=arrondissement)
@@ -95,7 +98,7 @@ def waiting(
             legal_basis=c.legal_basis.value, needs=sorted(n.value for n in c.needs),
             service=c.service.value if c.service else None, waiting_since=c.waiting_since,
             waiting_days=max((today - c.waiting_since).days, 0), sibling_group_id=c.sibling_group_id,
-            family_home=_home(c), held_by_reservation=holds.get(c.id),
+            family_home=_home(c), home_absence=c.home_absence.value if c.home_absence else None, held_by_reservation=holds.get(c.id),
         )
         for c in page
     ]
@@ -147,6 +150,9 @@ def file(child_id: str, services: ServicesDep, session: SessionDep, snap: Snapsh
             max_travel_minutes=None if judge.max_travel_minutes is None else round(judge.max_travel_minutes),
             separated_from=sorted(judge.separated_from),
         ),
-        current_placement=_placement(snap, caller, child), family_home=_home(child),
+        current_placement=_placement(snap, caller, child), family_home=_home(child), home_absence=child.home_absence.value if child.home_absence else None,
+        anchor=child.anchor.kind.value,
+        school_commune=child.school.location.commune if child.school is not None else None,
+        visit_site_commune=child.visit_site.location.commune if child.visit_site is not None else None,
         held_by_reservation=hold, data_version=snap.version,
     )

@@ -42,7 +42,7 @@ def free_places(
     within_minutes: Annotated[float | None, Query(gt=0, le=1440, description="Only places this close to the origin.")] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    child_id: Annotated[str | None, Query(min_length=1, description="Origin: this child's family home.")] = None,
+    child_id: Annotated[str | None, Query(min_length=1, description="Origin: this child's anchor (visit site, family home, school or service).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FreePlaces:
@@ -81,7 +81,7 @@ def free_places(
         child = system.child_by_id.get(child_id)
         if child is None:
             raise not_found("Child", child_id, "child_id", "query")
-        row = snap.travel.row(child.home.id)
+        row = snap.travel.row(child.anchor.id)
         minutes = np.full(len(system.units), np.nan, dtype=np.float64)
         if row is not None:
             ok = index.unit_col >= 0

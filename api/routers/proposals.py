@@ -110,6 +110,7 @@ def _proposal_out(snap: Snapshot, p: Proposal, priced: bool, stale: frozenset[st
         placements=[
             PlacementOut(child_id=x.child_id, structure_id=x.structure_id, unit_id=x.unit_id,
                          travel_minutes=None if x.travel_minutes is None else round(x.travel_minutes, 1),
+                         anchor=x.anchor,
                          score=None if x.score is None else round(x.score.total, 3),
                          capacity_price=round(x.unit_price, 3) if priced else None, moved_from=x.moved_from,
                          vacancies_stale=x.unit_id in stale)

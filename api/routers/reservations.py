@@ -75,7 +75,7 @@ def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, ca
     for kids, unit in plan:
         structure = system.structure_of(unit)
         for child in kids:
-            option = Option(structure, unit, snap.travel.between(child.home.id, structure.id))
+            option = Option.of(child, structure, unit, snap.travel)
             for e in exclusions(child, option, system.reference_date):
                 errors.append({"field": "unit_id" if body.placements is None else "placements", "in": "body",
                                "reason": f"{child.id}: {e}"})

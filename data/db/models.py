@@ -72,7 +72,7 @@ class StructureRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32), index=True)
-    operator: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str] = mapped_column(String(32))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     commune: Mapped[str] = mapped_column(String(10), index=True)
@@ -123,7 +123,8 @@ class ChildRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     birth_date: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(1))
-    home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), index=True)
+    home_id: Mapped[str | None] = mapped_column(ForeignKey("homes.id"), index=True)
+    """Empty when the child has no family home (``home_absence`` says why)."""
     waiting_since: Mapped[date] = mapped_column(Date)
     sibling_group_id: Mapped[str | None] = mapped_column(ForeignKey("sibling_groups.id"), index=True)
     sibling_rank: Mapped[int | None] = mapped_column(Integer)
@@ -141,6 +142,20 @@ class ChildRow(Base):
     own_child_birth_date: Mapped[date | None] = mapped_column(Date)
     service: Mapped[str | None] = mapped_column(String(32), index=True)
     """The ASE service that follows the child (matcher.Service); empty in stores written before it."""
+    home_absence: Mapped[str | None] = mapped_column(String(16))
+    """Why there is no family home (matcher.HomeAbsence), when ``home_id`` is empty."""
+    school_id: Mapped[str | None] = mapped_column(String(64))
+    school_lat: Mapped[float | None] = mapped_column(Float)
+    school_lon: Mapped[float | None] = mapped_column(Float)
+    school_commune: Mapped[str | None] = mapped_column(String(10))
+    school_departement: Mapped[str | None] = mapped_column(String(3))
+    visit_site_id: Mapped[str | None] = mapped_column(String(64))
+    visit_site_lat: Mapped[float | None] = mapped_column(Float)
+    visit_site_lon: Mapped[float | None] = mapped_column(Float)
+    visit_site_commune: Mapped[str | None] = mapped_column(String(10))
+    visit_site_departement: Mapped[str | None] = mapped_column(String(3))
+    judge_supervised_visits: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    own_children: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     changed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
     """Data version of the last change of the current placement (a confirmation)."""
 
