@@ -138,6 +138,9 @@ class ReservationIn(_In):
 
 class ReservationOut(BaseModel):
     id: str
+    created_by: str | None = None
+    confirmed_by: str | None = None
+    cancelled_by: str | None = None
     unit_id: str
     structure_id: str
     child_ids: list[str]
@@ -195,6 +198,28 @@ class JobResultOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """Minimal on purpose: no connection string, no host, no count."""
+
     status: Literal["ok"]
-    database: str
     data_version: int
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="Seconds the access token is valid.")
+    refresh_token: str = Field(description="Use once at POST /auth/refresh for new tokens.")
+
+
+class RefreshIn(_In):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class AccountOut(BaseModel):
+    name: str
+    role: str
+    service: str | None
+    structure_ids: list[str]
