@@ -115,8 +115,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # never echo the error: it may hold personal data
-        return problem(500, "Internal error", "An unexpected error occurred; it has been logged.", None,
-                       str(request.url.path))
+        return problem(500, "Internal error", "An unexpected error occurred; it has been logged.")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -62,6 +62,18 @@ def signing_key(settings: Settings) -> str:
     return key
 
 
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """Argon2id with the settings' parameters (argon2-cffi's RFC 9106 low-memory profile by default)."""
+    return PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
+                          parallelism=settings.argon2_parallelism, type=Type.ID)
+
+
+def hash_new_password(settings: Settings, password: str) -> str:
+    """The hash of a new password, after the policy check (PasswordPolicyError)."""
+    check_password_policy(password)
+    return password_hasher(settings).hash(password)
+
+
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: int
@@ -78,8 +90,7 @@ class Security:
     def __init__(self, settings: Settings):
         self.settings = settings
         self._key = signing_key(settings)
-        self.hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
-                                     parallelism=settings.argon2_parallelism, type=Type.ID)
+        self.hasher = password_hasher(settings)
         self._dummy = self.hasher.hash(secrets.token_urlsafe(16))
         self._pseudonym_key = hmac.new(self._key.encode(), b"pseudonym", hashlib.sha256).digest()
 

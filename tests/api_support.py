@@ -78,6 +78,14 @@ def sample_system():
     return system(children, structures, units, [SiblingGroup("F-1", ("C-2", "C-3"))])
 
 
+def cli_url(db: Database) -> str:
+    """The URL a ``placement`` command gets for ``db`` (a test schema through search_path)."""
+    url = db.url
+    if db.schema:
+        url = url.update_query_dict({"options": f"-csearch_path={db.schema}"})
+    return url.render_as_string(hide_password=False)
+
+
 class Clock:
     """A clock the tests move by hand (naive UTC)."""
 
