@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -79,22 +78,30 @@ _DOCUMENTED = {
 
 
 def document_problems(app: FastAPI) -> None:
-    """Declare the problem answers every route may give (401, 403, 404, 422, 503) as
-    ``application/problem+json`` in the OpenAPI schema, for routes that do not declare them."""
+    """Declare in the OpenAPI schema the problem answers every route may give (401, 403, 404,
+    422, 503) and give every 4xx/5xx answer its true body: ``application/problem+json`` with
+    the :class:`Problem` schema (FastAPI's default 422 body is not what this API sends). Done on
+    the generated schema, so routes added by any router are covered."""
+    generate = app.openapi
     ref = {"$ref": "#/components/schemas/Problem"}
-    for route in app.routes:
-        if not isinstance(route, APIRoute):
-            continue
-        for status, text in _DOCUMENTED.items():
-            declared = route.responses.get(status) or route.responses.get(str(status))
-            if declared is None:
-                route.responses[status] = {"description": text, "model": Problem,
-                                           "content": {PROBLEM_JSON: {"schema": ref}}}
-            elif "model" not in declared:
-                declared.update({"model": Problem, "content": {PROBLEM_JSON: {"schema": ref}}})
-        for status, declared in list(route.responses.items()):
-            if int(status) >= 400 and "model" not in declared:
-                declared.update({"model": Problem, "content": {PROBLEM_JSON: {"schema": ref}}})
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = \
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, text in _DOCUMENTED.items():
+                    responses.setdefault(str(status), {"description": text})
+                for status, answer in responses.items():
+                    if status[:1] in ("4", "5"):
+                        answer["content"] = {PROBLEM_JSON: {"schema": ref}}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install(app: FastAPI) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+UtcDateTime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=timezone.utc))]
+"""A time in UTC with its offset (RFC 3339 date-time): the store keeps naive UTC."""
 
 
 class _In(BaseModel):
@@ -147,9 +150,9 @@ class ReservationOut(BaseModel):
     sibling_group_id: str | None
     places: int
     status: Literal["held", "confirmed", "cancelled", "expired"]
-    created_at: datetime
-    expires_at: datetime
-    closed_at: datetime | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime
+    closed_at: UtcDateTime | None
 
 
 class UnitUpdate(_In):
@@ -186,9 +189,9 @@ class JobOut(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float
     message: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     error: str | None
 
 
