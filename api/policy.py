@@ -85,6 +85,10 @@ class Caller:
         return self.role == PROTECTION
 
     @property
+    def manages_units(self) -> bool:
+        return self.role == MANAGER
+
+    @property
     def is_admin(self) -> bool:
         return self.role == ADMIN
 

@@ -442,8 +442,12 @@ class Services:
         with self.db.write() as session:
             return repo.expire_holds(session, self.now())
 
-    def record(self, entries: list[audit.Entry]) -> None:
-        """Append reads to the audit trail (changes are recorded in their own transaction)."""
+    def record(self, entries: list[audit.Entry], reading: Session | None = None) -> None:
+        """Append reads to the audit trail (changes are recorded in their own transaction).
+        ``reading``: the request's read session, whose transaction is ended first so that the
+        request never holds two pooled connections at once (see ``api.deps.writer_snapshot``)."""
+        if reading is not None:
+            reading.rollback()
         if entries:
             with self.db.write() as session:
                 audit.record(session, entries, repo.utcnow())

@@ -18,7 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from data.db.accounts import ROLES
 from data.db.database import DEFAULT_URL
 
-__all__ = ["ROLES", "Settings"]
+__all__ = ["ROLES", "SECRET_ROLES", "UNIT_MANAGER_ROLES", "Settings"]
+
+SECRET_ROLES: frozenset[str] = frozenset({"protection_officer"})
+"""Roles that see every secret place (a structure manager sees the secret ones they run)."""
+UNIT_MANAGER_ROLES: frozenset[str] = frozenset({"structure_manager"})
+"""Roles that change a unit's capacity and occupied places (their own structures' units)."""
 
 
 class Settings(BaseSettings):

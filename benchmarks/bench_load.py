@@ -14,6 +14,8 @@ structure manager updating units.
    the proposals (k=5), holds the unit of the first proposal, then confirms the hold (two times
    in three) or cancels it. The structure manager reads a unit and changes its
    capacity by one place, up and down, all along.
+   Before that, one officer alone for ``--baseline-seconds`` (10): the per-endpoint p50 under load
+   is also given as a ratio to it (the machine is shared: the ratio is the figure to read).
 3. Afterwards, in the store: 0 double bookings (``repository.double_bookings``); 0 lost
    confirmations (every confirmation answered 200 is a confirmed reservation with its children
    placed there and one placement row per place); 0 doubled (no reservation with more placement
@@ -150,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--max-requests", type=int, default=5000, help="Most requests one officer sends.")
     ap.add_argument("--scale", type=float, default=0.5)
+    ap.add_argument("--baseline-seconds", type=float, default=10.0,
+                    help="First, one officer alone for this long: the baseline of the ratios.")
     ap.add_argument("--postgres", default=None, help="SQLAlchemy URL of an empty PostgreSQL database "
                     "(default: a throwaway cluster of our own on loopback).")
     args = ap.parse_args(argv)
@@ -188,7 +192,6 @@ def main(argv: list[str] | None = None) -> None:
         for service in {p["service"] for p in officers.values()}:
             httpx.get(f"{server.base}/children/{by_service[service][0]}/proposals?k=1",
                       headers=tokens[next(n for n, p in officers.items() if p["service"] == service)], timeout=600)
-        rec = Recorder()
         # each officer takes a share of the children of their service
         shares: dict[str, list[str]] = {}
         for service in services:
@@ -196,6 +199,13 @@ def main(argv: list[str] | None = None) -> None:
             for k, name in enumerate(names):
                 shares[name] = by_service[service][k::len(names)]
         units = [u.id for u in system.units if u.structure_id in set(managed)]
+        baseline = Recorder()
+        if args.baseline_seconds > 0:
+            progress(f"baseline: one officer alone for {args.baseline_seconds:g} s")
+            first = next(iter(officers))
+            officer_loop(server.base, tokens[first], list(shares[first]), baseline,
+                         time.monotonic() + args.baseline_seconds, args.max_requests, 1000)
+        rec = Recorder()
         progress(f"{args.officers} officers and a structure manager for {args.seconds:g} s")
         until = time.monotonic() + args.seconds
         started = time.monotonic()
@@ -209,18 +219,24 @@ def main(argv: list[str] | None = None) -> None:
             t.join()
         wall = time.monotonic() - started
         progress("checking the store")
-        checked = check_store(url, rec.confirmed)
+        checked = check_store(url, baseline.confirmed + rec.confirmed)
     endpoints = {
         name: {"n": len(ms), "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(_pct(ms, 0.95), 1),
                "p99_ms": round(_pct(ms, 0.99), 1), "status": {str(k): v for k, v in sorted(rec.codes[name].items(), key=str)}}
         for name, ms in sorted(rec.ms.items())
     }
+    for name, stats in endpoints.items():
+        alone = baseline.ms.get(name)
+        if alone:
+            stats["p50_ms_one_officer_alone"] = round(statistics.median(alone), 1)
+            stats["p50_ratio_to_one_officer"] = round(stats["p50_ms"] / statistics.median(alone), 1)
     requests = sum(len(ms) for ms in rec.ms.values())
     report = {
         "database": "postgresql (throwaway cluster)" if not args.postgres else "postgresql",
         "scale": args.scale, "seed": 1, "children": len(system.children), "officers": args.officers,
         "seconds": round(wall, 1), "requests": requests, "requests_per_s": round(requests / wall, 1),
-        "server_errors": sum(v for c in rec.codes.values() for k, v in c.items() if isinstance(k, int) and k >= 500),
+        "server_errors": sum(v for r in (rec, baseline) for c in r.codes.values() for k, v in c.items()
+                             if isinstance(k, int) and k >= 500),
         "transport_errors": sum(c.get("transport-error", 0) for c in rec.codes.values()),
         "confirmed_answers": len(rec.confirmed), **checked, "endpoints": endpoints,
         "error_examples": rec.errors[:5], "cores": os.cpu_count(), "load_average_before": load_before,

@@ -366,3 +366,24 @@ def test_users_command_line(tmp_path, monkeypatch):
     db.dispose()
     assert all(h.startswith("$argon2id$") for h in hashes)
     assert not any("correct horse" in h for h in hashes)
+
+
+def test_no_request_holds_two_pooled_connections_when_it_writes_its_audit_rows(api: Api, monkeypatch):
+    """Regression: the audit row of a read was written while the request's read session still
+    held its connection; 50 officers at once then exhausted the pool (503 after 30 s)."""
+    held_at_write: list[int] = []
+    real_write = api.db.write
+
+    def counted_write():
+        held_at_write.append(api.db.engine.pool.checkedout())
+        return real_write()
+
+    api.get("/places")  # the snapshot loaded, the token fetched
+    monkeypatch.setattr(api.db, "write", counted_write)
+    api.get("/children/C-1/proposals")
+    api.get("/sibling-groups/F-1/proposals")
+    api.get("/places?child_id=C-1&within_minutes=90")
+    rid = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-1"}).json()["id"]
+    api.post(f"/reservations/{rid}/confirm")
+    api.get(f"/reservations/{rid}")
+    assert len(held_at_write) >= 6 and set(held_at_write) == {0}, held_at_write

@@ -80,7 +80,6 @@ def free_places(
     if child_id is not None:
         policy.child_origin(caller)
         child = policy.child(caller, system, child_id)
-        services.record(caller.entries("read-travel", "child", [child.id]))
         row = snap.travel.row(child.home.id)
         minutes = np.full(len(system.units), np.nan, dtype=np.float64)
         if row is not None:
@@ -107,4 +106,6 @@ def free_places(
             sex=unit.sex.value, takes_siblings=unit.takes_siblings, capacity=unit.capacity, occupied=unit.occupied,
             held=held.get(unit.id, 0), free=int(free[j]), travel_minutes=m,
         ))
+    if child_id is not None:
+        services.record(caller.entries("read-travel", "child", [child_id]), reading=session)
     return FreePlaces(total=int(chosen.size), free_places=int(free[chosen].sum()), data_version=snap.version, items=items)

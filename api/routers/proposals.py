@@ -115,8 +115,9 @@ def _why_not_out(w: WhyNot) -> WhyNotOut:
 def child_proposals(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
                     k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
     policy.child(caller, snap.system, child_id)
-    services.record(caller.entries("read-proposals", "child", [child_id]))
-    return _proposals(services, session, snap, caller, [child_id], None, k, order, why_not)
+    answer = _proposals(services, session, snap, caller, [child_id], None, k, order, why_not)
+    services.record(caller.entries("read-proposals", "child", [child_id]), reading=session)
+    return answer
 
 
 @router.get("/sibling-groups/{group_id}/proposals", response_model=ProposalsOut,
@@ -124,5 +125,6 @@ def child_proposals(child_id: str, services: ServicesDep, session: SessionDep, s
 def group_proposals(group_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
                     k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
     group = policy.sibling_group(caller, snap.system, group_id)
-    services.record(caller.entries("read-proposals", "child", group.child_ids))
-    return _proposals(services, session, snap, caller, list(group.child_ids), group_id, k, order, why_not)
+    answer = _proposals(services, session, snap, caller, list(group.child_ids), group_id, k, order, why_not)
+    services.record(caller.entries("read-proposals", "child", group.child_ids), reading=session)
+    return answer
