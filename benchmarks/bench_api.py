@@ -171,7 +171,8 @@ def after_change(base: str, child_ids: list[str], n: int, timeout: float) -> dic
     brings the server's snapshot up to date before answering)."""
     rng = random.Random(2)
     with httpx.Client(base_url=base, timeout=timeout) as client:
-        first = client.get(f"/children/{child_ids[0]}/proposals?k=1").json()["proposals"]
+        first = client.get(f"/children/{child_ids[0]}/proposals?k=1",
+                           headers=AUTH.for_child(child_ids[0])).json()["proposals"]
         unit_id = first[0]["placements"][0]["unit_id"]
         capacity = client.get(f"/units/{unit_id}", headers=AUTH.as_user("manager")).json()["capacity"]
         patch_ms, proposal_ms = [], []

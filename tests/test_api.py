@@ -579,6 +579,7 @@ def test_serve_loads_a_dataset_into_the_store_and_builds_the_app(tmp_path, monke
     assert result.exit_code == 0, result.output
     assert started["port"] == 8123 and started["host"] == "127.0.0.1"
     assert "Serving on http://127.0.0.1:8123" in result.output
+    assert "No account yet" in result.output and "placement users add admin --role administrator" in result.output
 
 
 @pytest.mark.parametrize(
