@@ -438,9 +438,13 @@ class Services:
         return self.clock()
 
     def sweep(self) -> int:
-        """Release every expired hold now; returns how many."""
+        """Release every expired hold now (each recorded in the audit trail); returns how many."""
+        released: list[str] = []
         with self.db.write() as session:
-            return repo.expire_holds(session, self.now())
+            n = repo.expire_holds(session, self.now(), released_ids=released)
+            audit.record(session, [audit.Entry("server", "system", "expire", "reservation", rid, "server")
+                                   for rid in released], repo.utcnow())
+            return n
 
     def record(self, entries: list[audit.Entry], reading: Session | None = None) -> None:
         """Append reads to the audit trail (changes are recorded in their own transaction).

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from data.db.models import ChildRow, PlacementRow, UnitRow
+from data.db.models import AuditRow, ChildRow, PlacementRow, UnitRow
 from tests.api_support import Api, running_api
 
 PROBLEM = "application/problem+json"
@@ -295,6 +295,8 @@ def test_expired_holds_are_released_on_access_and_by_the_sweep(api: Api):
     assert api.services.sweep() == 1
     with api.db.read() as s:
         assert s.get(UnitRow, "U-nev").held == 0
+        expired = [(r.actor, r.action) for r in s.scalars(select(AuditRow).where(AuditRow.subject_id == other))]
+        assert expired == [("officer", "hold"), ("server", "expire")]
     assert api.get(f"/reservations/{other}").json()["status"] == "expired"
 
 

@@ -43,14 +43,13 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], services: Servi
     ok, renewed = services.security.verify_password(found[1] if found else None, form.password)
     if found is None:
         raise _refused()
-    account = found[0]
     with services.db.write() as session:
-        current = accounts.credentials(session, form.username)
+        current = accounts.credentials(session, form.username, lock=True)
         if current is None:
             raise _refused()
         account = current[0]
         locked = account.locked_until is not None and account.locked_until > now
-        if not account.active or locked:
+        if not account.active or locked or current[1] != found[1]:  # (a password reset in between)
             ok = False
         if not ok:
             if account.active and not locked:

@@ -80,10 +80,12 @@ def get_reservation(session: Session, reservation_id: str) -> ReservationRow:
     return row
 
 
-def expire_holds(session: Session, now: datetime, unit_id: str | None = None) -> int:
+def expire_holds(session: Session, now: datetime, unit_id: str | None = None,
+                 released_ids: list[str] | None = None) -> int:
     """Release every hold past its expiry (on one unit, or all): status ``expired``, places given
     back. Safe under concurrency: a hold is released by the one transaction whose conditional
-    update flips its status. Returns the number of holds released."""
+    update flips its status. Returns the number of holds released (their ids are appended to
+    ``released_ids`` when given)."""
     query = select(ReservationRow.id, ReservationRow.unit_id, ReservationRow.places).where(
         ReservationRow.status == HELD, ReservationRow.expires_at <= now
     )
@@ -99,6 +101,8 @@ def expire_holds(session: Session, now: datetime, unit_id: str | None = None) ->
         if flipped:
             session.execute(update(UnitRow).where(UnitRow.id == uid).values(held=UnitRow.held - places))
             released += 1
+            if released_ids is not None:
+                released_ids.append(rid)
     return released
 
 
