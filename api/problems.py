@@ -4,6 +4,7 @@ field with its location and the reason."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,11 +15,13 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import privacy
 from api.services import ServiceUnavailable
 from data.db.errors import ConflictError, EmptyStoreError, NotFoundError, StoreUnavailableError
 from matcher.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 _BASE = "https://placement-engine.example/problems/"
 
 
@@ -119,10 +122,7 @@ def install(app: FastAPI) -> None:
         return problem(503, "Service unavailable", "The database cannot be reached for a moment: try again shortly.",
                        None, str(request.url.path), {"Retry-After": seconds})
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # never echo the error: it may hold personal data
-        return problem(500, "Internal error", "An unexpected error occurred; it has been logged.")
+    app.add_middleware(UnexpectedErrors)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -155,6 +155,36 @@ def install(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed on {request.url.path}."
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return problem(exc.status_code, title, detail, None, str(request.url.path))
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an unexpected error is a 500 with a fixed sentence, and is logged by its
+    type and frames only (``api.privacy.safe_traceback``): neither the answer nor the log quotes
+    its message, which may hold personal data. Nothing reaches the server's own error log."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            route = getattr(scope.get("route"), "path", "an unmatched path")
+            log.error("unexpected error on %s %s: %s", scope.get("method"), route, privacy.safe_traceback(exc))
+            if not started:
+                await problem(500, "Internal error", "An unexpected error occurred; it has been logged.")(
+                    scope, receive, send)
 
 
 _PLAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (

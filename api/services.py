@@ -11,6 +11,7 @@ import gc
 import hashlib
 import logging
 import math
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -34,6 +35,13 @@ from matcher.scoring import Weights
 from matcher.travel import TravelMatrix
 
 log = logging.getLogger(__name__)
+
+
+def _safe(exc: BaseException | None) -> str:
+    """An error for the logs without its message (``api.privacy.safe_traceback``)."""
+    from api.privacy import safe_traceback
+
+    return safe_traceback(exc) if exc is not None else "unknown error"
 
 
 class ServiceUnavailable(PlacementError):
@@ -312,7 +320,8 @@ class PriceService:
             try:
                 self._compute(snapshot, weights)
             except Exception:  # the stale prices stay; the next request tries again
-                log.exception("background computation of the capacity prices at version %s failed", snapshot.version)
+                log.error("background computation of the capacity prices at version %s failed: %s", snapshot.version,
+                          _safe(sys.exc_info()[1]))
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the background computation under way, if any (tests, shutdown)."""
@@ -398,7 +407,7 @@ class JobService:
                 repo.update_job(session, job_id, status="succeeded", progress=1.0, message="done",
                                 finished_at=self.clock(), result=result)
         except Exception as err:  # the job fails, the server does not
-            log.exception("batch job %s failed", job_id)
+            log.error("batch job %s failed: %s", job_id, _safe(err))
             with self.db.write() as session:
                 repo.update_job(session, job_id, status="failed", finished_at=self.clock(),
                                 message="failed", error=f"{type(err).__name__}: {err}")
@@ -475,7 +484,7 @@ class Services:
             try:
                 self.sweep()
             except Exception:  # keep sweeping; the next round retries
-                log.exception("sweep of expired holds failed")
+                log.error("sweep of expired holds failed: %s", _safe(sys.exc_info()[1]))
 
     def close(self) -> None:
         self._stop.set()
