@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import problems
-from api.routers import children, health, jobs, places, proposals, reservations, scenarios, units
+from api import privacy, problems
+from api.deps import authorize
+from api.routers import auth, children, health, jobs, places, proposals, reservations, scenarios, units
 from api.services import Services
 from api.settings import Settings
 
@@ -27,9 +28,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         if settings.warm_on_start:
             held.warm()
         held.start()
+        pseudonymise = privacy.install_log_filter(held.security.pseudonym)
         try:
             yield
         finally:
+            privacy.remove_log_filter(pseudonymise)
             held.close()
 
     app = FastAPI(
@@ -40,6 +43,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(authorize)],  # the access policy (api.policy), on every route
     )
     app.state.services = held
     problems.install(app)
@@ -47,6 +51,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _offline_docs(app)
     for module in (places, proposals, reservations, units, jobs, health, children, scenarios):
         app.include_router(module.router)
+    app.include_router(auth.router)
+    problems.document_problems(app)  # keep last: after every router
     return app
 
 

@@ -4,18 +4,24 @@ field with its location and the reason."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import privacy
 from api.services import ServiceUnavailable
-from data.db.errors import ConflictError, EmptyStoreError, NotFoundError
+from data.db.errors import ConflictError, EmptyStoreError, NotFoundError, StoreUnavailableError
 from matcher.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 _BASE = "https://placement-engine.example/problems/"
 ECHO_MAX = 64
 """An error never echoes back more than this many characters of what the caller sent."""
@@ -70,8 +76,74 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[-1] if loc else "request")
 
 
+class ProblemField(BaseModel):
+    field: str
+    reason: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+_DOCUMENTED = {
+    401: "Not signed in, or the token is invalid or expired (WWW-Authenticate: Bearer)",
+    403: "The caller's role may not call this route",
+    404: "Unknown id, or one the caller may not see (the same answer)",
+    422: "Invalid request: each field named with the reason",
+    503: "The database is unreachable for a moment (Retry-After) or a capability is missing",
+}
+
+
+def document_problems(app: FastAPI) -> None:
+    """Declare in the OpenAPI schema the problem answers every route may give (401, 403, 404,
+    422, 503) and give every 4xx/5xx answer its true body: ``application/problem+json`` with
+    the :class:`Problem` schema (FastAPI's default 422 body is not what this API sends). Done on
+    the generated schema, so routes added by any router are covered."""
+    generate = app.openapi
+    ref = {"$ref": "#/components/schemas/Problem"}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = \
+            Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, text in _DOCUMENTED.items():
+                    responses.setdefault(str(status), {"description": text})
+                for status, answer in responses.items():
+                    if status[:1] in ("4", "5"):
+                        answer["content"] = {PROBLEM_JSON: {"schema": ref}}
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem-details body."""
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(PoolTimeoutError)
+    @app.exception_handler(StoreUnavailableError)
+    async def _store_down(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not (exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))):
+            raise exc
+        retry = getattr(getattr(request.app.state, "services", None), "settings", None)
+        seconds = str(getattr(retry, "retry_after_s", 5))
+        return problem(503, "Service unavailable", "The database cannot be reached for a moment: try again shortly.",
+                       None, str(request.url.path), {"Retry-After": seconds})
+
+    app.add_middleware(UnexpectedErrors)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -170,6 +242,36 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an unexpected error is a 500 with a fixed sentence, and is logged by its
+    type and frames only (``api.privacy.safe_traceback``): neither the answer nor the log quotes
+    its message, which may hold personal data. Nothing reaches the server's own error log."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            route = getattr(scope.get("route"), "path", "an unmatched path")
+            log.error("unexpected error on %s %s: %s", scope.get("method"), route, privacy.safe_traceback(exc))
+            if not started:
+                await problem(500, "Internal error", "An unexpected error occurred; it has been logged.")(
+                    scope, receive, send)
 
 
 _PLAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (

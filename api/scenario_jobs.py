@@ -72,13 +72,14 @@ class ScenarioJobService:
 
     # --- running -----------------------------------------------------------------------------
 
-    def start(self, kind: str, scenarios: list, settings: Any, rank_by: str | None = None) -> str:
+    def start(self, kind: str, scenarios: list, settings: Any, rank_by: str | None = None,
+              owner: str | None = None) -> str:
         """Start solving ``scenarios`` (the first is the reference); returns the job id."""
         job_id = f"SJ-{uuid.uuid4().hex[:16]}"
         (self.directory / job_id).mkdir(parents=True, exist_ok=False)
         self._save(job_id, id=job_id, kind=kind, status="queued", progress=0.0, done=0, total=len(scenarios),
                    message="queued", created_at=self.clock().isoformat(), started_at=None, finished_at=None,
-                   error=None, rank_by=rank_by, scope=settings.scope, time_limit_s=settings.time_limit_s)
+                   error=None, rank_by=rank_by, scope=settings.scope, time_limit_s=settings.time_limit_s, owner=owner)
         self.futures[job_id] = self.executor.submit(self._run, job_id, scenarios, settings, rank_by)
         return job_id
 

@@ -193,6 +193,9 @@ class ReservationPartOut(BaseModel):
 
 class ReservationOut(BaseModel):
     id: str
+    created_by: str | None = Field(None, description="The account that made the hold (its holder).")
+    confirmed_by: str | None = None
+    cancelled_by: str | None = None
     unit_id: str
     structure_id: str
     child_ids: list[str]
@@ -202,7 +205,6 @@ class ReservationOut(BaseModel):
     created_at: Timestamp
     expires_at: Timestamp
     closed_at: Timestamp | None
-    holder: str | None = Field(None, description="Who made the hold.")
     bundle_id: str | None = Field(None, description="A fratrie held over several units in one step: the bundle's id "
                                   "(its first reservation). Confirming or cancelling any of them does all.")
     parts: list[ReservationPartOut] = Field(default_factory=list, description="One per unit held.")
@@ -268,8 +270,9 @@ class JobResultOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """Minimal on purpose: no connection string, no host, no count."""
+
     status: Literal["ok"]
-    database: str
     data_version: int
 
 
@@ -363,3 +366,24 @@ class ChildFileOut(BaseModel):
 class ReservationsOut(BaseModel):
     total: int
     items: list[ReservationOut]
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="Seconds the access token is valid.")
+    refresh_token: str = Field(description="Use once at POST /auth/refresh for new tokens.")
+
+
+class RefreshIn(_In):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class AccountOut(BaseModel):
+    name: str
+    role: str
+    service: str | None
+    structure_ids: list[str]

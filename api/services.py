@@ -11,6 +11,7 @@ import gc
 import hashlib
 import logging
 import math
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 from api.scenario_jobs import ScenarioJobService
 from api.settings import Settings
 from data.db import Database
+from data.db import audit
 from data.db import repository as repo
 from data.db.errors import ConflictError
 from data.db.database import Changes, current_version, current_versions, load_changes, load_declared, load_system
@@ -36,6 +38,13 @@ from matcher.scoring import Weights
 from matcher.travel import TravelMatrix
 
 log = logging.getLogger(__name__)
+
+
+def _safe(exc: BaseException | None) -> str:
+    """An error for the logs without its message (``api.privacy.safe_traceback``)."""
+    from api.privacy import safe_traceback
+
+    return safe_traceback(exc) if exc is not None else "unknown error"
 
 
 class ServiceUnavailable(PlacementError):
@@ -328,7 +337,8 @@ class PriceService:
             try:
                 self._compute(snapshot, weights)
             except Exception:  # the stale prices stay; the next request tries again
-                log.exception("background computation of the capacity prices at version %s failed", snapshot.version)
+                log.error("background computation of the capacity prices at version %s failed: %s", snapshot.version,
+                          _safe(sys.exc_info()[1]))
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the background computation under way, if any (tests, shutdown)."""
@@ -445,14 +455,14 @@ class JobService:
         recent = self._durations[-10:]
         return max(1, math.ceil(sum(recent) / len(recent))) if recent else 10
 
-    def start(self, method: str, time_limit_s: float) -> str:
+    def start(self, method: str, time_limit_s: float, owner: str | None = None) -> str:
         with self._lock:
             queued = len(self._active) - len(self._running)
             if len(self._active) >= self.workers and queued >= self.max_queued:
                 raise JobQueueFull(f"{len(self._running)} batch job(s) running and {queued} waiting, the most this "
                                    f"server queues: try again later", self.retry_after())
             with self.db.write() as session:
-                job_id = repo.create_job(session, method, self.clock()).id
+                job_id = repo.create_job(session, method, self.clock(), owner).id
             self._active.add(job_id)
             self._cancel[job_id] = threading.Event()
             future = self.executor.submit(self._run, job_id, method, time_limit_s)
@@ -525,7 +535,7 @@ class JobService:
             with self.db.write() as session:
                 repo.update_job(session, job_id, status="cancelled", message="cancelled", finished_at=self.clock())
         except Exception as err:  # the job fails, the server does not
-            log.exception("batch job %s failed", job_id)
+            log.error("batch job %s failed: %s", job_id, _safe(err))
             with self.db.write() as session:
                 repo.update_job(session, job_id, status="failed", finished_at=self.clock(),
                                 message="failed", error=f"{type(err).__name__}: {err}")
@@ -563,6 +573,9 @@ class Services:
         self.scenarios = ScenarioJobService(settings.scenario_dir, self.db, self.systems, self.weights, lambda: self.clock(),
                                             scheduler=settings.scenario_scheduler, workers=settings.scenario_workers,
                                             processes=settings.scenario_processes)
+        from api.security import Security
+
+        self.security = Security(settings)
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -584,9 +597,32 @@ class Services:
         return True
 
     def sweep(self) -> int:
-        """Release every expired hold now; returns how many."""
+        """Release every expired hold now (each recorded in the audit trail); returns how many."""
+        released: list[str] = []
         with self.db.write() as session:
-            return repo.expire_holds(session, self.now())
+            n = repo.expire_holds(session, self.now(), released_ids=released)
+            audit.record(session, [audit.Entry("server", "system", "expire", "reservation", rid, "server")
+                                   for rid in released], repo.utcnow())
+            return n
+
+    def record(self, entries: list[audit.Entry], reading: Session | None = None) -> None:
+        """Append reads to the audit trail (changes are recorded in their own transaction).
+        ``reading``: the request's read session, whose transaction is ended first so that the
+        request never holds two pooled connections at once (see ``api.deps.writer_snapshot``)."""
+        if reading is not None:
+            reading.rollback()
+        if entries:
+            with self.db.write() as session:
+                audit.record(session, entries, repo.utcnow())
+
+    def fault_pause(self, where: str) -> None:
+        """Test hook (``PLACEMENT_FAULT_PAUSE_AT``): sleep inside a write transaction, so that a
+        fault-injection test can kill the server between the writes and the commit."""
+        if self.settings.fault_pause_at == where and self.settings.fault_pause_s > 0:
+            import time
+
+            log.warning("fault-injection pause in %s for %.1f s", where, self.settings.fault_pause_s)
+            time.sleep(self.settings.fault_pause_s)
 
     def start(self) -> None:
         if self.settings.sweep_seconds > 0 and self._sweeper is None:
@@ -598,7 +634,7 @@ class Services:
             try:
                 self.sweep()
             except Exception:  # keep sweeping; the next round retries
-                log.exception("sweep of expired holds failed")
+                log.error("sweep of expired holds failed: %s", _safe(sys.exc_info()[1]))
 
     def close(self) -> None:
         self._stop.set()

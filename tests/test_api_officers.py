@@ -96,7 +96,7 @@ def test_every_timestamp_carries_its_offset(api: Api):
     assert res["expires_at"] == "2026-11-25T09:00:00+00:00"
     closed = api.post(f"/reservations/{res['id']}/cancel").json()
     assert OFFSET.match(closed["closed_at"])
-    job = api.post("/jobs", {"method": "greedy"}).json()
+    job = api.post("/jobs", {"method": "greedy"}, role="planner").json()
     assert OFFSET.match(job["created_at"])
 
 
@@ -113,7 +113,8 @@ def test_every_timestamp_carries_its_offset(api: Api):
 )
 def test_writes_take_strict_types(api: Api, url, body, field):
     send = api.patch if url.startswith("/units") else api.post
-    problem = problem_of(send(url, body, role="planner"), 422)
+    role = {"/units": "structure_manager", "/reservations": "officer", "/jobs": "planner"}[url[:url.index("/", 1)] if url.count("/") > 1 else url]
+    problem = problem_of(send(url, body, role=role), 422)
     assert field in [e["field"] for e in problem["errors"]]
     assert api.get("/units/U-nev").json()["capacity"] == 10  # nothing written
 
@@ -129,7 +130,7 @@ def test_every_404_names_the_parameter(api: Api):
         (api.post("/reservations/R-x/confirm"), "reservation_id"),
         (api.post("/reservations", {"unit_id": "U-x", "child_id": "C-1"}), "unit_id"),
         (api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-x"}), "child_id"),
-        (api.get("/jobs/J-x"), "job_id"),
+        (api.get("/jobs/J-x", role="planner"), "job_id"),
         (api.get("/nowhere"), "path"),
     ]
     for response, field in cases:
@@ -249,16 +250,16 @@ def test_unit_details_with_declared_vacancies(api: Api):
 
 def test_the_reservations_list_by_holder_service_and_status(api: Api):
     a = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-1"}).json()["id"]
-    b = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-0"}, role="planner")
+    b = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-0"}, role="protection_officer")
     assert b.status_code == 422  # a baby in a 4-11 unit: not eligible
-    b = api.post("/reservations", {"unit_id": "U-pou", "child_id": "C-0"}, role="planner").json()["id"]
-    api.post(f"/reservations/{b}/confirm", role="planner")
+    b = api.post("/reservations", {"unit_id": "U-pou", "child_id": "C-0"}, role="protection_officer").json()["id"]
+    api.post(f"/reservations/{b}/confirm", role="protection_officer")
     assert [r["id"] for r in api.get("/reservations").json()["items"]] == [a, b] or \
         {r["id"] for r in api.get("/reservations").json()["items"]} == {a, b}
     assert [r["id"] for r in api.get("/reservations?status=held").json()["items"]] == [a]
     assert [r["id"] for r in api.get("/reservations?status=confirmed").json()["items"]] == [b]
     # the holder is the caller's account (its role until the service has accounts)
-    a_holder, b_holder = (api.get(f"/reservations/{r}", role="planner").json()["holder"] for r in (a, b))
+    a_holder, b_holder = (api.get(f"/reservations/{r}", role="protection_officer").json()["created_by"] for r in (a, b))
     assert a_holder and b_holder and a_holder != b_holder
     assert [r["id"] for r in api.get(f"/reservations?holder={b_holder}").json()["items"]] == [b]
     assert [r["id"] for r in api.get(f"/reservations?holder={a_holder}&status=held").json()["items"]] == [a]
@@ -424,10 +425,10 @@ def test_a_job_reports_each_stage_in_order(db):
         return solver_job(system, travel, weights, method, limit, spy)
 
     with running_api(db, runner=recorded) as api:
-        job = api.post("/jobs", {"method": "optimal", "time_limit_s": 2}).json()
+        job = api.post("/jobs", {"method": "optimal", "time_limit_s": 2}, role="planner").json()
         assert job["stages"] == ["loading", "building", "solving", "checking", "summarising"]
         api.services.jobs.wait(job["id"], timeout=60)
-        done = api.get(f"/jobs/{job['id']}").json()
+        done = api.get(f"/jobs/{job['id']}", role="planner").json()
         assert done["status"] == "succeeded" and done["progress"] == 1.0
     stages = [s for _, s in seen]
     assert [s for i, s in enumerate(stages) if i == 0 or s != stages[i - 1]] == ["building", "solving", "checking",
@@ -468,35 +469,35 @@ def wait_for(condition, seconds: float = 20) -> None:
 def test_jobs_run_n_at_once_and_the_queue_is_bounded_with_429(api: Api):
     release, started = blocking_jobs(api, workers=2, queued=1)
     try:
-        a = api.post("/jobs", {"method": "greedy"}).json()["id"]
-        b = api.post("/jobs", {"method": "greedy"}).json()["id"]
+        a = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
+        b = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
         wait_for(lambda: len(started) == 2)
-        assert {api.get(f"/jobs/{j}").json()["status"] for j in (a, b)} == {"running"}
-        c = api.post("/jobs", {"method": "greedy"}).json()["id"]
-        assert api.get(f"/jobs/{c}").json()["status"] == "queued"
-        full = api.post("/jobs", {"method": "greedy"})
+        assert {api.get(f"/jobs/{j}", role="planner").json()["status"] for j in (a, b)} == {"running"}
+        c = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
+        assert api.get(f"/jobs/{c}", role="planner").json()["status"] == "queued"
+        full = api.post("/jobs", {"method": "greedy"}, role="planner")
         body = problem_of(full, 429)
         assert int(full.headers["Retry-After"]) >= 1 and "1 waiting" in body["detail"]
     finally:
         release.set()
     for j in (a, b, c):
         api.services.jobs.wait(j, timeout=30)
-    assert api.post("/jobs", {"method": "greedy"}).status_code == 202
+    assert api.post("/jobs", {"method": "greedy"}, role="planner").status_code == 202
 
 
 def test_a_job_is_cancelled_queued_or_running(api: Api):
     release, started = blocking_jobs(api, workers=1, queued=2)
     try:
-        running = api.post("/jobs", {"method": "greedy"}).json()["id"]
-        queued = api.post("/jobs", {"method": "greedy"}).json()["id"]
+        running = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
+        queued = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
         wait_for(lambda: len(started) == 1)
-        assert api.post(f"/jobs/{queued}/cancel").json()["status"] == "cancelled"
-        assert api.post(f"/jobs/{running}/cancel").status_code == 202
-        wait_for(lambda: api.get(f"/jobs/{running}").json()["status"] == "cancelled")
+        assert api.post(f"/jobs/{queued}/cancel", role="planner").json()["status"] == "cancelled"
+        assert api.post(f"/jobs/{running}/cancel", role="planner").status_code == 202
+        wait_for(lambda: api.get(f"/jobs/{running}", role="planner").json()["status"] == "cancelled")
         assert len(started) == 1  # the queued one never ran
-        assert "was cancelled" in problem_of(api.get(f"/jobs/{running}/result"), 409)["detail"]
-        assert "already been cancelled" in problem_of(api.post(f"/jobs/{running}/cancel"), 409)["detail"]
-        assert problem_of(api.post("/jobs/J-x/cancel"), 404)["errors"][0]["field"] == "job_id"
+        assert "was cancelled" in problem_of(api.get(f"/jobs/{running}/result", role="planner"), 409)["detail"]
+        assert "already been cancelled" in problem_of(api.post(f"/jobs/{running}/cancel", role="planner"), 409)["detail"]
+        assert problem_of(api.post("/jobs/J-x/cancel", role="planner"), 404)["errors"][0]["field"] == "job_id"
     finally:
         release.set()
 

@@ -74,7 +74,7 @@ def test_a_sweep_is_ranked_by_the_figure_asked(api: Api):
 def test_only_planners_may_run_or_read_scenarios(api: Api):
     for role in ("officer", "structure_manager", "protection_officer"):
         body = problem_of(api.post("/scenarios/runs", {"scenarios": [REFERENCE]}, role=role), 403)
-        assert "only a planner may" in body["detail"]
+        assert "may not call" in body["detail"]
         problem_of(api.get("/scenarios/jobs/SJ-0123456789abcdef", role=role), 403)
     problem_of(api.get("/scenarios/jobs/SJ-0123456789abcdef"), 403)  # the default role is an officer
 
@@ -104,7 +104,7 @@ def test_unknown_unfinished_and_failed_jobs(api: Api):
                           ("SJ-00000000000000bb", {"status": "failed", "done": 0, "total": 2, "error": "DomainError: boom"})):
         (service.directory / job_id).mkdir(parents=True)
         service._save(job_id, id=job_id, kind="run", progress=0.3, message="", created_at="2026-11-23T09:00:00",
-                      started_at=None, finished_at=None, rank_by=None, **state)
+                      started_at=None, finished_at=None, rank_by=None, owner="planner", **state)
     body = problem_of(api.get("/scenarios/jobs/SJ-00000000000000aa/comparison", role="planner"), 409)
     assert "is running (1 of 3 scenarios done): its results are not ready yet" in body["detail"]
     body = problem_of(api.get("/scenarios/jobs/SJ-00000000000000bb/report", role="planner"), 409)

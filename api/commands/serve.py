@@ -24,6 +24,8 @@ class Prepared:
     """The URL itself (with any password), for the worker processes."""
     seeded: str | None
     """What was loaded into an empty store (None when the store already held a system)."""
+    accounts: int = 0
+    """Accounts in the store (none: the service answers nobody until one is created)."""
 
 
 def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1.0, seed: int = 1) -> Prepared:
@@ -50,10 +52,14 @@ def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1
             seeded = f"generated Paris scenario (scale {scale:g}, seed {seed})"
         if system is not None:
             db.save_system(system)
+        from data.db import accounts
+
+        with db.read() as session:
+            known = len(accounts.list_accounts(session))
     finally:
         db.dispose()
     settings = Settings(database_url=url)
-    return Prepared(create_app(settings), db.url_for_display, url, seeded)
+    return Prepared(create_app(settings), db.url_for_display, url, seeded, known)
 
 
 def register(app: typer.Typer) -> None:
@@ -85,6 +91,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         if prepared.seeded:
             typer.echo(f"Loaded {prepared.seeded} into {prepared.database_url}")
+        if not prepared.accounts:
+            typer.echo("No account yet: nothing but /health answers. Create the first administrator with "
+                       "`placement users add admin --role administrator` (docs/SECURITY.md).")
         typer.echo(f"Serving on http://{host}:{port} (store: {prepared.database_url}"
                    + (f", {workers} processes)" if workers > 1 else ")"))
         if workers == 1:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from api import policy
 from api.deps import Caller, CallerDep, ServicesDep, SessionDep, SnapshotDep
 from api.problems import ApiProblem, not_found
 from api.schemas import (
@@ -63,6 +64,7 @@ def waiting(
     services: ServicesDep,
     session: SessionDep,
     snap: SnapshotDep,
+    caller: CallerDep,
     urgency: Annotated[Urgency | None, Query(description="Only urgent or only normal requests.")] = None,
     age_band: Annotated[list[AgeBand] | None, Query(description="One or more age bands (0-3, 4-11, 12-15, 16-17, 18-21).")] = None,
     needs: Annotated[list[Need] | None, Query(description="Children with all of these needs.")] = None,
@@ -73,7 +75,8 @@ def waiting(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> WaitingChildrenOut:
-    """Sorted by urgency (urgent first), then by waiting time (longest first)."""
+    """The waiting children of the caller's service (``api.policy``), sorted by urgency (urgent
+    first), then by waiting time (longest first)."""
     if waiting_since_before and waiting_since_after and waiting_since_after > waiting_since_before:
         raise ApiProblem(422, "Invalid request", "waiting_since_after is later than waiting_since_before.",
                          [{"field": "waiting_since_after", "in": "query", "reason": "after waiting_since_before"}])
@@ -81,7 +84,8 @@ def waiting(
     bands, wanted, services_ = set(age_band or ()), frozenset(needs or ()), set(service or ())
     chosen = [
         c for c in _waiting_order(snap)
-        if (urgency is None or c.urgency is urgency)
+        if policy.acts_for_child(caller, c)
+        and (urgency is None or c.urgency is urgency)
         and (not bands or c.age_band_on(on) in bands)
         and wanted <= c.needs
         and (legal_basis is None or c.legal_basis is legal_basis)
@@ -110,7 +114,7 @@ def _placement(snap: Snapshot, caller: Caller, child: Child) -> CurrentPlacement
         return None
     unit = snap.system.unit_by_id[child.current.unit_id]
     structure = snap.system.structure_of(unit)
-    if structure.secret and not caller.sees_secret:
+    if not policy.sees_structure(caller, structure):
         return CurrentPlacementOut(secret=True, since=child.current.since)
     return CurrentPlacementOut(unit_id=unit.id, structure_id=structure.id, structure_name=structure.name,
                                commune=structure.location.commune, since=child.current.since)
@@ -119,9 +123,7 @@ def _placement(snap: Snapshot, caller: Caller, child: Child) -> CurrentPlacement
 @router.get("/{child_id}", response_model=ChildFileOut, summary="A child's file summary (never the address)")
 def file(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep) -> ChildFileOut:
     system = snap.system
-    child = system.child_by_id.get(child_id)
-    if child is None:
-        raise not_found("Child", child_id, "child_id")
+    child = policy.child(caller, system, child_id)
     on = system.reference_date
     siblings = []
     together = None
@@ -135,9 +137,9 @@ def file(child_id: str, services: ServicesDep, session: SessionDep, snap: Snapsh
                                        current_placement=_placement(snap, caller, s)))
     judge = child.judge
     visible = [sid for sid in sorted(judge.excluded_structures)
-               if sid in system.structure_by_id and (caller.sees_secret or not system.structure_by_id[sid].secret)]
+               if sid in system.structure_by_id and policy.sees_structure(caller, system.structure_by_id[sid])]
     hold = _live_holds_of(session, services.now(), [child.id]).get(child.id)
-    return ChildFileOut(
+    answer = ChildFileOut(
         id=child.id, age=child.age_on(on), age_band=child.age_band_on(on).value, sex=child.sex.value,
         urgency=child.urgency.value, legal_basis=child.legal_basis.value, needs=sorted(n.value for n in child.needs),
         service=child.service.value if child.service else None, waiting=child.is_waiting,
@@ -156,3 +158,5 @@ def file(child_id: str, services: ServicesDep, session: SessionDep, snap: Snapsh
         visit_site_commune=child.visit_site.location.commune if child.visit_site is not None else None,
         held_by_reservation=hold, data_version=snap.version,
     )
+    services.record(caller.entries("read", "child", [child.id]), reading=session)
+    return answer

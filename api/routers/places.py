@@ -8,6 +8,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query
 
+from api import policy
 from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
 from api.problems import ApiProblem, not_found
 from api.schemas import FreePlace, FreePlaces
@@ -63,7 +64,7 @@ def free_places(
     types = set(structure_type or ())
     wanted = frozenset(needs or ())
     for k, s in enumerate(system.structures):
-        if (s.secret and not caller.sees_secret) or (types and s.type not in types) \
+        if not policy.sees_structure(caller, s) or (types and s.type not in types) \
                 or (wanted and not wanted <= s.capabilities) \
                 or (zone is not None and zone not in (s.location.commune, s.location.departement)):
             keep_s[k] = False
@@ -78,9 +79,8 @@ def free_places(
 
     minutes: np.ndarray | None = None
     if child_id is not None:
-        child = system.child_by_id.get(child_id)
-        if child is None:
-            raise not_found("Child", child_id, "child_id", "query")
+        policy.child_origin(caller)
+        child = policy.child(caller, system, child_id)
         row = snap.travel.row(child.anchor.id)
         minutes = np.full(len(system.units), np.nan, dtype=np.float64)
         if row is not None:
@@ -109,4 +109,6 @@ def free_places(
             held=held.get(unit.id, 0), free=int(free[j]), travel_minutes=m,
             vacancies_declared_at=snap.declared.get(unit.id), vacancies_stale=unit.id in stale,
         ))
+    if child_id is not None:
+        services.record(caller.entries("read-travel", "child", [child_id]), reading=session)
     return FreePlaces(total=int(chosen.size), free_places=int(free[chosen].sum()), data_version=snap.version, items=items)

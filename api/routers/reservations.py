@@ -1,5 +1,10 @@
 """Reservations: hold places for a child or a fratrie (in one unit, or in several units at once,
-all or nothing), confirm them into placements, cancel them, list them."""
+all or nothing), confirm them into placements, cancel them, list them.
+
+Only an officer (or protection officer) of the children's service holds; only the holder's
+service, or an administrator, reads, confirms or cancels (``api.policy``). Each change and its
+audit rows commit together; reading a reservation is recorded too.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
-from api.deps import CallerDep, ServicesDep, WriterSnapshotDep, holder_of
-from api.problems import ApiProblem, not_found, shown
+from api import policy
+from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
+from api.problems import ApiProblem, shown
 from api.schemas import ReservationIn, ReservationOut, ReservationPartOut, ReservationsOut
-from api.services import Services
+from data.db import audit
 from data.db import repository as repo
 from data.db.models import ReservationRow
 from matcher.model import Service
@@ -30,7 +36,8 @@ def _out(rows: list[ReservationRow], snap, caller) -> ReservationOut:
         id=lead.id, unit_id=lead.unit_id, structure_id=parts[0].structure_id,
         child_ids=[c for r in rows for c in r.child_ids], sibling_group_id=lead.sibling_group_id,
         places=sum(r.places for r in rows), status=lead.status, created_at=lead.created_at,
-        expires_at=lead.expires_at, closed_at=lead.closed_at, holder=lead.holder, bundle_id=lead.bundle_id,
+        expires_at=lead.expires_at, closed_at=lead.closed_at, bundle_id=lead.bundle_id,
+        created_by=lead.created_by, confirmed_by=lead.confirmed_by, cancelled_by=lead.cancelled_by,
         parts=parts,
     )
 
@@ -41,10 +48,17 @@ def _structure_id(snap, unit_id: str) -> str:
 
 
 def _unit(snap, caller, unit_id: str, field: str):
-    unit = snap.system.unit_by_id.get(unit_id)
-    if unit is None or (snap.system.structure_of(unit).secret and not caller.sees_secret):
-        raise not_found("Unit", unit_id, field, "body")
-    return unit
+    """A unit the caller may hold: unknown and not visible alike are the same 404."""
+    try:
+        return policy.unit(caller, snap.system, unit_id)
+    except ApiProblem as err:
+        err.errors = [{"field": field, "in": "body", "reason": "no unit has this id"}]
+        raise
+
+
+def _entries(caller, action: str, rows: list[ReservationRow]) -> list[audit.Entry]:
+    return (caller.entries(action, "reservation", [r.id for r in rows])
+            + caller.entries(action, "child", [c for r in rows for c in r.child_ids]))
 
 
 @router.post("", response_model=ReservationOut, status_code=status.HTTP_201_CREATED,
@@ -55,13 +69,9 @@ def _unit(snap, caller, unit_id: str, field: str):
 def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     system = snap.system
     if body.child_id is not None:
-        if body.child_id not in system.child_by_id:
-            raise not_found("Child", body.child_id, "child_id", "body")
-        children = [system.child_by_id[body.child_id]]
+        children = [policy.child(caller, system, body.child_id)]
     else:
-        group = system.sibling_group_by_id.get(body.sibling_group_id or "")
-        if group is None:
-            raise not_found("Sibling group", body.sibling_group_id, "sibling_group_id", "body")
+        group = policy.sibling_group(caller, system, body.sibling_group_id or "")
         children = [system.child_by_id[c] for c in group.child_ids]
     if body.placements is None:
         unit = _unit(snap, caller, body.unit_id or "", "unit_id")
@@ -88,7 +98,9 @@ def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, ca
     with services.db.write() as session:
         rows = repo.hold_bundle(session, parts=[(u.id, [c.id for c in kids]) for kids, u in plan],
                                 sibling_group_id=body.sibling_group_id, ttl=timedelta(hours=hours),
-                                now=services.now(), holder=holder_of(caller))
+                                now=services.now(), by=caller.name, service=caller.service)
+        audit.record(session, _entries(caller, "hold", rows), repo.utcnow())
+        services.fault_pause("hold")
     return _out(rows, snap, caller)
 
 
@@ -125,16 +137,15 @@ def _bundle_plan(snap, caller, children, body: ReservationIn):
 
 
 def _visible(snap, caller, rows: list[ReservationRow], reservation_id: str) -> None:
+    """Every reservation of a bundle is one the caller may see and act on; 404 otherwise."""
     for r in rows:
-        unit = snap.system.unit_by_id.get(r.unit_id)
-        if unit is not None and snap.system.structure_of(unit).secret and not caller.sees_secret:
-            raise not_found("Reservation", reservation_id, "reservation_id")
+        policy.reservation(caller, snap.system, r)
 
 
 @router.get("", response_model=ReservationsOut, summary="List reservations (by holder, service, status)")
 def list_reservations(
     services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep,
-    holder: Annotated[str | None, Query(min_length=1, max_length=64, description="Who made the hold.")] = None,
+    holder: Annotated[str | None, Query(min_length=1, max_length=64, description="The account that made the hold.")] = None,
     service: Annotated[list[Service] | None, Query(description="The ASE service(s) following one of the children.")] = None,
     status_: Annotated[list[Literal["held", "confirmed", "cancelled", "expired"]] | None,
                        Query(alias="status", description="held, confirmed, cancelled or expired.")] = None,
@@ -150,7 +161,7 @@ def list_reservations(
     with services.db.read() as session:
         query = select(ReservationRow).order_by(ReservationRow.created_at.desc(), ReservationRow.id)
         if holder is not None:
-            query = query.where(ReservationRow.holder == holder)
+            query = query.where(ReservationRow.created_by == holder)
         if status_:
             query = query.where(ReservationRow.status.in_(status_))
         if unit_id is not None:
@@ -164,8 +175,7 @@ def list_reservations(
         for key, members in bundles.items():
             if members[0].bundle_id is not None:
                 members = repo.bundle_of(session, members[0])
-            units = [snap.system.unit_by_id.get(r.unit_id) for r in members]
-            if any(u is not None and snap.system.structure_of(u).secret for u in units) and not caller.sees_secret:
+            if not all(_may_see(snap, caller, r) for r in members):
                 continue
             if wanted:
                 kids = [snap.system.child_by_id.get(c) for r in members for c in r.child_ids]
@@ -176,38 +186,52 @@ def list_reservations(
     return ReservationsOut(total=len(items), items=page)
 
 
+def _may_see(snap, caller, row: ReservationRow) -> bool:
+    try:
+        policy.reservation(caller, snap.system, row)
+    except ApiProblem:
+        return False
+    return True
+
+
 @router.get("/{reservation_id}", response_model=ReservationOut, summary="A reservation (expired holds are released on access)")
 def get(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     with services.db.write() as session:
         row = repo.refresh_expiry(session, repo.get_reservation(session, reservation_id), services.now())
         rows = repo.bundle_of(session, row)
+        _visible(snap, caller, rows, reservation_id)
         for r in rows:
             repo.refresh_expiry(session, r, services.now())
-    _visible(snap, caller, rows, reservation_id)
+        audit.record(session, caller.entries("read", "reservation", [r.id for r in rows]), repo.utcnow())
     return _out(rows, snap, caller)
 
 
-def _check_visible(services: Services, snap, caller, reservation_id: str) -> None:
+def _check_visible(services, snap, caller, reservation_id: str) -> None:
     with services.db.read() as session:
         row = repo.get_reservation(session, reservation_id)
         _visible(snap, caller, repo.bundle_of(session, row), reservation_id)
 
 
 @router.post("/{reservation_id}/confirm", response_model=ReservationOut,
-             summary="Confirm a hold into placements (a bundle: all of it; one transaction with the capacity update)")
+             summary="Confirm a hold into placements (a bundle: all of it; one transaction with the capacity update)",
+             responses={409: {"description": "The hold is no longer live (confirmed, cancelled or expired)"}})
 def confirm(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     _check_visible(services, snap, caller, reservation_id)
     now = services.now()
     with services.db.write() as session:
-        row = repo.confirm(session, reservation_id, now, now.date())
+        row = repo.confirm(session, reservation_id, now, now.date(), by=caller.name)
         rows = repo.bundle_of(session, row)
+        audit.record(session, _entries(caller, "confirm", rows), repo.utcnow())
+        services.fault_pause("confirm")
     return _out(rows, snap, caller)
 
 
-@router.post("/{reservation_id}/cancel", response_model=ReservationOut, summary="Cancel a hold (a bundle: all of it)")
+@router.post("/{reservation_id}/cancel", response_model=ReservationOut, summary="Cancel a hold (a bundle: all of it)",
+             responses={409: {"description": "The hold is no longer live (confirmed, cancelled or expired)"}})
 def cancel(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     _check_visible(services, snap, caller, reservation_id)
     with services.db.write() as session:
-        row = repo.cancel(session, reservation_id, services.now())
+        row = repo.cancel(session, reservation_id, services.now(), by=caller.name)
         rows = repo.bundle_of(session, row)
+        audit.record(session, _entries(caller, "cancel", rows), repo.utcnow())
     return _out(rows, snap, caller)

@@ -6,24 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import policy
 from api.deps import CallerDep, ServicesDep
+from api.policy import Caller
 from api.problems import ApiProblem
 
-SCENARIO_ROLES = frozenset({"planner"})
-"""Roles that may run scenarios and read their results (aggregates only)."""
-
-
-def planner_only(caller: CallerDep) -> None:
-    if caller.role not in SCENARIO_ROLES:
-        raise ApiProblem(403, "Forbidden", f"Role {caller.role!r} may not run capacity scenarios: only a planner may.")
-
-
-router = APIRouter(prefix="/scenarios", tags=["capacity scenarios"], dependencies=[Depends(planner_only)],
-                   responses={403: {"description": "Not a planner"}})
+router = APIRouter(prefix="/scenarios", tags=["capacity scenarios"], responses={403: {"description": "Not a planner"}})
+"""Planners only, and each sees only the jobs they started (the access policy, ``api.policy``)."""
 
 
 class _In(BaseModel):
@@ -72,16 +65,25 @@ def _settings(body: _In) -> Any:
     return RunSettings(scope=body.scope, time_limit_s=body.time_limit_s)
 
 
-def _job(services: Any, job_id: str) -> dict[str, Any]:
-    return services.scenarios.state(job_id)
+def _job(services: Any, job_id: str, caller: Caller) -> dict[str, Any]:
+    """The state of a job the caller started; 404 alike for unknown and someone else's."""
+    from data.db.errors import NotFoundError
+
+    try:
+        state = services.scenarios.state(job_id)
+    except NotFoundError:
+        raise policy.not_found("Scenario job", job_id) from None
+    if state.get("owner") != caller.name:
+        raise policy.not_found("Scenario job", job_id)
+    return state
 
 
 def _out(state: dict[str, Any]) -> ScenarioJobOut:
     return ScenarioJobOut(**{k: state.get(k) for k in ScenarioJobOut.model_fields})
 
 
-def _finished(services: Any, job_id: str) -> Any:
-    state = _job(services, job_id)
+def _finished(services: Any, job_id: str, caller: Caller) -> Any:
+    state = _job(services, job_id, caller)
     if state["status"] == "failed":
         raise ApiProblem(409, "Conflict", f"Scenario job {job_id} failed: {state['error']}")
     if state["status"] != "succeeded":
@@ -98,7 +100,7 @@ def _require_data(services: Any) -> None:
 @router.post("/runs", response_model=ScenarioJobOut, status_code=status.HTTP_202_ACCEPTED,
              summary="Run scenarios and compare them with the first",
              responses={409: {"description": "No placement system"}, 422: {"description": "Invalid scenario"}})
-def start_run(body: RunIn, services: ServicesDep) -> ScenarioJobOut:
+def start_run(body: RunIn, services: ServicesDep, caller: CallerDep) -> ScenarioJobOut:
     from planning.scenarios import ScenarioError, parse_scenario
 
     scenarios, issues = [], []
@@ -110,13 +112,13 @@ def start_run(body: RunIn, services: ServicesDep) -> ScenarioJobOut:
     if issues:
         raise _invalid(ScenarioError(issues))
     _require_data(services)
-    return _out(_job(services, services.scenarios.start("run", scenarios, _settings(body))))
+    return _out(_job(services, services.scenarios.start("run", scenarios, _settings(body), owner=caller.name), caller))
 
 
 @router.post("/sweeps", response_model=ScenarioJobOut, status_code=status.HTTP_202_ACCEPTED,
              summary="Run the variants of a template and rank them",
              responses={409: {"description": "No placement system"}, 422: {"description": "Invalid template"}})
-def start_sweep(body: SweepIn, services: ServicesDep) -> ScenarioJobOut:
+def start_sweep(body: SweepIn, services: ServicesDep, caller: CallerDep) -> ScenarioJobOut:
     from planning.comparison import FIGURES
     from planning.scenarios import ScenarioError
     from planning.sweep import parse_sweep
@@ -131,36 +133,37 @@ def start_sweep(body: SweepIn, services: ServicesDep) -> ScenarioJobOut:
                          if rank_by else "Say which figure to rank by: rank_by in the request or in the template.",
                          [{"field": "rank_by", "in": "body", "reason": "unknown or missing figure"}])
     _require_data(services)
-    return _out(_job(services, services.scenarios.start("sweep", list(sweep.scenarios), _settings(body), rank_by)))
+    return _out(_job(services, services.scenarios.start("sweep", list(sweep.scenarios), _settings(body), rank_by,
+                                                        owner=caller.name), caller))
 
 
 @router.get("/jobs/{job_id}", response_model=ScenarioJobOut, summary="A scenario job's status and progress",
             responses={404: {"description": "Unknown job"}})
-def get_job(job_id: str, services: ServicesDep) -> ScenarioJobOut:
-    return _out(_job(services, job_id))
+def get_job(job_id: str, services: ServicesDep, caller: CallerDep) -> ScenarioJobOut:
+    return _out(_job(services, job_id, caller))
 
 
 @router.get("/jobs/{job_id}/comparison", summary="The comparison: exact figures and signed differences (JSON)",
             responses={404: {"description": "Unknown job"}, 409: {"description": "Not finished or failed"}})
-def comparison(job_id: str, services: ServicesDep) -> Response:
+def comparison(job_id: str, services: ServicesDep, caller: CallerDep) -> Response:
     from planning.report import COMPARISON_JSON
 
-    path = _finished(services, job_id) / COMPARISON_JSON
+    path = _finished(services, job_id, caller) / COMPARISON_JSON
     return Response(path.read_bytes(), media_type="application/json")
 
 
 @router.get("/jobs/{job_id}/report", response_class=HTMLResponse, summary="The report, one self-contained HTML page in French",
             responses={404: {"description": "Unknown job"}, 409: {"description": "Not finished or failed"}})
-def report(job_id: str, services: ServicesDep) -> HTMLResponse:
+def report(job_id: str, services: ServicesDep, caller: CallerDep) -> HTMLResponse:
     from planning.report import REPORT_HTML
 
-    return HTMLResponse((_finished(services, job_id) / REPORT_HTML).read_text(encoding="utf-8"))
+    return HTMLResponse((_finished(services, job_id, caller) / REPORT_HTML).read_text(encoding="utf-8"))
 
 
 @router.get("/jobs/{job_id}/pictures", summary="The names of the job's pictures",
             responses={404: {"description": "Unknown job"}, 409: {"description": "Not finished or failed"}})
-def pictures(job_id: str, services: ServicesDep) -> JSONResponse:
-    directory = _finished(services, job_id)
+def pictures(job_id: str, services: ServicesDep, caller: CallerDep) -> JSONResponse:
+    directory = _finished(services, job_id, caller)
     names = sorted(p.name for p in directory.glob("*.png"))
     return JSONResponse({"pictures": [{"name": n, "url": f"/scenarios/jobs/{job_id}/pictures/{n}"} for n in names]})
 
@@ -168,8 +171,8 @@ def pictures(job_id: str, services: ServicesDep) -> JSONResponse:
 @router.get("/jobs/{job_id}/pictures/{name}", summary="One picture (PNG)",
             responses={200: {"content": {"image/png": {}}}, 404: {"description": "Unknown job or picture"},
                        409: {"description": "Not finished or failed"}})
-def picture(job_id: str, name: Annotated[str, "a file name from /pictures"], services: ServicesDep) -> Response:
-    directory = _finished(services, job_id)
+def picture(job_id: str, name: Annotated[str, "a file name from /pictures"], services: ServicesDep, caller: CallerDep) -> Response:
+    directory = _finished(services, job_id, caller)
     known = {p.name for p in directory.glob("*.png")}
     if name not in known:
         raise ApiProblem(404, "Not found", f"Scenario job {job_id} has no picture {name!r}.")

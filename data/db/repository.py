@@ -86,10 +86,12 @@ def get_reservation(session: Session, reservation_id: str) -> ReservationRow:
     return row
 
 
-def expire_holds(session: Session, now: datetime, unit_id: str | None = None) -> int:
+def expire_holds(session: Session, now: datetime, unit_id: str | None = None,
+                 released_ids: list[str] | None = None) -> int:
     """Release every hold past its expiry (on one unit, or all): status ``expired``, places given
     back. Safe under concurrency: a hold is released by the one transaction whose conditional
-    update flips its status. Returns the number of holds released."""
+    update flips its status. Returns the number of holds released (their ids are appended to
+    ``released_ids`` when given)."""
     query = select(ReservationRow.id, ReservationRow.unit_id, ReservationRow.places).where(
         ReservationRow.status == HELD, ReservationRow.expires_at <= now
     )
@@ -105,6 +107,8 @@ def expire_holds(session: Session, now: datetime, unit_id: str | None = None) ->
         if flipped:
             session.execute(update(UnitRow).where(UnitRow.id == uid).values(held=UnitRow.held - places))
             released += 1
+            if released_ids is not None:
+                released_ids.append(rid)
     return released
 
 
@@ -116,7 +120,8 @@ def hold(
     sibling_group_id: str | None,
     ttl: timedelta,
     now: datetime,
-    holder: str | None = None,
+    by: str | None = None,
+    service: str | None = None,
 ) -> ReservationRow:
     """Hold ``len(child_ids)`` places of a unit until ``now + ttl``.
 
@@ -125,7 +130,7 @@ def hold(
     the domain rules); this function guarantees only that no place is promised twice.
     """
     return hold_bundle(session, parts=[(unit_id, list(child_ids))], sibling_group_id=sibling_group_id,
-                       ttl=ttl, now=now, holder=holder)[0]
+                       ttl=ttl, now=now, by=by, service=service)[0]
 
 
 def hold_bundle(
@@ -135,7 +140,8 @@ def hold_bundle(
     sibling_group_id: str | None,
     ttl: timedelta,
     now: datetime,
-    holder: str | None = None,
+    by: str | None = None,
+    service: str | None = None,
 ) -> list[ReservationRow]:
     """Hold places in one or several units, all or nothing, in the caller's transaction: one
     reservation per unit (``parts``: unit id and the children it takes); with more than one,
@@ -186,7 +192,7 @@ def hold_bundle(
         rows.append(ReservationRow(
             id=f"R-{uuid.uuid4().hex[:16]}", unit_id=unit_id, sibling_group_id=sibling_group_id,
             child_ids=list(children), places=len(children), status=HELD, created_at=now, expires_at=now + ttl,
-            holder=holder,
+            created_by=by, service=service,
         ))
     if len(rows) > 1:
         for row in rows:
@@ -238,7 +244,7 @@ def _live_bundle(session: Session, reservation_id: str, now: datetime) -> list[R
     return rows
 
 
-def confirm(session: Session, reservation_id: str, now: datetime, on: date) -> ReservationRow:
+def confirm(session: Session, reservation_id: str, now: datetime, on: date, by: str | None = None) -> ReservationRow:
     """Turn a live hold into placements, in the caller's one transaction: each child's current
     placement is set (from ``on``), the unit's held places become occupied, a child moved from
     another unit frees that place, and the data version changes (the units and children changed
@@ -268,18 +274,20 @@ def confirm(session: Session, reservation_id: str, now: datetime, on: date) -> R
         children_changed.extend(row.child_ids)
         row.status = CONFIRMED
         row.closed_at = now
+        row.confirmed_by = by
     bump_version(session, units=changed_units, children=children_changed)
     session.flush()
     return next(r for r in rows if r.id == reservation_id)
 
 
-def cancel(session: Session, reservation_id: str, now: datetime) -> ReservationRow:
+def cancel(session: Session, reservation_id: str, now: datetime, by: str | None = None) -> ReservationRow:
     """Give a live hold's places back (every reservation of its bundle). 409 when it is no longer live."""
     rows = _live_bundle(session, reservation_id, now)
     for row in rows:
         session.execute(update(UnitRow).where(UnitRow.id == row.unit_id).values(held=UnitRow.held - row.places))
         row.status = CANCELLED
         row.closed_at = now
+        row.cancelled_by = by
     session.flush()
     return next(r for r in rows if r.id == reservation_id)
 
@@ -344,9 +352,9 @@ def double_bookings(session: Session) -> list[str]:
 # --- batch jobs -------------------------------------------------------------------------------
 
 
-def create_job(session: Session, method: str, now: datetime) -> BatchJobRow:
+def create_job(session: Session, method: str, now: datetime, owner: str | None = None) -> BatchJobRow:
     row = BatchJobRow(id=f"J-{uuid.uuid4().hex[:16]}", method=method, status="queued", progress=0.0,
-                      message="queued", created_at=now)
+                      message="queued", created_at=now, owner=owner)
     session.add(row)
     session.flush()
     return row

@@ -1,6 +1,5 @@
 """Officers' service, second pass: when each unit's vacancies were last declared
-(``units.vacancies_declared_at``, for stale vacancies), who holds a reservation
-(``reservations.holder``), the stage a batch job is at (``batch_jobs.stage``) and the fratrie hold that spans several units (``reservations.bundle_id``:
+(``units.vacancies_declared_at``, for stale vacancies), the stage a batch job is at (``batch_jobs.stage``) and the fratrie hold that spans several units (``reservations.bundle_id``:
 every reservation of one all-or-nothing hold carries the id of the first).
 
 A store already in use: its units count as declared when it is upgraded.
@@ -26,9 +25,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("vacancies_declared_at", sa.DateTime(), nullable=True))
     op.execute("UPDATE units SET vacancies_declared_at = CURRENT_TIMESTAMP")
     with op.batch_alter_table("reservations") as batch:
-        batch.add_column(sa.Column("holder", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("bundle_id", sa.String(length=40), nullable=True))
-        batch.create_index(batch.f("ix_reservations_holder"), ["holder"], unique=False)
         batch.create_index(batch.f("ix_reservations_bundle_id"), ["bundle_id"], unique=False)
     with op.batch_alter_table("batch_jobs") as batch:
         batch.add_column(sa.Column("stage", sa.String(length=32), nullable=True))
@@ -39,8 +36,6 @@ def downgrade() -> None:
         batch.drop_column("stage")
     with op.batch_alter_table("reservations") as batch:
         batch.drop_index(batch.f("ix_reservations_bundle_id"))
-        batch.drop_index(batch.f("ix_reservations_holder"))
         batch.drop_column("bundle_id")
-        batch.drop_column("holder")
     with op.batch_alter_table("units") as batch:
         batch.drop_column("vacancies_declared_at")
