@@ -52,6 +52,7 @@ from matcher import (
     Unit,
     UnitSex,
     Urgency,
+    Wish,
 )
 from matcher.model import MAX_AGE_YEARS
 
@@ -71,6 +72,9 @@ class Column:
     enum: type[StrEnum] | None = None
     min: float | None = None
     max: float | None = None
+    may_be_absent: bool = False
+    """A column added after the first datasets were written: a file without it reads as if
+    every value were empty (the default)."""
 
 
 TABLES: dict[str, tuple[Column, ...]] = {
@@ -96,6 +100,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("judge_separated_from", "str_list", required=False),
         Column("pregnant", "bool"),
         Column("own_child_birth_date", "date", required=False),
+        Column("judge_placed_away", "bool", required=False, may_be_absent=True),
+        Column("wish", "enum", required=False, enum=Wish, may_be_absent=True),
     ),
     "sibling_groups": (
         Column("id", "str"),
@@ -155,6 +161,7 @@ def system_tables(system: PlacementSystem) -> dict[str, pd.DataFrame]:
         "judge_max_travel_minutes": c.judge.max_travel_minutes,
         "judge_separated_from": _join(c.judge.separated_from),
         "pregnant": c.pregnant, "own_child_birth_date": c.own_child_birth_date,
+        "judge_placed_away": c.judge.placed_away, "wish": c.wish.value,
     } for c in system.children]
     groups = [{"id": g.id, "child_ids": LIST_SEPARATOR.join(g.child_ids), "together": g.together}
               for g in system.sibling_groups]
@@ -374,6 +381,9 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
             issues.raise_if_any()
         return []
     known = {c.name for c in cols}
+    for c in cols:
+        if c.may_be_absent and c.name not in frame.columns:
+            frame[c.name] = None
     missing = [c.name for c in cols if c.name not in frame.columns]
     for name in missing:
         issues.add("schema", fname, 1 if first_row == 2 else None, name, "missing column")
@@ -546,8 +556,10 @@ def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> Pl
                 needs=r["needs"], legal_basis=r["legal_basis"], urgency=r["urgency"], current=current,
                 judge=JudgeConstraints(frozenset(r["judge_excluded_structures"]),
                                        frozenset(r["judge_excluded_departements"]),
-                                       r["judge_max_travel_minutes"], frozenset(r["judge_separated_from"])),
+                                       r["judge_max_travel_minutes"], frozenset(r["judge_separated_from"]),
+                                       placed_away=bool(r["judge_placed_away"])),
                 pregnant=r["pregnant"], own_child_birth_date=r["own_child_birth_date"],
+                wish=r["wish"] or Wish.NONE,
             )
         children.append(make(files["children"], r["_row"], child))
     groups = [make(files["sibling_groups"], r["_row"],

@@ -19,6 +19,7 @@ from matcher.model import (
     Unit,
     UnitSex,
     Urgency,
+    Wish,
     Zone,
 )
 from matcher.rules import (
@@ -42,6 +43,6 @@ __all__ = [
     "GROUP_RULES", "Home", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
     "Operator", "Option", "OptionScore", "PlacementError", "PlacementSystem", "RULES", "Rule",
     "RuleKind", "SOFT_RULES", "ScoreComponent", "Sex", "SiblingGroup", "Structure",
-    "StructureType", "Unit", "UnitSex", "Urgency", "Weights", "Zone", "exclusions",
+    "StructureType", "Unit", "UnitSex", "Urgency", "Weights", "Wish", "Zone", "exclusions",
     "is_eligible", "score_option",
 ]
