@@ -91,7 +91,6 @@ class RebalanceSettings:
     max_chain: int
     arcs_per_child: int
     time_limit_s: float
-    workers: int
     seed: int
 
     def __post_init__(self) -> None:
@@ -103,7 +102,7 @@ class RebalanceSettings:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise DomainError(f"rebalancing setting {f.name} must be a non-negative number, got {value!r}")
-        for name in ("max_chain", "arcs_per_child", "workers"):
+        for name in ("max_chain", "arcs_per_child"):
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
                 raise DomainError(f"rebalancing setting {name} must be a whole number >= 1, got {getattr(self, name)!r}")
         if self.school_year_factor < 1:
@@ -819,7 +818,7 @@ class _Model:
         self.lp.SetTimeLimit(int(max(0.1, settings.time_limit_s) * 1000))
         params = pywraplp.MPSolverParameters()
         params.SetDoubleParam(params.RELATIVE_MIP_GAP, 1e-4)
-        self.lp.SetSolverSpecificParametersAsString(SCIP_PARAMS)
+        self.lp.SetSolverSpecificParametersAsString(SCIP_PARAMS + f"randomization/randomseedshift = {int(settings.seed)}\n")
         status = self.lp.Solve(params)
         names = {pywraplp.Solver.OPTIMAL: "optimal", pywraplp.Solver.FEASIBLE: "feasible"}
         if status not in names:
