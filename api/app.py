@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import health, jobs, places, proposals, reservations, units
+from api.routers import health, jobs, places, proposals, rebalancing, reservations, units
 from api.services import Services
 from api.settings import Settings
 
@@ -36,6 +36,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = held
     problems.install(app)
-    for module in (places, proposals, reservations, units, jobs, health):
+    for module in (places, proposals, reservations, units, jobs, health, rebalancing):
         app.include_router(module.router)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -198,3 +198,28 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
     database: str
     data_version: int
+
+
+# --- rebalancing --------------------------------------------------------------------------------
+
+
+class RebalancingIn(_In):
+    """A planner's request for a rebalancing plan (planning.rebalance)."""
+
+    on: date | None = Field(None, description="Date of the moves; default: the data's reference date.")
+    max_moves: int | None = Field(None, ge=0, le=100_000, description="Most children moved.")
+    min_gain_minutes: float = Field(0.0, ge=0, le=1_000, description="Least minutes a move must save (except to reunite a fratrie).")
+    method: Literal["optimal", "greedy"] = "optimal"
+
+
+class RebalancingOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: float
+    message: str
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    plan: dict[str, Any] | None = Field(description="The plan once ready: moves (each with status proposed or held and "
+                                                   "its reservation), chains, totals, figures before and after.")
+    hidden_moves: int = Field(0, description="Moves into or out of secret places, not shown to this caller.")

@@ -646,7 +646,7 @@ def plan_rebalancing(
              "prepare_s": round(prepared - inst.started, 3), "model_s": round(built - prepared, 3),
              "mip_wall_s": round(time.perf_counter() - built, 3), "chain_limit": settings.max_chain,
              "greedy_start": round(start_value, 1)}
-    return _finish(inst, "mip", chosen, reunited, bound, status, stats)
+    return _finish(inst, "mip", chosen, reunited, bound, status, stats, mip.steps)
 
 
 class _Model:
@@ -824,7 +824,13 @@ class _Model:
         if status not in names:
             raise DomainError(f"the rebalancing MIP ended with status {status} (no plan found within "
                               f"{settings.time_limit_s:g} s)")
-        chosen = [a for k, a in enumerate(self.inst.arcs) if any(v.solution_value() > 0.5 for v in self.x[k])]
+        chosen = []
+        self.steps: dict[int, int] = {}
+        for k, a in enumerate(self.inst.arcs):
+            for t, var in enumerate(self.x[k], start=1):
+                if var.solution_value() > 0.5:
+                    chosen.append(a)
+                    self.steps[a.child] = t
         reunited = sorted(g for g, r in self.r.items() if r.solution_value() > 0.5)
         bound = self.lp.Objective().BestBound()
         return names[status], chosen, reunited, float(bound)
@@ -974,14 +980,18 @@ def _greedy_moves(inst: _Instance) -> tuple[list[_Arc], list[str]]:
 
 
 def _finish(inst: _Instance, method: str, chosen: list[_Arc], reunited: list[str], bound: float | None,
-            status: str, stats: dict[str, Any]) -> Plan:
+            status: str, stats: dict[str, Any], steps: Mapping[int, int] | None = None) -> Plan:
+    """The plan of the chosen arcs, ordered in chains, through the hard-rule guard. ``steps``:
+    the model's step of each move (none: every move at step 1, into a free place)."""
     p = inst.problem
     system = inst.system
     on = system.reference_date
     settings = inst.settings
     reunited_set = set(reunited)
-    # who takes which place: in each unit, the best arrivals take the free places, the others
-    # the places the children leaving it free (in order), which links the chains
+    # who takes which place: in each unit, the arrivals of the earliest steps take the free places,
+    # the others the places the children leaving it free, in the order of the steps (the
+    # model's capacity rows say that the k-th such arrival comes after the k-th departure)
+    step = {a.child: (steps or {}).get(a.child, 1) for a in chosen}
     arrivals: dict[int, list[_Arc]] = defaultdict(list)
     for a in chosen:
         arrivals[a.unit].append(a)
@@ -990,8 +1000,8 @@ def _finish(inst: _Instance, method: str, chosen: list[_Arc], reunited: list[str
         leaving[int(inst.current[a.child])].append(a)
     pred: dict[int, int | None] = {}
     for u, arr in arrivals.items():
-        arr.sort(key=lambda a: (-a.value, p.children[a.child].id))
-        out = sorted(leaving.get(u, []), key=lambda a: p.children[a.child].id)
+        arr.sort(key=lambda a: (step[a.child], -a.value, p.children[a.child].id))
+        out = sorted(leaving.get(u, []), key=lambda a: (step[a.child], p.children[a.child].id))
         n_free = int(inst.free[u])
         for k, a in enumerate(arr):
             if k < n_free:
