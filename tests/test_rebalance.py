@@ -311,3 +311,49 @@ def test_generated_paris_instance_current_placements_match_the_published_split()
     shares = summarize(s, placements(s)).share_by_zone
     for zone, share in PUBLISHED_SPLIT.items():
         assert shares[zone] == pytest.approx(share, abs=SPLIT_TOLERANCE), (zone, shares)
+
+
+# --- import and export of the wish and the judge's flag -------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_wish_and_judge_placed_away_round_trip_through_a_dataset(tmp_path, fmt):
+    from data.io import read_dataset, write_dataset
+
+    far = judge_away(wish(child("C-far", 10, home=HOME, current=CurrentPlacement("U-nev", SINCE)), Wish.STAY))
+    s, _ = far_system(far=far)
+    back = read_dataset(write_dataset(s, tmp_path / "d", fmt))
+    assert back.child_by_id["C-far"].wish is Wish.STAY and back.child_by_id["C-far"].judge.placed_away is True
+    assert back == s
+
+
+def test_a_dataset_without_the_new_columns_reads_with_the_defaults(tmp_path):
+    import pandas as pd
+
+    from data.io import read_dataset, write_dataset
+
+    s, _ = far_system()
+    directory = write_dataset(s, tmp_path / "old", "csv")
+    frame = pd.read_csv(directory / "children.csv", dtype=str, keep_default_na=False)
+    frame.drop(columns=["wish", "judge_placed_away"]).to_csv(directory / "children.csv", index=False)
+    back = read_dataset(directory)
+    assert back.child_by_id["C-far"].wish is Wish.NONE and back.child_by_id["C-far"].judge.placed_away is False
+
+
+def test_a_bad_wish_or_flag_names_the_file_row_and_column(tmp_path):
+    import pandas as pd
+
+    from data.errors import SchemaError
+    from data.io import read_dataset, write_dataset
+
+    s, _ = far_system()
+    directory = write_dataset(s, tmp_path / "bad", "csv")
+    frame = pd.read_csv(directory / "children.csv", dtype=str, keep_default_na=False)
+    frame.loc[0, "wish"] = "later"
+    frame.loc[0, "judge_placed_away"] = "maybe"
+    frame.to_csv(directory / "children.csv", index=False)
+    with pytest.raises(SchemaError) as err:
+        read_dataset(directory)
+    said = str(err.value)
+    assert "children.csv" in said and "row 2" in said and "wish" in said and "unknown value 'later'" in said
+    assert "judge_placed_away" in said and "'maybe' is not true or false" in said
