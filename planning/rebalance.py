@@ -534,10 +534,6 @@ class _Instance:
     started: float
 
 
-def _minutes_now(problem: Problem, i: int, j: int) -> float | None:
-    return problem.minutes_of(i, j)
-
-
 def _prepare(
     system: PlacementSystem, travel: TravelMatrix, weights: Weights, settings: RebalanceSettings,
     on: date | None, max_moves: int | None, min_gain: float,
@@ -576,7 +572,7 @@ def _prepare(
             i = int(i)
             child = problem.children[i]
             cur = int(current[i])
-            m0 = _minutes_now(problem, i, cur)
+            m0 = problem.minutes_of(i, cur)
             minutes_now[i] = m0
             base = unreachable if m0 is None else m0
             ok = eligible[r] & keep_unit & ~np.isnan(minutes[r]) & (units != cur)

@@ -70,7 +70,7 @@ def random_case(seed: int, n_children: int = 14, n_structures: int = 6):
 
     from matcher import Need, PlacementSystem, Sex, StructureType, Unit, UnitSex
     from matcher.rules import Option, is_eligible
-    from tests.factories import ON, born
+    from tests.factories import ON
     from tests.solver_instances import PLACES, minutes_between
 
     rng = random.Random(seed)

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from matcher import CurrentPlacement, DomainError, JudgeConstraints, Need, Sex, SiblingGroup, Wish
-from matcher.model import Child
 from matcher.outcome import summarize
 from matcher.rules import Option, exclusions
 from planning.rebalance import (
@@ -22,7 +21,7 @@ from planning.rebalance import (
     select_candidates,
     system_on,
 )
-from tests.factories import ON, born, child
+from tests.factories import born, child
 from tests.rebalance_fixtures import HOME, HOME_15, SINCE, far_system, judge_away, random_case, settings, wish
 
 
