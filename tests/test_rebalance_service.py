@@ -208,3 +208,26 @@ def test_a_planner_submits_and_an_officer_approves_each_move(db):
         confirmed = api.post(f"/reservations/{reservation['id']}/confirm", role="officer")
         assert confirmed.status_code == 200 and confirmed.json()["status"] == "confirmed"
     assert db.load_system().child_by_id[reservation["child_ids"][0]].current.unit_id == "U-near"
+
+
+def test_confirming_every_move_gives_the_plans_figures(db):
+    """Applying the plan in the store (hold, confirm, chain after chain) then recomputing the
+    summary from what the store holds gives the plan's 'after' figures."""
+    from matcher.outcome import summarize
+    from planning.rebalance import placements
+
+    s, travel = chain_case()
+    db.save_system(s)
+    plan = plan_rebalancing(s, travel, settings=settings(**CHAIN_SETTINGS))
+    with db.write() as session:
+        job_id, rows = store.record_plan(session, plan.to_dict(), NOW, TTL)
+    for move in plan.moves:
+        if move.after_move is not None:
+            with db.write() as session:
+                rows = store.approve_move(session, job_id, move.number, NOW, TTL)
+        with db.write() as session:
+            for r in rows:
+                if r.child_ids == [move.child_id]:
+                    repo.confirm(session, r.id, NOW, NOW.date())
+    after = db.load_system()
+    assert summarize(after, placements(after), travel) == plan.after
