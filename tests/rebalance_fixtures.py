@@ -103,7 +103,7 @@ def random_case(seed: int, n_children: int = 14, n_structures: int = 6):
             wish = rng.choice([Wish.NONE] * 4 + [Wish.CLOSER, Wish.STAY])
             judge = replace(judge, placed_away=rng.random() < 0.1)
             since = ON - timedelta(days=rng.randint(30, 2000))
-            kids.append(child(cid, rng.randint(4, 19), rng.choice(list(Sex)), home=home, needs=tuple(needs),
+            kids.append(child(cid, rng.randint(4, 21), rng.choice(list(Sex)), home=home, needs=tuple(needs),
                               judge=judge, sibling_group_id=gid, wish=wish, waiting_since=since - timedelta(days=5),
                               current=CurrentPlacement("?", since)))
         if gid:
