@@ -186,6 +186,7 @@ def test_a_planner_submits_and_an_officer_approves_each_move(db):
         assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
         plan = r.json()["plan"]
         assert [m["status"] for m in plan["moves"]] == ["proposed", "proposed"]
+        assert "ne sont pas encore enregistrés" in plan["notes"][0]
         assert "Rapproche l'enfant" in plan["moves"][0]["reason"]
         first = plan["moves"][0]["number"]
         denied = api.post(f"/rebalancing/{job_id}/moves/{first}/approve", role="planner")
@@ -231,3 +232,27 @@ def test_confirming_every_move_gives_the_plans_figures(db):
                     repo.confirm(session, r.id, NOW, NOW.date())
     after = db.load_system()
     assert summarize(after, placements(after), travel) == plan.after
+
+
+def test_moves_into_secret_places_are_shown_only_to_protection_officers(db):
+    from dataclasses import replace
+
+    from matcher import Need, PlacementSystem
+
+    far = child("C-far", 10, home=HOME, needs=(Need.PROTECTION,), current=CurrentPlacement("U-nev", SINCE))
+    s, _ = far_system(far=far)
+    structures = tuple(
+        replace(st, capabilities=frozenset({Need.PROTECTION}), secret=st.id == "S-near") if st.id in ("S-nev", "S-near") else st
+        for st in s.structures
+    )
+    db.save_system(PlacementSystem(s.reference_date, s.children, s.sibling_groups, structures, s.units))
+    with running_api(db, seed=False) as api:
+        job_id = _submit(api).json()["id"]
+        api.services.jobs.wait(job_id, timeout=60)
+        shown = api.get(f"/rebalancing/{job_id}", role="officer").json()
+        assert shown["plan"]["moves"] == [] and shown["hidden_moves"] == 1
+        entitled = api.get(f"/rebalancing/{job_id}", role="protection_officer").json()
+        assert [m["to_unit"] for m in entitled["plan"]["moves"]] == ["U-near"] and entitled["hidden_moves"] == 0
+        assert api.post(f"/rebalancing/{job_id}/moves/1/approve", role="officer").status_code == 404
+        ok = api.post(f"/rebalancing/{job_id}/moves/1/approve", role="protection_officer")
+        assert ok.status_code == 201 and ok.json()[0]["unit_id"] == "U-near"

@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/rebalancing", tags=["rebalancing"])
 
+STORE_NOTE = ("Les souhaits des enfants et les éloignements voulus par le juge ne sont pas encore enregistrés dans "
+              "la base : ce plan les ignore. Vérifiez-les avant d'approuver un mouvement "
+              "(ou calculez le plan avec `placement rebalance --data DIR`).")
+"""Said with every plan computed through the service, until the store keeps ``Child.wish`` and
+``JudgeConstraints.placed_away`` (a migration of the children table)."""
+
 PLANNER_ROLES = frozenset({"planner"})
 APPROVER_ROLES = frozenset({"officer", "protection_officer"})
 
@@ -43,7 +49,8 @@ def _run(services: Services, job_id: str, body: RebalancingIn) -> None:
         plan = run(snap.system, snap.travel, services.weights, RebalanceSettings.default(), on=body.on,
                    max_moves=body.max_moves, min_gain=body.min_gain_minutes)
         with services.db.write() as session:
-            store.store_plan(session, job_id, {"data_version": snap.version, **plan.to_dict()}, services.now())
+            store.store_plan(session, job_id, {"data_version": snap.version, **plan.to_dict(), "notes": [STORE_NOTE]},
+                             services.now())
     except Exception as err:  # the job fails, the server does not
         log.exception("rebalancing job %s failed", job_id)
         with services.db.write() as session:
