@@ -379,6 +379,9 @@ class Move:
     """The fratrie this move helps bring together, if any."""
     after_move: int | None
     """The move that frees the place this one takes (None: a place free on the date)."""
+    after_leaver: str | None
+    """The young adult whose care ends by the plan's date and whose place this move takes (a
+    place free on the date but not yet today); None otherwise."""
     value: float
     """minutes_saved - disruption + wish_value (the fratrie's reunion gain is counted once, in the totals)."""
     reason: str
@@ -431,7 +434,7 @@ def _fmt(minutes: float | None) -> str:
     return "inconnu" if minutes is None else f"{round(minutes):d} min"
 
 
-def reason_text(move: Move, chain_after: int | None) -> str:
+def reason_text(move: Move, chain_after: int | None, leaver: str | None = None) -> str:
     """The move in French words with rounded numbers."""
     parts = []
     if move.minutes_saved > 0:
@@ -454,6 +457,8 @@ def reason_text(move: Move, chain_after: int | None) -> str:
         parts.append("attention : l'enfant a demandé à rester")
     if chain_after is not None:
         parts.append(f"prend la place libérée par le mouvement {chain_after}")
+    elif leaver is not None:
+        parts.append(f"prend la place que {leaver} libère en fin de prise en charge d'ici la date prévue")
     else:
         parts.append("place libre à la date prévue")
     return "; ".join(parts) + "."
@@ -524,6 +529,9 @@ class _Instance:
     leavers: tuple[str, ...]
     free: np.ndarray
     """Places free on the date per unit (capacity - occupied)."""
+    leavers_in: dict[int, list[str]]
+    """Per unit, the children placed there today whose care ends by the date (their places are
+    among the ``free`` ones on the date, not yet today)."""
     current: np.ndarray
     """Current unit per child of the problem (-1: waiting)."""
     minutes_now: dict[int, float | None]
@@ -548,6 +556,11 @@ def _prepare(
     problem = Problem.build(at, travel, weights, scope="all")
     n_units = problem.n_units
     free = np.array([u.capacity - u.occupied for u in problem.units], dtype=np.int64)
+    leavers_in: dict[int, list[str]] = defaultdict(list)
+    for cid in leavers:
+        placed = system.child_by_id[cid].current
+        if placed is not None:
+            leavers_in[problem.unit_index[placed.unit_id]].append(cid)
     current = problem.child_current_unit.copy()
     idx = np.array([problem.child_index[c.child_id] for c in candidates], dtype=np.int64)
     movable = np.zeros(problem.n_children, dtype=bool)
@@ -604,8 +617,8 @@ def _prepare(
                 # values kept to 1/SCALE minutes, as shown
                 arcs.append(_Arc(i, int(units[cols[k]]), float(mins[k]), float(saved[k]),
                                  round(float(v) * SCALE) / SCALE, bool(joins[k])))
-    return _Instance(at, travel, weights, settings, problem, candidates, excluded, breaches, leavers, free, current,
-                     minutes_now, arcs, split, max_moves, min_gain, started)
+    return _Instance(at, travel, weights, settings, problem, candidates, excluded, breaches, leavers, free, leavers_in,
+                     current, minutes_now, arcs, split, max_moves, min_gain, started)
 
 
 def _flow_start(inst: _Instance, greedy: list[_Arc]) -> list[_Arc]:
@@ -1052,13 +1065,18 @@ def _finish(inst: _Instance, method: str, chosen: list[_Arc], reunited: list[str
     for a in chosen:
         leaving[int(inst.current[a.child])].append(a)
     pred: dict[int, int | None] = {}
+    leaver_of: dict[int, str] = {}
     for u, arr in arrivals.items():
         arr.sort(key=lambda a: (step[a.child], -a.value, p.children[a.child].id))
         out = sorted(leaving.get(u, []), key=lambda a: (step[a.child], p.children[a.child].id))
         n_free = int(inst.free[u])
+        going = sorted(inst.leavers_in.get(u, []))
+        n_today = n_free - len(going)  # free today; the others free up as young adults leave care
         for k, a in enumerate(arr):
             if k < n_free:
                 pred[a.child] = None
+                if k >= n_today:
+                    leaver_of[a.child] = going[k - n_today]
             else:
                 pred[a.child] = out[k - n_free].child
     succ = {v: k for k, v in pred.items() if v is not None}
@@ -1106,9 +1124,10 @@ def _finish(inst: _Instance, method: str, chosen: list[_Arc], reunited: list[str
                 wish=child.wish.value, wish_value=wish_value(child, settings),
                 reunites=gid if gid in reunited_set else None,
                 after_move=None if pred[a.child] is None else number_of[pred[a.child]],
+                after_leaver=leaver_of.get(a.child),
                 value=round(a.value, 1), reason="",
             )
-            moves.append(replace(m, reason=reason_text(m, m.after_move)))
+            moves.append(replace(m, reason=reason_text(m, m.after_move, m.after_leaver)))
         chain_numbers.append(tuple(numbers))
     objective = sum(a.value for a in chosen) + round(settings.reunite_fratrie * SCALE) / SCALE * len(reunited)
     totals = {

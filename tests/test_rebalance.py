@@ -249,6 +249,8 @@ def test_on_a_date_young_adults_who_leave_care_free_their_places():
     assert later.unit_by_id["U-near"].occupied == s.unit_by_id["U-near"].occupied - 1
     plan = plan_rebalancing(s, travel, settings=settings(), on=date(2026, 12, 15))
     assert moved(plan) == {"C-far": "U-near"} and plan.leavers == ("C-old",) and plan.on == "2026-12-15"
+    assert plan.moves[0].after_leaver == "C-old" and plan.moves[0].after_move is None
+    assert "prend la place que C-old libère en fin de prise en charge" in plan.moves[0].reason
     with pytest.raises(DomainError, match="before the data's reference date"):
         plan_rebalancing(s, travel, settings=settings(), on=date(2026, 1, 1))
 
@@ -286,7 +288,9 @@ def test_plans_keep_every_rule_and_recompute_to_the_same_figures(seed, chain, da
         for m in p.moves:
             if m.after_move is not None:
                 freed = p.moves[m.after_move - 1]
-                assert freed.number < m.number and freed.from_unit == m.to_unit
+                assert freed.number < m.number and freed.from_unit == m.to_unit and m.after_leaver is None
+            if m.after_leaver is not None:
+                assert m.after_leaver in p.leavers and s.child_by_id[m.after_leaver].current.unit_id == m.to_unit
         after = apply_plan(at, p)
         assert summarize(after, placements(after), travel) == p.after
         # the same plan read back from the recomputed system: every moved child is where the plan says

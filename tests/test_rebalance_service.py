@@ -256,3 +256,21 @@ def test_moves_into_secret_places_are_shown_only_to_protection_officers(db):
         assert api.post(f"/rebalancing/{job_id}/moves/1/approve", role="officer").status_code == 404
         ok = api.post(f"/rebalancing/{job_id}/moves/1/approve", role="protection_officer")
         assert ok.status_code == 201 and ok.json()[0]["unit_id"] == "U-near"
+
+
+def test_a_move_into_a_place_a_young_adult_frees_by_the_date_waits_for_it(db):
+    from dataclasses import replace
+    from datetime import date
+
+    leaving = replace(child("C-old", 21, home=HOME, current=CurrentPlacement("U-near", SINCE)), birth_date=date(2004, 12, 1))
+    s, travel = far_system(near_free=0, extra=[leaving])
+    s = s.with_changes(units=[replace(s.unit_by_id["U-near"], age_max=21)])
+    db.save_system(s)
+    plan = plan_rebalancing(s, travel, settings=settings(), on=date(2026, 12, 15)).to_dict()
+    assert [(m["child_id"], m["after_leaver"]) for m in plan["moves"]] == [("C-far", "C-old")]
+    with db.write() as session:
+        job_id, rows = store.record_plan(session, plan, NOW, TTL)
+    assert rows == [] and counts(db) == (1, 0, 0)  # recorded, nothing held: the place is not free yet
+    with pytest.raises(ConflictError, match="the place frees when C-old leaves care"):
+        with db.write() as session:
+            store.approve_move(session, job_id, 1, NOW, TTL)

@@ -82,8 +82,9 @@ def _hold_moves(session: Session, moves: Sequence[dict[str, Any]], now: datetime
                             sibling_group_id=group[0].get("sibling_group_id"), ttl=ttl, now=now)
         except ConflictError as err:
             waits = sorted({m["after_move"] for m in group if m.get("after_move") is not None})
+            leavers = sorted({m["after_leaver"] for m in group if m.get("after_leaver") is not None})
             hint = (f" (move {', '.join(str(n) for n in waits)} must free the place first: confirm its reservation)"
-                    if waits else "")
+                    if waits else f" (the place frees when {', '.join(leavers)} leaves care)" if leavers else "")
             numbers = ", ".join(str(m["number"]) for m in group)
             raise ConflictError(f"move {numbers}: {err}{hint}") from None
         for m in group:
@@ -94,8 +95,9 @@ def _hold_moves(session: Session, moves: Sequence[dict[str, Any]], now: datetime
 
 def record_plan(session: Session, plan: dict[str, Any], now: datetime, ttl: timedelta) -> tuple[str, list[ReservationRow]]:
     """Record a plan (``placement rebalance --apply``): the plan as a job and a hold for every
-    move into a place free now (with its fratrie); a move into a place another move frees
-    stays ``proposed`` until that move is confirmed and it is approved. In the caller's one
+    move into a place free now (with its fratrie); a move into a place another move frees, or
+    that a young adult leaving care by the plan's date frees, stays ``proposed`` until that
+    place is free and the move is approved. In the caller's one
     transaction: any failure (a place taken meanwhile, an unknown child or unit) raises and
     nothing is written."""
     job = create_plan_job(session, now)
@@ -104,7 +106,7 @@ def record_plan(session: Session, plan: dict[str, Any], now: datetime, ttl: time
     ready: list[dict[str, Any]] = []
     for m in moves:
         family = _fratrie_moves(moves, m)
-        if all(f.get("after_move") is None for f in family) and m not in ready:
+        if all(f.get("after_move") is None and f.get("after_leaver") is None for f in family) and m not in ready:
             ready.append(m)
     rows = _hold_moves(session, ready, now, ttl)
     repo.update_job(session, job.id, status="succeeded", progress=1.0, message="recorded", started_at=now,
