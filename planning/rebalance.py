@@ -4,8 +4,9 @@ Given the placement system (each placed child's unit and start date), the travel
 the places free on a date, :func:`plan_rebalancing` proposes an ordered plan of moves that
 maximises the minutes of family travel saved minus the disruption of each move, plus a gain for
 every split fratrie brought together, with every hard rule kept. The model is a mixed-integer
-program (OR-Tools, SCIP) warm-started from the greedy plan; the solver's proven bound on the same
-model (branch and bound over its LP relaxation) is reported with the plan.
+program (OR-Tools, SCIP) warm-started from a min-cost flow plan (:func:`_flow_start`, never below
+greedy); the solver's proven bound on the same model (branch and bound over its LP relaxation)
+is reported with the plan.
 :func:`greedy_rebalancing` is the baseline: the farthest child first, to the nearest free
 eligible place. Both return a :class:`Plan` whose final assignment has passed the one hard-rule
 guard, :func:`solver.solution.require_valid`.
@@ -693,7 +694,7 @@ def plan_rebalancing(
     min_gain: float = 0.0,
 ) -> Plan:
     """The optimal plan of moves on ``on`` (default: the system's reference date): a MIP
-    (OR-Tools, SCIP) warm-started from the greedy plan; its LP-based bound is reported."""
+    (OR-Tools, SCIP) warm-started from a min-cost flow plan; its proven bound is reported."""
     weights = weights or Weights.default()
     settings = settings or RebalanceSettings.default()
     inst = _prepare(system, travel, weights, settings, on, max_moves, min_gain)
