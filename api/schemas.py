@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
 
@@ -387,3 +389,26 @@ class AccountOut(BaseModel):
     role: str
     service: str | None
     structure_ids: list[str]
+# --- rebalancing --------------------------------------------------------------------------------
+
+
+class RebalancingIn(_In):
+    """A planner's request for a rebalancing plan (planning.rebalance)."""
+
+    on: date | None = Field(None, strict=False, description="Date of the moves (ISO 8601, YYYY-MM-DD); default: the data's reference date.")
+    max_moves: int | None = Field(None, ge=0, le=100_000, description="Most children moved.")
+    min_gain_minutes: float = Field(0.0, ge=0, le=1_000, description="Least minutes a move must save (except to reunite a fratrie).")
+    method: Literal["optimal", "greedy"] = "optimal"
+
+
+class RebalancingOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: float
+    message: str
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    plan: dict[str, Any] | None = Field(description="The plan once ready: moves (each with status proposed or held and "
+                                                   "its reservation), chains, totals, figures before and after.")
+    hidden_moves: int = Field(0, description="Moves into or out of secret places, not shown to this caller.")

@@ -57,6 +57,7 @@ from matcher import (
     UnitSex,
     Urgency,
     VisitSite,
+    Wish,
 )
 from matcher.model import MAX_AGE_YEARS
 
@@ -78,6 +79,9 @@ class Column:
     enum: type[StrEnum] | None = None
     min: float | None = None
     max: float | None = None
+    may_be_absent: bool = False
+    """A column added after the first datasets were written: a file without it reads as if
+    every value were empty (the default)."""
 
 
 TABLES: dict[str, tuple[Column, ...]] = {
@@ -111,6 +115,8 @@ TABLES: dict[str, tuple[Column, ...]] = {
                                      ("commune", "str", None, None), ("departement", "str", None, None))),
         Column("judge_supervised_visits", "bool", required=False, may_be_absent=True),
         Column("own_children", "int", required=False, may_be_absent=True, min=0),
+        Column("judge_placed_away", "bool", required=False, may_be_absent=True),
+        Column("wish", "enum", required=False, enum=Wish, may_be_absent=True),
     ),
     "sibling_groups": (
         Column("id", "str"),
@@ -183,6 +189,7 @@ def system_tables(system: PlacementSystem) -> dict[str, pd.DataFrame]:
         "home_absence": c.home_absence.value if c.home_absence is not None else None,
         **_place_cells("school", c.school), **_place_cells("visit_site", c.visit_site),
         "judge_supervised_visits": c.judge.supervised_visits, "own_children": c.own_children,
+        "judge_placed_away": c.judge.placed_away, "wish": c.wish.value,
     } for c in system.children]
     groups = [{"id": g.id, "child_ids": LIST_SEPARATOR.join(g.child_ids), "together": g.together}
               for g in system.sibling_groups]
@@ -604,11 +611,11 @@ def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> Pl
                 judge=JudgeConstraints(frozenset(r["judge_excluded_structures"]),
                                        frozenset(r["judge_excluded_departements"]),
                                        r["judge_max_travel_minutes"], frozenset(r["judge_separated_from"]),
-                                       bool(r.get("judge_supervised_visits"))),
+                                       bool(r.get("judge_supervised_visits")), placed_away=bool(r.get("judge_placed_away"))),
                 pregnant=r["pregnant"], own_child_birth_date=r["own_child_birth_date"],
                 service=r.get("service") or None, home_absence=r.get("home_absence") or None,
                 school=place(School, "school", r), visit_site=place(VisitSite, "visit_site", r),
-                own_children=int(r.get("own_children") or 0),
+                own_children=int(r.get("own_children") or 0), wish=r.get("wish") or Wish.NONE,
             )
         children.append(make(files["children"], r["_row"], child))
     groups = [make(files["sibling_groups"], r["_row"],

@@ -26,6 +26,7 @@ from matcher.model import (
     UnitSex,
     Urgency,
     VisitSite,
+    Wish,
     Zone,
 )
 from matcher.rules import (
@@ -49,6 +50,6 @@ __all__ = [
     "GROUP_RULES", "Home", "HomeAbsence", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
     "Operator", "Option", "OptionScore", "PlacementError", "Place", "PlacementSystem", "RULES", "Service", "Rule",
     "RuleKind", "SOFT_RULES", "School", "ScoreComponent", "Sex", "SiblingGroup", "Structure",
-    "StructureType", "Unit", "UnitSex", "Urgency", "VisitSite", "Weights", "Zone", "exclusions",
+    "StructureType", "Unit", "UnitSex", "Urgency", "VisitSite", "Weights", "Wish", "Zone", "exclusions",
     "is_eligible", "score_option",
 ]

@@ -85,6 +85,17 @@ class Need(StrEnum):
     """Mineur non accompagné (MNA)."""
 
 
+class Wish(StrEnum):
+    """What the child said about a move (shown to the planner; weighed by the rebalancing plan)."""
+
+    NONE = "none"
+    """Nothing said (or not asked)."""
+    CLOSER = "closer"
+    """Wants to live closer to the family home."""
+    STAY = "stay"
+    """Wants to stay where they are."""
+
+
 class LegalBasis(StrEnum):
     JUDICIAL = "judicial"
     """Placement ordered by the juge des enfants."""
@@ -296,12 +307,18 @@ class JudgeConstraints:
     supervised_visits: bool = False
     """The judge ordered supervised visits (visites médiatisées): travel is then measured from
     the child's visit site, when known, instead of the family home."""
+    placed_away: bool = False
+    """The judge placed the child away from the family on purpose (éloignement): the placement
+    is not a candidate for being brought closer (planning.rebalance). It restricts no option, so
+    :attr:`is_empty` (which is about eligibility) does not look at it."""
 
     def __post_init__(self) -> None:
         if self.max_travel_minutes is not None and self.max_travel_minutes <= 0:
             raise DomainError(
                 f"judge's max_travel_minutes must be positive, got {self.max_travel_minutes}"
             )
+        if not isinstance(self.placed_away, bool):
+            raise DomainError(f"judge's placed_away must be true or false, got {self.placed_away!r}")
 
     @property
     def is_empty(self) -> bool:
@@ -351,6 +368,8 @@ class Child:
     own_children: int = 0
     """For a young mother: how many children of hers live with her (the youngest born on
     ``own_child_birth_date``); 1 when only that date is given."""
+    wish: Wish = Wish.NONE
+    """The child's own stated wish about a move (closer to the family, stay, nothing said)."""
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -367,6 +386,12 @@ class Child:
             object.__setattr__(self, "own_children", 1)
         if self.service is None:
             object.__setattr__(self, "service", service_of(self))
+        if not isinstance(self.wish, Wish):
+            try:
+                object.__setattr__(self, "wish", Wish(self.wish))
+            except ValueError:
+                allowed = ", ".join(w.value for w in Wish)
+                raise DomainError(f"child {self.id}: unknown wish {self.wish!r}; allowed: {allowed}") from None
         if self.own_child_birth_date is not None and self.own_child_birth_date < self.birth_date:
             raise DomainError(f"child {self.id}: own child born before the mother")
         if (self.pregnant or self.own_child_birth_date is not None) and self.sex is not Sex.FEMALE:

@@ -65,6 +65,7 @@ from matcher.model import (
     UnitSex,
     Urgency,
     VisitSite,
+    Wish,
 )
 
 DEFAULT_URL = "sqlite:///var/placement.sqlite3"
@@ -452,6 +453,7 @@ def _child_row(i: int, c: Child, rank: int | None) -> dict:
         "service": c.service.value,
         **_place_columns("school", c.school), **_place_columns("visit_site", c.visit_site),
         "judge_supervised_visits": c.judge.supervised_visits, "own_children": c.own_children,
+        "judge_placed_away": c.judge.placed_away, "wish": c.wish.value,
     }
 
 
@@ -477,6 +479,7 @@ _NEED = {e.value: e for e in Need}
 _LEGAL = {e.value: e for e in LegalBasis}
 _URGENCY = {e.value: e for e in Urgency}
 _SERVICE = {e.value: e for e in Service}
+_WISH = {e.value: e for e in Wish}
 _ABSENCE = {e.value: e for e in HomeAbsence}
 _UNIT_SEX = {e.value: e for e in UnitSex}
 """Enum members by value: a dict look-up instead of ``Enum(value)`` (the reload after each
@@ -503,12 +506,14 @@ def _child(c, home: Home | None) -> Child:
             max_travel_minutes=c.judge_max_travel_minutes,
             separated_from=frozenset(c.judge_separated_from),
             supervised_visits=bool(c.judge_supervised_visits),
+            placed_away=bool(c.judge_placed_away),
         ),
         pregnant=c.pregnant, own_child_birth_date=c.own_child_birth_date,
         service=_SERVICE[c.service] if c.service else None,
         home_absence=_ABSENCE[c.home_absence] if c.home_absence else None,
         school=_place(School, c, "school"), visit_site=_place(VisitSite, c, "visit_site"),
         own_children=c.own_children or 0,
+        wish=_WISH.get(c.wish or "none", Wish.NONE),
     )
 
 

@@ -156,6 +156,10 @@ class ChildRow(Base):
     visit_site_departement: Mapped[str | None] = mapped_column(String(3))
     judge_supervised_visits: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     own_children: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    judge_placed_away: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """The judge placed the child away on purpose (not a rebalancing candidate)."""
+    wish: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    """The child's stated wish about a move (matcher.Wish)."""
     changed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
     """Data version of the last change of the current placement (a confirmation)."""
 
