@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     _progress(f"generating scale {args.scale}, seed {args.seed}")
     system = generate(args.scale, args.seed)
     _progress("travel matrix (cached on disk, not timed)")
-    travel = travel_matrix(system.homes, system.structures)
+    travel = travel_matrix(system.origins, system.structures)
     weights = Weights.default()
     dates = [system.reference_date] + ([date(system.reference_date.year + 1, 7, 15)] if args.summer else [])
     report: dict[str, Any] = {

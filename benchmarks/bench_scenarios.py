@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from planning.sweep import parse_sweep
 
     system = generate(args.scale, args.seed)
-    travel = travel_matrix(system.homes, system.structures)
+    travel = travel_matrix(system.origins, system.structures)
     base = BaseInstance(system, travel, Weights.default())
     sweep = parse_sweep(TEMPLATE, "bench")
     scenarios = list(sweep.variants)

@@ -247,7 +247,7 @@ def _breaches(system: PlacementSystem, travel: TravelMatrix) -> dict[str, str]:
         unit = system.unit_by_id[c.current.unit_id]
         structure = system.structure_of(unit)
         structure_of[c.id] = structure.id
-        broken = exclusions(c, Option(structure, unit, travel.between(c.home.id, structure.id)), on)
+        broken = exclusions(c, Option.of(c, structure, unit, travel), on)
         if broken:
             found[c.id] = broken[0].rule
     for c in system.children:
@@ -298,7 +298,7 @@ def select_candidates(
         if c.current is None:
             continue
         structure = system.structure_of(system.unit_by_id[c.current.unit_id])
-        minutes = travel.between(c.home.id, structure.id)
+        minutes = travel.between(c.anchor.id, structure.id)  # from the family home, else the child's anchor
         reasons = []
         if (settings.far_outside_ile_de_france and structure.zone is Zone.PROVINCE) or (
             minutes is None or minutes > settings.far_minutes

@@ -210,7 +210,7 @@ def run_scenarios(
             if added:
                 if minutes_for is None:
                     raise DomainError("the scenario adds structures and no travel source was given for them")
-                extra = extra_columns(base.travel, base.system.homes, added, minutes_for)
+                extra = extra_columns(base.travel, base.system.origins, added, minutes_for)
             tasks.append((i, extra))
         except Exception as err:  # reported with the scenario, the others go on
             results[i]["error"] = _describe(err)

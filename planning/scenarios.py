@@ -912,8 +912,8 @@ def _change_demand(draft: _Draft, change: ChangeDemand, rng: np.random.Generator
         for k, i in enumerate(picks):
             t = draft.children[templates[int(i)]]
             cid = f"{stem}-E-{k + 1:05d}"
-            draft.children[cid] = Child(cid, t.birth_date, t.sex, t.home, draft.on, None, t.needs, t.legal_basis,
-                                        t.urgency, None, type(t.judge)(), t.pregnant, t.own_child_birth_date)
+            draft.children[cid] = replace(t, id=cid, waiting_since=draft.on, sibling_group_id=None,
+                                       current=None, judge=type(t.judge)())
     else:
         waiting = sorted(c.id for c in draft.children.values()
                          if c.current is None and c.sibling_group_id is None and _kind_of(draft, c, change)

@@ -313,8 +313,6 @@ def paris():
     return generate_scenario("paris", 1)
 
 
-@pytest.mark.xfail(reason="the generator places 38% in Paris, 20% in Île-de-France and 42% in the provinces; "
-                          "issue 12 recalibrates it to 51/21/28", strict=False)
 def test_generated_paris_instance_current_placements_match_the_published_split(paris):
     shares = summarize(paris, placements(paris)).share_by_zone
     for zone, share in PUBLISHED_SPLIT.items():

@@ -45,7 +45,7 @@ def run_rebalance(*, data_dir: Path, method: str, weights: Weights, settings: An
     if not data_dir.is_dir():
         raise DomainError(f"--data {data_dir}: no such dataset directory")
     system = read_dataset(data_dir)
-    travel = travel_matrix(system.homes, system.structures)
+    travel = travel_matrix(system.origins, system.structures)
     run = plan_rebalancing if method == "optimal" else greedy_rebalancing
     return run(system, travel, weights, settings, on=on, max_moves=max_moves, min_gain=min_gain), system
 

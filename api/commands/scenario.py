@@ -49,7 +49,7 @@ def base_instance(data: Path | None, scale: float, seed: int, weights: Path | No
     if data is not None and not data.is_dir():
         raise DomainError(f"--data {data}: no such dataset directory")
     system = read_dataset(data) if data is not None else generate(scale, seed)
-    travel = travel_matrix(system.homes, system.structures)
+    travel = travel_matrix(system.origins, system.structures)
     return BaseInstance(system, travel, Weights.load(weights) if weights else Weights.default())
 
 
