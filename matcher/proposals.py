@@ -294,10 +294,17 @@ def _separated(children: Sequence[Child]) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+def _room(cand: _Candidate, free: np.ndarray) -> int:
+    """Places a fratrie may take in the candidate's unit: its free places, or at most one when
+    the unit does not take siblings (hard rule ``unit_takes_siblings``)."""
+    return int(free[cand.position]) if cand.unit.takes_siblings else min(1, int(free[cand.position]))
+
+
 def _joint(
     per_child: Sequence[list[_Candidate]], free: np.ndarray
 ) -> list[_Candidate] | None:
-    """Cheapest assignment of each child to one of its candidates within free places."""
+    """Cheapest assignment of each child (siblings) to one of its candidates within free places,
+    at most one sibling in a unit that does not take siblings."""
     best: list[_Candidate] | None = None
     best_cost = float("inf")
     used: dict[int, int] = {}
@@ -313,7 +320,7 @@ def _joint(
             return
         for cand in per_child[i]:
             tried += 1
-            if used.get(cand.position, 0) >= free[cand.position]:
+            if used.get(cand.position, 0) >= _room(cand, free):
                 continue
             used[cand.position] = used.get(cand.position, 0) + 1
             chosen.append(cand)
@@ -407,7 +414,8 @@ def _split_anchored(
     children: Sequence[Child], cands: Sequence[dict[str, list[_Candidate]]], anchor: str, free: np.ndarray
 ) -> dict[str, _Candidate | None]:
     """As many siblings as fit in ``anchor`` (judge's separations respected), the others in
-    their own cheapest free place elsewhere (or none)."""
+    their own cheapest free place elsewhere (or none); at most one sibling in a unit that does
+    not take siblings."""
     used: dict[int, int] = {}
     chosen: dict[str, _Candidate | None] = {}
     in_anchor: list[Child] = []
@@ -415,7 +423,7 @@ def _split_anchored(
         if any(o in child.judge.separated_from or child.id in o.judge.separated_from for o in in_anchor):
             continue
         for cand in by_structure.get(anchor, []):
-            if used.get(cand.position, 0) < free[cand.position]:
+            if used.get(cand.position, 0) < _room(cand, free):
                 used[cand.position] = used.get(cand.position, 0) + 1
                 chosen[child.id] = cand
                 in_anchor.append(child)
@@ -428,7 +436,7 @@ def _split_anchored(
             if sid == anchor:
                 continue
             for cand in options:
-                if used.get(cand.position, 0) < free[cand.position]:
+                if used.get(cand.position, 0) < _room(cand, free):
                     if best is None or (cand.cost, cand.unit.id) < (best.cost, best.unit.id):
                         best = cand
                     break

@@ -275,3 +275,23 @@ def test_index_with_changes_equals_the_index_built_from_scratch(unplace):
     some = waiting[1]
     got = [p.key for p in propose(changed, [some.id], travel, W, 10, index=updated)]
     assert got and got == [p.key for p in propose(changed, [some.id], travel, W, 10)]
+
+
+def test_together_proposal_never_puts_two_siblings_in_a_unit_that_does_not_take_siblings():
+    """Regression (issue 11): the first proposal put both siblings of a fratrie in one unit with
+    takes_siblings = false, which holds at most one member of a fratrie."""
+    sys = system(
+        [child("C-a", 8, sibling_group_id="F-1"), child("C-b", 9, sibling_group_id="F-1")],
+        [structure("S-1")],
+        [unit("U-1", "S-1", capacity=2, takes_siblings=False)],
+        [SiblingGroup("F-1", ("C-a", "C-b"))],
+    )
+    travel = matrix(sys, {("H-1", "S-1"): 10})
+    props = propose(sys, ["C-a", "C-b"], travel, W)
+    assert props, "one sibling still fits in U-1: a split proposal is expected"
+    assert not any(p.siblings_together for p in props)
+    for p in props:
+        units = [pl.unit_id for pl in p.placements if pl.unit_id is not None]
+        assert units.count("U-1") <= 1
+    first = props[0]
+    assert {pl.unit_id for pl in first.placements} == {"U-1", None}
