@@ -330,3 +330,27 @@ def test_migration_0002_keeps_a_store_in_use_and_goes_back(db: Database):
     with pytest.raises(Exception):  # the CHECK constraints survive the round trip
         with db.write() as session:
             session.execute(text("UPDATE units SET occupied = capacity + 1 WHERE id = 'U-2'"))
+
+
+def test_a_child_whose_hold_expired_can_be_held_in_another_unit(db: Database):
+    """Regression (issue 11): the one-hold-per-child check ignored expiry, so a child whose hold
+    on U-1 had expired got a 409 when held on U-2 (expiry is released per unit, on access)."""
+    from datetime import datetime, timedelta
+
+    from data.db import repository
+    from data.db.errors import ConflictError
+
+    db.save_system(_two_units_system(2))
+    at_nine = datetime(2026, 11, 23, 9)
+    with db.write() as session:
+        first = repository.hold(session, unit_id="U-1", child_ids=["C-1"], sibling_group_id=None,
+                                ttl=timedelta(hours=1), now=at_nine).id
+    with db.write() as session, pytest.raises(ConflictError, match=f"C-1 already holds a place in unit U-1 \\(reservation {first}\\)"):
+        repository.hold(session, unit_id="U-2", child_ids=["C-1"], sibling_group_id=None,
+                        ttl=timedelta(hours=1), now=at_nine + timedelta(minutes=59))
+    with db.write() as session:
+        second = repository.hold(session, unit_id="U-2", child_ids=["C-1"], sibling_group_id=None,
+                                 ttl=timedelta(hours=1), now=at_nine + timedelta(hours=2)).id
+    with db.read() as session:
+        assert repository.get_reservation(session, second).status == "held"
+        assert repository.live_holds(session, at_nine + timedelta(hours=2)) == {"U-2": 1}
