@@ -331,8 +331,10 @@ JobRunner = Callable[[PlacementSystem, TravelMatrix, Weights, str, float, Callab
 
 def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, method: str,
                time_limit_s: float, progress: Callable[[float, str], None]) -> dict[str, Any]:
-    """Run the batch optimiser (solver.greedy or solver.optimal) over the children waiting."""
+    """Run the batch optimiser (solver.greedy or solver.optimal) over the children waiting; an
+    assignment that breaks a hard rule fails the job (``HardRuleViolation``), never its result."""
     from solver.problem import Problem
+    from solver.solution import require_valid_solution
 
     progress(0.1, "building the problem")
     problem = Problem.build(system, travel, weights, "waiting")
@@ -347,6 +349,7 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
         except ImportError as err:
             raise ServiceUnavailable(f"the optimal method is not available: {err}") from None
         solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
+    require_valid_solution(problem, solution, f"batch job ({method})")
     progress(0.9, "summarising")
     return {
         "method": solution.method,

@@ -1,0 +1,161 @@
+"""The one hard-rule guard (solver.solution.violations / require_valid): a failing case for every
+hard rule of matcher.RULES (each option rule, capacity, the judge's separation in and out of
+scope, units that do not take siblings, fratries kept together), each naming its rule and child,
+and a kept case beside it."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from matcher import RULES, CurrentPlacement, JudgeConstraints, Need, RuleKind, Sex, SiblingGroup, StructureType, Weights
+from matcher.errors import HardRuleViolation
+from matcher.model import Home, UnitSex
+from matcher.travel import TravelMatrix
+from solver.problem import Problem
+from solver.solution import require_valid, require_valid_solution, violations
+from tests.factories import NEVERS, PARIS_18, SAINT_DENIS, child, structure, system, unit
+
+W = Weights.default()
+
+
+def problem_of(children, structures, units, groups=(), minutes: float | None = 30.0, scope="waiting") -> Problem:
+    sys = system(children, structures, units, list(groups))
+    m = np.full((len(sys.homes), len(sys.structures)), np.nan if minutes is None else minutes, dtype=np.float32)
+    travel = TravelMatrix.from_homes(tuple(h.id for h in sys.homes), tuple(s.id for s in sys.structures), m)
+    return Problem.build(sys, travel, W, scope)
+
+
+def rules_broken(problem: Problem, assignment, **kw) -> set[str]:
+    return {v.rule for v in violations(problem, assignment, **kw)}
+
+
+# (rule, the child, the structure and unit it is put in, travel minutes): each breaks exactly that rule
+OPTION_CASES = [
+    ("age_range", child("C-1", 13), structure("S-1"), unit("U-1", "S-1", (4, 11)), 30.0),
+    ("unit_sex", child("C-1", 8, Sex.MALE), structure("S-1"), unit("U-1", "S-1", sex=UnitSex.GIRLS), 30.0),
+    ("young_adult_units", child("C-1", 17), structure("S-1"), unit("U-1", "S-1", (18, 21)), 30.0),
+    ("mother_child_units", child("C-1", 8), structure("S-1", StructureType.CENTRE_MATERNEL), unit("U-1", "S-1"), 30.0),
+    ("needs_met", child("C-1", 8, needs=(Need.DISABILITY,)), structure("S-1"), unit("U-1", "S-1"), 30.0),
+    ("secret_places", child("C-1", 8), structure("S-1", secret=True), unit("U-1", "S-1"), 30.0),
+    ("judge_excluded_structure", child("C-1", 8, judge=JudgeConstraints(excluded_structures=frozenset({"S-1"}))),
+     structure("S-1"), unit("U-1", "S-1"), 30.0),
+    ("judge_excluded_departement", child("C-1", 8, judge=JudgeConstraints(excluded_departements=frozenset({"93"}))),
+     structure("S-1", location=SAINT_DENIS), unit("U-1", "S-1"), 30.0),
+    ("judge_max_travel", child("C-1", 8, judge=JudgeConstraints(max_travel_minutes=45.0)),
+     structure("S-1"), unit("U-1", "S-1"), 60.0),
+    ("judge_max_travel", child("C-1", 8, judge=JudgeConstraints(max_travel_minutes=45.0)),
+     structure("S-1"), unit("U-1", "S-1"), None),
+]
+
+
+def test_every_hard_option_rule_has_a_failing_case_here():
+    hard = {rule.name for rule in RULES if rule.kind is RuleKind.HARD}
+    assert hard == {case[0] for case in OPTION_CASES}
+
+
+@pytest.mark.parametrize("rule,kid,s,u,minutes", OPTION_CASES, ids=[f"{c[0]}-{c[4]}" for c in OPTION_CASES])
+def test_each_option_rule_broken_is_named_with_the_child(rule, kid, s, u, minutes):
+    problem = problem_of([kid], [s], [u], minutes=minutes)
+    found = violations(problem, {"C-1": "U-1"})
+    broken = {v.rule for v in found}
+    assert rule in broken
+    # the young adult rule cannot be broken alone: a 17-year-old is also outside 18-21
+    assert broken == ({rule, "age_range"} if rule == "young_adult_units" else {rule})
+    assert all(v.child_ids == ("C-1",) and v.unit_id == "U-1" for v in found)
+    assert violations(problem, {"C-1": None}) == []
+
+
+def test_the_secret_place_is_kept_for_a_protected_child_in_a_structure_that_protects():
+    kid = child("C-1", 15, Sex.FEMALE, needs=(Need.PROTECTION,))
+    problem = problem_of([kid], [structure("S-1", capabilities=(Need.PROTECTION,), secret=True)],
+                         [unit("U-1", "S-1", (12, 17), UnitSex.GIRLS)])
+    assert violations(problem, {"C-1": "U-1"}) == []
+
+
+def test_free_place_broken_by_one_child_over_capacity():
+    kids = [child("C-1", 8), child("C-2", 9, home=Home("H-2", PARIS_18))]
+    problem = problem_of(kids, [structure("S-1")], [unit("U-1", "S-1", capacity=2, occupied=1)])
+    assert violations(problem, {"C-1": "U-1", "C-2": None}) == []
+    found = violations(problem, {"C-1": "U-1", "C-2": "U-1"})
+    assert [(v.rule, v.child_ids, v.unit_id) for v in found] == [("free_place", ("C-1", "C-2"), "U-1")]
+    assert "2 children for 1 place" in found[0].reason
+
+
+def test_free_place_in_a_full_replan_counts_the_children_placed_there_now():
+    kids = [child("C-1", 8, current=CurrentPlacement("U-1", child().waiting_since)), child("C-2", 9)]
+    problem = problem_of(kids, [structure("S-1")], [unit("U-1", "S-1", capacity=1, occupied=1)], scope="all")
+    assert violations(problem, {"C-1": "U-1", "C-2": None}) == []
+    assert rules_broken(problem, {"C-1": "U-1", "C-2": "U-1"}) == {"free_place"}
+
+
+def test_judge_separation_between_two_children_in_scope():
+    kids = [child("C-1", 8, judge=JudgeConstraints(separated_from=frozenset({"C-2"}))), child("C-2", 9)]
+    problem = problem_of(kids, [structure("S-1"), structure("S-2")], [unit("U-1", "S-1"), unit("U-2", "S-1"), unit("U-3", "S-2")])
+    assert violations(problem, {"C-1": "U-1", "C-2": "U-3"}) == []
+    found = violations(problem, {"C-1": "U-1", "C-2": "U-2"})  # two units, one structure
+    assert [(v.rule, v.child_ids) for v in found] == [("judge_separation", ("C-1", "C-2"))]
+
+
+def test_judge_separation_with_a_child_out_of_scope_living_in_the_structure():
+    placed = child("C-2", 9, current=CurrentPlacement("U-2", child().waiting_since))
+    kids = [child("C-1", 8, judge=JudgeConstraints(separated_from=frozenset({"C-2"}))), placed]
+    problem = problem_of(kids, [structure("S-1"), structure("S-2")],
+                         [unit("U-1", "S-1"), unit("U-2", "S-1", occupied=1), unit("U-3", "S-2")])
+    assert violations(problem, {"C-1": "U-3"}) == []
+    found = violations(problem, {"C-1": "U-1"})
+    assert [(v.rule, v.child_ids) for v in found] == [("judge_separation", ("C-1",))]
+
+
+def fratrie_problem(together=True):
+    home = Home("H-F", PARIS_18)
+    kids = [child("C-a", 8, home=home, sibling_group_id="F-1"), child("C-b", 9, home=home, sibling_group_id="F-1")]
+    return problem_of(kids, [structure("S-1"), structure("S-2", location=NEVERS)],
+                      [unit("U-closed", "S-1", takes_siblings=False), unit("U-open", "S-1"), unit("U-far", "S-2")],
+                      [SiblingGroup("F-1", ("C-a", "C-b"), together)])
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_unit_takes_siblings_broken_for_every_fratrie(together):
+    problem = fratrie_problem(together)
+    assert violations(problem, {"C-a": "U-closed", "C-b": "U-open"}) == []
+    found = violations(problem, {"C-a": "U-closed", "C-b": "U-closed"})
+    assert [(v.rule, v.child_ids) for v in found] == [("unit_takes_siblings", ("C-a", "C-b"))]
+    assert "U-closed holds 2" in found[0].reason
+
+
+def test_siblings_together_broken_only_by_a_split_the_answer_does_not_report():
+    problem = fratrie_problem()
+    split = {"C-a": "U-open", "C-b": "U-far"}
+    assert violations(problem, split) == []  # the caller does not say which splits it reports
+    assert violations(problem, split, splits=["F-1"]) == []
+    found = violations(problem, split, splits=[])
+    assert [(v.rule, v.child_ids) for v in found] == [("siblings_together", ("C-a", "C-b"))]
+    assert violations(problem, {"C-a": "U-open", "C-b": "U-closed"}, splits=[]) == []
+    assert violations(fratrie_problem(together=False), split, splits=[]) == []
+
+
+def test_require_valid_raises_naming_rule_and_child_and_logs(caplog):
+    problem = problem_of([child("C-1", 13)], [structure("S-1")], [unit("U-1", "S-1", (4, 11))])
+    require_valid(problem, {"C-1": None}, "test")
+    with caplog.at_level(logging.ERROR, logger="placement.guard"), pytest.raises(HardRuleViolation) as caught:
+        require_valid(problem, {"C-1": "U-1"}, "placement solve")
+    err = caught.value
+    assert err.rules == ["age_range"]
+    assert str(err).startswith("placement solve: the answer breaks a hard rule")
+    assert "age_range (child C-1)" in str(err) and "outside the unit's 4-11 range" in str(err)
+    assert "age_range (child C-1)" in caplog.text
+
+
+def test_require_valid_solution_passes_the_reported_splits():
+    from solver.solution import Solution, SplitReport
+
+    problem = fratrie_problem()
+    split = {"C-a": "U-open", "C-b": "U-far"}
+    reported = Solution(split, "test", 0.0, None, None, 0.0, splits=(SplitReport("F-1", ("S-1", "S-2"), "a cause"),))
+    assert require_valid_solution(problem, reported, "test") is reported
+    silent = Solution(split, "test", 0.0, None, None, 0.0)
+    with pytest.raises(HardRuleViolation, match="siblings_together"):
+        require_valid_solution(problem, silent, "test")
