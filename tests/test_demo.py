@@ -64,3 +64,14 @@ def test_a_missing_dataset_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["demo", "--data", str(missing), "--json", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
     assert result.exit_code != 0
     assert "nowhere" in result.output
+
+
+def test_an_answer_that_breaks_a_hard_rule_is_an_error(tmp_path, monkeypatch):
+    import solver.greedy
+    from tests.test_solve_cli import _crowded
+
+    monkeypatch.setattr(solver.greedy, "solve_greedy", _crowded(solver.greedy.solve_greedy))
+    result = CliRunner().invoke(app, ["demo", "--scale", "0.05", "--database-url", f"sqlite:///{tmp_path / 'd.sqlite3'}",
+                                      "--time-limit", "5", "--json"])
+    assert result.exit_code == 1
+    assert "placement demo (greedy): the answer breaks a hard rule" in " ".join(result.output.split())
