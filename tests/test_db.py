@@ -73,7 +73,9 @@ def test_save_system_is_one_transaction(db: Database):
     # A unit pointing at a structure the system lacks cannot be built in the domain, so break
     # the store instead: a unit row whose structure is missing fails the foreign key at insert.
     object.__setattr__(broken, "structures", broken.structures[:2])
-    with pytest.raises(Exception):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError, match="(?i)foreign key"):
         db.save_system(broken)
     assert db.load_system() == rich_system()
 

@@ -1,7 +1,7 @@
 """Group rules: siblings together and the judge's separation orders."""
 
 from matcher import JudgeConstraints, SiblingGroup
-from matcher.rules import judge_separation, siblings_together
+from matcher.rules import judge_separation, siblings_together, unit_takes_siblings
 from tests.factories import child
 
 
@@ -34,3 +34,23 @@ def test_judge_separation_violated():
     assert judge_separation(a, {"A": "S-1", "B": "S-1"}) == (
         "child A placed with B against the judge's separation order"
     )
+
+
+def test_unit_takes_siblings_satisfied():
+    from tests.factories import unit
+
+    units = {"U-closed": unit("U-closed", takes_siblings=False), "U-open": unit("U-open")}
+    group = SiblingGroup("F-1", ("A", "B", "C"))
+    assert unit_takes_siblings(group, {"A": "U-closed", "B": "U-open", "C": "U-open"}, units) is None
+    assert unit_takes_siblings(group, {"A": "U-closed", "B": None, "C": None}, units) is None
+
+
+def test_unit_takes_siblings_violated_even_for_a_separable_group():
+    from tests.factories import unit
+
+    units = {"U-closed": unit("U-closed", takes_siblings=False)}
+    for together in (True, False):
+        group = SiblingGroup("F-1", ("A", "B", "C"), together)
+        assert unit_takes_siblings(group, {"A": "U-closed", "B": "U-closed", "C": "U-closed"}, units) == (
+            "sibling group F-1 in a unit that does not take siblings (U-closed holds 3 of its children)"
+        )

@@ -159,3 +159,14 @@ def test_require_valid_solution_passes_the_reported_splits():
     silent = Solution(split, "test", 0.0, None, None, 0.0)
     with pytest.raises(HardRuleViolation, match="siblings_together"):
         require_valid_solution(problem, silent, "test")
+
+
+def test_hypothesis_runs_derandomised_unless_the_long_profile_is_asked_for():
+    import os
+
+    from hypothesis import settings
+
+    if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
+        assert settings().derandomize and settings().database is None
+    else:
+        assert not settings().derandomize

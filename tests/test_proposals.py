@@ -102,6 +102,9 @@ def test_siblings_together_options_come_first_even_when_a_split_is_closer():
 def test_siblings_together_needs_enough_free_places_in_one_structure():
     sys, travel = fratrie()
     props = propose(sys, ["C-a", "C-b"], travel, W, held={"U-both-12": 1})
+    # U-both-12 is held: no structure takes both, so every proposal is a split that places both
+    assert [{x.child_id: x.unit_id for x in p.placements} for p in props] == [
+        {"C-a": "U-small", "C-b": "U-teen"}, {"C-a": "U-both-4", "C-b": "U-small"}]
     assert not any(p.siblings_together for p in props)
 
 
