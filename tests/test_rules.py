@@ -234,3 +234,10 @@ SATISFIED = [
 def test_each_rule_satisfied(name, kid, opt):
     assert exclusions(kid, opt, ON) == []
     assert is_eligible(kid, opt, ON)
+
+
+def test_catalogue_entries_are_made_from_the_rule_functions():
+    assert r._rule(r.age_range, "Age range", RuleKind.HARD) == r.OPTION_RULES[0]
+    made = r._rule(r.free_place, "Free place", RuleKind.CAPACITY)
+    assert (made.name, made.label, made.kind, made.check) == ("free_place", "Free place", RuleKind.CAPACITY, r.free_place)
+    assert made.description == "Hard (capacity). The unit has at least one free place right now."
