@@ -1,6 +1,6 @@
 """The domain of placement: children, fratries, structures and units, rules and scores."""
 
-from matcher.errors import DomainError, PlacementError
+from matcher.errors import DomainError, HardRuleViolation, PlacementError
 from matcher.model import (
     AgeBand,
     Child,
@@ -29,6 +29,7 @@ from matcher.rules import (
     Option,
     Rule,
     RuleKind,
+    Violation,
     exclusions,
     is_eligible,
 )
@@ -39,9 +40,9 @@ RULES: tuple[Rule, ...] = OPTION_RULES + (CAPACITY_RULE,) + GROUP_RULES + SOFT_R
 
 __all__ = [
     "AgeBand", "CAPACITY_RULE", "Child", "CurrentPlacement", "DomainError", "Exclusion",
-    "GROUP_RULES", "Home", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
+    "GROUP_RULES", "HardRuleViolation", "Home", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
     "Operator", "Option", "OptionScore", "PlacementError", "PlacementSystem", "RULES", "Rule",
     "RuleKind", "SOFT_RULES", "ScoreComponent", "Sex", "SiblingGroup", "Structure",
-    "StructureType", "Unit", "UnitSex", "Urgency", "Weights", "Zone", "exclusions",
+    "StructureType", "Unit", "UnitSex", "Urgency", "Violation", "Weights", "Zone", "exclusions",
     "is_eligible", "score_option",
 ]

@@ -738,6 +738,15 @@ def why_not(
         return WhyNot(structure_id, "full",
                       f"{name} has no free place for {', '.join(only_full)}: every unit that takes them is "
                       f"full (occupied or held / capacity: {full_units}).", tuple(checks))
+    partners = index.separation_partners if index is not None and index.system is system else separation_partners(system)
+    asked = frozenset(c.id for c in children)
+    living = [(c.id, o) for c in children for o in sorted(partners.get(c.id, ())) if o not in asked
+              and (now := system.child_by_id[o].current) is not None
+              and system.unit_by_id[now.unit_id].structure_id == structure_id]
+    if living:
+        said = "; ".join(f"{a} from {b}" for a, b in living)
+        return WhyNot(structure_id, "separated",
+                      f"{name} cannot take them: the judge separated {said}, who lives there.", tuple(checks))
     pairs = _separated(children)
     if pairs:
         said = ", ".join(f"{a} and {b}" for a, b in pairs)
