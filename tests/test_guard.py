@@ -170,3 +170,52 @@ def test_hypothesis_runs_derandomised_unless_the_long_profile_is_asked_for():
         assert settings().derandomize and settings().database is None
     else:
         assert not settings().derandomize
+
+
+# --- the batch problem's vectorised eligibility agrees with each rule, example by example ---------
+
+OPTION_KEPT = [
+    ("age_range", child("C-1", 4), structure("S-1"), unit("U-1", "S-1", (4, 11)), 30.0),
+    ("age_range", child("C-1", 11), structure("S-1"), unit("U-1", "S-1", (4, 11)), 30.0),
+    ("unit_sex", child("C-1", 8, Sex.MALE), structure("S-1"), unit("U-1", "S-1", sex=UnitSex.BOYS), 30.0),
+    ("unit_sex", child("C-1", 8, Sex.FEMALE), structure("S-1"), unit("U-1", "S-1", sex=UnitSex.GIRLS), 30.0),
+    ("young_adult_units", child("C-1", 18), structure("S-1"), unit("U-1", "S-1", (16, 21)), 30.0),
+    ("young_adult_units", child("C-1", 17), structure("S-1"), unit("U-1", "S-1", (16, 21)), 30.0),
+    ("mother_child_units", child("C-1", 17, Sex.FEMALE, pregnant=True), structure("S-1", StructureType.CENTRE_MATERNEL),
+     unit("U-1", "S-1", (16, 21), UnitSex.GIRLS), 30.0),
+    ("needs_met", child("C-1", 8, needs=(Need.DISABILITY,)), structure("S-1", capabilities=(Need.DISABILITY, Need.PSYCHIC_CARE)),
+     unit("U-1", "S-1"), 30.0),
+    ("secret_places", child("C-1", 8, needs=(Need.PROTECTION,)), structure("S-1", capabilities=(Need.PROTECTION,), secret=True),
+     unit("U-1", "S-1"), 30.0),
+    ("judge_excluded_structure", child("C-1", 8, judge=JudgeConstraints(excluded_structures=frozenset({"S-2"}))),
+     [structure("S-1"), structure("S-2")], unit("U-1", "S-1"), 30.0),
+    ("judge_excluded_departement", child("C-1", 8, judge=JudgeConstraints(excluded_departements=frozenset({"75"}))),
+     structure("S-1", location=SAINT_DENIS), unit("U-1", "S-1"), 30.0),
+    ("judge_max_travel", child("C-1", 8, judge=JudgeConstraints(max_travel_minutes=45.0)),
+     structure("S-1"), unit("U-1", "S-1"), 45.0),
+]
+
+
+@pytest.mark.parametrize("rule,kid,s,u,minutes", OPTION_CASES, ids=[f"{c[0]}-{c[4]}" for c in OPTION_CASES])
+def test_the_batch_problem_leaves_out_each_option_a_rule_breaks(rule, kid, s, u, minutes):
+    problem = problem_of([kid], [s], [u], minutes=minutes)
+    assert problem.eligible_units(0).size == 0
+    assert len(problem.arcs_of(0)) == 0 and len(problem.candidate_arcs(5)) == 0
+
+
+@pytest.mark.parametrize("rule,kid,s,u,minutes", OPTION_KEPT, ids=[f"{c[0]}-{c[1].age_on(c[1].waiting_since)}" for c in OPTION_KEPT])
+def test_the_batch_problem_keeps_each_option_every_rule_allows(rule, kid, s, u, minutes):
+    problem = problem_of([kid], s if isinstance(s, list) else [s], [u], minutes=minutes)
+    assert problem.eligible_units(0).tolist() == [0]
+    assert problem.arcs_of(0).unit.tolist() == [0] and problem.candidate_arcs(5).unit.tolist() == [0]
+    assert violations(problem, {"C-1": "U-1"}) == []
+
+
+def test_every_hard_rule_has_a_kept_case_here():
+    assert {rule.name for rule in RULES if rule.kind is RuleKind.HARD} == {case[0] for case in OPTION_KEPT}
+
+
+def test_a_full_unit_is_eligible_but_offers_no_place():
+    problem = problem_of([child("C-1", 8)], [structure("S-1")], [unit("U-1", "S-1", capacity=2, occupied=2)])
+    assert problem.eligible_units(0).tolist() == [0]
+    assert len(problem.arcs_of(0)) == 0
