@@ -219,3 +219,62 @@ def test_a_full_unit_is_eligible_but_offers_no_place():
     problem = problem_of([child("C-1", 8)], [structure("S-1")], [unit("U-1", "S-1", capacity=2, occupied=2)])
     assert problem.eligible_units(0).tolist() == [0]
     assert len(problem.arcs_of(0)) == 0
+
+
+# --- each violation's words, and the cases mutation testing showed untested ----------------------
+
+def test_violations_read_their_reasons():
+    placed = child("C-2", 9, current=CurrentPlacement("U-2", child().waiting_since))
+    kids = [child("C-1", 8, judge=JudgeConstraints(separated_from=frozenset({"C-2"}))), placed]
+    problem = problem_of(kids, [structure("S-1"), structure("S-2")],
+                         [unit("U-1", "S-1"), unit("U-2", "S-1", occupied=1), unit("U-3", "S-2")])
+    [v] = violations(problem, {"C-1": "U-1"})
+    assert (v.reason, v.unit_id) == ("placed in structure S-1, where a child the judge separated them from lives", "U-1")
+
+    kids = [child("C-1", 8, judge=JudgeConstraints(separated_from=frozenset({"C-2"}))), child("C-2", 9)]
+    problem = problem_of(kids, [structure("S-1")], [unit("U-1", "S-1"), unit("U-2", "S-1")])
+    for assignment in ({"C-1": "U-2", "C-2": "U-1"}, {"C-1": "U-1", "C-2": "U-2"}):  # unit index 0 on either side
+        [v] = violations(problem, assignment)
+        assert (v.rule, v.reason, v.unit_id) == ("judge_separation", "both in structure S-1 against the judge's separation order", None)
+
+    [v] = violations(fratrie_problem(), {"C-a": "U-open", "C-b": "U-far"}, splits=[])
+    assert v.reason == "sibling group F-1 is split over 2 structures, and the answer does not report it"
+
+
+def test_a_fratrie_partly_unplaced_is_not_split():
+    assert violations(fratrie_problem(), {"C-a": "U-open", "C-b": None}, splits=[]) == []
+
+
+def test_a_home_missing_from_the_travel_matrix_is_unknown_travel_not_another_row():
+    kids = [child("C-1", 8, judge=JudgeConstraints(max_travel_minutes=45.0)),
+            child("C-2", 8, home=Home("H-2", PARIS_18))]
+    sys = system(kids, [structure("S-1")], [unit("U-1", "S-1")])
+    travel = TravelMatrix.from_homes(("H-2",), ("S-1",), np.array([[10.0]], dtype=np.float32))  # no row for H-1
+    problem = Problem.build(sys, travel, W)
+    [v] = violations(problem, {"C-1": "U-1", "C-2": None})
+    assert (v.rule, v.reason) == ("judge_max_travel", "in unit U-1: travel time unknown; the judge set a maximum of 45 min")
+    assert violations(problem, {"C-1": None, "C-2": "U-1"}) == []
+
+
+def test_the_guard_logs_exactly_what_it_raises(caplog):
+    problem = problem_of([child("C-1", 13)], [structure("S-1")], [unit("U-1", "S-1", (4, 11))])
+    with caplog.at_level(logging.ERROR, logger="placement.guard"), pytest.raises(HardRuleViolation) as caught:
+        require_valid(problem, {"C-1": "U-1"}, "ctx")
+    assert [r.getMessage() for r in caplog.records] == [str(caught.value)]
+
+
+def test_require_valid_solution_names_its_context():
+    from solver.solution import Solution
+
+    with pytest.raises(HardRuleViolation, match="^placement demo \\(greedy\\): the answer breaks"):
+        require_valid_solution(fratrie_problem(), Solution({"C-a": "U-closed", "C-b": "U-closed"}, "greedy", 0.0, None,
+                                                           None, 0.0), "placement demo (greedy)")
+
+
+def test_a_rule_without_docstring_has_an_empty_description():
+    from matcher.rules import RuleKind as Kind, _rule
+
+    def bare(child, option, on):
+        return None
+
+    assert _rule(bare, "Bare", Kind.HARD).description == ""

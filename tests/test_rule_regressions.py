@@ -5,10 +5,12 @@ Each was checked by putting the bug back by hand: the test fails with it, passes
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import pytest
 
-from matcher import JudgeConstraints, SiblingGroup, Urgency, Weights
+from matcher import CurrentPlacement, JudgeConstraints, SiblingGroup, Urgency, Weights
 from matcher.model import Home
 from matcher.travel import TravelMatrix
 from solver.greedy import solve_greedy
@@ -118,3 +120,77 @@ def test_a_fratrie_fits_in_one_structure_with_one_member_in_its_unit_without_sib
     problem = Problem.build(sys, matrix(sys, {("H-1", "S-1"): 10, ("H-1", "S-far"): 40}), W)
     for solution in both_methods(problem):
         assert sorted(solution.unit_of_child.values()) == ["U-closed", "U-open"], solution.method
+
+
+# --- fratries in one structure: cases mutation testing showed untested (solver/siblings.py) ------
+
+def fratrie_of(ages, structures, units, minutes, judges=None, together=True):
+    home = Home("H-1", PARIS_18)
+    judges = judges or {}
+    ids = [f"C-{k}" for k in range(len(ages))]
+    kids = [child(cid, age, home=home, sibling_group_id="F-1", judge=judges.get(cid)) for cid, age in zip(ids, ages)]
+    others = [c for c in judges.get("others", [])]
+    sys = system(kids + others, structures, units, [SiblingGroup("F-1", tuple(ids), together)])
+    return sys, Problem.build(sys, matrix(sys, {("H-1", s): m for s, m in minutes.items()}), W)
+
+
+def test_the_matching_moves_a_sibling_to_make_room_for_another():
+    """C-0 (8) takes U-A first; C-1 (3) fits only U-A, so C-0 moves to U-B (an augmenting path)."""
+    sys, problem = fratrie_of([8, 3], [structure("S-near"), structure("S-far")],
+                              [unit("U-A", "S-near", (3, 11), capacity=1), unit("U-B", "S-near", (4, 11), capacity=1),
+                               unit("U-far", "S-far", (0, 11), capacity=2)],
+                              {"S-near": 10, "S-far": 60})
+    for solution in both_methods(problem):
+        assert solution.unit_of_child == {"C-0": "U-B", "C-1": "U-A"}, solution.method
+
+
+def test_a_fratrie_fits_in_units_of_one_place_each():
+    sys, problem = fratrie_of([5, 9], [structure("S-near"), structure("S-far")],
+                              [unit("U-young", "S-near", (4, 7), capacity=1), unit("U-old", "S-near", (8, 11), capacity=1),
+                               unit("U-far", "S-far", (4, 11), capacity=2)],
+                              {"S-near": 10, "S-far": 60})
+    for solution in both_methods(problem):
+        assert solution.unit_of_child == {"C-0": "U-young", "C-1": "U-old"}, solution.method
+
+
+def test_a_structure_with_enough_places_but_no_matching_is_passed_over():
+    """S-near has 3 places for 3 siblings, but the two youngest fit only U-baby (1 place)."""
+    sys, problem = fratrie_of([2, 3, 8], [structure("S-near"), structure("S-far")],
+                              [unit("U-baby", "S-near", (0, 3), capacity=1), unit("U-b", "S-near", (4, 11), capacity=1),
+                               unit("U-c", "S-near", (4, 11), capacity=1), unit("U-far", "S-far", (0, 11), capacity=3)],
+                              {"S-near": 10, "S-far": 60})
+    greedy = solve_greedy(problem, with_bound=False, with_explanations=False)
+    assert greedy.unit_of_child == {"C-0": "U-far", "C-1": "U-far", "C-2": "U-far"}
+    assert greedy.splits == ()
+
+
+def test_the_nearest_structure_is_taken_whatever_its_position():
+    sys, problem = fratrie_of([5, 9], [structure("S-far"), structure("S-near")],
+                              [unit("U-far", "S-far", (4, 11), capacity=2), unit("U-near", "S-near", (4, 11), capacity=2)],
+                              {"S-far": 60, "S-near": 10})
+    greedy = solve_greedy(problem, with_bound=False, with_explanations=False)
+    assert set(greedy.unit_of_child.values()) == {"U-near"}
+
+
+def test_an_unreachable_structure_still_takes_a_fratrie_kept_together():
+    from solver.siblings import structures_for_group
+
+    sys, problem = fratrie_of([5, 9], [structure("S-1")], [unit("U-1", "S-1", (4, 11), capacity=2)], {})
+    assert structures_for_group(problem, problem.blocks[0], problem.capacity) == [(0, [0, 0], W.unreachable_minutes)]
+    for solution in both_methods(problem):
+        assert solution.unit_of_child == {"C-0": "U-1", "C-1": "U-1"}, solution.method
+        assert solution.splits == ()
+
+
+def test_a_fratrie_avoids_the_structure_where_a_child_the_judge_separated_one_of_them_from_lives():
+    """C-0's order names C-x, who is not a sibling and lives in S-near: the fratrie stays together
+    (the order is not between siblings) and goes to S-far."""
+    placed = child("C-x", 9, home=Home("H-x", PARIS_18), current=CurrentPlacement("U-near", date(2026, 1, 5)))
+    judges = {"C-0": JudgeConstraints(separated_from=frozenset({"C-x"})), "others": [placed]}
+    sys, problem = fratrie_of([5, 9], [structure("S-near"), structure("S-far")],
+                              [unit("U-near", "S-near", (4, 11), capacity=3, occupied=1),
+                               unit("U-far", "S-far", (4, 11), capacity=2)],
+                              {"S-near": 10, "S-far": 60}, judges)
+    assert [b.together for b in problem.blocks] == [True]
+    for solution in both_methods(problem):
+        assert solution.unit_of_child == {"C-0": "U-far", "C-1": "U-far"}, solution.method
