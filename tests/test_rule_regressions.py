@@ -194,3 +194,13 @@ def test_a_fratrie_avoids_the_structure_where_a_child_the_judge_separated_one_of
     assert [b.together for b in problem.blocks] == [True]
     for solution in both_methods(problem):
         assert solution.unit_of_child == {"C-0": "U-far", "C-1": "U-far"}, solution.method
+
+
+def test_the_matching_keeps_a_sibling_it_could_not_move():
+    """C-0 (3) fits only U-A and takes it; C-1 (8) tries to move C-0, cannot, and takes U-B."""
+    sys, problem = fratrie_of([3, 8], [structure("S-near"), structure("S-far")],
+                              [unit("U-A", "S-near", (3, 11), capacity=1), unit("U-B", "S-near", (4, 11), capacity=1),
+                               unit("U-far", "S-far", (0, 11), capacity=2)],
+                              {"S-near": 10, "S-far": 60})
+    for solution in both_methods(problem):
+        assert solution.unit_of_child == {"C-0": "U-A", "C-1": "U-B"}, solution.method
