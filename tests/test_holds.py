@@ -125,9 +125,8 @@ def test_conflicts_name_every_child_and_every_hold(store: Database):
         hold(store, "U-2", "C-1", "C-2", "C-3")
     text = str(caught.value)
     assert text.endswith(": cancel it first")
-    assert f"C-1 already holds a place in unit U-1 (reservation {a})" in text
-    assert f"C-2 already holds a place in unit U-2 (reservation {b})" in text
-    assert text.count("; ") == 1
+    assert set(text.removesuffix(": cancel it first").split("; ")) == {
+        f"C-1 already holds a place in unit U-1 (reservation {a})", f"C-2 already holds a place in unit U-2 (reservation {b})"}
 
 
 def test_a_hold_names_unknown_children_and_needs_one(store: Database):
