@@ -19,11 +19,10 @@ Fratries: options that keep every sibling in one structure come first, then spli
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
-
-import logging
 
 import numpy as np
 

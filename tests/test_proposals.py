@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher import DomainError, JudgeConstraints, Sex, SiblingGroup, StructureType, Weights, is_eligible
-from matcher.model import Home, UnitSex
-from matcher.proposals import propose, why_not
+from matcher.errors import HardRuleViolation
+from matcher.model import CurrentPlacement, Home, UnitSex
+from matcher.proposals import ChildPlacement, proposal_violations, propose, why_not
 from matcher.rules import Option
 from matcher.travel import TravelMatrix
 from tests.factories import ON, PARIS_18, SAINT_DENIS, child, structure, system, unit
@@ -302,13 +305,6 @@ def test_together_proposal_never_puts_two_siblings_in_a_unit_that_does_not_take_
 
 # --- the hard-rule check of every proposal (matcher.proposals.proposal_violations) -------------
 
-from dataclasses import replace as _replace  # noqa: E402
-
-from matcher.errors import HardRuleViolation  # noqa: E402
-from matcher.model import CurrentPlacement  # noqa: E402
-from matcher.proposals import ChildPlacement, proposal_violations  # noqa: E402
-
-
 def test_no_proposal_in_the_structure_where_a_child_the_judge_separated_lives():
     """A judge's separation order with a child placed now: its structure is never proposed (the
     solver's forbidden structures; proposals used to offer it first)."""
@@ -331,14 +327,6 @@ def test_no_proposal_in_the_structure_where_a_child_the_judge_separated_lives():
     assert answer.sentence == "S-near (mecs S-near) cannot take them: the judge separated C-1 from C-2, who lives there."
 
 
-def _moved(p, **where):
-    """The proposal with some children put elsewhere (unit id or None), to break a rule by hand."""
-    return _replace(p, placements=tuple(
-        _replace(x, unit_id=where[x.child_id], structure_id=where[x.child_id].rsplit("-", 1)[0].replace("U-", "S-")
-                 if where[x.child_id] else None) if x.child_id in where else x
-        for x in p.placements))
-
-
 def test_proposal_violations_empty_for_every_proposal_made():
     sys, travel = fratrie()
     for p in propose(sys, ["C-a", "C-b"], travel, W):
@@ -348,7 +336,7 @@ def test_proposal_violations_empty_for_every_proposal_made():
 def test_proposal_violations_names_an_option_rule_and_the_child():
     sys, travel = three_structures()
     p = propose(sys, ["C-1"], travel, W)[0]
-    bad = _replace(p, placements=(ChildPlacement("C-1", "S-near", "U-teen", 10.0, None),))
+    bad = replace(p, placements=(ChildPlacement("C-1", "S-near", "U-teen", 10.0, None),))
     found = proposal_violations(sys, bad, travel)
     assert [(v.rule, v.child_ids, v.unit_id) for v in found] == [("age_range", ("C-1",), "U-teen")]
 
@@ -365,7 +353,7 @@ def test_proposal_violations_free_place_counts_held_places():
 def test_proposal_violations_judge_separation_and_unit_takes_siblings():
     sys, travel = fratrie(separated=True)
     p = propose(sys, ["C-a", "C-b"], travel, W)[0]
-    together = _replace(p, placements=(ChildPlacement("C-a", "S-small", "U-small", 5.0, None),
+    together = replace(p, placements=(ChildPlacement("C-a", "S-small", "U-small", 5.0, None),
                                        ChildPlacement("C-b", "S-small", "U-small", 5.0, None)))
     rules = sorted(v.rule for v in proposal_violations(sys, together, travel))
     assert rules == ["free_place", "judge_separation"]  # U-small has one place
@@ -380,7 +368,7 @@ def test_proposal_violations_a_split_must_count_its_extra_structure():
     sys, travel = fratrie()
     split = next(p for p in propose(sys, ["C-a", "C-b"], travel, W) if not p.siblings_together)
     assert proposal_violations(sys, split, travel) == []
-    hidden = _replace(split, components=tuple(c for c in split.components if c.name != "siblings_split"))
+    hidden = replace(split, components=tuple(c for c in split.components if c.name != "siblings_split"))
     assert [v.rule for v in proposal_violations(sys, hidden, travel)] == ["siblings_together"]
 
 
