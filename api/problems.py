@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import privacy
 from api.services import ServiceUnavailable
 from data.db.errors import ConflictError, EmptyStoreError, NotFoundError, StoreUnavailableError
-from matcher.errors import DomainError
+from matcher.errors import DomainError, HardRuleViolation
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -280,6 +280,7 @@ _PLAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (
     (DomainError, 422, "Invalid request"),
     (EmptyStoreError, 503, "No data"),
     (ServiceUnavailable, 503, "Service unavailable"),
+    (HardRuleViolation, 500, "Hard rule broken"),
 )
 """Errors whose message is the whole detail: (error, HTTP status, title)."""
 

@@ -377,7 +377,7 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
     reporting each stage; while the optimiser runs, the share of its time limit spent (a real
     bound on how long is left). The answer passes the hard-rule guard before it is kept."""
     from solver.problem import Problem
-    from solver.solution import require_valid
+    from solver.solution import require_valid_solution
 
     progress(0.1, "building the problem", stage="building")
     problem = Problem.build(system, travel, weights, "waiting")
@@ -413,7 +413,7 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
         if ticker.is_alive():
             ticker.join(timeout=5)
     progress(0.88, "checking every hard rule", stage="checking")
-    require_valid(problem, solution.unit_of_child, f"batch job ({method})")
+    require_valid_solution(problem, solution, f"batch job ({method})")
     progress(0.93, "summarising", stage="summarising")
     return {
         "method": solution.method,

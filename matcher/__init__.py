@@ -1,6 +1,6 @@
 """The domain of placement: children, fratries, structures and units, rules and scores."""
 
-from matcher.errors import DomainError, PlacementError
+from matcher.errors import DomainError, HardRuleViolation, PlacementError
 from matcher.model import (
     AgeBand,
     Anchor,
@@ -37,6 +37,7 @@ from matcher.rules import (
     Option,
     Rule,
     RuleKind,
+    Violation,
     exclusions,
     is_eligible,
 )
@@ -47,9 +48,9 @@ RULES: tuple[Rule, ...] = OPTION_RULES + (CAPACITY_RULE,) + GROUP_RULES + SOFT_R
 
 __all__ = [
     "AgeBand", "Anchor", "AnchorKind", "CAPACITY_RULE", "Child", "CurrentPlacement", "DomainError", "Exclusion",
-    "GROUP_RULES", "Home", "HomeAbsence", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
+    "GROUP_RULES", "HardRuleViolation", "Home", "HomeAbsence", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
     "Operator", "Option", "OptionScore", "PlacementError", "Place", "PlacementSystem", "RULES", "Service", "Rule",
     "RuleKind", "SOFT_RULES", "School", "ScoreComponent", "Sex", "SiblingGroup", "Structure",
-    "StructureType", "Unit", "UnitSex", "Urgency", "VisitSite", "Weights", "Wish", "Zone", "exclusions",
+    "StructureType", "Unit", "UnitSex", "Urgency", "Violation", "VisitSite", "Weights", "Wish", "Zone", "exclusions",
     "is_eligible", "score_option",
 ]

@@ -7,3 +7,18 @@ class PlacementError(Exception):
 
 class DomainError(PlacementError, ValueError):
     """A value that cannot exist in the placement system (an impossible age, a negative capacity...)."""
+
+
+class HardRuleViolation(PlacementError):
+    """An answer about to leave the engine (a solve, a proposal, a plan, a scenario's solution,
+    a simulation step) breaks a hard rule. It is an error, logged and reported, never returned
+    as a result. ``found`` lists each violation (a :class:`matcher.rules.Violation`: the rule's
+    name in ``matcher.RULES``, the children, the reason); ``rules`` the names of the rules broken."""
+
+    def __init__(self, context: str, found: list) -> None:
+        self.context = context
+        self.found = list(found)
+        self.rules = sorted({getattr(v, "rule", "") for v in self.found} - {""})
+        shown = "; ".join(str(v) for v in self.found[:5])
+        more = f" (and {len(self.found) - 5} more)" if len(self.found) > 5 else ""
+        super().__init__(f"{context}: the answer breaks a hard rule, so it is not returned: {shown}{more}")

@@ -19,15 +19,26 @@ Fratries: options that keep every sibling in one structure come first, then spli
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
-from matcher.errors import DomainError
+from matcher.errors import DomainError, HardRuleViolation
 from matcher.model import Child, PlacementSystem, Sex, Structure, Unit, UnitSex, Urgency
-from matcher.rules import Exclusion, Option, exclusions, is_eligible
+from matcher.rules import (
+    CAPACITY_RULE,
+    Exclusion,
+    Option,
+    Violation,
+    exclusions,
+    is_eligible,
+    judge_separation,
+    siblings_together,
+    unit_takes_siblings,
+)
 from matcher.scoring import OptionScore, ScoreComponent, Weights, score_option
 from matcher.travel import TravelMatrix
 from matcher.words import (
@@ -152,6 +163,9 @@ class SystemIndex:
     waiting_row: np.ndarray
     waiting_ids: tuple[str, ...]
     units_of_structure: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    separation_partners: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """For each child named in a judge's separation order (on either side), the children it must
+    not live with (hard rule ``judge_separation``)."""
 
     @classmethod
     def build(cls, system: PlacementSystem, travel: TravelMatrix) -> SystemIndex:
@@ -176,6 +190,7 @@ class SystemIndex:
             waiting_row=np.array([travel.row_of_home.get(c.anchor.id, -1) for c in waiting], dtype=np.int64),
             waiting_ids=tuple(c.id for c in waiting),
             units_of_structure={k: tuple(v) for k, v in by_structure.items()},
+            separation_partners=separation_partners(system),
         )
 
     def with_changes(self, system: PlacementSystem, unit_ids: Iterable[str], child_ids: Iterable[str]) -> SystemIndex:
@@ -187,7 +202,8 @@ class SystemIndex:
         units = [system.unit_by_id[u] for u in unit_ids]
         children = [system.child_by_id[c] for c in child_ids]
         if any(u.structure_id != self.system.unit_by_id[u.id].structure_id for u in units) \
-                or any(c.is_waiting for c in children):
+                or any(c.is_waiting or c.judge.separated_from != self.system.child_by_id[c.id].judge.separated_from
+                       for c in children):
             return SystemIndex.build(system, self.travel)
         age_min, age_max = self.unit_age_min.copy(), self.unit_age_max.copy()
         sex, free = self.unit_sex.copy(), self.unit_free.copy()
@@ -202,7 +218,7 @@ class SystemIndex:
             waiting_age=self.waiting_age[keep], waiting_female=self.waiting_female[keep],
             waiting_row=self.waiting_row[keep],
             waiting_ids=tuple(i for i in self.waiting_ids if i not in placed),
-            units_of_structure=self.units_of_structure,
+            units_of_structure=self.units_of_structure, separation_partners=self.separation_partners,
         )
 
     def free_places(self, held: Mapping[str, int]) -> np.ndarray:
@@ -250,6 +266,28 @@ class SystemIndex:
 _SEX_CODE = {UnitSex.MIXED: 0, UnitSex.GIRLS: 1, UnitSex.BOYS: 2}
 
 
+def separation_partners(system: PlacementSystem) -> dict[str, frozenset[str]]:
+    """For each child named in a judge's separation order (on either side), the others."""
+    partners: dict[str, set[str]] = {}
+    for c in system.children:
+        for other in c.judge.separated_from:
+            partners.setdefault(c.id, set()).add(other)
+            partners.setdefault(other, set()).add(c.id)
+    return {k: frozenset(v) for k, v in partners.items()}
+
+
+def _banned_structures(index: SystemIndex, child: Child, asked: frozenset[str]) -> frozenset[str]:
+    """Structures where a child the judge separated ``child`` from lives now (children asked
+    about move with the proposal, so their current place does not count)."""
+    system = index.system
+    banned = set()
+    for other in index.separation_partners.get(child.id, ()):
+        placed = system.child_by_id[other].current if other not in asked and other in system.child_by_id else None
+        if placed is not None:
+            banned.add(system.unit_by_id[placed.unit_id].structure_id)
+    return frozenset(banned)
+
+
 # --- candidates -------------------------------------------------------------------------------
 
 
@@ -283,16 +321,21 @@ def _children(system: PlacementSystem, child_ids: Sequence[str]) -> tuple[Child,
 
 
 def _candidates(
-    index: SystemIndex, child: Child, free: np.ndarray, weights: Weights, prices: Mapping[str, float]
+    index: SystemIndex, child: Child, free: np.ndarray, weights: Weights, prices: Mapping[str, float],
+    asked: frozenset[str] = frozenset(),
 ) -> dict[str, list[_Candidate]]:
-    """Eligible units with a free place, grouped by structure, cheapest first."""
+    """Eligible units with a free place, grouped by structure, cheapest first; never a structure
+    where a child the judge separated this one from lives now."""
     system = index.system
     on = system.reference_date
     row = index.minutes_row(child)
     school_row = index.travel.row(child.school.id) if child.school is not None else None
+    banned = _banned_structures(index, child, asked | {child.id})
     found: dict[str, list[_Candidate]] = {}
     for j in index.prefilter(child, free):
         unit = system.units[j]
+        if unit.structure_id in banned:
+            continue
         structure = system.structure_by_id[unit.structure_id]
         col = int(index.unit_col[j])
         minutes = _at(row, col)
@@ -337,10 +380,17 @@ def _separated(children: Sequence[Child]) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
+def _room(cand: _Candidate, free: np.ndarray) -> int:
+    """Places a fratrie may take in the candidate's unit: its free places, or at most one when
+    the unit does not take siblings (hard rule ``unit_takes_siblings``)."""
+    return int(free[cand.position]) if cand.unit.takes_siblings else min(1, int(free[cand.position]))
+
+
 def _joint(
     per_child: Sequence[list[_Candidate]], free: np.ndarray
 ) -> list[_Candidate] | None:
-    """Cheapest assignment of each child to one of its candidates within free places."""
+    """Cheapest assignment of each child (siblings) to one of its candidates within free places,
+    at most one sibling in a unit that does not take siblings."""
     best: list[_Candidate] | None = None
     best_cost = float("inf")
     used: dict[int, int] = {}
@@ -357,7 +407,7 @@ def _joint(
         for cand in per_child[i]:
             tried += 1
             taken = 0 if cand.stays else 1
-            if taken and used.get(cand.position, 0) >= free[cand.position]:
+            if taken and used.get(cand.position, 0) >= _room(cand, free):
                 continue
             used[cand.position] = used.get(cand.position, 0) + taken
             chosen.append(cand)
@@ -424,8 +474,9 @@ def _all_proposals(
     free = index.free_places(held)
     on = system.reference_date
     group = len(children) > 1
+    asked = frozenset(c.id for c in children)
     cands = [_stay(index, c, weights) if group and c.current is not None and not allow_moves
-             else _candidates(index, c, free, weights, prices) for c in children]
+             else _candidates(index, c, free, weights, prices, asked) for c in children]
     proposals: list[Proposal] = []
     if len(children) == 1:
         for by_structure in cands[0].values():
@@ -456,7 +507,8 @@ def _split_anchored(
     children: Sequence[Child], cands: Sequence[dict[str, list[_Candidate]]], anchor: str, free: np.ndarray
 ) -> dict[str, _Candidate | None]:
     """As many siblings as fit in ``anchor`` (judge's separations respected), the others in
-    their own cheapest free place elsewhere (or none)."""
+    their own cheapest free place elsewhere (or none); at most one sibling in a unit that does
+    not take siblings."""
     used: dict[int, int] = {}
     chosen: dict[str, _Candidate | None] = {}
     in_anchor: list[Child] = []
@@ -464,7 +516,7 @@ def _split_anchored(
         if any(o in child.judge.separated_from or child.id in o.judge.separated_from for o in in_anchor):
             continue
         for cand in by_structure.get(anchor, []):
-            if cand.stays or used.get(cand.position, 0) < free[cand.position]:
+            if cand.stays or used.get(cand.position, 0) < _room(cand, free):
                 used[cand.position] = used.get(cand.position, 0) + (0 if cand.stays else 1)
                 chosen[child.id] = cand
                 in_anchor.append(child)
@@ -477,7 +529,7 @@ def _split_anchored(
             if sid == anchor:
                 continue
             for cand in options:
-                if cand.stays or used.get(cand.position, 0) < free[cand.position]:
+                if cand.stays or used.get(cand.position, 0) < _room(cand, free):
                     if best is None or (cand.cost, cand.unit.id) < (best.cost, best.unit.id):
                         best = cand
                     break
@@ -682,7 +734,8 @@ def propose(
     if len(children) == 1:
         return _propose_one(system, children[0], travel, weights, k, prices, unit_prices is not None,
                             order, held or {}, index, lang, stale_units)
-    proposals, index, _, cands = _all_proposals(system, children, travel, weights, prices, held or {}, index,
+    held = held or {}
+    proposals, index, _, cands = _all_proposals(system, children, travel, weights, prices, held, index,
                                                 allow_moves)
     reason = _split_reason(children, cands, proposals, system, lang) \
         if any(p.siblings_together is False for p in proposals) else None
@@ -693,8 +746,9 @@ def propose(
     system_rank = {p.key: r for r, p in enumerate(by_system, 1)}
     chosen = (by_own if order == "own" else by_system)[:k]
     reference = by_own[0] if by_own else None
-    return [_finish(p, own_rank[p.key], system_rank[p.key], reference, index, children, unit_prices is not None, lang,
-                    reason) for p in chosen]
+    out = [_finish(p, own_rank[p.key], system_rank[p.key], reference, index, children, unit_prices is not None, lang,
+                   reason) for p in chosen]
+    return require_valid_proposals(system, out, travel, held, index, f"proposals for {', '.join(child_ids)}")
 
 
 def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, weights: Weights, k: int,
@@ -707,7 +761,7 @@ def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, we
     :func:`_system_key`)."""
     index = index if index is not None and index.system is system else SystemIndex.build(system, travel)
     free = index.free_places(held)
-    cands = [c for by_structure in _candidates(index, child, free, weights, prices).values() for c in by_structure]
+    cands = [c for by_structure in _candidates(index, child, free, weights, prices, frozenset((child.id,))).values() for c in by_structure]
     own = [(0, round(c.cost), 1 if c.unit.id in stale else 0, round(c.cost, 9), c.structure.id,
             ((child.id, c.unit.id),)) for c in cands]
     sysk = [(0, round(c.cost + c.price), 1 if c.unit.id in stale else 0, round(c.cost + c.price, 9), c.structure.id,
@@ -722,7 +776,94 @@ def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, we
     for i in (by_own if order == "own" else by_system)[:k]:
         p = _make((child,), {child.id: cands[i]}, weights, on)
         out.append(_finish(p, own_rank[i], system_rank[i], reference, index, (child,), priced, lang))
-    return out
+    return require_valid_proposals(system, out, travel, held, index, f"proposals for {child.id}")
+
+
+# --- the hard-rule check of every proposal ----------------------------------------------------
+
+
+def proposal_violations(
+    system: PlacementSystem,
+    proposal: Proposal,
+    travel: TravelMatrix,
+    held: Mapping[str, int] | None = None,
+    index: SystemIndex | None = None,
+) -> list[Violation]:
+    """Every hard rule the proposal breaks, each naming its rule (a name of ``matcher.RULES``)
+    and its children; empty when it keeps them all. The rules on one option
+    (:data:`~matcher.rules.OPTION_RULES`, travel read from ``travel``), ``free_place`` (free
+    places once ``held`` ones are taken), ``judge_separation`` (with each other and with the
+    children living in a structure now), ``unit_takes_siblings``, and ``siblings_together``: a
+    split fratrie must carry its ``siblings_split`` component (one per extra structure)."""
+    on = system.reference_date
+    held = held or {}
+    found: list[Violation] = []
+    unit_of_child = {p.child_id: p.unit_id for p in proposal.placements}
+    structure_of_child: dict[str, str | None] = {}
+    load: dict[str, list[str]] = {}
+    for p in proposal.placements:
+        child = system.child_by_id[p.child_id]
+        if p.unit_id is None:
+            structure_of_child[child.id] = None
+            continue
+        unit = system.unit_by_id[p.unit_id]
+        structure = system.structure_by_id[unit.structure_id]
+        structure_of_child[child.id] = structure.id
+        if child.current is None or child.current.unit_id != unit.id:  # a sibling who stays takes no new place
+            load.setdefault(unit.id, []).append(child.id)
+        option = Option.of(child, structure, unit, travel)
+        for e in exclusions(child, option, on):
+            found.append(Violation(e.rule, (child.id,), f"in unit {unit.id}: {e.reason}", unit.id))
+    for unit_id, who in load.items():
+        free = max(0, system.unit_by_id[unit_id].free - held.get(unit_id, 0))
+        if len(who) > free:
+            found.append(Violation(CAPACITY_RULE.name, tuple(who),
+                                   f"unit {unit_id} has {free} free place(s) for {len(who)} child(ren)", unit_id))
+    partners = index.separation_partners if index is not None and index.system is system else separation_partners(system)
+    for cid in list(unit_of_child):
+        for other in partners.get(cid, ()):
+            if other not in structure_of_child and other in system.child_by_id:
+                placed = system.child_by_id[other].current
+                structure_of_child[other] = None if placed is None else system.unit_by_id[placed.unit_id].structure_id
+    seen: set[tuple[str, ...]] = set()
+    for cid in unit_of_child:
+        mine = structure_of_child[cid]
+        for other in sorted(partners.get(cid, ())):
+            pair = tuple(sorted((cid, other)))
+            if mine is not None and structure_of_child.get(other) == mine and pair not in seen:
+                seen.add(pair)
+                found.append(Violation(judge_separation.__name__, pair,
+                                       f"both in structure {mine} against the judge's separation order"))
+    groups = sorted({c.sibling_group_id for c in (system.child_by_id[i] for i in unit_of_child)} - {None})
+    split = {c.name: c.quantity for c in proposal.components}.get("siblings_split", 0.0)
+    for group in (system.sibling_group_by_id[g] for g in groups):
+        reason = unit_takes_siblings(group, unit_of_child, system.unit_by_id)
+        if reason is not None:
+            found.append(Violation(unit_takes_siblings.__name__, tuple(c for c in group.child_ids if c in unit_of_child), reason))
+        reason = siblings_together(group, structure_of_child)
+        extra = len({structure_of_child.get(c) for c in group.child_ids} - {None}) - 1
+        if reason is not None and split != extra:
+            found.append(Violation(siblings_together.__name__, tuple(c for c in group.child_ids if c in unit_of_child),
+                                   f"{reason}, but the proposal counts {split:.0f} extra structure(s)"))
+    return found
+
+
+def require_valid_proposals(
+    system: PlacementSystem,
+    proposals: Sequence[Proposal],
+    travel: TravelMatrix,
+    held: Mapping[str, int] | None,
+    index: SystemIndex | None,
+    context: str,
+) -> list[Proposal]:
+    """The proposals when none breaks a hard rule; else :class:`~matcher.errors.HardRuleViolation`
+    naming each rule and child (logged first): a broken proposal is never returned."""
+    found = [v for p in proposals for v in proposal_violations(system, p, travel, held, index)]
+    if found:
+        error = HardRuleViolation(context, found)
+        logging.getLogger("placement.guard").error("%s", error)
+        raise error
+    return list(proposals)
 
 
 def why_not(
@@ -806,6 +947,16 @@ def why_not(
                     f"{name} has no free place for {join(only_full, lang)}: every unit that would take "
                     f"{'them' if len(only_full) > 1 else 'the child'} is full (taken / capacity: {listed}).")
         return WhyNot(structure_id, "full", sentence, tuple(checks))
+    partners = index.separation_partners if index is not None and index.system is system else separation_partners(system)
+    asked = frozenset(c.id for c in children)
+    living = [(c.id, o) for c in children for o in sorted(partners.get(c.id, ())) if o not in asked
+              and (now := system.child_by_id[o].current) is not None
+              and system.unit_by_id[now.unit_id].structure_id == structure_id]
+    if living:
+        said = "; ".join((f"{a} de {b}" if fr else f"{a} from {b}") for a, b in living)
+        return WhyNot(structure_id, "separated",
+                      f"{name} ne peut pas les accueillir : le juge a séparé {said}, qui y vit." if fr else
+                      f"{name} cannot take them: the judge separated {said}, who lives there.", tuple(checks))
     pairs = _separated(children)
     if pairs:
         said = join([f"{a} {'et' if fr else 'and'} {b}" for a, b in pairs], lang)
@@ -852,4 +1003,4 @@ def _difference(better: Proposal, worse: Proposal, lang: Lang = "en") -> str:
 
 
 __all__ = ["COMPETITION_MINUTES", "ChildPlacement", "Proposal", "SystemIndex", "UnitCheck", "WhyNot",
-           "propose", "why_not"]
+           "proposal_violations", "propose", "require_valid_proposals", "separation_partners", "why_not"]

@@ -9,6 +9,7 @@ API and the docs; the solver and the tests use the same names.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -54,6 +55,21 @@ class Exclusion:
 
     def __str__(self) -> str:
         return f"{self.rule}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A hard rule an answer breaks: the rule (its name in :data:`matcher.RULES`), the children
+    concerned, the unit when there is one, and the reason in words."""
+
+    rule: str
+    child_ids: tuple[str, ...]
+    reason: str
+    unit_id: str | None = None
+
+    def __str__(self) -> str:
+        who = "child" if len(self.child_ids) == 1 else "children"
+        return f"{self.rule} ({who} {', '.join(self.child_ids)}): {self.reason}"
 
 
 OptionCheck = Callable[[Child, Option, date], str | None]
@@ -196,6 +212,22 @@ def judge_separation(
     return f"child {child.id} placed with {', '.join(clashes)} against the judge's separation order"
 
 
+def unit_takes_siblings(
+    group: SiblingGroup, unit_of_child: Mapping[str, str | None], units: Mapping[str, Unit]
+) -> str | None:
+    """Hard, for every fratrie (separable or not). A unit that does not take siblings
+    (``takes_siblings = false``) holds at most one child of the group.
+
+    Measured in children: each child of the group beyond the first in such a unit.
+    """
+    placed = Counter(u for c in group.child_ids if (u := unit_of_child.get(c)) is not None)
+    crowded = sorted((u, n) for u, n in placed.items() if n > 1 and not units[u].takes_siblings)
+    if not crowded:
+        return None
+    said = ", ".join(f"{u} holds {n}" for u, n in crowded)
+    return f"sibling group {group.id} in a unit that does not take siblings ({said} of its children)"
+
+
 # --- the catalogue -------------------------------------------------------------------------
 
 
@@ -238,6 +270,7 @@ CAPACITY_RULE = _rule(free_place, "Free place", RuleKind.CAPACITY)
 GROUP_RULES: tuple[Rule, ...] = (
     _rule(siblings_together, "Siblings together", RuleKind.GROUP),
     _rule(judge_separation, "Judge: separation order", RuleKind.GROUP),
+    _rule(unit_takes_siblings, "One sibling per unit without siblings", RuleKind.GROUP),
 )
 
 

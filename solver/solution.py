@@ -6,23 +6,42 @@
   time, statistics, the sibling splits with their cause, and an explanation per child.
 * :func:`objective`: the objective of an assignment recomputed from scratch (the same formula for
   every method, so their figures compare).
-* :func:`violations`: every hard constraint an assignment breaks, in words (empty when feasible).
+* :func:`violations`: every hard rule an assignment breaks, each naming the rule and the children;
+  :func:`require_valid`: the one guard every answer passes before it leaves the engine.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
+from matcher.errors import HardRuleViolation
 from matcher.outcome import Summary, summarize
+from matcher.rules import (
+    CAPACITY_RULE,
+    Option,
+    Violation,
+    exclusions,
+    judge_separation,
+    siblings_together,
+    unit_takes_siblings,
+)
 from matcher.scoring import ScoreComponent
 from solver.problem import Problem
 
 UnitOfChild = Mapping[str, str | None]
+log = logging.getLogger("placement.guard")
+
+FREE_PLACE = CAPACITY_RULE.name
+JUDGE_SEPARATION = judge_separation.__name__
+UNIT_TAKES_SIBLINGS = unit_takes_siblings.__name__
+SIBLINGS_TOGETHER = siblings_together.__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,50 +193,83 @@ def extra_structures(problem: Problem, assigned: np.ndarray, block: int) -> int:
     return max(0, len({int(problem.unit_structure[u]) for u in units}) - 1)
 
 
-def violations(problem: Problem, unit_of_child: UnitOfChild) -> list[str]:
-    """Every hard constraint the assignment breaks (eligibility, capacity, separation, units without siblings)."""
+def violations(problem: Problem, unit_of_child: UnitOfChild, *, splits: Iterable[str] | None = None) -> list[Violation]:
+    """Every hard rule the assignment breaks, each naming its rule (a name of ``matcher.RULES``)
+    and its children; empty when it keeps them all.
+
+    * the rules on one option (:data:`matcher.rules.OPTION_RULES`), checked by the matcher's own
+      functions on each placed child (the one source of truth, not the solver's vectorised copy);
+    * ``free_place``: no unit holds more children than the places the scope may fill;
+    * ``judge_separation``: two children the judge separated never in one structure, nor a child
+      in the structure where such a child, out of scope, lives now;
+    * ``unit_takes_siblings``: a unit that does not take siblings holds at most one child of a fratrie;
+    * ``siblings_together``, only when ``splits`` (the group ids whose split the answer reports,
+      with its cause) is given: a fratrie that must stay together is never split unreported.
+    """
     assigned = indices(problem, unit_of_child)
-    found: list[str] = []
-    for i in np.flatnonzero(assigned >= 0):
-        if int(assigned[i]) not in set(problem.eligible_units(int(i)).tolist()):
-            found.append(f"child {problem.children[i].id} is not eligible for unit {problem.units[assigned[i]].id}")
+    system, on = problem.system, problem.system.reference_date
+    found: list[Violation] = []
+    placed = np.flatnonzero(assigned >= 0)
+    minutes = pair_minutes(problem, placed, assigned[placed])
+    for i, m in zip(placed.tolist(), minutes.tolist()):
+        child, unit = problem.children[i], problem.units[assigned[i]]
+        option = Option(system.structure_of(unit), unit, None if np.isnan(m) else float(m))
+        for e in exclusions(child, option, on):
+            found.append(Violation(e.rule, (child.id,), f"in unit {unit.id}: {e.reason}", unit.id))
         s = int(problem.unit_structure[assigned[i]])
-        if s in problem.forbidden_structures.get(int(i), ()):
-            found.append(f"child {problem.children[i].id} placed with a child the judge separated them from")
-    load = Counter(int(u) for u in assigned if u >= 0)
-    for u, n in load.items():
+        if s in problem.forbidden_structures.get(i, ()):
+            found.append(Violation(JUDGE_SEPARATION, (child.id,), f"placed in structure {problem.structure_ids[s]}, "
+                                   "where a child the judge separated them from lives", unit.id))
+    load = Counter(int(u) for u in assigned[placed])
+    for u, n in sorted(load.items()):
         if n > problem.capacity[u]:
-            found.append(f"unit {problem.units[u].id}: {n} children for {problem.capacity[u]} places")
+            who = tuple(problem.children[i].id for i in placed if assigned[i] == u)
+            found.append(Violation(FREE_PLACE, who, f"unit {problem.units[u].id} holds {n} children for "
+                                   f"{problem.capacity[u]} place(s)", problem.units[u].id))
     for a, b in problem.separations:
         if assigned[a] >= 0 and assigned[b] >= 0 and problem.unit_structure[assigned[a]] == problem.unit_structure[assigned[b]]:
-            found.append(f"children {problem.children[a].id} and {problem.children[b].id} in one structure against the judge's order")
+            where = problem.structure_ids[problem.unit_structure[assigned[a]]]
+            found.append(Violation(JUDGE_SEPARATION, (problem.children[a].id, problem.children[b].id),
+                                   f"both in structure {where} against the judge's separation order"))
+    reported = None if splits is None else set(splits)
     for block in problem.blocks:
-        units = Counter(int(assigned[m]) for m in block.members if assigned[m] >= 0)
-        for u, n in units.items():
-            if n > 1 and not problem.unit_takes_siblings[u]:
-                found.append(f"unit {problem.units[u].id} does not take siblings but holds {n} of group {block.group_id}")
+        group = system.sibling_group_by_id[block.group_id]
+        members = {problem.children[m].id: (problem.units[assigned[m]].id if assigned[m] >= 0 else None) for m in block.members}
+        reason = unit_takes_siblings(group, members, system.unit_by_id)
+        if reason is not None:
+            found.append(Violation(UNIT_TAKES_SIBLINGS, tuple(members), reason))
+        if reported is not None and block.together and group.id not in reported:
+            reason = siblings_together(group, {c: system.unit_by_id[u].structure_id if u else None for c, u in members.items()})
+            if reason is not None:
+                found.append(Violation(SIBLINGS_TOGETHER, tuple(members), reason + ", and the answer does not report it"))
     return found
 
 
-class HardRuleViolation(Exception):
-    """An answer about to leave the engine breaks a hard rule. It is an error, logged and
-    reported, never returned as a result. ``found`` lists each broken rule in words."""
+def pair_minutes(problem: Problem, children: np.ndarray, units: np.ndarray) -> np.ndarray:
+    """Minutes (float, NaN when unreachable) of each (child, unit) pair, pairwise."""
+    rows = problem.child_travel_row[children]
+    cols = problem.structure_travel_col[problem.unit_structure[units]]
+    ok = (rows >= 0) & (cols >= 0)
+    out = np.full(children.size, np.nan)
+    out[ok] = problem.travel.minutes[rows[ok], cols[ok]]
+    return out
 
-    def __init__(self, context: str, found: list[str]) -> None:
-        self.context = context
-        self.found = list(found)
-        shown = "; ".join(self.found[:5]) + (f" (and {len(self.found) - 5} more)" if len(self.found) > 5 else "")
-        super().__init__(f"{context}: the answer breaks a hard rule, so it is not returned: {shown}")
 
-
-def require_valid(problem: Problem, unit_of_child: UnitOfChild, context: str) -> None:
+def require_valid(problem: Problem, unit_of_child: UnitOfChild, context: str, *, splits: Iterable[str] | None = None) -> None:
     """The one guard every answer passes before it leaves the engine (a solve, a rebalancing
     plan, a scenario's solution, a simulation step): raises :class:`HardRuleViolation` naming
-    each broken rule and child, logged first."""
-    found = violations(problem, unit_of_child)
+    each broken rule and child (:func:`violations`), logged first. ``splits``: the group ids
+    whose split the answer reports (then an unreported split of a together fratrie is an error
+    too); see :func:`require_valid_solution` for a :class:`Solution`."""
+    found = violations(problem, unit_of_child, splits=splits)
     if found:
-        import logging
-
         error = HardRuleViolation(context, found)
-        logging.getLogger("placement.guard").error("%s", error)
+        log.error("%s", error)
         raise error
+
+
+def require_valid_solution(problem: Problem, solution: Solution, context: str) -> Solution:
+    """:func:`require_valid` on a solver's :class:`Solution`, its reported splits included;
+    returns the solution."""
+    require_valid(problem, solution.unit_of_child, context, splits=[s.group_id for s in solution.splits])
+    return solution

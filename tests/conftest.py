@@ -13,8 +13,18 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from data.db import Database
+
+# Hypothesis profiles: "ci" (the default, and what CI runs) is derandomised, so a run gives the
+# same examples every time and a red build is never luck; "long" draws fresh random examples
+# with no example database shortcut, run by hand: HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest
+# (tests that set their own max_examples keep it; the others get 500).
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("long", derandomize=False, max_examples=500, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

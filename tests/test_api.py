@@ -617,3 +617,36 @@ def test_serve_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, monkeypat
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.split())
     assert not store.exists()
+
+
+# --- no answer that breaks a hard rule -----------------------------------------------------------
+
+
+def test_a_proposal_that_breaks_a_hard_rule_is_never_returned(api: Api, monkeypatch):
+    import matcher.proposals
+    from matcher.rules import Violation
+
+    def broken(system, proposal, travel, held=None, index=None):
+        first = proposal.placements[0]
+        return [Violation("age_range", (first.child_id,), f"in unit {first.unit_id}: age 13 is outside the unit's 4-11 range")]
+
+    monkeypatch.setattr(matcher.proposals, "proposal_violations", broken)
+    body = problem_of(api.get("/children/C-1/proposals"), 500)
+    assert body["title"] == "Hard rule broken"
+    assert body["detail"].startswith("Proposals for C-1: the answer breaks a hard rule, so it is not returned: "
+                                     "age_range (child C-1): in unit U-near-4")
+    assert "proposals" not in body
+
+
+def test_a_batch_job_whose_assignment_breaks_a_hard_rule_fails(api: Api, monkeypatch):
+    import solver.greedy
+    from tests.test_solve_cli import _crowded
+
+    monkeypatch.setattr(solver.greedy, "solve_greedy", _crowded(solver.greedy.solve_greedy))
+    job = api.post("/jobs", {"method": "greedy"}).json()["id"]
+    api.services.jobs.wait(job, timeout=60)
+    status = api.get(f"/jobs/{job}").json()
+    assert status["status"] == "failed"
+    assert status["error"].startswith("HardRuleViolation: batch job (greedy): the answer breaks a hard rule")
+    assert "free_place (children" in status["error"]
+    assert "is not returned" in problem_of(api.get(f"/jobs/{job}/result"), 409)["detail"]

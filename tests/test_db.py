@@ -73,7 +73,9 @@ def test_save_system_is_one_transaction(db: Database):
     # A unit pointing at a structure the system lacks cannot be built in the domain, so break
     # the store instead: a unit row whose structure is missing fails the foreign key at insert.
     object.__setattr__(broken, "structures", broken.structures[:2])
-    with pytest.raises(Exception):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError, match="(?i)foreign key"):
         db.save_system(broken)
     assert db.load_system() == rich_system()
 
@@ -353,3 +355,64 @@ def test_migration_0004_goes_back_only_when_every_child_has_a_home(db: Database)
     assert "school_id" not in {c["name"] for c in inspect(db.engine).get_columns("children", schema=db.schema)}
     db.migrate()
     assert db.load_system() == placed
+def test_a_child_whose_hold_expired_can_be_held_in_another_unit(db: Database):
+    """Regression (issue 11): the one-hold-per-child check ignored expiry, so a child whose hold
+    on U-1 had expired got a 409 when held on U-2 (expiry is released per unit, on access)."""
+    from datetime import datetime, timedelta
+
+    from data.db import repository
+    from data.db.errors import ConflictError
+
+    db.save_system(_two_units_system(2))
+    at_nine = datetime(2026, 11, 23, 9)
+    with db.write() as session:
+        first = repository.hold(session, unit_id="U-1", child_ids=["C-1"], sibling_group_id=None,
+                                ttl=timedelta(hours=1), now=at_nine).id
+    with db.write() as session, pytest.raises(ConflictError, match=f"C-1 already holds a place in unit U-1 \\(reservation {first}\\)"):
+        repository.hold(session, unit_id="U-2", child_ids=["C-1"], sibling_group_id=None,
+                        ttl=timedelta(hours=1), now=at_nine + timedelta(minutes=59))
+    with db.write() as session:
+        second = repository.hold(session, unit_id="U-2", child_ids=["C-1"], sibling_group_id=None,
+                                 ttl=timedelta(hours=1), now=at_nine + timedelta(hours=2)).id
+    with db.read() as session:
+        assert repository.get_reservation(session, second).status == "held"
+        assert repository.live_holds(session, at_nine + timedelta(hours=2)) == {"U-2": 1}
+
+
+def test_concurrent_holds_of_one_child_on_two_units_give_one_hold(db: Database):
+    """One live hold per child under a race: two officers hold the same child on two units at
+    the same moment, twenty times; each time exactly one hold is taken (threads, both databases)."""
+    import threading
+    from datetime import datetime, timedelta
+
+    from data.db import repository
+    from data.db.errors import ConflictError
+
+    db.save_system(_two_units_system(2))
+    now = datetime(2026, 11, 23, 9)
+    for round_ in range(20):
+        start = threading.Barrier(2)
+        outcomes: dict[str, str] = {}
+
+        def attempt(unit_id: str) -> None:
+            start.wait()
+            try:
+                with db.write() as session:
+                    repository.hold(session, unit_id=unit_id, child_ids=["C-1"], sibling_group_id=None,
+                                    ttl=timedelta(hours=1), now=now)
+                outcomes[unit_id] = "held"
+            except ConflictError as err:
+                outcomes[unit_id] = str(err)
+
+        threads = [threading.Thread(target=attempt, args=(u,)) for u in ("U-1", "U-2")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(outcomes.values()).count("held") == 1, (round_, outcomes)
+        assert any("C-1 already holds a place" in o for o in outcomes.values()), outcomes
+        with db.write() as session:
+            held = session.scalars(select(repository.ReservationRow).where(repository.ReservationRow.status == "held")).all()
+            assert len(held) == 1
+            repository.cancel(session, held[0].id, now)
+            assert repository.double_bookings(session) == []

@@ -339,3 +339,17 @@ def test_scenarios_are_checked_on_construction():
         generate_scenario("nope")
     with pytest.raises(DomainError, match="seed"):
         generate(1.0, seed=-1)
+
+
+def test_age_bands_of_minors_not_unaccompanied(paris):
+    """Band shares of the minors who are not unaccompanied: 0-3 11%, 4-11 33%, 12-15 31%,
+    16-17 25% (each +- 3 points). Regression (issue 11): with the infants' and older teens'
+    shares swapped no generator test failed."""
+    from matcher import AgeBand
+
+    minors = [c for c in paris.children if Need.UNACCOMPANIED_MINOR not in c.needs and paris.age_of(c) < 18]
+    bands = Counter(c.age_band_on(paris.reference_date) for c in minors)
+    assert share(bands[AgeBand.INFANT], len(minors)) == pytest.approx(0.11, abs=0.03)
+    assert share(bands[AgeBand.CHILD], len(minors)) == pytest.approx(0.33, abs=0.03)
+    assert share(bands[AgeBand.YOUNG_TEEN], len(minors)) == pytest.approx(0.31, abs=0.03)
+    assert share(bands[AgeBand.OLDER_TEEN], len(minors)) == pytest.approx(0.25, abs=0.03)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher import DomainError, JudgeConstraints, Sex, SiblingGroup, StructureType, Weights, is_eligible
-from matcher.model import Home, UnitSex
-from matcher.proposals import propose, why_not
+from matcher.errors import HardRuleViolation
+from matcher.model import CurrentPlacement, Home, UnitSex
+from matcher.proposals import ChildPlacement, proposal_violations, propose, why_not
 from matcher.rules import Option
 from matcher.travel import TravelMatrix
 from tests.factories import ON, PARIS_18, SAINT_DENIS, child, structure, system, unit
@@ -102,6 +105,9 @@ def test_siblings_together_options_come_first_even_when_a_split_is_closer():
 def test_siblings_together_needs_enough_free_places_in_one_structure():
     sys, travel = fratrie()
     props = propose(sys, ["C-a", "C-b"], travel, W, held={"U-both-12": 1})
+    # U-both-12 is held: no structure takes both, so every proposal is a split that places both
+    assert [{x.child_id: x.unit_id for x in p.placements} for p in props] == [
+        {"C-a": "U-small", "C-b": "U-teen"}, {"C-a": "U-both-4", "C-b": "U-small"}]
     assert not any(p.siblings_together for p in props)
 
 
@@ -395,3 +401,117 @@ def test_french_sentences_agree_with_the_child():
     gsys, gtravel = three_structures(sex=S.FEMALE)
     girl = propose(gsys, ["C-1"], gtravel, W, unit_prices={"U-near": 100.0}, order="system", lang="fr")[0].explanation
     assert "n° 2 pour C-1 seule)" in girl and "première pour elle seule" in girl
+def test_together_proposal_never_puts_two_siblings_in_a_unit_that_does_not_take_siblings():
+    """Regression (issue 11): the first proposal put both siblings of a fratrie in one unit with
+    takes_siblings = false, which holds at most one member of a fratrie."""
+    sys = system(
+        [child("C-a", 8, sibling_group_id="F-1"), child("C-b", 9, sibling_group_id="F-1")],
+        [structure("S-1")],
+        [unit("U-1", "S-1", capacity=2, takes_siblings=False)],
+        [SiblingGroup("F-1", ("C-a", "C-b"))],
+    )
+    travel = matrix(sys, {("H-1", "S-1"): 10})
+    props = propose(sys, ["C-a", "C-b"], travel, W)
+    assert props, "one sibling still fits in U-1: a split proposal is expected"
+    assert not any(p.siblings_together for p in props)
+    for p in props:
+        units = [pl.unit_id for pl in p.placements if pl.unit_id is not None]
+        assert units.count("U-1") <= 1
+    first = props[0]
+    assert {pl.unit_id for pl in first.placements} == {"U-1", None}
+
+
+# --- the hard-rule check of every proposal (matcher.proposals.proposal_violations) -------------
+
+def test_no_proposal_in_the_structure_where_a_child_the_judge_separated_lives():
+    """A judge's separation order with a child placed now: its structure is never proposed (the
+    solver's forbidden structures; proposals used to offer it first)."""
+    base, _ = three_structures()
+    placed = child("C-2", 13, home=Home("H-2", PARIS_18), current=CurrentPlacement("U-teen", ON))
+    units = [u if u.id != "U-teen" else unit("U-teen", "S-near", (12, 15), occupied=1) for u in base.units]
+    sys = system([child("C-1", 8, judge=JudgeConstraints(separated_from=frozenset({"C-2"}))), placed],
+                 list(base.structures), units)
+    travel = matrix(sys, {("H-1", "S-near"): 10, ("H-1", "S-mid"): 25, ("H-1", "S-far"): 40})
+    assert [p.structure_id for p in propose(base, ["C-1"], matrix(base, {("H-1", "S-near"): 10}), W)][:1] == ["S-near"]
+    props = propose(sys, ["C-1"], travel, W)
+    assert [p.structure_id for p in props] == ["S-mid", "S-far"]
+    # the order may be written on the other child's side only
+    other_side = system([child("C-1", 8), child("C-2", 13, home=Home("H-2", PARIS_18), current=CurrentPlacement("U-teen", ON),
+                                                judge=JudgeConstraints(separated_from=frozenset({"C-1"})))],
+                        list(sys.structures), list(sys.units))
+    assert [p.structure_id for p in propose(other_side, ["C-1"], travel, W)] == ["S-mid", "S-far"]
+    answer = why_not(sys, ["C-1"], "S-near", travel, W)
+    assert answer.verdict == "separated"
+    assert answer.sentence == "S-near (mecs S-near) cannot take them: the judge separated C-1 from C-2, who lives there."
+
+
+def test_proposal_violations_empty_for_every_proposal_made():
+    sys, travel = fratrie()
+    for p in propose(sys, ["C-a", "C-b"], travel, W):
+        assert proposal_violations(sys, p, travel) == []
+
+
+def test_proposal_violations_names_an_option_rule_and_the_child():
+    sys, travel = three_structures()
+    p = propose(sys, ["C-1"], travel, W)[0]
+    bad = replace(p, placements=(ChildPlacement("C-1", "S-near", "U-teen", 10.0, None),))
+    found = proposal_violations(sys, bad, travel)
+    assert [(v.rule, v.child_ids, v.unit_id) for v in found] == [("age_range", ("C-1",), "U-teen")]
+
+
+def test_proposal_violations_free_place_counts_held_places():
+    sys, travel = three_structures()
+    p = propose(sys, ["C-1"], travel, W)[0]
+    assert p.placements[0].unit_id == "U-near"
+    assert proposal_violations(sys, p, travel) == []
+    found = proposal_violations(sys, p, travel, held={"U-near": 1})
+    assert [(v.rule, v.child_ids) for v in found] == [("free_place", ("C-1",))]
+
+
+def test_proposal_violations_judge_separation_and_unit_takes_siblings():
+    sys, travel = fratrie(separated=True)
+    p = propose(sys, ["C-a", "C-b"], travel, W)[0]
+    together = replace(p, placements=(ChildPlacement("C-a", "S-small", "U-small", 5.0, None),
+                                       ChildPlacement("C-b", "S-small", "U-small", 5.0, None)))
+    rules = sorted(v.rule for v in proposal_violations(sys, together, travel))
+    assert rules == ["free_place", "judge_separation"]  # U-small has one place
+    closed = system(list(sys.children), list(sys.structures),
+                    [u if u.id != "U-small" else unit("U-small", "S-small", (4, 15), capacity=2, takes_siblings=False)
+                     for u in sys.units], list(sys.sibling_groups))
+    rules = sorted(v.rule for v in proposal_violations(closed, together, travel))
+    assert rules == ["judge_separation", "unit_takes_siblings"]
+
+
+def test_proposal_violations_a_split_must_count_its_extra_structure():
+    sys, travel = fratrie()
+    split = next(p for p in propose(sys, ["C-a", "C-b"], travel, W) if not p.siblings_together)
+    assert proposal_violations(sys, split, travel) == []
+    hidden = replace(split, components=tuple(c for c in split.components if c.name != "siblings_split"))
+    assert [v.rule for v in proposal_violations(sys, hidden, travel)] == ["siblings_together"]
+
+
+@pytest.mark.parametrize("bug,rule", [
+    ("room", "unit_takes_siblings"),
+    ("eligible", "needs_met"),
+])
+def test_propose_never_returns_a_proposal_that_breaks_a_hard_rule(monkeypatch, bug, rule):
+    import matcher.proposals as proposals
+    from matcher import Need
+
+    sys = system(
+        [child("C-a", 8, sibling_group_id="F-1", needs=(Need.PSYCHIC_CARE,) if bug == "eligible" else ()),
+         child("C-b", 9, sibling_group_id="F-1")],
+        [structure("S-1")],
+        [unit("U-1", "S-1", capacity=2, takes_siblings=bug == "eligible")],
+        [SiblingGroup("F-1", ("C-a", "C-b"))],
+    )
+    travel = matrix(sys, {("H-1", "S-1"): 10})
+    if bug == "room":  # the bug of issue 11, put back
+        monkeypatch.setattr(proposals, "_room", lambda cand, free: int(free[cand.position]))
+    else:
+        monkeypatch.setattr(proposals, "is_eligible", lambda *args: True)
+    with pytest.raises(HardRuleViolation) as caught:
+        propose(sys, ["C-a", "C-b"], travel, W)
+    assert rule in caught.value.rules
+    assert str(caught.value).startswith("proposals for C-a, C-b: the answer breaks a hard rule")
+    assert "C-a" in str(caught.value)

@@ -89,8 +89,11 @@ def test_secret_places_satisfied_for_protected_child():
 
 
 def test_secret_places_violated():
-    reason = r.secret_places(child(), option(structure(secret=True)), ON)
+    """The secret structure protects (it has the capability), so only the secret rule excludes."""
+    s = structure(secret=True, capabilities=(Need.PROTECTION,))
+    reason = r.secret_places(child(), option(s), ON)
     assert reason == "secret place reserved for children under protection"
+    assert [e.rule for e in exclusions(child(), option(s), ON)] == ["secret_places"]
 
 
 def test_judge_excluded_structure():
@@ -160,3 +163,81 @@ def test_catalogue_names_are_unique_and_documented():
 @pytest.mark.parametrize("rule", [rule for rule in RULES if rule.kind is RuleKind.HARD], ids=lambda x: x.name)
 def test_every_option_rule_passes_a_plain_eligible_option(rule):
     assert rule.check(child(), option(), ON) is None
+
+
+# --- one example per rule, satisfied and broken, each broken case breaking that rule alone -------
+
+def test_age_range_boundaries_are_inclusive():
+    u = unit(ages=(4, 11))
+    assert r.age_range(child(age=4), option(u=u), ON) is None  # lower boundary
+    assert r.age_range(child(age=11), option(u=u), ON) is None  # upper boundary
+    assert r.age_range(child(age=3), option(u=u), ON) == "age 3 is outside the unit's 4-11 range"
+    assert r.age_range(child(age=12), option(u=u), ON) == "age 12 is outside the unit's 4-11 range"
+    # the day before the 4th birthday the child is 3
+    assert r.age_range(replace(child(age=4), birth_date=date(ON.year - 4, ON.month, ON.day + 1)), option(u=u), ON) \
+        == "age 3 is outside the unit's 4-11 range"
+
+
+def test_unit_sex_boys_only():
+    boys = option(u=unit(sex=UnitSex.BOYS))
+    assert r.unit_sex(child(sex=Sex.MALE), boys, ON) is None
+    assert r.unit_sex(child(sex=Sex.FEMALE), boys, ON) == "the unit takes boys only"
+
+
+def test_judge_max_travel_boundary_is_allowed():
+    judge = JudgeConstraints(max_travel_minutes=60)
+    assert r.judge_max_travel(child(judge=judge), option(minutes=60.0), ON) is None
+    assert r.judge_max_travel(child(judge=judge), option(minutes=60.5), ON) is not None
+
+
+BROKEN_ALONE = [
+    ("age_range", child(age=3), option(u=unit(ages=(4, 11)))),
+    ("unit_sex", child(sex=Sex.FEMALE), option(u=unit(sex=UnitSex.BOYS))),
+    ("young_adult_units", child(age=18), option(u=unit(ages=(16, 17)))),
+    ("mother_child_units", child(age=17, sex=Sex.FEMALE),
+     option(structure(type=StructureType.CENTRE_MATERNEL), unit(ages=(16, 21), sex=UnitSex.GIRLS))),
+    ("needs_met", child(needs=(Need.PSYCHIC_CARE,)), option(structure(capabilities=(Need.DISABILITY,)))),
+    ("secret_places", child(), option(structure(secret=True, capabilities=(Need.PROTECTION,)))),
+    ("judge_excluded_structure", child(judge=JudgeConstraints(excluded_structures=frozenset({"S-1"}))), option()),
+    ("judge_excluded_departement", child(judge=JudgeConstraints(excluded_departements=frozenset({"75"}))), option()),
+    ("judge_max_travel", child(judge=JudgeConstraints(max_travel_minutes=20)), option(minutes=21.0)),
+]
+
+
+@pytest.mark.parametrize("name,kid,opt", BROKEN_ALONE, ids=[c[0] for c in BROKEN_ALONE])
+def test_each_rule_broken_alone(name, kid, opt):
+    # a young adult outside the units for 18-21 is outside the unit's age range too: never alone
+    also = ["age_range"] if name == "young_adult_units" else []
+    assert [e.rule for e in exclusions(kid, opt, ON)] == also + [name]
+    assert not is_eligible(kid, opt, ON)
+
+
+def test_every_hard_rule_has_a_case_broken_alone():
+    assert {c[0] for c in BROKEN_ALONE} == {rule.name for rule in RULES if rule.kind is RuleKind.HARD}
+
+
+SATISFIED = [
+    ("age_range", child(age=4), option(u=unit(ages=(4, 11)))),
+    ("unit_sex", child(sex=Sex.MALE), option(u=unit(sex=UnitSex.BOYS))),
+    ("young_adult_units", child(age=18), option(u=unit(ages=(16, 21)))),
+    ("mother_child_units", child(age=17, sex=Sex.FEMALE, pregnant=True),
+     option(structure(type=StructureType.CENTRE_MATERNEL), unit(ages=(16, 21), sex=UnitSex.GIRLS))),
+    ("needs_met", child(needs=(Need.PSYCHIC_CARE,)), option(structure(capabilities=(Need.PSYCHIC_CARE,)))),
+    ("secret_places", child(needs=(Need.PROTECTION,)), option(structure(secret=True, capabilities=(Need.PROTECTION,)))),
+    ("judge_excluded_structure", child(judge=JudgeConstraints(excluded_structures=frozenset({"S-2"}))), option()),
+    ("judge_excluded_departement", child(judge=JudgeConstraints(excluded_departements=frozenset({"93"}))), option()),
+    ("judge_max_travel", child(judge=JudgeConstraints(max_travel_minutes=20)), option(minutes=20.0)),
+]
+
+
+@pytest.mark.parametrize("name,kid,opt", SATISFIED, ids=[c[0] for c in SATISFIED])
+def test_each_rule_satisfied(name, kid, opt):
+    assert exclusions(kid, opt, ON) == []
+    assert is_eligible(kid, opt, ON)
+
+
+def test_catalogue_entries_are_made_from_the_rule_functions():
+    assert r._rule(r.age_range, "Age range", RuleKind.HARD) == r.OPTION_RULES[0]
+    made = r._rule(r.free_place, "Free place", RuleKind.CAPACITY)
+    assert (made.name, made.label, made.kind, made.check) == ("free_place", "Free place", RuleKind.CAPACITY, r.free_place)
+    assert made.description == "Hard (capacity). The unit has at least one free place right now."

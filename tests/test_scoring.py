@@ -44,9 +44,20 @@ def test_stability_penalises_a_move_only():
 
 
 def test_unplaced_cost_higher_for_urgent_and_infants():
+    """The formula on known weights, and the configured weights make both strictly dearer (a
+    weight of 0 in matcher/weights.toml once left the urgent child without the only place)."""
+    from dataclasses import replace
+
+    w = replace(W, unplaced=100.0, unplaced_urgent=30.0, unplaced_infant=7.0)
+    assert w.unplaced_cost(child(age=8), ON) == 100.0
+    assert w.unplaced_cost(child(age=8, urgency=Urgency.URGENT), ON) == 130.0
+    assert w.unplaced_cost(child(age=2), ON) == 107.0
+    assert w.unplaced_cost(child(age=4), ON) == 100.0  # 4 is no longer an infant (0-3)
+    assert w.unplaced_cost(child(age=3, urgency=Urgency.URGENT), ON) == 137.0
     base = W.unplaced_cost(child(age=8), ON)
-    assert W.unplaced_cost(child(age=8, urgency=Urgency.URGENT), ON) == base + W.unplaced_urgent
-    assert W.unplaced_cost(child(age=2), ON) == base + W.unplaced_infant
+    assert base > 0
+    assert W.unplaced_cost(child(age=8, urgency=Urgency.URGENT), ON) > base
+    assert W.unplaced_cost(child(age=2), ON) > base
 
 
 def test_weights_file_overrides_some_keys(tmp_path: Path):

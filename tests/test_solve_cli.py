@@ -132,3 +132,28 @@ def test_invalid_dataset_reports_the_problem_and_writes_nothing(dataset, tmp_pat
     assert result.exit_code == 2
     assert "children" in result.output
     assert not out.exists()
+
+
+def _crowded(solve):
+    """A solver that puts every child in the first unit it used: over capacity (a bug, put in)."""
+    from dataclasses import replace
+
+    def broken(problem, *args, **kwargs):
+        solution = solve(problem, *args, **kwargs)
+        first = next(u for u in solution.unit_of_child.values() if u is not None)
+        return replace(solution, unit_of_child={c: first for c in solution.unit_of_child})
+
+    return broken
+
+
+def test_an_assignment_that_breaks_a_hard_rule_is_an_error_and_writes_nothing(dataset, tmp_path, monkeypatch):
+    import solver.greedy
+
+    monkeypatch.setattr(solver.greedy, "solve_greedy", _crowded(solver.greedy.solve_greedy))
+    out = tmp_path / "assignment.csv"
+    result = _solve("--data", str(dataset), "--method", "greedy", "--out", str(out))
+    assert result.exit_code == 2
+    flat = " ".join(result.output.split())
+    assert "placement solve (greedy): the answer breaks a hard rule, so it is not returned: " in flat
+    assert "(child " in flat and "more)" in flat
+    assert not out.exists()

@@ -1,7 +1,7 @@
 """The optimal method's proven bound: never above the true optimum, and tight once the LP converged."""
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from matcher import Weights
 from solver.lp import arcs_within, solve_relaxation
@@ -45,13 +45,23 @@ def test_large_batch_path_flow_only_is_feasible_bounded_and_never_worse_than_gre
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]))
 def test_arcs_left_out_by_the_threshold_cost_more_than_the_bound_allows(seed, scope):
-    """Zero threshold keeps each child's cheapest priced arcs; an infinite one keeps every arc."""
+    """An infinite threshold keeps every open eligible arc, a zero one a subset; and every arc a
+    feasible assignment uses lies within (its cost - the bound): arcs left out cost more than that."""
     problem = _problem(seed, 8, 4, scope)
     relaxation = solve_relaxation(problem, TEST_SETTINGS)
-    every = sum(len(problem.arcs_of(i)) for i in range(problem.n_children))
-    forbidden_free = arcs_within(problem, relaxation.rows, float("inf"))
-    assert len(forbidden_free) <= every
-    assert len(arcs_within(problem, relaxation.rows, 0.0)) <= len(forbidden_free)
+
+    def pairs(arcs):
+        return set(zip(arcs.child.tolist(), arcs.unit.tolist()))
+
+    every = set().union(*(pairs(problem.arcs_of(i)) for i in range(problem.n_children)))
+    assume(every)  # some instances have no child waiting: nothing to say there
+    assert pairs(arcs_within(problem, relaxation.rows, float("inf"))) == every
+    assert pairs(arcs_within(problem, relaxation.rows, 0.0)) <= every
+    best = solve_optimal(problem, TEST_SETTINGS, with_explanations=False)
+    used = {(problem.child_index[c], problem.unit_index[u]) for c, u in best.unit_of_child.items() if u is not None}
+    assert used, "the optimal assignment places someone"
+    within = pairs(arcs_within(problem, relaxation.rows, best.objective - relaxation.bound + 1e-6))
+    assert used <= within
 
 
 def test_moderate_instance_bound_positive_and_gap_small():

@@ -61,3 +61,19 @@ def test_isochrone_text_and_unknown_dataset(tmp_path):
     missing = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10", "--data", str(tmp_path / "none")])
     assert missing.exit_code == 1
     assert "error:" in missing.output
+
+
+def test_isochrone_never_lists_a_secret_structure():
+    """Regression (issue 11): with the secret filter gone, `placement isochrone` listed every
+    secret structure (protection of trafficking victims) near the point."""
+    from data.generator import generate
+
+    paris = generate(scale=1.0, seed=1)
+    secret = {s.id for s in paris.structures if s.secret}
+    assert secret, "the Paris scenario has secret structures"
+    near = next(s for s in paris.structures if s.secret).location
+    result = runner.invoke(app, ["isochrone", "--from", f"{near.lat},{near.lon}", "--minutes", "45", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {s["structure_id"] for s in json.loads(result.output)["structures"]}
+    assert len(listed) > 10
+    assert not listed & secret

@@ -105,7 +105,7 @@ def run_demo(
     from solver.greedy import solve_greedy
     from solver.optimal import SolverSettings, solve_optimal
     from solver.problem import Problem
-    from solver.solution import relative_gap
+    from solver.solution import relative_gap, require_valid_solution
 
     db = Database(database_url or DEMO_URL)
     work = db.officers_work()
@@ -144,6 +144,7 @@ def run_demo(
                 solutions[name] = solve_greedy(problem, with_bound=False, with_explanations=False)
             else:
                 solutions[name] = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s), with_explanations=False)
+            require_valid_solution(problem, solutions[name], f"placement demo ({name})")
             done()
         bound = solutions["optimal"].bound  # one proven bound, both methods measured against it
         for name, solution in solutions.items():

@@ -106,7 +106,7 @@ def run_solve(
     from solver.greedy import solve_greedy
     from solver.optimal import solve_optimal
     from solver.problem import Problem
-    from solver.solution import SolverSettings
+    from solver.solution import SolverSettings, require_valid_solution
 
     if not data_dir.is_dir():
         raise DomainError(f"--data {data_dir}: no such dataset directory")
@@ -124,6 +124,7 @@ def run_solve(
             solution = solve_greedy(problem)
         else:
             solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
+        require_valid_solution(problem, solution, f"placement solve ({method})")
         done()
     report: dict[str, Any] = {
         "dataset": str(data_dir),

@@ -164,6 +164,11 @@ def hold_bundle(
         raise NotFoundError(f"child(ren) {', '.join(missing)} do not exist")
     for unit_id, _ in parts:
         expire_holds(session, now, unit_id)
+    # Lock the children's rows (in id order) so that two holds of one child queue and the second
+    # sees the first: one live hold per child (PostgreSQL let both through under a race; SQLite's
+    # BEGIN IMMEDIATE queues every writer anyway). After expire_holds, so that the unit is locked
+    # before the children, as confirm() does.
+    session.execute(select(ChildRow.id).where(ChildRow.id.in_(list(child_ids))).order_by(ChildRow.id).with_for_update())
     busy = session.execute(
         select(ReservationChildRow.child_id, ReservationRow.id, ReservationRow.unit_id)
         .join(ReservationRow, ReservationRow.id == ReservationChildRow.reservation_id)
