@@ -643,10 +643,10 @@ def test_a_batch_job_whose_assignment_breaks_a_hard_rule_fails(api: Api, monkeyp
     from tests.test_solve_cli import _crowded
 
     monkeypatch.setattr(solver.greedy, "solve_greedy", _crowded(solver.greedy.solve_greedy))
-    job = api.post("/jobs", {"method": "greedy"}).json()["id"]
+    job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
     api.services.jobs.wait(job, timeout=60)
-    status = api.get(f"/jobs/{job}").json()
+    status = api.get(f"/jobs/{job}", role="planner").json()
     assert status["status"] == "failed"
     assert status["error"].startswith("HardRuleViolation: batch job (greedy): the answer breaks a hard rule")
     assert "free_place (children" in status["error"]
-    assert "is not returned" in problem_of(api.get(f"/jobs/{job}/result"), 409)["detail"]
+    assert "is not returned" in problem_of(api.get(f"/jobs/{job}/result", role="planner"), 409)["detail"]

@@ -442,7 +442,7 @@ def test_no_proposal_in_the_structure_where_a_child_the_judge_separated_lives():
     assert [p.structure_id for p in propose(other_side, ["C-1"], travel, W)] == ["S-mid", "S-far"]
     answer = why_not(sys, ["C-1"], "S-near", travel, W)
     assert answer.verdict == "separated"
-    assert answer.sentence == "S-near (mecs S-near) cannot take them: the judge separated C-1 from C-2, who lives there."
+    assert answer.sentence == "mecs S-near (S-near) cannot take them: the judge separated C-1 from C-2, who lives there."
 
 
 def test_proposal_violations_empty_for_every_proposal_made():

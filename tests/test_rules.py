@@ -201,6 +201,7 @@ BROKEN_ALONE = [
     ("judge_excluded_structure", child(judge=JudgeConstraints(excluded_structures=frozenset({"S-1"}))), option()),
     ("judge_excluded_departement", child(judge=JudgeConstraints(excluded_departements=frozenset({"75"}))), option()),
     ("judge_max_travel", child(judge=JudgeConstraints(max_travel_minutes=20)), option(minutes=21.0)),
+    ("hotel_age", child(age=15), option(structure(type=StructureType.HOTEL), unit(ages=(12, 21)))),
 ]
 
 
