@@ -144,7 +144,11 @@ def _keys(problem: Problem, arcs: Arcs) -> np.ndarray:
 
 
 def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with_explanations: bool = True) -> Solution:
-    """Best assignment of the problem's children (see the module docstring), with bound and gap."""
+    """Best assignment of the problem's children (see the module docstring), with bound and gap.
+
+    Every step that fails (the flow, GLOP after its retries, SCIP) is said in
+    ``Solution.warnings``, and ``Solution.bound_source`` says where the bound comes from.
+    """
     settings = settings or SolverSettings()
     start = time.perf_counter()
     t = time.perf_counter()
@@ -153,48 +157,52 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     greedy_value = objective_of(problem, greedy)
     candidates: list[tuple[str, np.ndarray]] = [("greedy", greedy)]
     start_arcs = _arcs_of_assignment(problem, greedy)
-    flow_bound = -np.inf
+    warnings: list[str] = []
+    bounds: dict[str, float] = {}
+    """Each proven bound found, by source (the reported bound is the highest)."""
     stats: dict = {"children": problem.n_children, "units": problem.n_units, "greedy_seconds": round(greedy_s, 3)}
     t = time.perf_counter()
+    relaxed = None
     if problem.n_children:
         # the min-cost flow over every arc without the group rules, by pricing: dual prices and a
         # proven bound (the Lagrangian at those prices, with the fratries' structure), and two
         # starts: split fratries placed at raw cost, and at cost + price (which counts the
         # children a place pushes out)
-        relaxed = flow_relaxation(problem)
-        flow_bound = relaxed.bound
-        stats.update(relaxed.stats)
-        for name, prices in (("flow", None), ("flow_priced", relaxed.prices)):
-            assigned = repair(problem, flow_around(problem, relaxed, place_fratries(problem, relaxed.assigned, prices)))
-            candidates.append((name, assigned))
-            start_arcs = start_arcs.merged(_arcs_of_assignment(problem, assigned), problem.n_units)
+        try:
+            relaxed = flow_relaxation(problem)
+        except SolverError as error:
+            warnings.append(f"flow relaxation failed ({error}): no flow bound or flow start")
+        if relaxed is not None:
+            bounds["flow"] = relaxed.bound
+            stats.update(relaxed.stats)
+            for name, prices in (("flow", None), ("flow_priced", relaxed.prices)):
+                assigned = repair(problem, flow_around(problem, relaxed, place_fratries(problem, relaxed.assigned, prices)))
+                candidates.append((name, assigned))
+                start_arcs = start_arcs.merged(_arcs_of_assignment(problem, assigned), problem.n_units)
     stats["flow_seconds"] = round(time.perf_counter() - t, 3)
-    stats["flow_bound"] = flow_bound
-    try:
-        if problem.n_children > settings.max_lp_children:
-            raise SolverError(f"{problem.n_children} children: more than SolverSettings.max_lp_children "
-                              f"({settings.max_lp_children}), the LP and the MIP are skipped")
-        relaxation = solve_relaxation(problem, settings, extra_arcs=start_arcs)
-    except SolverError as error:
-        if not np.isfinite(flow_bound):
-            raise
-        # GLOP failed (ABNORMAL or its time limit, seen at Paris scale, scope "all"): keep the
-        # flow's bound and the best start, and say so in the stats
-        relaxation = None
-        stats["lp_error"] = str(error)
-    bound = flow_bound if relaxation is None else max(relaxation.bound, flow_bound)
+    stats["flow_bound"] = bounds.get("flow")
+    relaxation = None
+    if not problem.n_children:
+        bounds["empty"] = 0.0
+    elif problem.n_children > settings.max_lp_children:
+        # by design: GLOP does not converge in the budget at Paris scale, scope all
+        stats["lp_skipped"] = (f"{problem.n_children} children: more than SolverSettings.max_lp_children "
+                               f"({settings.max_lp_children})")
+    else:
+        try:
+            relaxation = solve_relaxation(problem, settings, extra_arcs=start_arcs)
+        except SolverError as error:
+            stats["lp_error"] = str(error)
+            warnings.append(f"LP relaxation failed ({error}); the LP bound and the exact MIP steps are skipped")
     if relaxation is not None:
         stats.update(relaxation.stats)
-    if relaxation is None:
-        pass  # no LP: the best start stands, with the flow bound
-    elif _is_integral(relaxation) and relaxation.converged:
-        # the LP optimum over every arc that could improve it is integral: it is optimal
-        candidates.append(("lp", _from_relaxation(problem, relaxation)))
-        stats["lp_integral"] = True
-        bound = max(bound, relaxation.value)
-    else:
+        warnings.extend(relaxation.warnings)
+        if np.isfinite(relaxation.bound):
+            bounds["lagrangian"] = relaxation.bound
         stats["lp_integral"] = _is_integral(relaxation)
         candidates.append(("lp_rounding", _round_relaxation(problem, relaxation)))
+        if stats["lp_integral"]:
+            candidates.append(("lp", _from_relaxation(problem, relaxation)))
         values = {name: objective_of(problem, a) for name, a in candidates}
         hint = dict(candidates)[min(values, key=values.get)]
         # stage 1: the MIP on the LP's arcs (and the hint's), for a good incumbent
@@ -205,6 +213,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         if exact is not None:
             candidates.append(("mip", exact))
             hint = exact
+        else:
+            warnings.append(f"exact MIP (stage 1) ended {exact_stats['mip_status']} without a solution: the best start stands")
         incumbent = objective_of(problem, hint)
         # stage 2: every arc whose Lagrangian excess could still beat the incumbent (see the
         # module docstring); then the MIP's bound on those arcs is a bound for the whole problem
@@ -217,7 +227,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             stats["arcs_within_seconds"] = round(time.perf_counter() - t, 3)
             stats["stage2_new_arcs"] = int(new.sum())
             if not new.any():
-                bound = max(bound, min(kept_bound, incumbent))
+                if exact is not None:
+                    bounds["mip"] = min(kept_bound, incumbent)
             elif new.sum() <= settings.max_stage2_arcs:
                 kept = kept.merged(Arcs(within.child[new], within.unit[new], within.cost[new], within.minutes[new]), problem.n_units)
                 remaining = settings.time_limit_s - (time.perf_counter() - start)
@@ -225,13 +236,26 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                 stats.update({f"stage2_{k}": v for k, v in exact_stats.items()})
                 if exact is not None:
                     candidates.append(("mip2", exact))
-                    bound = max(bound, min(kept_bound, relaxation.bound + threshold))
-    lagrangian = relaxation.bound if relaxation is not None else -np.inf
-    stats["bound_source"] = "mip" if bound > max(lagrangian, flow_bound) else ("flow" if flow_bound >= lagrangian else "lagrangian")
-    # "flow": the flow bound, or the Lagrangian at the flow's dual prices when higher
+                    bounds["mip"] = min(kept_bound, relaxation.bound + threshold)
+                else:
+                    warnings.append(f"exact MIP (stage 2) ended {exact_stats['mip_status']} without a solution: "
+                                    "its bound is not used")
+            else:
+                warnings.append(f"exact MIP stage 2 skipped: {int(new.sum())} arcs could beat the incumbent, more than "
+                                f"SolverSettings.max_stage2_arcs ({settings.max_stage2_arcs}); the bound is the Lagrangian")
     values = {name: objective_of(problem, a) for name, a in candidates}
     best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith("mip")))
     assigned = dict(candidates)[best_name]
+    finite = {k: v for k, v in bounds.items() if np.isfinite(v)}
+    if finite:
+        source = max(finite, key=lambda k: (finite[k], k == "mip"))
+        bound: float | None = finite[source]
+        source = "flow" if source == "empty" else source
+    else:
+        bound, source = None, None
+        warnings.append("no proven bound could be computed (see the warnings above): the gap is unknown")
+    stats["bound_source"] = source
+    stats["bounds"] = {k: round(float(v), 3) for k, v in finite.items()}
     stats["chosen"] = best_name
     stats["greedy_objective"] = greedy_value
     splits = [
@@ -246,4 +270,5 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     solve_s = time.perf_counter() - start
     explanations = explain(problem, assigned, splits) if with_explanations else {}
     stats["solve_seconds"] = round(solve_s, 3)
-    return Solution.of_assignment(problem, assigned, "optimal", bound, start, stats, splits, explanations)
+    return Solution.of_assignment(problem, assigned, "optimal", bound, start, stats, splits, explanations,
+                                  bound_source=source, warnings=warnings)

@@ -93,6 +93,15 @@ class Solution:
     stats: dict[str, Any] = field(default_factory=dict)
     splits: tuple[SplitReport, ...] = ()
     explanations: dict[str, Explanation] = field(default_factory=dict)
+    bound_source: str | None = None
+    """Where the bound comes from: ``"flow"`` (the Lagrangian at the min-cost flow's prices),
+    ``"lagrangian"`` (at the LP's multipliers), ``"mip"`` (the exact step's bound over the arcs
+    that could beat the incumbent, :mod:`solver.optimal`); None when there is no bound (then
+    ``warnings`` says why)."""
+    warnings: tuple[str, ...] = ()
+    """What did not go as planned and how it was handled (a solver failure retried or recovered,
+    a step skipped, a bound that could not be computed): never silent, shown by ``placement
+    solve`` and ``placement demo`` and in their JSON."""
 
     @classmethod
     def of_assignment(
@@ -105,6 +114,8 @@ class Solution:
         stats: dict[str, Any],
         splits: tuple[SplitReport, ...] | list[SplitReport] = (),
         explanations: dict[str, Explanation] | None = None,
+        bound_source: str | None = None,
+        warnings: tuple[str, ...] | list[str] = (),
     ) -> Solution:
         """The solution of an assignment given as unit index per child (-1: no place), re-scored
         from scratch; ``started`` is the ``time.perf_counter()`` of the start of the solve."""
@@ -119,6 +130,8 @@ class Solution:
             stats=stats,
             splits=tuple(splits),
             explanations=explanations or {},
+            bound_source=bound_source if bound is not None else None,
+            warnings=tuple(warnings),
         )
 
     def summary(self, problem: Problem) -> Summary:
