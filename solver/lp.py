@@ -335,7 +335,7 @@ def price_all(
     rows: RowPrices,
     mu: np.ndarray | None,
     add_per_child: int,
-    held: np.ndarray | None = None,
+    held: set[int] | frozenset[int] = frozenset(),
     fratrie_duals: FratrieDuals | None = None,
 ) -> tuple[float, Arcs]:
     """Lagrangian bound for the row multipliers over every eligible arc, and the arcs worth adding.
@@ -345,7 +345,7 @@ def price_all(
     priced option, each fratrie that must stay together its cheapest way into one structure
     (with that structure's places, :func:`_fratrie_best`) or a split at the penalty.
 
-    With ``mu`` (the LP's child duals) it also returns the arcs not in ``held`` (sorted keys
+    With ``mu`` (the LP's child duals) it also returns the arcs not in ``held`` (the keys
     ``child * n_units + unit`` of the arcs the LP holds) whose LP reduced cost
     ``cost + price[u] + separation and sibling-unit multipliers + fratrie row penalties - mu[c]``
     is negative, at most ``add_per_child`` per child, most negative first. Held arcs are left
@@ -362,9 +362,9 @@ def price_all(
         if not r.size:
             return
         u = units[c] if units.ndim == 1 else units[r, c]
-        if held is not None and held.size:
-            keys = kids[r].astype(np.int64) * n_units + u
-            fresh = ~np.isin(keys, held)
+        if held:
+            keys = (kids[r].astype(np.int64) * n_units + u).tolist()
+            fresh = np.fromiter((k not in held for k in keys), dtype=bool, count=len(keys))
             r, c, u = r[fresh], c[fresh], u[fresh]
         top = _per_child_top(r, c, rc[r, c], add_per_child)
         r, c, u = r[top], c[top], u[top]
@@ -521,7 +521,6 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
     warnings: list[str] = []
     last: _Round | None = None
     bound_meets_value = False
-    n_units = max(problem.n_units, 1)
     while True:
         t = time.perf_counter()
         status = _solve_lp(model)
@@ -571,8 +570,7 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
         )
         rounds += 1
         more = rounds < settings.pricing_rounds and time.perf_counter() - start < settings.time_limit_s * 0.5
-        held_keys = np.sort(held.child.astype(np.int64) * n_units + held.unit)
-        round_bound, priced = price_all(problem, rows, mu, 4 if more else 0, held_keys, duals)
+        round_bound, priced = price_all(problem, rows, mu, 4 if more else 0, model.known, duals)
         if round_bound > bound:
             bound, best_rows = round_bound, rows
         # the Lagrangian bound (over every arc) meets the LP's value: more columns cannot lower
