@@ -52,7 +52,7 @@ from ortools.linear_solver import pywraplp
 from solver.explain import explain
 from solver.flow import flow_around, flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
-from solver.lp import Relaxation, SolverError, _Model, arcs_within, solve_relaxation
+from solver.lp import Relaxation, SolverError, _Model, arcs_within, drop_forbidden, solve_relaxation
 from solver.problem import Arcs, Problem
 from solver.siblings import split_cause
 from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of
@@ -108,9 +108,10 @@ def _from_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
     return assigned
 
 
-def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float) -> tuple[np.ndarray | None, float, dict]:
-    """SCIP on the kept arcs (the LP's own model with binary variables): assignment, best bound, stats."""
-    model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend="SCIP")
+def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float,
+               backend: str = "SCIP") -> tuple[np.ndarray | None, float, dict]:
+    """SCIP (or ``backend``) on the kept arcs (the LP's own model with binary variables): assignment, best bound, stats."""
+    model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend=backend)
     model.add(arcs)
     held = model.arcs()
     hinted = hint[held.child] == held.unit
@@ -243,8 +244,26 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             else:
                 warnings.append(f"exact MIP stage 2 skipped: {int(new.sum())} arcs could beat the incumbent, more than "
                                 f"SolverSettings.max_stage2_arcs ({settings.max_stage2_arcs}); the bound is the Lagrangian")
+    if relaxation is None and relaxed is not None and settings.polish_arcs_per_child:
+        # no LP over every arc (Paris scale, scope all, or GLOP failed): polish the best start
+        # with the MIP on the flow's cheapest priced arcs of each child and the starts' arcs, in
+        # the time left (a better assignment, not a bound: that MIP sees only some arcs)
+        remaining = settings.time_limit_s - (time.perf_counter() - start)
+        if remaining >= settings.polish_min_seconds:
+            values = {name: objective_of(problem, a) for name, a in candidates}
+            hint = dict(candidates)[min(values, key=values.get)]
+            support = relaxed.support(problem, settings.polish_arcs_per_child).merged(start_arcs, problem.n_units)
+            polished, _, polish_stats = _exact_mip(problem, drop_forbidden(problem, support), hint, settings, remaining)
+            stats.update({f"polish_{k}": v for k, v in polish_stats.items()})
+            if polished is not None:
+                candidates.append(("polish", polished))
+            else:
+                warnings.append(f"polish MIP ended {polish_stats['mip_status']} without a solution in "
+                                f"{remaining:.1f} s: the best start stands")
+        else:
+            stats["polish_skipped"] = f"{remaining:.1f} s left, less than SolverSettings.polish_min_seconds"
     values = {name: objective_of(problem, a) for name, a in candidates}
-    best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith("mip")))
+    best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith(("mip", "polish"))))
     assigned = dict(candidates)[best_name]
     finite = {k: v for k, v in bounds.items() if np.isfinite(v)}
     if finite:

@@ -186,3 +186,19 @@ def test_placement_solve_shows_the_failure_in_text_and_json(monkeypatch, tmp_pat
     text = runner.invoke(app, ["solve", "--data", str(small_dataset), "--method", method, "--time-limit", "10"])
     assert text.exit_code == 0, text.output
     assert "warning:" in text.output and "abnormal" in text.output and "(flow)" in text.output
+
+
+@pytest.mark.parametrize("seed", (0, 8))
+def test_flow_only_path_polish_keeps_every_hard_rule_and_never_worsens_the_starts(seed):
+    """Above max_lp_children the best start is polished by the MIP on the flow's support."""
+    problem = tight_problem(seed)
+    exact = solve_exact(problem).objective
+    no_lp = SolverSettings(time_limit_s=10.0, mip_gap=0.0, max_lp_children=0)
+    best = solve_optimal(problem, no_lp, with_explanations=False)
+    _check(problem, best, exact)
+    assert best.bound_source == "flow" and best.stats["polish_mip_status"] in ("OPTIMAL", "FEASIBLE")
+    unpolished = solve_optimal(problem, SolverSettings(time_limit_s=10.0, max_lp_children=0, polish_arcs_per_child=0),
+                               with_explanations=False)
+    require_valid(problem, unpolished.unit_of_child, "no polish")
+    assert "polish_mip_status" not in unpolished.stats
+    assert best.objective <= unpolished.objective + 1e-6
