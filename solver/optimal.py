@@ -12,9 +12,10 @@ Steps (each timed in ``Solution.stats``):
    prices give a proven bound, the Lagrangian with the fratries' structure,
    :attr:`solver.flow.FlowRelaxation.bound`): split fratries placed at raw cost, and at cost +
    the flow's price of each place; and a rounding of the LP. The best is the MIP's hint. Above
-   ``SolverSettings.max_lp_children`` children, or if GLOP fails (ABNORMAL or its time limit),
-   steps 1, 3 and 4 are skipped and the result is the best start with the flow's bound (Paris
-   scale, scope "all": 0.38% in about 10 s; GLOP does not converge there).
+   ``SolverSettings.max_lp_children`` children, or if GLOP fails after its retries, steps 1, 3
+   and 4 are skipped (a warning says so when GLOP failed) and the best start is polished by SCIP
+   on the flow's cheapest priced arcs per child in the time left; the bound is the flow's (Paris
+   scale, scope "all"; GLOP does not converge there).
 3. **Stage 1**: SCIP on the LP's arcs (the LP's own model with binary variables, built by
    :class:`solver.lp._Model`), stopped at ``SolverSettings.mip_gap``: a good incumbent ``I``.
 4. **Stage 2**: every eligible arc whose Lagrangian excess is at most ``T = I - L``
@@ -35,7 +36,8 @@ tolerances; the bound is only as tight as ``L`` makes the filter (a weak ``L`` k
 When stage 1 already holds every arc within ``T``, its bound is used directly; when more than
 ``SolverSettings.max_stage2_arcs`` would be added, stage 2 is skipped and only ``L`` is reported.
 
-If the converged LP solution is integral it is optimal and the MIP is skipped. Only arcs that pass
+The LP's value itself is never reported as the bound, even when its solution is integral: only
+Lagrangian bounds (valid for any multipliers) and the stage-2 argument are. Only arcs that pass
 every hard rule exist, so the model is always feasible (every child may stay without a place); an
 infeasible status is reported as a solver failure. SCIP replaced an earlier CP-SAT exact step
 because CP-SAT did not close the integrality gap (Paris, waiting children: FEASIBLE at 170,519
@@ -45,6 +47,7 @@ after 30 s, where SCIP proves 169,043 optimal in 3 s).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -56,6 +59,10 @@ from solver.lp import Relaxation, SolverError, _Model, arcs_within, drop_forbidd
 from solver.problem import Arcs, Problem
 from solver.siblings import split_cause
 from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of
+
+STAGE1_MIP_GAP = 0.001
+"""Relative gap at which stage 1 (on the LP's arcs, for an incumbent) stops."""
+
 
 def _arcs_of_assignment(problem: Problem, assigned: np.ndarray) -> Arcs:
     kids = np.flatnonzero(assigned >= 0)
@@ -109,13 +116,19 @@ def _from_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
 
 
 def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float,
-               backend: str = "SCIP") -> tuple[np.ndarray | None, float, dict]:
-    """SCIP (or ``backend``) on the kept arcs (the LP's own model with binary variables): assignment, best bound, stats."""
+               backend: str | None = None) -> tuple[np.ndarray | None, float, dict]:
+    """The MIP on the kept arcs (the LP's own model with binary variables; ``backend``, default
+    ``settings.mip_backend``; SCIP starts from ``hint``, HiGHS does not take one): assignment,
+    best bound, stats."""
+    backend = backend or settings.mip_backend
     model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend=backend)
+    if backend == "HIGHS" and not settings.log:
+        model.lp.SetSolverSpecificParametersAsString("output_flag=false")  # its banner goes to stdout
     model.add(arcs)
     held = model.arcs()
     hinted = hint[held.child] == held.unit
-    model.lp.SetHint(model.vars, [1.0 if h else 0.0 for h in hinted.tolist()])
+    if backend == "SCIP":
+        model.lp.SetHint(model.vars, [1.0 if h else 0.0 for h in hinted.tolist()])
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, settings.mip_gap)
     if settings.log:
@@ -209,7 +222,9 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         # stage 1: the MIP on the LP's arcs (and the hint's), for a good incumbent
         kept = relaxation.arcs.merged(_arcs_of_assignment(problem, hint), problem.n_units)
         remaining = settings.time_limit_s - (time.perf_counter() - start)
-        exact, kept_bound, exact_stats = _exact_mip(problem, kept, hint, settings, remaining * 0.5)
+        # (an incumbent is all stage 1 is for: a looser gap is enough)
+        stage1 = replace(settings, mip_gap=max(settings.mip_gap, STAGE1_MIP_GAP))
+        exact, kept_bound, exact_stats = _exact_mip(problem, kept, hint, stage1, remaining * 0.5)
         stats.update({f"stage1_{k}": v for k, v in exact_stats.items()})
         if exact is not None:
             candidates.append(("mip", exact))
@@ -238,6 +253,9 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                 if exact is not None:
                     candidates.append(("mip2", exact))
                     bounds["mip"] = min(kept_bound, relaxation.bound + threshold)
+                    if exact_stats["mip_status"] != "OPTIMAL" and kept_bound < relaxation.bound:
+                        warnings.append(f"exact MIP (stage 2, {int(new.sum())} more arcs) stopped at the time limit "
+                                        f"before its bound passed the Lagrangian's: the gap is to the Lagrangian bound")
                 else:
                     warnings.append(f"exact MIP (stage 2) ended {exact_stats['mip_status']} without a solution: "
                                     "its bound is not used")
@@ -253,7 +271,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             values = {name: objective_of(problem, a) for name, a in candidates}
             hint = dict(candidates)[min(values, key=values.get)]
             support = relaxed.support(problem, settings.polish_arcs_per_child).merged(start_arcs, problem.n_units)
-            polished, _, polish_stats = _exact_mip(problem, drop_forbidden(problem, support), hint, settings, remaining)
+            polished, _, polish_stats = _exact_mip(problem, drop_forbidden(problem, support), hint, settings, remaining,
+                                                   backend="SCIP")  # from the hint: never worse than the best start
             stats.update({f"polish_{k}": v for k, v in polish_stats.items()})
             if polished is not None:
                 candidates.append(("polish", polished))
@@ -265,7 +284,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     values = {name: objective_of(problem, a) for name, a in candidates}
     best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith(("mip", "polish"))))
     assigned = dict(candidates)[best_name]
-    finite = {k: v for k, v in bounds.items() if np.isfinite(v)}
+    finite = {k: v for k, v in bounds.items() if np.isfinite(v) and v > -1e19}  # SCIP's -1e20: no bound
     if finite:
         source = max(finite, key=lambda k: (finite[k], k == "mip"))
         bound: float | None = finite[source]

@@ -42,6 +42,11 @@ class SolverSettings:
     pricing_rounds: int = 200
     """Most rounds of LP pricing (column generation); it stops earlier when nothing is left to add
     (converged, usually within 20 rounds) or after half the time limit."""
+    mip_backend: str = "HIGHS"
+    """OR-Tools backend of the exact MIP stages. HiGHS (shipped with OR-Tools) replaced SCIP:
+    on the waiting batch it solves stage 2 about twice as fast (seed 1: 4.5 s and the optimum
+    169,038.5, where SCIP took 7.8 s to stop at 169,042.0; seed 15: 16 s against 31 s, on the
+    loaded shared machine). The polish step keeps SCIP, which starts from the best start."""
     mip_gap: float = 0.0001
     """The exact step (SCIP) stops when its relative gap is this small (issue 10's target for the
     waiting batch: 0.01% on every seed)."""
