@@ -1,4 +1,4 @@
-"""The optimal method: LP relaxation priced to convergence, then an exact MIP (SCIP) in two stages.
+"""The optimal method: LP relaxation priced to convergence, then an exact MIP (HiGHS) in two stages.
 
 Steps (each timed in ``Solution.stats``):
 
@@ -16,11 +16,12 @@ Steps (each timed in ``Solution.stats``):
    and 4 are skipped (a warning says so when GLOP failed) and the best start is polished by SCIP
    on the flow's cheapest priced arcs per child in the time left; the bound is the flow's (Paris
    scale, scope "all"; GLOP does not converge there).
-3. **Stage 1**: SCIP on the LP's arcs (the LP's own model with binary variables, built by
-   :class:`solver.lp._Model`), stopped at ``SolverSettings.mip_gap``: a good incumbent ``I``.
+3. **Stage 1**: the MIP (``SolverSettings.mip_backend``, HiGHS) on the LP's arcs (the LP's own
+   model with binary variables, built by :class:`solver.lp._Model`), stopped at 0.1%: a good
+   incumbent ``I``.
 4. **Stage 2**: every eligible arc whose Lagrangian excess is at most ``T = I - L``
-   (:func:`solver.lp.arcs_within`, one vectorised pass over all arcs) is added, and SCIP solves
-   again from the incumbent.
+   (:func:`solver.lp.arcs_within`, one vectorised pass over all arcs) is added, and the MIP is
+   solved again, to ``SolverSettings.mip_gap``.
 5. The best assignment found is re-scored exactly; gap = (objective - bound) / objective.
 
 **Why the stage-2 MIP bound is a bound for the whole problem.** Relax capacities, separations and
@@ -39,7 +40,7 @@ When stage 1 already holds every arc within ``T``, its bound is used directly; w
 The LP's value itself is never reported as the bound, even when its solution is integral: only
 Lagrangian bounds (valid for any multipliers) and the stage-2 argument are. Only arcs that pass
 every hard rule exist, so the model is always feasible (every child may stay without a place); an
-infeasible status is reported as a solver failure. SCIP replaced an earlier CP-SAT exact step
+infeasible status is reported as a solver failure. SCIP (now HiGHS) replaced an earlier CP-SAT exact step
 because CP-SAT did not close the integrality gap (Paris, waiting children: FEASIBLE at 170,519
 after 30 s, where SCIP proves 169,043 optimal in 3 s).
 """
@@ -143,7 +144,8 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     }
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         if status == pywraplp.Solver.INFEASIBLE:
-            raise SolverError("SCIP says the model is infeasible, which cannot happen (every child may stay without a place)")
+            raise SolverError(f"the MIP solver ({backend}) says the model is infeasible, which cannot happen "
+                              "(every child may stay without a place)")
         return None, -np.inf, stats
     bound = model.objective.BestBound()
     stats["mip_bound"] = bound
@@ -160,7 +162,7 @@ def _keys(problem: Problem, arcs: Arcs) -> np.ndarray:
 def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with_explanations: bool = True) -> Solution:
     """Best assignment of the problem's children (see the module docstring), with bound and gap.
 
-    Every step that fails (the flow, GLOP after its retries, SCIP) is said in
+    Every step that fails (the flow, GLOP after its retries, the MIP) is said in
     ``Solution.warnings``, and ``Solution.bound_source`` says where the bound comes from.
     """
     settings = settings or SolverSettings()
@@ -284,7 +286,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     values = {name: objective_of(problem, a) for name, a in candidates}
     best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith(("mip", "polish"))))
     assigned = dict(candidates)[best_name]
-    finite = {k: v for k, v in bounds.items() if np.isfinite(v) and v > -1e19}  # SCIP's -1e20: no bound
+    finite = {k: v for k, v in bounds.items() if np.isfinite(v) and v > -1e19}  # -1e20: the MIP stopped before any bound
     if finite:
         source = max(finite, key=lambda k: (finite[k], k == "mip"))
         bound: float | None = finite[source]

@@ -109,3 +109,21 @@ def test_lagrangian_with_any_prices_is_below_the_exact_optimum(seed, scale, data
                   for s in range(len(problem.structure_ids)) if rng.random() < 0.5}
     bound, _ = price_all(problem, RowPrices(prices, separation, sibling_unit), None, 0)
     assert bound <= exact + 1e-6 * abs(exact)
+
+
+@pytest.mark.parametrize("seed", (0, 3, 8, 9))
+def test_pricing_reaches_the_lp_over_every_arc_before_it_says_converged(monkeypatch, seed):
+    """From one arc per child, with the stop on 'bound meets value' turned off: when pricing says
+    converged, the LP over its arcs equals the LP over every eligible arc (fratrie rows' duals
+    counted in the reduced costs, held arcs left out before the choice)."""
+    import solver.lp as lp
+
+    problem = tight_problem(seed)
+    monkeypatch.setattr(lp, "LP_BOUND_TOLERANCE", -np.inf)
+    one_arc = SolverSettings(time_limit_s=10.0, candidates_per_child=1)
+    priced = solve_relaxation(problem, one_arc)
+    assert priced.converged
+    every = _Model(problem, one_arc)
+    every.add(lp.drop_forbidden(problem, lp.arcs_within(problem, priced.rows, float("inf"))))
+    assert every.lp.Solve() == 0
+    assert priced.value == pytest.approx(every.objective.Value(), rel=1e-7, abs=1e-6)
