@@ -46,7 +46,8 @@ class SolverSettings:
     """OR-Tools backend of the exact MIP stages. HiGHS (shipped with OR-Tools) replaced SCIP:
     on the waiting batch it solves stage 2 about twice as fast (seed 1: 4.5 s and the optimum
     169,038.5, where SCIP took 7.8 s to stop at 169,042.0; seed 15: 16 s against 31 s, on the
-    loaded shared machine). The polish step keeps SCIP, which starts from the best start."""
+    loaded shared machine). Stage 1 and the polish step keep SCIP, which starts from the best
+    start (HiGHS takes none, and once ended its time with no solution at all)."""
     mip_gap: float = 0.0001
     """The exact step (SCIP) stops when its relative gap is this small (issue 10's target for the
     waiting batch: 0.01% on every seed)."""

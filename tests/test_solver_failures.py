@@ -96,7 +96,7 @@ def test_a_failed_exact_step_is_reported_and_the_best_start_stands(monkeypatch):
     problem = tight_problem(0)
     exact = solve_exact(problem).objective
 
-    def failing(problem, arcs, hint, settings, time_limit):
+    def failing(problem, arcs, hint, settings, time_limit, backend=None):
         return None, float("-inf"), {"mip_status": "NOT_SOLVED", "mip_seconds": 0.0, "mip_nodes": 0, "mip_arcs": len(arcs)}
 
     monkeypatch.setattr(optimal, "_exact_mip", failing)
