@@ -165,7 +165,8 @@ def run_seeds(scale: float, seeds: list[int], scope: str, time_limit_s: float, e
             "bound": None if solution.bound is None else round(solution.bound, 1), "gap": solution.gap,
             "bound_source": solution.bound_source, "wall_s": round(solution.wall_seconds, 2),
             "solve_s": solution.stats.get("solve_seconds"), "splits": len(solution.splits),
-            "warnings": list(solution.warnings), "chosen": solution.stats.get("chosen"),
+            "warnings": list(solution.warnings), "lp_retries": list(solution.stats.get("lp_retries", [])),
+            "chosen": solution.stats.get("chosen"),
         }
         if exact:
             from tests.exact_reference import solve_exact

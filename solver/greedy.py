@@ -126,6 +126,7 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
             try:
                 relaxation = lp_bound(problem)
                 warnings.extend(relaxation.warnings)
+                stats["lp_retries"] = relaxation.stats["lp_retries"]
                 if bound is None or relaxation.bound > bound:
                     bound, source = relaxation.bound, "lagrangian"
             except SolverError as error:

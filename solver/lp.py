@@ -71,7 +71,8 @@ class Relaxation:
     """Pricing found no arc outside the LP with a negative reduced cost (fratrie rows' duals
     included): the LP over its arcs is the LP over every arc."""
     warnings: tuple[str, ...] = ()
-    """What went wrong on the way and how it was recovered (a GLOP round retried, rounds lost)."""
+    """What went wrong and could not be recovered (rounds lost). A round GLOP solved on a retry
+    is listed in ``stats["lp_retries"]`` instead: the answer is as good, and the bound as valid."""
 
 
 class _Model:
@@ -519,6 +520,7 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
     converged = False
     lp_s = 0.0
     warnings: list[str] = []
+    retries: list[str] = []
     last: _Round | None = None
     bound_meets_value = False
     while True:
@@ -535,7 +537,7 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
             model.lp.SetSolverSpecificParametersAsString(params)
             status = _solve_lp(model)
             if status == pywraplp.Solver.OPTIMAL:
-                warnings.append(
+                retries.append(
                     f"LP round {rounds + 1}: GLOP returned {failed}; solved again with {params!r}"
                     + (" on a rebuilt model" if rebuild else "")
                 )
@@ -608,6 +610,7 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
             "lagrangian_bound": bound,
             "lp_converged": converged,
             "lp_bound_meets_value": bound_meets_value,
+            "lp_retries": retries,
         },
     )
 
