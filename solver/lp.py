@@ -451,6 +451,9 @@ def arcs_within(problem: Problem, rows: RowPrices, threshold: float) -> Arcs:
     return Arcs.joined(parts)
 
 
+LP_PRICED_PER_CHILD = 8
+"""Most arcs with a negative reduced cost added per child and pricing round."""
+
 LP_BOUND_TOLERANCE = 1e-7
 """Pricing stops when the Lagrangian bound is within this share of the LP's value."""
 
@@ -572,7 +575,7 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
         )
         rounds += 1
         more = rounds < settings.pricing_rounds and time.perf_counter() - start < settings.time_limit_s * 0.5
-        round_bound, priced = price_all(problem, rows, mu, 4 if more else 0, model.known, duals)
+        round_bound, priced = price_all(problem, rows, mu, LP_PRICED_PER_CHILD if more else 0, model.known, duals)
         if round_bound > bound:
             bound, best_rows = round_bound, rows
         # the Lagrangian bound (over every arc) meets the LP's value: more columns cannot lower
