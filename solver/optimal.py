@@ -123,8 +123,13 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     best bound, stats."""
     backend = backend or settings.mip_backend
     model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend=backend)
-    if backend == "HIGHS" and not settings.log:
-        model.lp.SetSolverSpecificParametersAsString("output_flag=false")  # its banner goes to stdout
+    highs_gap = settings.mip_gap / 2
+    if backend == "HIGHS":
+        # OR-Tools passes neither the relative gap nor HiGHS's dual bound (its proto solver sets
+        # the "best bound" to the objective value): the gap goes in as a HiGHS option, and the
+        # bound is derived from it below; "output_flag": its banner goes to stdout otherwise
+        model.lp.SetSolverSpecificParametersAsString(
+            f"mip_rel_gap={highs_gap!r}" + ("" if settings.log else ",output_flag=false"))
     model.add(arcs)
     held = model.arcs()
     hinted = hint[held.child] == held.unit
@@ -149,7 +154,14 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
             raise SolverError(f"the MIP solver ({backend}) says the model is infeasible, which cannot happen "
                               "(every child may stay without a place)")
         return None, -np.inf, stats
-    bound = model.objective.BestBound()
+    if backend == "HIGHS":
+        # OPTIMAL means HiGHS stopped with (objective - its dual bound) <= mip_rel_gap * max(1,
+        # |objective|) or <= its absolute gap (1e-6); FEASIBLE (time limit) proves nothing
+        value = model.objective.Value()
+        bound = (value - highs_gap * max(1.0, abs(value)) - 1e-6 - 1e-9 * abs(value)
+                 if status == pywraplp.Solver.OPTIMAL else -np.inf)
+    else:
+        bound = model.objective.BestBound()
     stats["mip_bound"] = bound
     chosen = np.array([v.solution_value() > 0.5 for v in model.vars], dtype=bool)
     assigned = np.full(problem.n_children, -1, dtype=np.int64)

@@ -47,7 +47,9 @@ class SolverSettings:
     on the waiting batch it solves stage 2 about twice as fast (seed 1: 4.5 s and the optimum
     169,038.5, where SCIP took 7.8 s to stop at 169,042.0; seed 15: 16 s against 31 s, on the
     loaded shared machine). Stage 1 and the polish step keep SCIP, which starts from the best
-    start (HiGHS takes none, and once ended its time with no solution at all)."""
+    start (HiGHS takes none, and once ended its time with no solution at all). Through OR-Tools
+    HiGHS reports no dual bound: stage 2 asks it for half of ``mip_gap`` and takes the objective
+    less that gap as the bound (a time-limited HiGHS stage proves none)."""
     mip_gap: float = 0.0001
     """The exact step (SCIP) stops when its relative gap is this small (issue 10's target for the
     waiting batch: 0.01% on every seed)."""
