@@ -127,3 +127,21 @@ def test_pricing_reaches_the_lp_over_every_arc_before_it_says_converged(monkeypa
     every.add(lp.drop_forbidden(problem, lp.arcs_within(problem, priced.rows, float("inf"))))
     assert every.lp.Solve() == 0
     assert priced.value == pytest.approx(every.objective.Value(), rel=1e-7, abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", (0, 8))
+def test_highs_stage_bound_is_derived_from_its_gap_not_taken_from_or_tools(seed):
+    """OR-Tools' HiGHS wrapper reports the objective as the 'best bound': the stage's bound must be
+    the objective less the gap HiGHS was given, never the objective itself."""
+    from solver.optimal import _exact_mip
+
+    problem = tight_problem(seed)
+    exact = solve_exact(problem).objective
+    relaxation = solve_relaxation(problem, EXACT)
+    hint = np.full(problem.n_children, -1)
+    loose = SolverSettings(mip_gap=0.02)
+    assigned, bound, stats = _exact_mip(problem, relaxation.arcs, hint, loose, 10.0, backend="HIGHS")
+    assert stats["mip_status"] == "OPTIMAL" and assigned is not None
+    value = objective(problem, {c.id: (problem.units[u].id if u >= 0 else None) for c, u in zip(problem.children, assigned)})
+    assert bound <= value - 0.01 * value
+    assert bound <= exact
