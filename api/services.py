@@ -423,6 +423,8 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
         "wall_seconds": solution.wall_seconds,
         "summary": solution.summary(problem).to_dict(),
         "splits": [str(s) for s in solution.splits],
+        "bound_source": solution.bound_source,
+        "warnings": list(solution.warnings),
         "assignment": dict(solution.unit_of_child),
     }
 

@@ -78,6 +78,14 @@ class FlowRelaxation:
     converged: bool
     """The last pass over every arc found none with a negative reduced cost."""
     stats: dict = field(default_factory=dict)
+    own: np.ndarray | None = None
+    """Priced cost of each child's place in the flow (its unplaced cost without one)."""
+
+    def support(self, problem: Problem, per_child: int) -> Arcs:
+        """The ``per_child`` arcs of least reduced cost of each child at the flow's prices (and
+        the arc it holds): where a restricted MIP looks for a better assignment."""
+        own = self.own if self.own is not None else _place_prices(problem, self.arcs, self.assigned)[1]
+        return _keep_best(problem, self.arcs, self.assigned, self.prices, own, per_child)
 
 
 def _min_cost_flow(problem: Problem, arcs: Arcs, capacity: np.ndarray, free: np.ndarray) -> tuple[float, np.ndarray]:
@@ -233,7 +241,7 @@ def flow_relaxation(
              "flow_capacity_bound": capacity_bound, "flow_seconds_total": round(time.perf_counter() - start, 3)}
     stats.update({f"flow_{k}_seconds": round(v, 3) for k, v in timings.items()})
     stats["flow_history"] = history
-    return FlowRelaxation(value, assigned, prices, bound, arcs, rounds, converged, stats)
+    return FlowRelaxation(value, assigned, prices, bound, arcs, rounds, converged, stats, own)
 
 
 def flow_around(problem: Problem, relaxation: FlowRelaxation, fixed: np.ndarray) -> np.ndarray:
@@ -241,6 +249,8 @@ def flow_around(problem: Problem, relaxation: FlowRelaxation, fixed: np.ndarray)
     assigned by the flow over the arcs the relaxation held (not a bound)."""
     free = fixed < 0
     capacity = problem.capacity.astype(np.int64) - np.bincount(fixed[~free], minlength=problem.n_units)
+    if (capacity < 0).any():
+        raise SolverError("flow_around: the fixed children overfill a unit")
     arcs = relaxation.arcs
     keep = free[arcs.child]
     _, assigned = _min_cost_flow(problem, Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep]), capacity, free)

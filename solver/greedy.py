@@ -98,24 +98,43 @@ def greedy_assignment(problem: Problem) -> tuple[np.ndarray, list[SplitReport]]:
 
 
 def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: bool = True) -> Solution:
-    """First come, nearest available: the baseline. Bound and gap from the flow, flow-price Lagrangian and LP bounds."""
+    """First come, nearest available: the baseline. Bound and gap from the flow, flow-price Lagrangian and LP bounds.
+
+    Never fails for a solver's sake: a bound that cannot be computed is reported missing, with the
+    reason, in ``Solution.warnings`` (the assignment does not depend on it).
+    """
     start = time.perf_counter()
     assigned, splits = greedy_assignment(problem)
     solve_s = time.perf_counter() - start
-    bound = 0.0 if with_bound and not problem.n_children else None  # nothing to place: the bound is exact
+    bound, source = (0.0, "exact") if with_bound and not problem.n_children else (None, None)  # nothing to place: exact
+    warnings: list[str] = []
     stats: dict = {"solve_seconds": round(solve_s, 3), "children": problem.n_children, "units": problem.n_units}
     if with_bound and problem.n_children:
         # local imports: the flow and the LP are only needed for the bound
         from solver.flow import flow_relaxation
-        from solver.lp import lp_bound
+        from solver.lp import SolverError, lp_bound
         from solver.solution import SolverSettings
 
         t = time.perf_counter()
         # the Lagrangian at the flow's dual prices (fast at any scope), and the LP's Lagrangian
         # where the LP is solved (the optimal method's limit on children)
-        bound = flow_relaxation(problem).bound
+        try:
+            bound, source = flow_relaxation(problem).bound, "flow"
+        except SolverError as error:
+            warnings.append(f"flow bound not computed: {error}")
         if problem.n_children <= SolverSettings().max_lp_children:
-            bound = max(bound, lp_bound(problem).bound)
+            try:
+                relaxation = lp_bound(problem)
+                warnings.extend(relaxation.warnings)
+                stats["lp_retries"] = relaxation.stats["lp_retries"]
+                if bound is None or relaxation.bound > bound:
+                    bound, source = relaxation.bound, "lagrangian"
+            except SolverError as error:
+                warnings.append(f"LP bound not computed: {error}")
+        if bound is None:
+            warnings.append("no proven bound: the gap is unknown")
         stats["bound_seconds"] = round(time.perf_counter() - t, 3)
+    stats["bound_source"] = source
     explanations = explain(problem, assigned, splits) if with_explanations else {}
-    return Solution.of_assignment(problem, assigned, "greedy", bound, start, stats, splits, explanations)
+    return Solution.of_assignment(problem, assigned, "greedy", bound, start, stats, splits, explanations,
+                                  bound_source=source, warnings=warnings)

@@ -1,4 +1,4 @@
-"""The optimal method: LP relaxation priced to convergence, then an exact MIP (SCIP) in two stages.
+"""The optimal method: LP relaxation priced to convergence, then an exact MIP (HiGHS) in two stages.
 
 Steps (each timed in ``Solution.stats``):
 
@@ -12,14 +12,16 @@ Steps (each timed in ``Solution.stats``):
    prices give a proven bound, the Lagrangian with the fratries' structure,
    :attr:`solver.flow.FlowRelaxation.bound`): split fratries placed at raw cost, and at cost +
    the flow's price of each place; and a rounding of the LP. The best is the MIP's hint. Above
-   ``SolverSettings.max_lp_children`` children, or if GLOP fails (ABNORMAL or its time limit),
-   steps 1, 3 and 4 are skipped and the result is the best start with the flow's bound (Paris
-   scale, scope "all": 0.38% in about 10 s; GLOP does not converge there).
-3. **Stage 1**: SCIP on the LP's arcs (the LP's own model with binary variables, built by
-   :class:`solver.lp._Model`), stopped at ``SolverSettings.mip_gap``: a good incumbent ``I``.
+   ``SolverSettings.max_lp_children`` children, or if GLOP fails after its retries, steps 1, 3
+   and 4 are skipped (a warning says so when GLOP failed) and the best start is polished by SCIP
+   on the flow's cheapest priced arcs per child in the time left; the bound is the flow's (Paris
+   scale, scope "all"; GLOP does not converge there).
+3. **Stage 1**: SCIP from the best start on the LP's arcs (the LP's own model with binary
+   variables, built by :class:`solver.lp._Model`), stopped at 0.1%: a good incumbent ``I``,
+   never worse than the start.
 4. **Stage 2**: every eligible arc whose Lagrangian excess is at most ``T = I - L``
-   (:func:`solver.lp.arcs_within`, one vectorised pass over all arcs) is added, and SCIP solves
-   again from the incumbent.
+   (:func:`solver.lp.arcs_within`, one vectorised pass over all arcs) is added, and the MIP is
+   solved again (``SolverSettings.mip_backend``, HiGHS), to ``SolverSettings.mip_gap``.
 5. The best assignment found is re-scored exactly; gap = (objective - bound) / objective.
 
 **Why the stage-2 MIP bound is a bound for the whole problem.** Relax capacities, separations and
@@ -35,9 +37,10 @@ tolerances; the bound is only as tight as ``L`` makes the filter (a weak ``L`` k
 When stage 1 already holds every arc within ``T``, its bound is used directly; when more than
 ``SolverSettings.max_stage2_arcs`` would be added, stage 2 is skipped and only ``L`` is reported.
 
-If the converged LP solution is integral it is optimal and the MIP is skipped. Only arcs that pass
+The LP's value itself is never reported as the bound, even when its solution is integral: only
+Lagrangian bounds (valid for any multipliers) and the stage-2 argument are. Only arcs that pass
 every hard rule exist, so the model is always feasible (every child may stay without a place); an
-infeasible status is reported as a solver failure. SCIP replaced an earlier CP-SAT exact step
+infeasible status is reported as a solver failure. SCIP (now HiGHS) replaced an earlier CP-SAT exact step
 because CP-SAT did not close the integrality gap (Paris, waiting children: FEASIBLE at 170,519
 after 30 s, where SCIP proves 169,043 optimal in 3 s).
 """
@@ -45,6 +48,7 @@ after 30 s, where SCIP proves 169,043 optimal in 3 s).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 from ortools.linear_solver import pywraplp
@@ -52,10 +56,14 @@ from ortools.linear_solver import pywraplp
 from solver.explain import explain
 from solver.flow import flow_around, flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
-from solver.lp import Relaxation, SolverError, _Model, arcs_within, solve_relaxation
+from solver.lp import Relaxation, SolverError, _Model, arcs_within, drop_forbidden, solve_relaxation
 from solver.problem import Arcs, Problem
 from solver.siblings import split_cause
 from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of
+
+STAGE1_MIP_GAP = 0.001
+"""Relative gap at which stage 1 (on the LP's arcs, for an incumbent) stops."""
+
 
 def _arcs_of_assignment(problem: Problem, assigned: np.ndarray) -> Arcs:
     kids = np.flatnonzero(assigned >= 0)
@@ -108,13 +116,25 @@ def _from_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
     return assigned
 
 
-def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float) -> tuple[np.ndarray | None, float, dict]:
-    """SCIP on the kept arcs (the LP's own model with binary variables): assignment, best bound, stats."""
-    model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend="SCIP")
+def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float,
+               backend: str | None = None) -> tuple[np.ndarray | None, float, dict]:
+    """The MIP on the kept arcs (the LP's own model with binary variables; ``backend``, default
+    ``settings.mip_backend``; SCIP starts from ``hint``, HiGHS does not take one): assignment,
+    best bound, stats."""
+    backend = backend or settings.mip_backend
+    model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend=backend)
+    highs_gap = settings.mip_gap / 2
+    if backend == "HIGHS":
+        # OR-Tools passes neither the relative gap nor HiGHS's dual bound (its proto solver sets
+        # the "best bound" to the objective value): the gap goes in as a HiGHS option, and the
+        # bound is derived from it below; "output_flag": its banner goes to stdout otherwise
+        model.lp.SetSolverSpecificParametersAsString(
+            f"mip_rel_gap={highs_gap!r}" + ("" if settings.log else ",output_flag=false"))
     model.add(arcs)
     held = model.arcs()
     hinted = hint[held.child] == held.unit
-    model.lp.SetHint(model.vars, [1.0 if h else 0.0 for h in hinted.tolist()])
+    if backend == "SCIP":
+        model.lp.SetHint(model.vars, [1.0 if h else 0.0 for h in hinted.tolist()])
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, settings.mip_gap)
     if settings.log:
@@ -122,16 +142,26 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     t = time.perf_counter()
     status = model.lp.Solve(params)
     stats = {
-        "mip_status": {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE"}.get(status, str(status)),
+        "mip_status": {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
+                       pywraplp.Solver.NOT_SOLVED: "NOT_SOLVED"}.get(status, f"status {status} (time limit)" if status == 99 else str(status)),
+        "mip_backend": backend,
         "mip_seconds": round(time.perf_counter() - t, 3),
         "mip_nodes": model.lp.nodes(),
         "mip_arcs": len(held),
     }
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         if status == pywraplp.Solver.INFEASIBLE:
-            raise SolverError("SCIP says the model is infeasible, which cannot happen (every child may stay without a place)")
+            raise SolverError(f"the MIP solver ({backend}) says the model is infeasible, which cannot happen "
+                              "(every child may stay without a place)")
         return None, -np.inf, stats
-    bound = model.objective.BestBound()
+    if backend == "HIGHS":
+        # OPTIMAL means HiGHS stopped with (objective - its dual bound) <= mip_rel_gap * max(1,
+        # |objective|) or <= its absolute gap (1e-6); FEASIBLE (time limit) proves nothing
+        value = model.objective.Value()
+        bound = (value - highs_gap * max(1.0, abs(value)) - 1e-6 - 1e-9 * abs(value)
+                 if status == pywraplp.Solver.OPTIMAL else -np.inf)
+    else:
+        bound = model.objective.BestBound()
     stats["mip_bound"] = bound
     chosen = np.array([v.solution_value() > 0.5 for v in model.vars], dtype=bool)
     assigned = np.full(problem.n_children, -1, dtype=np.int64)
@@ -144,7 +174,11 @@ def _keys(problem: Problem, arcs: Arcs) -> np.ndarray:
 
 
 def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with_explanations: bool = True) -> Solution:
-    """Best assignment of the problem's children (see the module docstring), with bound and gap."""
+    """Best assignment of the problem's children (see the module docstring), with bound and gap.
+
+    Every step that fails (the flow, GLOP after its retries, the MIP) is said in
+    ``Solution.warnings``, and ``Solution.bound_source`` says where the bound comes from.
+    """
     settings = settings or SolverSettings()
     start = time.perf_counter()
     t = time.perf_counter()
@@ -153,58 +187,68 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     greedy_value = objective_of(problem, greedy)
     candidates: list[tuple[str, np.ndarray]] = [("greedy", greedy)]
     start_arcs = _arcs_of_assignment(problem, greedy)
-    flow_bound = -np.inf
+    warnings: list[str] = []
+    bounds: dict[str, float] = {}
+    """Each proven bound found, by source (the reported bound is the highest)."""
     stats: dict = {"children": problem.n_children, "units": problem.n_units, "greedy_seconds": round(greedy_s, 3)}
     t = time.perf_counter()
+    relaxed = None
     if problem.n_children:
         # the min-cost flow over every arc without the group rules, by pricing: dual prices and a
         # proven bound (the Lagrangian at those prices, with the fratries' structure), and two
         # starts: split fratries placed at raw cost, and at cost + price (which counts the
         # children a place pushes out)
-        relaxed = flow_relaxation(problem)
-        flow_bound = relaxed.bound
-        stats.update(relaxed.stats)
-        for name, prices in (("flow", None), ("flow_priced", relaxed.prices)):
-            assigned = repair(problem, flow_around(problem, relaxed, place_fratries(problem, relaxed.assigned, prices)))
-            candidates.append((name, assigned))
-            start_arcs = start_arcs.merged(_arcs_of_assignment(problem, assigned), problem.n_units)
+        try:
+            relaxed = flow_relaxation(problem)
+        except SolverError as error:
+            warnings.append(f"flow relaxation failed ({error}): no flow bound or flow start")
+        if relaxed is not None:
+            bounds["flow"] = relaxed.bound
+            stats.update(relaxed.stats)
+            for name, prices in (("flow", None), ("flow_priced", relaxed.prices)):
+                assigned = repair(problem, flow_around(problem, relaxed, place_fratries(problem, relaxed.assigned, prices)))
+                candidates.append((name, assigned))
+                start_arcs = start_arcs.merged(_arcs_of_assignment(problem, assigned), problem.n_units)
     stats["flow_seconds"] = round(time.perf_counter() - t, 3)
-    stats["flow_bound"] = flow_bound
-    try:
-        if problem.n_children > settings.max_lp_children:
-            raise SolverError(f"{problem.n_children} children: more than SolverSettings.max_lp_children "
-                              f"({settings.max_lp_children}), the LP and the MIP are skipped")
-        relaxation = solve_relaxation(problem, settings, extra_arcs=start_arcs)
-    except SolverError as error:
-        if not np.isfinite(flow_bound):
-            raise
-        # GLOP failed (ABNORMAL or its time limit, seen at Paris scale, scope "all"): keep the
-        # flow's bound and the best start, and say so in the stats
-        relaxation = None
-        stats["lp_error"] = str(error)
-    bound = flow_bound if relaxation is None else max(relaxation.bound, flow_bound)
+    stats["flow_bound"] = bounds.get("flow")
+    relaxation = None
+    if not problem.n_children:
+        bounds["empty"] = 0.0
+    elif problem.n_children > settings.max_lp_children:
+        # by design: GLOP does not converge in the budget at Paris scale, scope all
+        stats["lp_skipped"] = (f"{problem.n_children} children: more than SolverSettings.max_lp_children "
+                               f"({settings.max_lp_children})")
+    else:
+        try:
+            relaxation = solve_relaxation(problem, settings, extra_arcs=start_arcs)
+        except SolverError as error:
+            stats["lp_error"] = str(error)
+            warnings.append(f"LP relaxation failed ({error}); the LP bound and the exact MIP steps are skipped")
     if relaxation is not None:
         stats.update(relaxation.stats)
-    if relaxation is None:
-        pass  # no LP: the best start stands, with the flow bound
-    elif _is_integral(relaxation) and relaxation.converged:
-        # the LP optimum over every arc that could improve it is integral: it is optimal
-        candidates.append(("lp", _from_relaxation(problem, relaxation)))
-        stats["lp_integral"] = True
-        bound = max(bound, relaxation.value)
-    else:
+        warnings.extend(relaxation.warnings)
+        if np.isfinite(relaxation.bound):
+            bounds["lagrangian"] = relaxation.bound
         stats["lp_integral"] = _is_integral(relaxation)
         candidates.append(("lp_rounding", _round_relaxation(problem, relaxation)))
+        if stats["lp_integral"]:
+            candidates.append(("lp", _from_relaxation(problem, relaxation)))
         values = {name: objective_of(problem, a) for name, a in candidates}
         hint = dict(candidates)[min(values, key=values.get)]
         # stage 1: the MIP on the LP's arcs (and the hint's), for a good incumbent
         kept = relaxation.arcs.merged(_arcs_of_assignment(problem, hint), problem.n_units)
         remaining = settings.time_limit_s - (time.perf_counter() - start)
-        exact, kept_bound, exact_stats = _exact_mip(problem, kept, hint, settings, remaining * 0.5)
+        # (an incumbent is all stage 1 is for: a looser gap is enough)
+        stage1 = replace(settings, mip_gap=max(settings.mip_gap, STAGE1_MIP_GAP))
+        # SCIP, from the best start: never worse than it, even when the time runs out (HiGHS takes
+        # no start, and on a loaded machine it ended its time with no solution at all: seed 15)
+        exact, kept_bound, exact_stats = _exact_mip(problem, kept, hint, stage1, remaining * 0.5, backend="SCIP")
         stats.update({f"stage1_{k}": v for k, v in exact_stats.items()})
         if exact is not None:
             candidates.append(("mip", exact))
             hint = exact
+        else:
+            warnings.append(f"exact MIP (stage 1) ended {exact_stats['mip_status']} without a solution: the best start stands")
         incumbent = objective_of(problem, hint)
         # stage 2: every arc whose Lagrangian excess could still beat the incumbent (see the
         # module docstring); then the MIP's bound on those arcs is a bound for the whole problem
@@ -217,7 +261,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             stats["arcs_within_seconds"] = round(time.perf_counter() - t, 3)
             stats["stage2_new_arcs"] = int(new.sum())
             if not new.any():
-                bound = max(bound, min(kept_bound, incumbent))
+                if exact is not None:
+                    bounds["mip"] = min(kept_bound, incumbent)
             elif new.sum() <= settings.max_stage2_arcs:
                 kept = kept.merged(Arcs(within.child[new], within.unit[new], within.cost[new], within.minutes[new]), problem.n_units)
                 remaining = settings.time_limit_s - (time.perf_counter() - start)
@@ -225,13 +270,48 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                 stats.update({f"stage2_{k}": v for k, v in exact_stats.items()})
                 if exact is not None:
                     candidates.append(("mip2", exact))
-                    bound = max(bound, min(kept_bound, relaxation.bound + threshold))
-    lagrangian = relaxation.bound if relaxation is not None else -np.inf
-    stats["bound_source"] = "mip" if bound > max(lagrangian, flow_bound) else ("flow" if flow_bound >= lagrangian else "lagrangian")
-    # "flow": the flow bound, or the Lagrangian at the flow's dual prices when higher
+                    bounds["mip"] = min(kept_bound, relaxation.bound + threshold)
+                    if exact_stats["mip_status"] != "OPTIMAL" and kept_bound < relaxation.bound:
+                        warnings.append(f"exact MIP (stage 2, {int(new.sum())} more arcs) stopped at the time limit "
+                                        f"before its bound passed the Lagrangian's: the gap is to the Lagrangian bound")
+                else:
+                    warnings.append(f"exact MIP (stage 2) ended {exact_stats['mip_status']} without a solution: "
+                                    "its bound is not used")
+            else:
+                warnings.append(f"exact MIP stage 2 skipped: {int(new.sum())} arcs could beat the incumbent, more than "
+                                f"SolverSettings.max_stage2_arcs ({settings.max_stage2_arcs}); the bound is the Lagrangian")
+    if relaxation is None and relaxed is not None and settings.polish_arcs_per_child:
+        # no LP over every arc (Paris scale, scope all, or GLOP failed): polish the best start
+        # with the MIP on the flow's cheapest priced arcs of each child and the starts' arcs, in
+        # the time left (a better assignment, not a bound: that MIP sees only some arcs)
+        remaining = settings.time_limit_s - (time.perf_counter() - start)
+        if remaining >= settings.polish_min_seconds:
+            values = {name: objective_of(problem, a) for name, a in candidates}
+            hint = dict(candidates)[min(values, key=values.get)]
+            support = relaxed.support(problem, settings.polish_arcs_per_child).merged(start_arcs, problem.n_units)
+            polished, _, polish_stats = _exact_mip(problem, drop_forbidden(problem, support), hint, settings, remaining,
+                                                   backend="SCIP")  # from the hint: never worse than the best start
+            stats.update({f"polish_{k}": v for k, v in polish_stats.items()})
+            if polished is not None:
+                candidates.append(("polish", polished))
+            else:
+                warnings.append(f"polish MIP ended {polish_stats['mip_status']} without a solution in "
+                                f"{remaining:.1f} s: the best start stands")
+        else:
+            stats["polish_skipped"] = f"{remaining:.1f} s left, less than SolverSettings.polish_min_seconds"
     values = {name: objective_of(problem, a) for name, a in candidates}
-    best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith("mip")))
+    best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith(("mip", "polish"))))
     assigned = dict(candidates)[best_name]
+    finite = {k: v for k, v in bounds.items() if np.isfinite(v) and v > -1e19}  # -1e20: the MIP stopped before any bound
+    if finite:
+        source = max(finite, key=lambda k: (finite[k], k == "mip"))
+        bound: float | None = finite[source]
+        source = "flow" if source == "empty" else source
+    else:
+        bound, source = None, None
+        warnings.append("no proven bound could be computed (see the warnings above): the gap is unknown")
+    stats["bound_source"] = source
+    stats["bounds"] = {k: round(float(v), 3) for k, v in finite.items()}
     stats["chosen"] = best_name
     stats["greedy_objective"] = greedy_value
     splits = [
@@ -246,4 +326,5 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     solve_s = time.perf_counter() - start
     explanations = explain(problem, assigned, splits) if with_explanations else {}
     stats["solve_seconds"] = round(solve_s, 3)
-    return Solution.of_assignment(problem, assigned, "optimal", bound, start, stats, splits, explanations)
+    return Solution.of_assignment(problem, assigned, "optimal", bound, start, stats, splits, explanations,
+                                  bound_source=source, warnings=warnings)

@@ -160,3 +160,39 @@ def split_cause(problem: Problem, block: SiblingBlock, remaining: np.ndarray | N
         f"({problem.weights.siblings_split:.0f}): the {len(at_full)} structure(s) that could take them all "
         f"are needed by other children ({where})"
     )
+
+
+def most_members_held(problem: Problem, member_arcs: list[Arcs], structure: int) -> int:
+    """The most members of a fratrie that ``structure`` can hold at once, over its scope's places.
+
+    A maximum bipartite matching of members to places (Kuhn's augmenting paths) in the units of
+    ``structure`` eligible for them: a unit that takes siblings offers ``capacity[u]`` places, one
+    that does not at most one. The coefficient ``P_S`` of the valid inequality
+    ``sum of the members' x in S <= P_S * w[g,S]`` (:mod:`solver.lp`), which keeps the LP from
+    putting a fratrie of two half in each of two structures with one free place each.
+    """
+    options = []
+    for arcs in member_arcs:
+        units = arcs.unit[problem.unit_structure[arcs.unit] == structure]
+        options.append([int(u) for u in units if problem.capacity[u] > 0])
+    room = {u: (int(problem.capacity[u]) if problem.unit_takes_siblings[u] else 1) for opts in options for u in opts}
+    holders: dict[int, list[int]] = {u: [] for u in room}
+
+    def augment(m: int, seen: set[int]) -> bool:
+        for u in options[m]:
+            if u in seen:
+                continue
+            seen.add(u)
+            if len(holders[u]) < room[u]:
+                holders[u].append(m)
+                return True
+            for other in list(holders[u]):
+                holders[u].remove(other)
+                holders[u].append(m)
+                if augment(other, seen):
+                    return True
+                holders[u].remove(m)
+                holders[u].append(other)
+        return False
+
+    return sum(augment(m, set()) for m in range(len(options)))

@@ -155,6 +155,8 @@ def run_demo(
                 gap=relative_gap(solution.objective, bound),
                 wall_seconds=round(solution.wall_seconds, 2),
                 splits=[str(s) for s in solution.splits],
+                bound_source=solutions["optimal"].bound_source,
+                warnings=list(solution.warnings),
             )
             methods[name] = summary
 
@@ -223,13 +225,15 @@ def render(report: DemoReport, console: Console) -> None:
         row(f"  need: {need.replace('_', ' ')}", lambda s, n=need: str(s["unplaced_by_need"].get(n, 0)))
     row("daily cost of the new places", lambda s: f"{s['daily_cost_eur']:,.0f} EUR")
     row("objective (in minutes of travel)", lambda s: f"{s['objective']:,.0f}")
-    row("proven lower bound", lambda s: "-" if s["bound"] is None else f"{s['bound']:,.0f}")
+    row("proven lower bound", lambda s: "-" if s["bound"] is None else f"{s['bound']:,.0f} ({s['bound_source']})")
     row("gap to the bound", lambda s: "-" if s["gap"] is None else _pct(s["gap"]))
     row("wall time", lambda s: f"{s['wall_seconds']:.2f} s")
     console.print(table)
     for name in names:
         for split in m[name]["splits"]:
             console.print(f"[yellow]{name}:[/yellow] {split}")
+        for warning in m[name].get("warnings", []):
+            console.print(f"[red]{name}, warning:[/red] {warning}")
     if report.comparison:
         for key, a, b in (("placed_by_greedy_only", "greedy", "the optimiser"),
                           ("placed_by_optimal_only", "the optimiser", "greedy")):

@@ -139,6 +139,8 @@ def run_solve(
         gap=solution.gap,
         wall_seconds=round(solution.wall_seconds, 2),
         splits=[str(s) for s in solution.splits],
+        bound_source=solution.bound_source,
+        warnings=list(solution.warnings),
     )
     return report, assignment_frame(problem, solution)
 
@@ -159,7 +161,10 @@ def render(report: dict[str, Any], console: Console) -> None:
     console.print(f"  daily cost of the new places {r['daily_cost_eur']:,.0f} EUR")
     bound = "-" if r["bound"] is None else f"{r['bound']:,.1f}"
     gap = "-" if r["gap"] is None else f"{100 * r['gap']:.2f}%"
-    console.print(f"  objective {r['objective']:,.1f}, proven bound {bound}, gap {gap}, wall {r['wall_seconds']:.2f} s")
+    source = f" ({r['bound_source']})" if r.get("bound_source") else ""
+    console.print(f"  objective {r['objective']:,.1f}, proven bound {bound}{source}, gap {gap}, wall {r['wall_seconds']:.2f} s")
+    for warning in r.get("warnings", []):
+        console.print(f"  [red]warning:[/red] {warning}")
     for split in r["splits"]:
         console.print(f"  [yellow]{split}[/yellow]")
     if r.get("out"):
