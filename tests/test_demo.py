@@ -44,7 +44,7 @@ def test_each_method_reports_a_consistent_summary(report, method):
     # shares are rounded to 4 decimals: each within half a unit of the last place of its count's
     # share, so their sum within 3 such halves of 1 (not 1e-6: that failed only by rounding luck)
     for zone, n in s["placed_by_zone"].items():
-        assert s["share_by_zone"][zone] == pytest.approx(n / s["placed"] if s["placed"] else 0.0, abs=5e-5)
+        assert s["share_by_zone"][zone] == pytest.approx(n / s["placed"] if s["placed"] else 0.0, abs=1e-4)  # rounded to 4 decimals so that they add up to 1
     assert sum(s["share_by_zone"].values()) == pytest.approx(1.0 if s["placed"] else 0.0, abs=1.5e-4)
     assert set(s["unplaced_by_age_band"]) == {b.value for b in AgeBand}
     assert sum(s["unplaced_by_age_band"].values()) == s["unplaced"]

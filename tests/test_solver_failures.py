@@ -77,11 +77,11 @@ def test_imprecise_lp_is_solved_again_and_the_retry_is_reported(monkeypatch, see
 
 
 def test_lp_failing_after_its_first_round_keeps_the_rounds_solved(monkeypatch):
-    """One cheap arc per child to start with, so the LP needs three rounds; the second fails."""
+    """One cheap arc per child to start with, so the LP needs more than one round; the second fails."""
     problem = tight_problem(0)
     exact = solve_exact(problem).objective
     one_arc = SolverSettings(time_limit_s=10.0, workers=1, seed=7, mip_gap=0.0, candidates_per_child=1)
-    assert lp.solve_relaxation(problem, one_arc).stats["pricing_rounds"] == 3
+    assert lp.solve_relaxation(problem, one_arc).stats["pricing_rounds"] >= 2
     monkeypatch.setattr(lp, "_solve_lp", _fail_from(1, pywraplp.Solver.NOT_SOLVED))
     relaxation = lp.solve_relaxation(problem, one_arc)
     assert not relaxation.converged and relaxation.stats["pricing_rounds"] == 1

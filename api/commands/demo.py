@@ -194,7 +194,7 @@ def render(report: DemoReport, console: Console) -> None:
     )
     names = list(report.methods)
     table = Table(title="Children waiting for a place: greedy baseline vs optimiser")
-    table.add_column("")
+    table.add_column("", no_wrap=True)
     for name in names:
         table.add_column(name, justify="right")
     m = report.methods
