@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
 
 
 class _In(BaseModel):
@@ -24,7 +24,7 @@ def _utc(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_utc), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+Timestamp = Annotated[datetime, AfterValidator(_utc), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 """An ISO 8601 timestamp with its offset (``2026-11-23T09:00:00+00:00``)."""
 
 
@@ -406,8 +406,8 @@ class RebalancingOut(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float
     message: str
-    created_at: datetime
-    finished_at: datetime | None
+    created_at: Timestamp
+    finished_at: Timestamp | None
     error: str | None
     plan: dict[str, Any] | None = Field(description="The plan once ready: moves (each with status proposed or held and "
                                                    "its reservation), chains, totals, figures before and after.")

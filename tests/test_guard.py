@@ -48,6 +48,7 @@ OPTION_CASES = [
      structure("S-1"), unit("U-1", "S-1"), 60.0),
     ("judge_max_travel", child("C-1", 8, judge=JudgeConstraints(max_travel_minutes=45.0)),
      structure("S-1"), unit("U-1", "S-1"), None),
+    ("hotel_age", child("C-1", 15), structure("S-1", StructureType.HOTEL), unit("U-1", "S-1", (12, 21)), 30.0),
 ]
 
 
@@ -193,6 +194,7 @@ OPTION_KEPT = [
      structure("S-1", location=SAINT_DENIS), unit("U-1", "S-1"), 30.0),
     ("judge_max_travel", child("C-1", 8, judge=JudgeConstraints(max_travel_minutes=45.0)),
      structure("S-1"), unit("U-1", "S-1"), 45.0),
+    ("hotel_age", child("C-1", 17), structure("S-1", StructureType.HOTEL), unit("U-1", "S-1", (16, 21)), 30.0),
 ]
 
 

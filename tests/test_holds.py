@@ -135,7 +135,7 @@ def test_a_hold_names_unknown_children_and_needs_one(store: Database):
     assert str(caught.value) == "child(ren) C-8, C-9 do not exist"
     with pytest.raises(ConflictError) as caught:
         hold(store, "U-1")
-    assert str(caught.value) == "a reservation needs at least one child"
+    assert str(caught.value) == "a reservation needs at least one child in each unit"
     with pytest.raises(NotFoundError):
         hold(store, "U-404", "C-1")
     assert held(store) == {"U-1": 0, "U-2": 0}

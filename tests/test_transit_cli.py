@@ -72,7 +72,7 @@ def test_isochrone_never_lists_a_secret_structure():
     secret = {s.id for s in paris.structures if s.secret}
     assert secret, "the Paris scenario has secret structures"
     near = next(s for s in paris.structures if s.secret).location
-    result = runner.invoke(app, ["isochrone", "--from", f"{near.lat},{near.lon}", "--minutes", "45", "--json"])
+    result = runner.invoke(app, ["isochrone", "--from", f"{near.lat},{near.lon}", "--minutes", "240", "--json"])
     assert result.exit_code == 0, result.output
     listed = {s["structure_id"] for s in json.loads(result.output)["structures"]}
     assert len(listed) > 10

@@ -14,6 +14,7 @@ from api import policy
 from api.deps import CallerDep, ServicesDep
 from api.policy import Caller
 from api.problems import ApiProblem
+from api.schemas import Timestamp
 
 router = APIRouter(prefix="/scenarios", tags=["capacity scenarios"], responses={403: {"description": "Not a planner"}})
 """Planners only, and each sees only the jobs they started (the access policy, ``api.policy``)."""
@@ -45,9 +46,9 @@ class ScenarioJobOut(BaseModel):
     """Scenarios finished (solved or failed)."""
     total: int
     message: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     error: str | None
     rank_by: str | None
 
