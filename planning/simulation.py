@@ -695,8 +695,19 @@ class ProposalPolicy(Policy):
 
     @staticmethod
     def _allowed(problem: Problem, picked: Mapping[str, str], decided: Mapping[str, str]) -> bool:
-        """The judge's separation orders against children placed today or before (the proposal
-        looks at the children asked about only)."""
+        """The hard rules a proposal does not see: the judge's separation orders against children
+        placed today or before (the proposal looks at the children asked about only), and units
+        that do not take siblings (a proposal may put two siblings in one such unit; the solver's
+        guard refuses it)."""
+        per_unit: Counter[tuple[int, str]] = Counter()
+        for cid, uid in [*decided.items(), *picked.items()]:
+            i = problem.child_index[cid]
+            block = int(problem.block_of_child[i])
+            if block >= 0:
+                per_unit[(block, uid)] += 1
+        for (block, uid), count in per_unit.items():
+            if count > 1 and not problem.unit_takes_siblings[problem.unit_index[uid]]:
+                return False
         for cid, uid in picked.items():
             i = problem.child_index[cid]
             s = int(problem.unit_structure[problem.unit_index[uid]])
@@ -1213,3 +1224,137 @@ def simulate(system: PlacementSystem, travel: TravelMatrix, weights: Weights, pa
         out["weekly"][name] = weekly_series(run, population, system, travel)
     report(1.0, "done")
     return out
+
+
+# --- replications on Dask ---------------------------------------------------------------------------
+
+SUMMARY_FIGURES: tuple[str, ...] = (
+    "share_of_hindsight", "objective", "mean_days_waited", "p90_days_waited", "emergency_placements",
+    "median_transit_minutes", "p90_transit_minutes", "share_outside_ile_de_france", "fratries_split", "moves",
+    "cost_eur", "placed",
+)
+
+
+def replication_seeds(root: int, n: int) -> list[int]:
+    """``n`` independent seeds spawned from ``root`` (numpy SeedSequence), the same for the same root."""
+    if n < 1:
+        raise DomainError(f"replications must be at least 1, got {n}")
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(root).spawn(n)]
+
+
+def _replication_task(payload: tuple, seed: int) -> dict[str, Any]:
+    system, travel, weights, params, policies, changes = payload
+    return simulate(system, travel, weights, params, seed, policies, changes)
+
+
+def interval(values: Sequence[float], confidence: float = 0.95) -> dict[str, float | None]:
+    """Mean and Student-t confidence interval (scipy.stats.t) of replicated values; with one
+    value the interval is that value."""
+    from scipy import stats
+
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    if x.size == 0:
+        return {"mean": None, "low": None, "high": None, "n": 0}
+    mean = float(x.mean())
+    if x.size < 2 or float(x.std(ddof=1)) == 0.0:
+        return {"mean": mean, "low": mean, "high": mean, "n": int(x.size)}
+    low, high = stats.t.interval(confidence, x.size - 1, loc=mean, scale=stats.sem(x))
+    return {"mean": mean, "low": float(low), "high": float(high), "n": int(x.size)}
+
+
+def summarize_replications(results: Sequence[Mapping[str, Any]], policies: Sequence[str]) -> dict[str, Any]:
+    """Each policy's figures over the replications (mean and 95% interval) and the weekly series
+    averaged over them."""
+    summary: dict[str, Any] = {}
+    weekly: dict[str, Any] = {}
+    for name in policies:
+        rows = [r["policies"][name] for r in results]
+        summary[name] = {f: interval([row[f] for row in rows]) for f in SUMMARY_FIGURES}
+        series = [r["weekly"][name] for r in results]
+        if series:
+            weekly[name] = {"week": series[0]["week"]}
+            for key in ("queue", "in_care", "placements", "emergencies", "median_transit_minutes", "share_outside_ile_de_france"):
+                columns = list(zip(*(s[key] for s in series)))
+                weekly[name][key] = [float(np.mean([v for v in col if v is not None])) if any(v is not None for v in col) else None
+                                     for col in columns]
+    summary["hindsight"] = {"bound": interval([r["hindsight"]["bound"] for r in results])}
+    population = {key: interval([r["population"][key] for r in results])
+                  for key in ("stock_start", "stock_end", "entrants", "leavers")}
+    population["entrant_share_12_15"] = interval([r["population"]["entrant_shares"]["12-15"] for r in results])
+    population["leaver_share_12_15"] = interval([r["population"]["leaver_shares"]["12-15"] for r in results])
+    return {"policies": summary, "weekly": weekly, "population": population}
+
+
+def replicate(system: PlacementSystem, travel: TravelMatrix, weights: Weights, params: SimulationParameters,
+              replications: int, root_seed: int = 1, policies: Sequence[str] = POLICIES,
+              changes: Sequence[CapacityChange] = (), workers: int = 1, scheduler: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """``replications`` seeds (spawned from ``root_seed``) of :func:`simulate`, on Dask
+    distributed: the scheduler at ``scheduler`` when given, else a LocalCluster of ``workers``
+    single-threaded processes; ``workers=0`` runs them here, one after the other (the service's
+    jobs, the tests). Inputs are scattered once; a failed replication is reported and the others
+    go on. Returns every replication, the summary with intervals, and the failures."""
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown or not policies:
+        raise DomainError(f"unknown policy(ies) {', '.join(unknown) or '(none given)'}; known: {', '.join(POLICIES)}")
+    resolve_capacity_changes(system, changes, system.reference_date, params.days)  # bad changes fail before any work
+    seeds = replication_seeds(root_seed, replications)
+    payload = (system, travel, weights, params, tuple(policies), tuple(changes))
+    results: dict[int, dict[str, Any]] = {}
+    failures: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    if workers == 0 and scheduler is None:
+        for k, seed in enumerate(seeds):
+            try:
+                results[seed] = _replication_task(payload, seed)
+            except Exception as err:  # reported, the others go on
+                failures.append({"seed": seed, "error": f"{type(err).__name__}: {err}"})
+            if progress is not None:
+                progress(k + 1, len(seeds))
+    else:
+        from contextlib import ExitStack
+
+        from distributed import Client, LocalCluster, as_completed
+
+        with ExitStack() as stack:
+            if scheduler is not None:
+                client = stack.enter_context(Client(scheduler))
+                client.get_versions(check=True)
+            else:
+                if workers < 1:
+                    raise DomainError(f"workers must be at least 1 with Dask, got {workers}")
+                cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                           dashboard_address=None))
+                client = stack.enter_context(Client(cluster))
+            [data] = client.scatter([payload])
+            futures = client.map(_replication_task, [data] * len(seeds), seeds)
+            seed_of = {f.key: s for f, s in zip(futures, seeds)}
+            done = 0
+            for future in as_completed(futures):
+                seed = seed_of[future.key]
+                try:
+                    results[seed] = future.result()
+                except Exception as err:  # reported, the others go on
+                    failures.append({"seed": seed, "error": f"{type(err).__name__}: {err}"})
+                done += 1
+                if progress is not None:
+                    progress(done, len(seeds))
+    ordered = [results[s] for s in seeds if s in results]
+    if not ordered:
+        raise DomainError("every replication failed: " + "; ".join(f["error"] for f in failures[:3]))
+    return {
+        "parameters": params.to_dict(),
+        "start": system.reference_date.isoformat(),
+        "days": params.days,
+        "policies": list(policies),
+        "root_seed": root_seed,
+        "seeds": seeds,
+        "workers": workers if scheduler is None else scheduler,
+        "wall_seconds": round(time.perf_counter() - started, 3),
+        "capacity_changes": [{"on": c.on.isoformat(), "places": c.places, "unit": c.unit_id, "structure": c.structure_id,
+                              "zone": c.zone.value if c.zone else None,
+                              "type": c.structure_type.value if c.structure_type else None} for c in changes],
+        "replications": ordered,
+        "failures": failures,
+        "summary": summarize_replications(ordered, policies),
+    }
