@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.commands import dataset, demo, serve, solve, travel
+from api.commands import dataset, demo, serve, simulate, solve, travel
 
 app = typer.Typer(
     name="placement",
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (demo, dataset, travel, solve, serve):
+for module in (demo, dataset, travel, solve, serve, simulate):
     module.register(app)
 
 

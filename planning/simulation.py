@@ -153,7 +153,9 @@ def capacity_changes_from_mapping(document: Mapping[str, Any]) -> list[CapacityC
         if not isinstance(item, Mapping):
             problems.append(f"{where}: expected a mapping, got {type(item).__name__}")
             continue
-        unknown = sorted(set(item) - known)
+        if True in item and "on" not in item:  # YAML 1.1 (PyYAML) reads the key `on` as the boolean true
+            item = {("on" if k is True else k): v for k, v in item.items()}
+        unknown = sorted(str(k) for k in set(item) - known)
         if unknown:
             problems.append(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
             continue
@@ -185,6 +187,23 @@ def capacity_changes_from_mapping(document: Mapping[str, Any]) -> list[CapacityC
     if problems:
         raise DomainError("capacity changes: " + "; ".join(problems))
     return out
+
+
+def scenario_from_document(document: Mapping[str, Any], months: int | None = None,
+                           base: SimulationParameters | None = None) -> tuple[SimulationParameters, list[CapacityChange]]:
+    """The parameters (the ``simulation`` section over the defaults, then ``months`` when
+    given) and the capacity changes of a scenario document; DomainError naming what is wrong."""
+    section = document.get("simulation") or {}
+    if not isinstance(section, Mapping):
+        raise DomainError("simulation: expected a mapping of parameter names to values")
+    values = dict(section)
+    if months is not None:
+        values["months"] = months
+    try:
+        params = SimulationParameters.from_mapping(values, base)
+    except TypeError as err:  # a value of the wrong kind (a list for a number...)
+        raise DomainError(f"simulation parameters: {err}") from None
+    return params, capacity_changes_from_mapping(document)
 
 
 def resolve_capacity_changes(system: PlacementSystem, changes: Sequence[CapacityChange],
