@@ -1343,7 +1343,7 @@ def replicate(system: PlacementSystem, travel: TravelMatrix, weights: Weights, p
                 if workers < 1:
                     raise DomainError(f"workers must be at least 1 with Dask, got {workers}")
                 cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                           dashboard_address=None))
+                                                           dashboard_address=":0"))
                 client = stack.enter_context(Client(cluster))
             [data] = client.scatter([payload])
             futures = client.map(_replication_task, [data] * len(seeds), seeds)
