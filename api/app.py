@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import health, jobs, places, proposals, reservations, units
+from api.routers import health, jobs, places, proposals, reservations, simulations, units
 from api.services import Services
 from api.settings import Settings
 
@@ -38,4 +38,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     problems.install(app)
     for module in (places, proposals, reservations, units, jobs, health):
         app.include_router(module.router)
+    app.include_router(simulations.router)
     return app

@@ -427,6 +427,9 @@ class Services:
         self.systems = SystemService(travel or travel_source(settings), self.db.consistent_read)
         self.prices = PriceService(prices or solver_capacity_prices)
         self.jobs = JobService(self.db, self.systems, self.weights, lambda: self.clock(), runner or solver_job)
+        from api.simulation_jobs import SimulationJobService
+
+        self.simulations = SimulationJobService(self.db, self.systems, self.weights, lambda: self.clock())
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -455,4 +458,5 @@ class Services:
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
         self.jobs.shutdown()
+        self.simulations.shutdown()
         self.prices.shutdown()

@@ -42,9 +42,10 @@ the day passes :func:`solver.solution.require_valid`); 6. the day is recorded.
 **The objective** of a policy (:func:`policy_objective`), in the minutes-equivalent of
 ``matcher/weights.toml``: for every request (a child waiting on day 0 or arriving during the
 period) the cost of its first place (transit, outside Paris / Île-de-France, price), or the
-unplaced penalty if it never got one, plus ``waiting_day_cost`` per day waited, plus
-``siblings_split`` per extra structure a fratrie that must stay together is spread over.
-Moves of children ageing out of their unit are counted apart (``moves``).
+unplaced penalty if it never got one, plus ``waiting_day_cost`` per day waited. Fratries split
+(``siblings_split`` per extra structure in the solver's objective, reported as
+``objective_with_splits``) and moves of children ageing out of their unit are figures of their
+own: the bound cannot see them.
 
 **Capacity changes** (the interface with scenario files): :class:`CapacityChange`, a dated
 opening (+N) or closing (-N) of places in a unit, a structure, or every structure of a zone
@@ -1062,9 +1063,12 @@ def hindsight_bound(system: PlacementSystem, travel: TravelMatrix, weights: Weig
 
 
 def policy_objective(run: PolicyRun, problem: Problem, population: Population, params: SimulationParameters,
-                     weights: Weights) -> float:
+                     weights: Weights, with_splits: bool = False) -> float:
     """The objective of a policy's run (see the module's docstring), with the costs of
-    :func:`request_problem` (the same formula as the solver's)."""
+    :func:`request_problem` (the same formula as the solver's). The comparison with the hindsight
+    bound leaves the split penalty out (``with_splits=False``): the bound cannot see fratries, so
+    splits are a figure of their own (``fratries_split``); with ``with_splits`` it is the
+    solver's whole objective."""
     total = 0.0
     structure_of: dict[str, int] = {}
     for c in population.requests():
@@ -1080,10 +1084,11 @@ def policy_objective(run: PolicyRun, problem: Problem, population: Population, p
             structure_of[cid] = int(problem.unit_structure[j])
             waited = (run.first_day[cid] or 0) - c.arrival_day
         total += params.waiting_day_cost * max(0, waited)
-    for block in problem.blocks:
-        if block.together:
-            placed = {structure_of[problem.children[m].id] for m in block.members if problem.children[m].id in structure_of}
-            total += weights.siblings_split * max(0, len(placed) - 1)
+    if with_splits:
+        for block in problem.blocks:
+            if block.together:
+                placed = {structure_of[problem.children[m].id] for m in block.members if problem.children[m].id in structure_of}
+                total += weights.siblings_split * max(0, len(placed) - 1)
     return total
 
 
@@ -1143,6 +1148,7 @@ def policy_figures(run: PolicyRun, hindsight: Hindsight, population: Population,
         "moves": run.moves,
         "cost_eur": round(cost_eur, 2),
         "objective": objective,
+        "objective_with_splits": policy_objective(run, hindsight.problem, population, params, weights, with_splits=True),
         "share_of_hindsight": hindsight.bound / objective if objective > 0 else 1.0,
         "wall_seconds": round(run.wall_seconds, 3),
     }

@@ -87,15 +87,15 @@ class SimulationParameters:
     hindsight_checkpoint_days: int = _p(
         28, "assumed: days between the checkpoints of the hindsight relaxation (closer: tighter and slower)", "days")
     hindsight_slots_per_arc: int = _p(
-        4, "assumed: start slots per arc in the hindsight LP (prices only; the bound covers every slot)", "slots")
+        3, "assumed: start slots per arc in the hindsight LP (prices only; the bound covers every slot)", "slots")
     hindsight_pricing_rounds: int = _p(
         6, "assumed: most rounds of pricing (arcs added to the hindsight LP); it stops earlier when nothing is left to add", "rounds")
     hindsight_time_limit_s: float = _p(
-        60.0, "assumed: budget of the hindsight bound's pricing (the bound holds whenever it stops)", "seconds")
+        45.0, "assumed: budget of the hindsight bound's pricing (the bound holds whenever it stops)", "seconds")
     hindsight_subgradient_steps: int = _p(
         60, "assumed: most subgradient steps after the LP rounds (within hindsight_time_limit_s)", "steps")
     hindsight_candidates_per_child: int = _p(
-        8, "assumed: cheapest arcs per child in the hindsight LP (the bound is evaluated over every arc)", "arcs")
+        6, "assumed: cheapest arcs per child in the hindsight LP (the bound is evaluated over every arc)", "arcs")
 
     def __post_init__(self) -> None:
         problems: list[str] = []
