@@ -700,7 +700,6 @@ class ProposalPolicy(Policy):
             if gid is not None and sim.population.groups[gid][1]:
                 ids = [m for m in sim.population.groups[gid][0] if m in problem.child_index and m not in done]
             done.update(ids)
-            i = problem.child_index[cid]
             proposals = propose(system, ids, sim.travel, sim.weights, k=5, unit_prices=prices,
                                 order=self.order, held=held, index=index)
             for proposal in proposals:
@@ -710,7 +709,6 @@ class ProposalPolicy(Policy):
                         decisions[child_id] = unit_id
                         held[unit_id] += 1
                     break
-            del i
         return sim.apply(problem, decisions, self.name)
 
     @staticmethod

@@ -34,8 +34,6 @@ class SimulationParameters:
     # --- period -------------------------------------------------------------------------------
     months: int = _p(12, "issue 17: default period", "months")
     """Length of the simulated period (daily steps: months x 365 / 12 days, rounded)."""
-    warm_up_days: int = _p(0, "assumed: the period starts from the dataset's own state", "days")
-    """Days simulated before figures are collected (0: from the dataset's reference date)."""
 
     # --- arrivals -----------------------------------------------------------------------------
     entries_per_child_per_year: float = _p(
@@ -101,8 +99,6 @@ class SimulationParameters:
         problems: list[str] = []
         if not 1 <= self.months <= 60:
             problems.append(f"months must be 1-60, got {self.months}")
-        if self.warm_up_days < 0:
-            problems.append(f"warm_up_days must be >= 0, got {self.warm_up_days}")
         if self.entries_per_child_per_year < 0:
             problems.append(f"entries_per_child_per_year must be >= 0, got {self.entries_per_child_per_year}")
         if set(self.entrant_age_shares) != set(AGE_BANDS):
