@@ -82,11 +82,16 @@ def replications(scale: float, n: int, travel_source: str, months: int, policies
         start = time.perf_counter()
         results[workers] = replicate(system, travel, Weights.default(), params, n, 1, policies, workers=workers)
         walls[workers] = round(time.perf_counter() - start, 1)
-    same = [r["policies"] for r in results[1]["replications"]] == [r["policies"] for r in results[2]["replications"]]
+    def figures(result: dict[str, Any]) -> list:
+        return [{p: {k: v for k, v in f.items() if k != "wall_seconds"} for p, f in r["policies"].items()}
+                for r in result["replications"]]
+
+    same = figures(results[1]) == figures(results[2])
     summary = results[2]["summary"]["policies"]
     table = {name: {fig: {k: (None if v is None else round(v, 4)) for k, v in summary[name][fig].items()}
                     for fig in ("share_of_hindsight", "mean_days_waited", "emergency_placements", "median_transit_minutes",
-                                "p90_transit_minutes", "share_outside_ile_de_france", "fratries_split", "moves", "cost_eur")}
+                                "p90_transit_minutes", "share_outside_ile_de_france", "fratries_split", "moves", "cost_eur",
+                                "objective", f"objective_relative_to_{policies[0]}")}
              for name in policies}
     return {"part": "replications", "scale": scale, "children": len(system.children), "months": months,
             "replications": n, "policies": policies, "wall_s_1_worker": walls[1], "wall_s_2_workers": walls[2],

@@ -1300,6 +1300,12 @@ def summarize_replications(results: Sequence[Mapping[str, Any]], policies: Seque
                 columns = list(zip(*(s[key] for s in series)))
                 weekly[name][key] = [float(np.mean([v for v in col if v is not None])) if any(v is not None for v in col) else None
                                      for col in columns]
+    # paired on each replication (the same arrivals): objective relative to the first policy's
+    first = policies[0] if policies else None
+    for name in policies:
+        summary[name]["objective_relative_to_" + str(first)] = interval(
+            [r["policies"][name]["objective"] / r["policies"][first]["objective"] for r in results
+             if r["policies"][first]["objective"] > 0])
     summary["hindsight"] = {"bound": interval([r["hindsight"]["bound"] for r in results])}
     population = {key: interval([r["population"][key] for r in results])
                   for key in ("stock_start", "stock_end", "entrants", "leavers")}

@@ -89,9 +89,10 @@ class SimulationParameters:
     hindsight_pricing_rounds: int = _p(
         6, "assumed: most rounds of pricing (arcs added to the hindsight LP); it stops earlier when nothing is left to add", "rounds")
     hindsight_time_limit_s: float = _p(
-        45.0, "assumed: budget of the hindsight bound's pricing (the bound holds whenever it stops)", "seconds")
+        180.0, "assumed: safety budget of the hindsight bound's pricing (the bound holds whenever it stops)", "seconds")
     hindsight_subgradient_steps: int = _p(
-        60, "assumed: most subgradient steps after the LP rounds (within hindsight_time_limit_s)", "steps")
+        20, "assumed: subgradient steps after the LP rounds (the counts, not the clock, end the search, so the "
+        "bound is the same on any machine unless hindsight_time_limit_s cuts it short)", "steps")
     hindsight_candidates_per_child: int = _p(
         6, "assumed: cheapest arcs per child in the hindsight LP (the bound is evaluated over every arc)", "arcs")
 

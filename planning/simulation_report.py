@@ -36,7 +36,7 @@ _PERCENT = {"share_of_hindsight", "share_outside_ile_de_france"}
 def _fmt(value: float | None, figure: str) -> str:
     if value is None:
         return "–"
-    if figure in _PERCENT:
+    if figure in _PERCENT or figure.startswith("objective_relative_to_"):
         return f"{100 * value:.1f}".replace(".", ",") + " %"
     if figure in ("cost_eur", "objective"):
         return f"{value:,.0f}".replace(",", "\u202f")
@@ -125,11 +125,15 @@ def render_report(result: Mapping[str, Any], title: str = "Simulation d'une ann�
     weekly = result["summary"]["weekly"]
     population = result["summary"]["population"]
     n = len(result["replications"])
+    paired = f"objective_relative_to_{policies[0]}"
+    labels = {**FIGURE_LABELS_FR, paired: (f"Objectif rapporté à « {POLICY_LABELS_FR.get(policies[0], policies[0])} » "
+                                           "(mêmes arrivées)", "%")}
     figures = [f for f in FIGURE_LABELS_FR]
+    figures.insert(1, paired)
     rows = []
     for f in figures:
-        label, unit = FIGURE_LABELS_FR[f]
-        row = [f"{label}" + (f" ({unit})" if unit and f not in _PERCENT else "")]
+        label, unit = labels[f]
+        row = [f"{label}" + (f" ({unit})" if unit and unit != "%" else "")]
         for p in policies:
             s = summary[p][f]
             if s["mean"] is None:

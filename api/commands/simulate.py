@@ -92,7 +92,8 @@ def render(result: dict[str, Any], console: Console) -> None:
     for p in result["policies"]:
         table.add_column(p, justify="right")
     summary = result["summary"]["policies"]
-    for figure, fmt in (("share_of_hindsight", "{:.1%}"), ("mean_days_waited", "{:.1f}"), ("emergency_placements", "{:.1f}"),
+    paired = f"objective_relative_to_{result['policies'][0]}"
+    for figure, fmt in (("share_of_hindsight", "{:.1%}"), (paired, "{:.1%}"), ("mean_days_waited", "{:.1f}"), ("emergency_placements", "{:.1f}"),
                         ("median_transit_minutes", "{:.0f}"), ("p90_transit_minutes", "{:.0f}"),
                         ("share_outside_ile_de_france", "{:.1%}"), ("fratries_split", "{:.1f}"), ("moves", "{:.1f}"),
                         ("cost_eur", "{:,.0f}"), ("objective", "{:,.0f}")):
