@@ -87,7 +87,7 @@ class SimulationParameters:
     hindsight_slots_per_arc: int = _p(
         3, "assumed: start slots per arc in the hindsight LP (prices only; the bound covers every slot)", "slots")
     hindsight_pricing_rounds: int = _p(
-        6, "assumed: most rounds of pricing (arcs added to the hindsight LP); it stops earlier when nothing is left to add", "rounds")
+        25, "assumed: most rounds of pricing (arcs added to the hindsight LP); it stops earlier when nothing is left to add", "rounds")
     hindsight_time_limit_s: float = _p(
         180.0, "assumed: safety budget of the hindsight bound's pricing (the bound holds whenever it stops)", "seconds")
     hindsight_subgradient_steps: int = _p(
