@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import privacy, problems
 from api.deps import authorize
-from api.routers import auth, children, health, jobs, places, proposals, rebalancing, reservations, scenarios, units
+from api.routers import auth, children, health, jobs, places, proposals, rebalancing, reservations, scenarios, simulations, units
 from api.services import Services
 from api.settings import Settings
 
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _offline_docs(app)
     for module in (places, proposals, reservations, units, jobs, health, children, scenarios, rebalancing):
         app.include_router(module.router)
+    app.include_router(simulations.router)
     app.include_router(auth.router)
     problems.document_problems(app)  # keep last: after every router
     return app

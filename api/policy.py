@@ -72,6 +72,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/rebalancing/{job_id}/moves/{number}/approve"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
     ("GET", "/children/{child_id}"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
     ("GET", "/reservations"): allow(OFFICER, PROTECTION, ADMIN, scope=("service", "secret")),
+    ("POST", "/simulations"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/simulations/{job_id}"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/simulations/{job_id}/result"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/simulations/{job_id}/report"): allow(PLANNER, scope=("owner",)),
     ("POST", "/scenarios/runs"): allow(PLANNER, scope=("owner",)),
     ("POST", "/scenarios/sweeps"): allow(PLANNER, scope=("owner",)),
     ("GET", "/scenarios/jobs/{job_id}"): allow(PLANNER, scope=("owner",)),
@@ -117,7 +121,7 @@ def forbidden(detail: str) -> ApiProblem:
 
 
 _PARAMETER_OF = {"Child": "child_id", "Sibling group": "group_id", "Structure": "structure_id", "Unit": "unit_id",
-                 "Reservation": "reservation_id", "Batch job": "job_id", "Scenario job": "job_id"}
+                 "Reservation": "reservation_id", "Batch job": "job_id", "Scenario job": "job_id", "Simulation": "job_id"}
 
 
 def not_found(kind: str, ident: str) -> ApiProblem:

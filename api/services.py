@@ -578,6 +578,9 @@ class Services:
         from api.security import Security
 
         self.security = Security(settings)
+        from api.simulation_jobs import SimulationJobService
+
+        self.simulations = SimulationJobService(self.db, self.systems, self.weights, lambda: self.clock())
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -644,4 +647,5 @@ class Services:
             self._sweeper.join(timeout=5)
         self.jobs.shutdown()
         self.scenarios.shutdown()
+        self.simulations.shutdown()
         self.prices.shutdown()

@@ -1,0 +1,156 @@
+"""`placement simulate`: a period of arrivals and departures under several placement policies.
+
+Takes the base dataset (the generated scale-1 Paris instance by default, or ``--data DIR``) and
+a scenario (a YAML document with dated ``capacity_changes`` and ``simulation`` parameters, or
+``base`` for none: docs/SIMULATION.md), runs ``--replications`` seeds of
+:func:`planning.simulation.simulate` on Dask (a LocalCluster of ``--workers`` processes, or the
+scheduler at ``--scheduler``; ``--workers 0`` runs them here), prints each policy's figures with
+their 95% intervals and writes ``simulation.json``, ``simulation.html`` (the report, in French)
+and ``weekly.csv`` into ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from matcher import DomainError, PlacementError, Weights
+
+TRAVEL_SOURCES = ("transit", "crowfly")
+
+
+def parse_policies(text: str) -> list[str]:
+    from planning.simulation import POLICIES
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    unknown = [p for p in names if p not in POLICIES]
+    if unknown or not names:
+        raise DomainError(f"--policies: unknown policy(ies) {', '.join(unknown) or '(none given)'}; known: {', '.join(POLICIES)}")
+    if len(set(names)) != len(names):
+        raise DomainError("--policies: a policy is named twice")
+    return names
+
+
+def run_simulate(*, scenario: str, months: int | None, policies: list[str], replications: int, seed: int,
+                 workers: int, scheduler: str | None, data_dir: Path | None, scale: float, travel_source: str,
+                 weights: Weights, console: Console, show_progress: bool) -> dict[str, Any]:
+    """Read everything, check it, then run the replications; returns the result (JSON-ready)."""
+    from api.commands.demo import _steps
+    from data.generator import generate
+    from data.io import read_dataset
+    from data.simulation_files import read_scenario_document
+    from planning.simulation import replicate, resolve_capacity_changes, scenario_from_document
+
+    if travel_source not in TRAVEL_SOURCES:
+        raise DomainError(f"--travel: unknown source {travel_source!r}; expected one of {', '.join(TRAVEL_SOURCES)}")
+    if replications < 1:
+        raise DomainError(f"--replications must be at least 1, got {replications}")
+    if workers < 0:
+        raise DomainError(f"--workers must be 0 (no Dask) or more, got {workers}")
+    document = read_scenario_document(scenario)
+    params, changes = scenario_from_document(document, months)
+    if data_dir is not None and not data_dir.is_dir():
+        raise DomainError(f"--data {data_dir}: no such dataset directory")
+    with _steps(console, show_progress) as steps:
+        done = steps.step("Building the placement system")
+        system = read_dataset(data_dir) if data_dir is not None else generate(scale=scale, seed=1)
+        resolve_capacity_changes(system, changes, system.reference_date, params.days)
+        done()
+        done = steps.step("Public-transport minutes from every family home")
+        if travel_source == "crowfly":
+            from api.services import CrowFlyTravel
+
+            travel = CrowFlyTravel().matrix(system.origins, system.structures)
+        else:
+            from data.transit import travel_matrix
+
+            travel = travel_matrix(system.origins, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
+        done()
+        done = steps.step(f"Simulating {params.days} days x {replications} replication(s)")
+        result = replicate(system, travel, weights, params, replications, seed, policies, changes,
+                           workers=workers, scheduler=scheduler, progress=lambda d, t: done("", d / t))
+        done()
+    result["scenario"] = scenario
+    result["dataset"] = str(data_dir) if data_dir is not None else f"generated (scale {scale:g}, seed 1)"
+    result["travel"] = travel_source
+    return result
+
+
+def render(result: dict[str, Any], console: Console) -> None:
+    from planning.simulation import POLICY_LABELS_FR
+
+    n = len(result["replications"])
+    console.print(f"[bold]{result['days']} days[/bold] from {result['start']}, scenario {result['scenario']}, "
+                  f"{n} replication(s), {result['dataset']}, wall {result['wall_seconds']:.1f} s")
+    table = Table(title="Each policy (mean [95% interval])")
+    table.add_column("figure")
+    for p in result["policies"]:
+        table.add_column(p, justify="right")
+    summary = result["summary"]["policies"]
+    paired = f"objective_relative_to_{result['policies'][0]}"
+    for figure, fmt in (("share_of_hindsight", "{:.1%}"), (paired, "{:.1%}"), ("mean_days_waited", "{:.1f}"), ("emergency_placements", "{:.1f}"),
+                        ("median_transit_minutes", "{:.0f}"), ("p90_transit_minutes", "{:.0f}"),
+                        ("share_outside_ile_de_france", "{:.1%}"), ("fratries_split", "{:.1f}"), ("moves", "{:.1f}"),
+                        ("cost_eur", "{:,.0f}"), ("objective", "{:,.0f}")):
+        row = [figure]
+        for p in result["policies"]:
+            s = summary[p][figure]
+            if s["mean"] is None:
+                row.append("-")
+            elif n > 1:
+                row.append(f"{fmt.format(s['mean'])} [{fmt.format(s['low'])}; {fmt.format(s['high'])}]")
+            else:
+                row.append(fmt.format(s["mean"]))
+        table.add_row(*row)
+    console.print(table)
+    for p in result["policies"]:
+        console.print(f"  {p}: {POLICY_LABELS_FR[p]}")
+    for failure in result["failures"]:
+        console.print(f"  [yellow]replication {failure['seed']} failed: {failure['error']}[/yellow]")
+    for kind, path in result.get("files", {}).items():
+        console.print(f"  wrote {path}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the app."""
+
+    @app.command()
+    def simulate(
+        scenario: Annotated[str, typer.Argument(help="Scenario YAML file (capacity_changes, simulation), or 'base'.")],
+        months: Annotated[int | None, typer.Option(min=1, max=60, help="Months simulated (default 12, or the scenario's).")] = None,
+        policies: Annotated[str, typer.Option(help="Comma-separated: greedy, own, system, batch.")] = "greedy,own,system,batch",
+        replications: Annotated[int, typer.Option(min=1, help="Seeds simulated (confidence intervals over them).")] = 1,
+        seed: Annotated[int, typer.Option(min=0, help="Root seed the replications' seeds are spawned from.")] = 1,
+        workers: Annotated[int, typer.Option(min=0, help="Dask LocalCluster worker processes (0: no Dask, run here).")] = 1,
+        scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler (instead of a LocalCluster).")] = None,
+        data: Annotated[Path | None, typer.Option(help="Dataset directory (default: the generated Paris instance).")] = None,
+        scale: Annotated[float, typer.Option(min=0.01, max=10, help="Scale of the generated instance when no --data.")] = 1.0,
+        travel: Annotated[str, typer.Option(help="transit (the engine's public-transport minutes) or crowfly (an estimate).")] = "transit",
+        weights: Annotated[Path | None, typer.Option(help="TOML file overriding matcher/weights.toml.")] = None,
+        out: Annotated[Path, typer.Option(help="Directory for simulation.json, simulation.html and weekly.csv.")] = Path("simulation-out"),
+        as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    ) -> None:
+        """Simulate arrivals and departures over a period under several placement policies."""
+        from data.simulation_files import write_simulation
+        from planning.simulation_report import render_report
+
+        console = Console(stderr=as_json)
+        try:
+            chosen = parse_policies(policies)
+            result = run_simulate(scenario=scenario, months=months, policies=chosen, replications=replications, seed=seed,
+                                  workers=workers, scheduler=scheduler, data_dir=data, scale=scale, travel_source=travel,
+                                  weights=Weights.load(weights) if weights else Weights.default(),
+                                  console=console, show_progress=not as_json)
+            result["files"] = write_simulation(out, result, render_report(result))
+        except (PlacementError, OSError) as err:
+            console.print(f"[red]error:[/red] {err}", soft_wrap=True)
+            raise typer.Exit(2) from None
+        if as_json:
+            typer.echo(json.dumps({k: v for k, v in result.items() if k != "replications"}, indent=1, ensure_ascii=False, default=str))
+        else:
+            render(result, console)
