@@ -56,7 +56,7 @@ class SimulationParameters:
 
     # --- departures (annual hazards; a child leaves at the first of these events) -----------
     return_home_per_year: dict = _p(
-        {"0-3": 0.30, "4-11": 0.24, "12-15": 0.38, "16-17": 0.36},
+        {"0-3": 0.30, "4-11": 0.24, "12-15": 0.45, "16-17": 0.36},
         "assumed: annual rate of return home (mainlevée, end of an accueil provisoire) by age "
         "band, tuned so that 12-15 year-olds are 19% of leavers (Paris plan L1563)",
         "per year",
