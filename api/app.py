@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
-from api.routers import health, jobs, places, proposals, reservations, units
+from api import web
+from api.routers import health, jobs, maps, places, proposals, reservations, units
 from api.services import Services
 from api.settings import Settings
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = held
     problems.install(app)
-    for module in (places, proposals, reservations, units, jobs, health):
+    for module in (maps, places, proposals, reservations, units, jobs, health):
         app.include_router(module.router)
+    web.install(app)
     return app

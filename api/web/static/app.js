@@ -1,0 +1,346 @@
+// Placements ASE Paris: the pages' one script. Every figure and every refusal comes from the
+// JSON API (the same routes, the same roles and the same checks as any other client); this
+// script only signs in, asks, and shows the answers in French. No external asset.
+"use strict";
+
+const PAGE = document.body.dataset.page;
+
+const ROLE_NAMES = {
+  officer: "agent de placement", protection_officer: "agent (protection)", planner: "planificateur",
+  structure_manager: "responsable de structure", administrator: "administrateur",
+};
+const SEX = { F: "fille", M: "garçon", mixed: "mixte", any: "mixte" };
+const STATUS = { held: "réservée", confirmed: "confirmée", cancelled: "annulée", expired: "expirée",
+  queued: "en file", running: "en cours", succeeded: "terminé", failed: "échoué", cancelling: "annulation", cancelled_job: "annulé" };
+const URGENCY = { urgent: "Urgent", normal: "Normale" };
+
+// --- talking to the API ------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `Erreur ${status}`);
+    this.status = status; this.problem = problem || {};
+  }
+}
+
+async function api(path, { method = "GET", json, raw = false } = {}) {
+  const headers = { "Accept-Language": "fr" };
+  let body;
+  if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
+  let res = await fetch(path, { method, headers, body, credentials: "same-origin" });
+  if (res.status === 401 && await refresh()) res = await fetch(path, { method, headers, body, credentials: "same-origin" });
+  if (res.status === 401) { window.location.assign("/web/sign-in?expired=1"); throw new ApiError(401, { detail: "Session expirée : reconnectez-vous." }); }
+  if (!res.ok) {
+    let problem = null;
+    try { problem = await res.json(); } catch (e) { /* not JSON */ }
+    throw new ApiError(res.status, problem);
+  }
+  if (raw) return res.text();
+  return res.status === 204 ? null : res.json();
+}
+
+async function refresh() {
+  const res = await fetch("/web/refresh", { method: "POST", credentials: "same-origin" });
+  return res.ok;
+}
+
+function downloadLink(path, filename, text) {
+  return el("a", { href: path, download: filename }, text);
+}
+
+// --- small helpers -----------------------------------------------------------------------------
+
+const $ = (sel) => document.querySelector(sel);
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") e.className = v; else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+function say(text, error = false) { const m = $("#message"); m.textContent = text; m.classList.toggle("error", error); }
+function sayError(err) { say(explainError(err), true); }
+function explainError(err) {
+  if (!(err instanceof ApiError)) return `Erreur inattendue : ${err.message}`;
+  if (err.status === 409) return `Conflit : ${err.message}`;
+  if (err.status === 403) return `Refusé : ${err.message}`;
+  if (err.status === 404) return `Introuvable : ${err.message}`;
+  if (err.status === 429) return "Trop de travaux en attente : réessayez dans un instant.";
+  if (err.status === 503) return "Le service est momentanément indisponible : réessayez dans un instant.";
+  return err.message;
+}
+const minutes = (m) => (m === null || m === undefined ? "injoignable" : `${Math.round(m)} min`);
+const euros = (e) => (e === null || e === undefined ? "" : `${Math.round(e)} €`);
+function when(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return d.toLocaleString("fr-FR", { dateStyle: "medium", timeStyle: "short", timeZone: "Europe/Paris" });
+}
+function day(iso) { return iso ? new Date(iso).toLocaleDateString("fr-FR", { timeZone: "Europe/Paris" }) : ""; }
+const params = (form) => { const p = new URLSearchParams(); for (const [k, v] of new FormData(form)) if (v !== "") p.append(k, v); return p; };
+
+// --- start: who is here, which pages they have ---------------------------------------------------
+
+async function start() {
+  if (PAGE === "sign-in") return;
+  const me = { role: document.body.dataset.role, service: document.body.dataset.service };
+  const pages = { children: childrenPage, child: childPage, holds: holdsPage, places: placesPage,
+    units: unitsPage, jobs: jobsPage, planning: planningPage };
+  if (!pages[PAGE]) return;
+  try { await pages[PAGE](me); } catch (err) { sayError(err); }
+}
+
+// --- officer: waiting children ------------------------------------------------------------------
+
+async function childrenPage() {
+  const form = $("#filters");
+  const load = async () => {
+    const data = await api(`/children?${params(form)}`);
+    $("#count").textContent = `${data.total} enfant(s) en attente.`;
+    const body = $("#children tbody"); body.replaceChildren();
+    for (const c of data.items) {
+      const target = c.sibling_group_id ? `/web/groups/${encodeURIComponent(c.sibling_group_id)}` : `/web/children/${encodeURIComponent(c.id)}`;
+      body.append(el("tr", {},
+        el("td", {}, el("a", { href: target }, c.id)),
+        el("td", {}, c.urgency === "urgent" ? el("span", { class: "badge urgent" }, "Urgent") : "Normale"),
+        el("td", {}, c.age_band), el("td", {}, SEX[c.sex] || c.sex),
+        el("td", {}, (c.needs_labels || c.needs || []).join(", ")),
+        el("td", {}, c.sibling_group_id || ""), el("td", {}, day(c.waiting_since))));
+    }
+  };
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load().catch(sayError); });
+  await load();
+}
+
+// --- officer: one child or one fratrie ----------------------------------------------------------
+
+async function childPage() {
+  const [kind, id] = window.location.pathname.split("/").slice(2).map(decodeURIComponent);
+  const subject = kind === "groups" ? { sibling_group_id: id } : { child_id: id };
+  const base = kind === "groups" ? `/sibling-groups/${encodeURIComponent(id)}` : `/children/${encodeURIComponent(id)}`;
+  document.querySelector("h1").textContent = kind === "groups" ? `Fratrie ${id}` : `Enfant ${id}`;
+  const file = await api(kind === "groups" ? `/sibling-groups/${encodeURIComponent(id)}` : `/children/${encodeURIComponent(id)}`);
+  showFile(file);
+  const structures = await api("/structures").catch(() => ({ items: [] }));
+  for (const s of structures.items) $("#why-structure").append(el("option", { value: s.id }, `${s.name} (${s.id})`));
+  const load = async () => {
+    const order = $("#order").value;
+    const data = await api(`${base}/proposals?k=10&order=${order}`);
+    showProposals(data, subject);
+    $("#map").innerHTML = await api(`${base}/map?k=10&order=${order}`, { raw: true });
+    $("#legend").replaceChildren(
+      el("li", {}, el("span", { class: "swatch home" }), "quartier du domicile familial"),
+      el("li", {}, el("span", { class: "swatch iso-30" }), "moins de 30 min en transports"),
+      el("li", {}, el("span", { class: "swatch iso-60" }), "30 à 60 min"),
+      el("li", {}, el("span", { class: "swatch iso-90" }), "60 à 90 min"));
+  };
+  $("#order-form").addEventListener("submit", (ev) => { ev.preventDefault(); load().catch(sayError); });
+  $("#why-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const data = await api(`${base}/proposals?k=10&why_not=${encodeURIComponent($("#why-structure").value)}`);
+      $("#why-answer").textContent = data.why_not ? data.why_not.sentence : "";
+    } catch (err) { sayError(err); }
+  });
+  await load();
+}
+
+function showFile(file) {
+  const dl = $("#file"); dl.replaceChildren();
+  const rows = [
+    ["Tranche d'âge", file.age_band], ["Sexe", SEX[file.sex] || file.sex], ["Besoins", (file.needs_labels || file.needs || []).join(", ") || "aucun"],
+    ["Fratrie", file.sibling_group_id || (file.child_ids ? file.child_ids.join(", ") : "")],
+    ["Décisions du juge", (file.judge || []).join(" ; ") || "aucune"],
+    ["Placement actuel", file.current_placement || "en attente"], ["Domicile familial", file.home_area || "inconnu"],
+    ["Urgence", URGENCY[file.urgency] || file.urgency], ["En attente depuis", day(file.waiting_since)],
+  ];
+  for (const [k, v] of rows) if (v !== undefined && v !== null && v !== "") dl.append(el("dt", {}, k), el("dd", {}, v));
+}
+
+function showProposals(data, subject) {
+  const list = $("#proposals"); list.replaceChildren();
+  if (!data.proposals.length) { list.append(el("li", {}, "Aucune place libre ne convient aujourd'hui.")); return; }
+  data.proposals.forEach((p, i) => {
+    const where = p.placements.map((x) => `${x.child_id} : ${x.structure_name || p.structure_name}, ${minutes(x.travel_minutes)}`).join(" ; ");
+    const stale = p.stale ? el("span", { class: "badge stale", title: "Places déclarées il y a longtemps : à vérifier par téléphone" }, "déclaration ancienne") : null;
+    const hold = el("button", { type: "button", onclick: () => holdProposal(p, subject) },
+      subject.sibling_group_id ? "Réserver pour la fratrie" : "Réserver");
+    hold.setAttribute("aria-label", `${hold.textContent} : proposition ${i + 1}, ${p.structure_name}`);
+    list.append(el("li", {},
+      el("p", {}, el("strong", {}, `${p.structure_name}`), ` (${p.structure_id}) `, stale),
+      el("p", {}, where),
+      el("p", { class: "reasons" }, p.explanation || (p.reasons || []).join(" ")),
+      hold));
+  });
+}
+
+async function holdProposal(p, subject) {
+  const units = [...new Set(p.placements.map((x) => x.unit_id))];
+  try {
+    const r = await api("/reservations", { method: "POST", json: { ...subject, unit_ids: units } });
+    say(`Place réservée jusqu'au ${when(r.expires_at)} (réservation ${r.id}). Confirmez-la dans « Mes réservations ».`);
+  } catch (err) {
+    if (err.status === 409) say(`Cette place n'est plus disponible : ${err.message} Choisissez une autre proposition.`, true);
+    else sayError(err);
+  }
+}
+
+// --- officer: my holds ----------------------------------------------------------------------------
+
+async function holdsPage() {
+  const load = async () => {
+    const data = await api("/reservations?mine=true");
+    const body = $("#holds tbody"); body.replaceChildren();
+    for (const r of data.items) {
+      const act = r.status === "held" ? [
+        el("button", { type: "button", onclick: () => act2(r.id, "confirm") }, "Confirmer"), " ",
+        el("button", { type: "button", class: "secondary", onclick: () => act2(r.id, "cancel") }, "Annuler")] : [];
+      body.append(el("tr", {}, el("td", {}, r.id), el("td", {}, r.child_ids.join(", ")),
+        el("td", {}, r.structure_name ? `${r.structure_name} (${r.structure_id})` : r.structure_id), el("td", {}, r.places),
+        el("td", {}, STATUS[r.status] || r.status), el("td", {}, r.status === "held" ? when(r.expires_at) : ""), el("td", {}, act)));
+    }
+    if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 7 }, "Aucune réservation.")));
+  };
+  const act2 = async (id, what) => {
+    try {
+      await api(`/reservations/${encodeURIComponent(id)}/${what}`, { method: "POST" });
+      say(what === "confirm" ? `Réservation ${id} confirmée : le placement est enregistré.` : `Réservation ${id} annulée : la place est libérée.`);
+      await load();
+    } catch (err) { sayError(err); }
+  };
+  await load();
+}
+
+// --- free places ----------------------------------------------------------------------------------
+
+async function placesPage() {
+  const form = $("#filters");
+  const load = async () => {
+    const q = params(form); q.set("limit", "200");
+    const data = await api(`/places?${q}`);
+    $("#count").textContent = `${data.free_places} place(s) libre(s) dans ${data.total} unité(s).`;
+    const body = $("#places tbody"); body.replaceChildren();
+    for (const p of data.items) {
+      body.append(el("tr", {},
+        el("td", {}, `${p.structure_name} (${p.unit_id})`), el("td", {}, p.structure_type), el("td", {}, p.commune_name || p.commune),
+        el("td", {}, `${p.age_min}-${p.age_max} ans`), el("td", {}, SEX[p.sex] || p.sex), el("td", {}, p.free),
+        el("td", {}, p.stale ? el("span", { class: "badge stale" }, `ancienne (${day(p.declared_at)})`) : day(p.declared_at))));
+    }
+    $("#map").innerHTML = await api(`/places/map?${q}`, { raw: true });
+  };
+  form.addEventListener("submit", (ev) => { ev.preventDefault(); load().catch(sayError); });
+  await load();
+}
+
+// --- structure manager: my units --------------------------------------------------------------------
+
+async function unitsPage() {
+  const load = async () => {
+    const data = await api("/units?mine=true");
+    const body = $("#units tbody"); body.replaceChildren();
+    for (const u of data.items) {
+      const cap = el("input", { type: "number", min: 0, max: 10000, value: u.capacity, id: `cap-${u.id}`, "aria-label": `Capacité de l'unité ${u.id}` });
+      const occ = el("input", { type: "number", min: 0, max: 10000, value: u.occupied, id: `occ-${u.id}`, "aria-label": `Places occupées de l'unité ${u.id}` });
+      const save = el("button", { type: "button", onclick: async () => {
+        try {
+          await api(`/units/${encodeURIComponent(u.id)}`, { method: "PATCH", json: { capacity: Number(cap.value), occupied: Number(occ.value) } });
+          say(`Unité ${u.id} déclarée : ${cap.value} places, ${occ.value} occupées.`);
+          await load();
+        } catch (err) { sayError(err); }
+      } }, "Déclarer");
+      save.setAttribute("aria-label", `Déclarer l'unité ${u.id}`);
+      body.append(el("tr", {}, el("td", {}, u.id), el("td", {}, u.structure_name ? `${u.structure_name} (${u.structure_id})` : u.structure_id),
+        el("td", {}, u.age_min !== undefined ? `${u.age_min}-${u.age_max} ans` : ""), el("td", {}, cap), el("td", {}, occ),
+        el("td", {}, u.free), el("td", {}, when(u.declared_at)), el("td", {}, save)));
+    }
+  };
+  await load();
+}
+
+// --- jobs -------------------------------------------------------------------------------------------
+
+async function jobsPage() {
+  const load = async () => {
+    const data = await api("/jobs");
+    const body = $("#jobs tbody"); body.replaceChildren();
+    for (const j of data.items) {
+      body.append(el("tr", {}, el("td", {}, j.id), el("td", {}, j.kind || j.method), el("td", {}, STATUS[j.status] || j.status),
+        el("td", {}, el("progress", { max: 1, value: j.progress, "aria-label": `Avancement du travail ${j.id}` }), ` ${Math.round(j.progress * 100)} %`),
+        el("td", {}, j.message || j.error || ""), el("td", {}, j.status === "succeeded" ? downloadLink(`/jobs/${encodeURIComponent(j.id)}/result`, `resultat-${j.id}.json`, "Télécharger") : "")));
+    }
+    if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 6 }, "Aucun travail.")));
+    if (data.items.some((j) => j.status === "queued" || j.status === "running")) setTimeout(() => load().catch(sayError), 2000);
+  };
+  await load();
+}
+
+// --- planner ----------------------------------------------------------------------------------------
+
+async function waitJob(url, status) {
+  for (;;) {
+    const j = await api(url);
+    status.textContent = `${STATUS[j.status] || j.status} : ${Math.round((j.progress || 0) * 100)} % ${j.message || ""}`;
+    if (j.status === "succeeded") return j;
+    if (j.status === "failed" || j.status === "cancelled") throw new ApiError(409, { detail: j.error || "le travail a échoué" });
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+async function planningPage() {
+  const examples = await api("/scenarios/examples");
+  const box = $("#scenario-choices");
+  examples.items.forEach((s, i) => {
+    const id = `sc-${i}`;
+    box.append(el("div", {}, el("input", { type: "checkbox", id, name: "scenario", value: s.name, checked: i < 2 }),
+      " ", el("label", { for: id }, `${s.title || s.name}`), s.description ? el("span", { class: "reasons" }, ` : ${s.description}`) : null));
+  });
+  $("#scenario-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const names = [...box.querySelectorAll("input:checked")].map((i) => i.value);
+    if (names.length < 1) return say("Choisissez au moins un scénario.", true);
+    try {
+      const job = await api("/scenarios/runs", { method: "POST", json: { examples: names } });
+      await waitJob(`/jobs/${encodeURIComponent(job.id)}`, $("#scenario-status"));
+      await showComparison(job.id);
+    } catch (err) { sayError(err); }
+  });
+  $("#rebalance-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const job = await api("/rebalancing", { method: "POST", json: { max_moves: Number($("#rb-max").value) } });
+      await waitJob(`/jobs/${encodeURIComponent(job.id)}`, $("#rebalance-status"));
+      const plan = await api(`/rebalancing/${encodeURIComponent(job.id)}`);
+      const t = el("table", { class: "list" }, el("caption", {}, "Déplacements proposés (à approuver par l'agent du service de l'enfant)"),
+        el("thead", {}, el("tr", {}, ["Enfant", "De", "Vers", "Minutes gagnées", "Motif"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, plan.moves.map((m) => el("tr", {}, el("td", {}, m.child_id), el("td", {}, m.from_name || m.from_unit_id),
+          el("td", {}, m.to_name || m.to_unit_id), el("td", {}, Math.round(m.minutes_saved)), el("td", {}, m.reason)))));
+      $("#rebalance").replaceChildren(el("p", {}, plan.summary || ""), t);
+    } catch (err) { sayError(err); }
+  });
+  $("#simulation-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    try {
+      const job = await api("/simulations", { method: "POST", json: { months: Number($("#sim-months").value) } });
+      await waitJob(`/jobs/${encodeURIComponent(job.id)}`, $("#simulation-status"));
+      const res = await api(`/simulations/${encodeURIComponent(job.id)}`);
+      $("#simulation").replaceChildren(el("p", {}, res.summary || ""),
+        el("p", {}, downloadLink(`/simulations/${encodeURIComponent(job.id)}/report`, "simulation.html", "Télécharger le rapport de simulation")));
+    } catch (err) { sayError(err); }
+  });
+}
+
+async function showComparison(jobId) {
+  const cmp = await api(`/scenarios/runs/${encodeURIComponent(jobId)}`);
+  const rows = cmp.headline || [];
+  const table = el("table", { class: "list" }, el("caption", {}, "Comparaison (écarts signés par rapport au premier scénario)"),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Indicateur"), (cmp.scenarios || []).map((s) => el("th", { scope: "col" }, s)))),
+    el("tbody", {}, rows.map((r) => el("tr", {}, el("th", { scope: "row" }, r.label), r.values.map((v) => el("td", {}, v))))));
+  const figures = [];
+  for (const p of cmp.pictures || []) figures.push(el("figure", {}, el("img", { src: p.url, alt: p.alt }), el("figcaption", {}, p.alt)));
+  $("#comparison").replaceChildren(table, ...figures,
+    el("p", {}, downloadLink(`/scenarios/runs/${encodeURIComponent(jobId)}/report`, "comparaison.html", "Télécharger le rapport")));
+}
+
+document.addEventListener("DOMContentLoaded", () => { start().catch(sayError); });
