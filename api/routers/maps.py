@@ -96,6 +96,7 @@ def places_map(
     sex: Annotated[Sex | None, Query()] = None,
     needs: Annotated[list[Need] | None, Query()] = None,
     zone: Annotated[str | None, Query(pattern=r"^[0-9]{2,3}[0-9AB]?[0-9]{0,2}$")] = None,
+    area: Annotated[maps.Layer | None, Query(description="paris, idf or france (default: the smallest that holds every place)")] = None,
 ) -> Response:
     found = places_router.free_places(services, session, snap, caller, structure_type=structure_type, age=age,
                                       sex=sex, needs=needs, zone=zone, within_minutes=None, lat=None, lon=None,
@@ -111,7 +112,7 @@ def places_map(
         said = f"{s.name} ({s.location.commune}) : {free} place(s) libre(s)" + (", déclaration ancienne" if stale else "")
         markers.append(maps.Marker(s.location.lat, s.location.lon, str(free), said, "stale" if stale else "place"))
         points.append((s.location.lat, s.location.lon, s.location.departement))
-    layer = maps.layer_for(points)
+    layer = area or maps.layer_for(points)
     view = maps.MapView(title="Places libres", markers=markers,
                         legend=[("place", "structures avec des places libres (nombre de places)"),
                                 ("stale", "places déclarées il y a longtemps")])

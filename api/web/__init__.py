@@ -62,7 +62,8 @@ def _context(request: Request, page: str, title: str, user, **more) -> dict:
     nav = [p for p in PAGES if p.in_nav and user is not None and user.role in p.roles]
     return {"request": request, "page": page, "title": title, "user": user, "nav": nav,
             "role_name": labels.label(user.role) if user is not None else "",
-            "needs": labels.choices(Need), "structure_types": labels.choices(StructureType), **more}
+            "needs": labels.choices(Need), "structure_types": labels.choices(StructureType),
+            "labels_json": labels.as_json(), **more}
 
 
 def _render(request: Request, template: str, context: dict, status_code: int = 200) -> HTMLResponse:

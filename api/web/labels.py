@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from matcher.model import Need, Service, StructureType
+import json
+
+from matcher.model import Need, Service, StructureType, UnitSex
 
 NEED = {
     Need.DISABILITY: "handicap",
@@ -28,6 +30,7 @@ SERVICE = {s: f"secteur {s.value.split('-')[1]}" for s in Service if s.is_sector
     Service.YOUNG_ADULTS: "service des jeunes majeurs",
     Service.MOTHER_CHILD: "service mère-enfant",
 }
+UNIT_SEX = {UnitSex.MIXED: "mixte", UnitSex.GIRLS: "filles", UnitSex.BOYS: "garçons"}
 ROLE = {
     "officer": "agent de placement",
     "protection_officer": "agent de placement (protection)",
@@ -39,7 +42,7 @@ ROLE = {
 
 def label(value: StrEnum | str) -> str:
     """The French name of a value, or the value itself when it has none yet."""
-    for table in (NEED, STRUCTURE_TYPE, SERVICE, ROLE):
+    for table in (NEED, STRUCTURE_TYPE, SERVICE, UNIT_SEX, ROLE):
         if value in table:
             return table[value]  # type: ignore[index]
     return str(value)
@@ -48,3 +51,9 @@ def label(value: StrEnum | str) -> str:
 def choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
     """(value, French name) of every member, for a select list."""
     return [(m.value, label(m)) for m in enum]
+
+
+def as_json() -> str:
+    """Every French name, for the pages' script (values to names), safe inside a <script> element."""
+    table = {str(k): v for t in (NEED, STRUCTURE_TYPE, SERVICE, UNIT_SEX, ROLE) for k, v in t.items()}
+    return json.dumps(table, ensure_ascii=False).replace("<", "\\u003c")

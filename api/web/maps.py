@@ -132,11 +132,10 @@ def render_svg(view: MapView, layer: Layer, width: int = 640) -> str:
     and marker carries a <title> read on hover)."""
     shapes = zones(layer)
     drawn = shapes if layer != "idf" else [s for s in shapes if s.departement in IDF_DEPARTEMENTS]
-    lons = [x for s in drawn for r in s.rings for x, _ in r] + [m.lon for m in view.markers]
-    lats = [y for s in drawn for r in s.rings for _, y in r] + [m.lat for m in view.markers]
-    if layer == "france":  # markers far away (Corsica, overseas) must not shrink the map
-        lons = [x for s in drawn for r in s.rings for x, _ in r]
-        lats = [y for s in drawn for r in s.rings for _, y in r]
+    # the frame is the layer's zones: markers outside it (a place in the provinces on the
+    # Île-de-France map, overseas on the map of France) are left out rather than shrink the map
+    lons = [x for s in drawn for r in s.rings for x, _ in r]
+    lats = [y for s in drawn for r in s.rings for _, y in r]
     lon0, lon1, lat0, lat1 = min(lons), max(lons), min(lats), max(lats)
     kx = math.cos(math.radians((lat0 + lat1) / 2))
     span_x, span_y = (lon1 - lon0) * kx, lat1 - lat0

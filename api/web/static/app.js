@@ -9,7 +9,9 @@ const ROLE_NAMES = {
   officer: "agent de placement", protection_officer: "agent (protection)", planner: "planificateur",
   structure_manager: "responsable de structure", administrator: "administrateur",
 };
-const SEX = { F: "fille", M: "garçon", mixed: "mixte", any: "mixte" };
+const LABELS = JSON.parse(document.getElementById("labels").textContent || "{}");
+const SEX = { F: "fille", M: "garçon" };
+const label = (v) => LABELS[v] || SEX[v] || v;
 const STATUS = { held: "réservée", confirmed: "confirmée", cancelled: "annulée", expired: "expirée",
   queued: "en file", running: "en cours", succeeded: "terminé", failed: "échoué", cancelling: "annulation", cancelled_job: "annulé" };
 const URGENCY = { urgent: "Urgent", normal: "Normale" };
@@ -105,8 +107,8 @@ async function childrenPage() {
       body.append(el("tr", {},
         el("td", {}, el("a", { href: target }, c.id)),
         el("td", {}, c.urgency === "urgent" ? el("span", { class: "badge urgent" }, "Urgent") : "Normale"),
-        el("td", {}, c.age_band), el("td", {}, SEX[c.sex] || c.sex),
-        el("td", {}, (c.needs_labels || c.needs || []).join(", ")),
+        el("td", {}, c.age_band), el("td", {}, label(c.sex)),
+        el("td", {}, (c.needs || []).map(label).join(", ")),
         el("td", {}, c.sibling_group_id || ""), el("td", {}, day(c.waiting_since))));
     }
   };
@@ -150,7 +152,7 @@ async function childPage() {
 function showFile(file) {
   const dl = $("#file"); dl.replaceChildren();
   const rows = [
-    ["Tranche d'âge", file.age_band], ["Sexe", SEX[file.sex] || file.sex], ["Besoins", (file.needs_labels || file.needs || []).join(", ") || "aucun"],
+    ["Tranche d'âge", file.age_band], ["Sexe", label(file.sex)], ["Besoins", (file.needs || []).map(label).join(", ") || "aucun"],
     ["Fratrie", file.sibling_group_id || (file.child_ids ? file.child_ids.join(", ") : "")],
     ["Décisions du juge", (file.judge || []).join(" ; ") || "aucune"],
     ["Placement actuel", file.current_placement || "en attente"], ["Domicile familial", file.home_area || "inconnu"],
@@ -224,11 +226,12 @@ async function placesPage() {
     const body = $("#places tbody"); body.replaceChildren();
     for (const p of data.items) {
       body.append(el("tr", {},
-        el("td", {}, `${p.structure_name} (${p.unit_id})`), el("td", {}, p.structure_type), el("td", {}, p.commune_name || p.commune),
-        el("td", {}, `${p.age_min}-${p.age_max} ans`), el("td", {}, SEX[p.sex] || p.sex), el("td", {}, p.free),
+        el("td", {}, `${p.structure_name} (${p.unit_id})`), el("td", {}, label(p.structure_type)), el("td", {}, p.commune_name || p.commune),
+        el("td", {}, `${p.age_min}-${p.age_max} ans`), el("td", {}, label(p.sex)), el("td", {}, p.free),
         el("td", {}, p.stale ? el("span", { class: "badge stale" }, `ancienne (${day(p.declared_at)})`) : day(p.declared_at))));
     }
-    $("#map").innerHTML = await api(`/places/map?${q}`, { raw: true });
+    $("#map").innerHTML = await api(`/places/map?${q}&area=idf`, { raw: true });
+    $("#map-france").innerHTML = await api(`/places/map?${q}&area=france`, { raw: true });
   };
   form.addEventListener("submit", (ev) => { ev.preventDefault(); load().catch(sayError); });
   await load();
