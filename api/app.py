@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api import web
-from api.routers import health, jobs, maps, places, proposals, reservations, units
+from api.routers import health, jobs, maps, places, proposals, reservations, structures, units
 from api.services import Services
 from api.settings import Settings
 
@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.state.services = held
     problems.install(app)
-    for module in (maps, places, proposals, reservations, units, jobs, health):
+    for module in (maps, places, proposals, reservations, structures, units, jobs, health):
         app.include_router(module.router)
     web.install(app)
     return app

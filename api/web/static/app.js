@@ -123,13 +123,18 @@ async function childPage() {
   const subject = kind === "groups" ? { sibling_group_id: id } : { child_id: id };
   const base = kind === "groups" ? `/sibling-groups/${encodeURIComponent(id)}` : `/children/${encodeURIComponent(id)}`;
   document.querySelector("h1").textContent = kind === "groups" ? `Fratrie ${id}` : `Enfant ${id}`;
-  const file = await api(kind === "groups" ? `/sibling-groups/${encodeURIComponent(id)}` : `/children/${encodeURIComponent(id)}`);
-  showFile(file);
   const structures = await api("/structures").catch(() => ({ items: [] }));
   for (const s of structures.items) $("#why-structure").append(el("option", { value: s.id }, `${s.name} (${s.id})`));
+  let shown = false;
   const load = async () => {
     const order = $("#order").value;
     const data = await api(`${base}/proposals?k=10&order=${order}`);
+    if (!shown) {
+      shown = true;
+      const files = [];
+      for (const c of data.child_ids) files.push(await api(`/children/${encodeURIComponent(c)}`));
+      showFiles(files);
+    }
     showProposals(data, subject);
     $("#map").innerHTML = await api(`${base}/map?k=10&order=${order}`, { raw: true });
     $("#legend").replaceChildren(
@@ -149,16 +154,35 @@ async function childPage() {
   await load();
 }
 
-function showFile(file) {
+function homeArea(h) {
+  if (!h) return "aucun domicile connu";
+  if (h.arrondissement) return `Paris ${h.arrondissement}${h.arrondissement === 1 ? "er" : "e"} arrondissement`;
+  return `commune ${h.commune} (${h.departement})`;
+}
+
+function judgeWords(j) {
+  if (!j) return "";
+  const out = [];
+  if (j.excluded_structures && j.excluded_structures.length) out.push(`structures exclues : ${j.excluded_structures.map((s) => s.name || s.id).join(", ")}`);
+  if (j.excluded_departements && j.excluded_departements.length) out.push(`départements exclus : ${j.excluded_departements.join(", ")}`);
+  if (j.max_travel_minutes) out.push(`au plus ${j.max_travel_minutes} min du domicile`);
+  if (j.separated_from && j.separated_from.length) out.push(`séparé(e) de ${j.separated_from.join(", ")}`);
+  return out.join(" ; ");
+}
+
+function showFiles(files) {
   const dl = $("#file"); dl.replaceChildren();
-  const rows = [
-    ["Tranche d'âge", file.age_band], ["Sexe", label(file.sex)], ["Besoins", (file.needs || []).map(label).join(", ") || "aucun"],
-    ["Fratrie", file.sibling_group_id || (file.child_ids ? file.child_ids.join(", ") : "")],
-    ["Décisions du juge", (file.judge || []).join(" ; ") || "aucune"],
-    ["Placement actuel", file.current_placement || "en attente"], ["Domicile familial", file.home_area || "inconnu"],
-    ["Urgence", URGENCY[file.urgency] || file.urgency], ["En attente depuis", day(file.waiting_since)],
-  ];
-  for (const [k, v] of rows) if (v !== undefined && v !== null && v !== "") dl.append(el("dt", {}, k), el("dd", {}, v));
+  for (const f of files) {
+    const place = f.current_placement ? `${f.current_placement.structure_name || "lieu protégé"} depuis le ${day(f.current_placement.since)}` : "en attente";
+    const rows = [
+      ["Enfant", `${f.id} : ${f.age} ans (${f.age_band}), ${label(f.sex)}`],
+      ["Besoins", (f.needs || []).map(label).join(", ") || "aucun besoin particulier"],
+      ["Décisions du juge", judgeWords(f.judge) || "aucune"],
+      ["Placement actuel", place], ["Domicile familial", homeArea(f.family_home)],
+      ["Urgence", URGENCY[f.urgency] || f.urgency], ["En attente depuis", f.waiting ? day(f.waiting_since) : ""],
+    ];
+    for (const [k, v] of rows) if (v) dl.append(el("dt", {}, k), el("dd", {}, v));
+  }
 }
 
 function showProposals(data, subject) {
