@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import problems
-from api import web
-from api.routers import health, jobs, maps, places, proposals, reservations, structures, units
+from api import privacy, problems, web
+from api.deps import authorize
+from api.routers import auth, health, jobs, maps, places, proposals, reservations, structures, units
 from api.services import Services
 from api.settings import Settings
 
@@ -23,9 +23,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: FastAPI):
         held.db.migrate()
         held.start()
+        pseudonymise = privacy.install_log_filter(held.security.pseudonym)
         try:
             yield
         finally:
+            privacy.remove_log_filter(pseudonymise)
             held.close()
 
     app = FastAPI(
@@ -34,10 +36,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Free places, ranked proposals (own and system-aware), reservations and batch "
         "optimiser runs for child-protection placements (ASE Paris). Errors are RFC 9457 problem details.",
         lifespan=lifespan,
+        dependencies=[Depends(authorize)],  # the access policy (api.policy), on every route
     )
     app.state.services = held
     problems.install(app)
     for module in (maps, places, proposals, reservations, structures, units, jobs, health):
         app.include_router(module.router)
+    app.include_router(auth.router)
     web.install(app)
+    problems.document_problems(app)  # keep last: after every router
     return app

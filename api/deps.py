@@ -1,18 +1,22 @@
-"""Typed dependencies: the app's services, settings, a read session, the caller's role and the
-system snapshot of the current data version."""
+"""Typed dependencies: the app's services, settings, a read session, the signed-in caller (the
+access policy is applied here, once for the whole app) and the system snapshot of the current
+data version."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from api.policy import POLICY, Caller, forbidden
 from api.problems import ApiProblem
+from api.security import InvalidToken
 from api.services import Services, Snapshot
-from api.settings import ROLES, SECRET_ROLES, UNIT_MANAGER_ROLES, Settings
+from api.settings import Settings
+from data.db import accounts
 
 
 def get_services(request: Request) -> Services:
@@ -37,31 +41,46 @@ def read_session(services: ServicesDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(read_session)]
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking. For now the role comes from the X-Role header (or the settings' default);
-    authentication proper is a later piece of work."""
-
-    role: str
-
-    @property
-    def sees_secret(self) -> bool:
-        return self.role in SECRET_ROLES
-
-    @property
-    def manages_units(self) -> bool:
-        return self.role in UNIT_MANAGER_ROLES
+bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def current_caller(
-    settings: SettingsDep,
-    x_role: Annotated[str | None, Header(description=f"Caller's role: one of {', '.join(ROLES)}.")] = None,
-) -> Caller:
-    role = settings.default_role if x_role is None else x_role.strip()
-    if role not in ROLES:
-        raise ApiProblem(403, "Forbidden", f"Unknown role {role!r}: the X-Role header must be one of {', '.join(ROLES)}.",
-                         [{"field": "X-Role", "in": "header", "reason": f"unknown role {role!r}"}])
-    return Caller(role)
+def _unauthorized(detail: str) -> ApiProblem:
+    return ApiProblem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def authorize(request: Request, services: ServicesDep,
+              token: Annotated[str | None, Depends(bearer)]) -> Caller | None:
+    """The access policy, applied to every route of the app (``api.policy.POLICY``): deny by
+    default, a token of one of the route's roles otherwise. The account is reloaded from the
+    store on each request (a disabled account or a reset password ends its tokens at once)."""
+    route = request.scope.get("route")
+    rule = POLICY.get((request.method, getattr(route, "path", "")))
+    if rule is None:
+        raise forbidden(f"{request.method} {getattr(route, 'path', request.url.path)} has no entry in the access "
+                        "policy: refused.")
+    if rule.public:
+        return None
+    if not token:
+        raise _unauthorized("Sign in first: this route needs a bearer token (POST /auth/token).")
+    try:
+        claims = services.security.decode_access(token)
+    except InvalidToken:
+        raise _unauthorized("The access token is invalid or expired: sign in again or refresh it.") from None
+    with services.db.read() as session:
+        account = accounts.get_account(session, claims.user_id)
+    if account is None or not account.active or account.token_version != claims.token_version:
+        raise _unauthorized("The access token is no longer valid: sign in again.")
+    caller = Caller(account.id, account.name, account.role, account.service, frozenset(account.structure_ids),
+                    request.client.host if request.client else "")
+    if caller.role not in rule.roles:
+        raise forbidden(f"Role {caller.role!r} may not call {request.method} {route.path}.")
+    return caller
+
+
+def current_caller(caller: Annotated[Caller | None, Depends(authorize)]) -> Caller:
+    if caller is None:  # a public route asking for a caller: a mistake in the policy table
+        raise _unauthorized("Sign in first: this route needs a bearer token (POST /auth/token).")
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

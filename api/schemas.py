@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+UtcDateTime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=timezone.utc))]
+"""A time in UTC with its offset (RFC 3339 date-time): the store keeps naive UTC."""
 
 
 class _In(BaseModel):
@@ -138,15 +141,18 @@ class ReservationIn(_In):
 
 class ReservationOut(BaseModel):
     id: str
+    created_by: str | None = None
+    confirmed_by: str | None = None
+    cancelled_by: str | None = None
     unit_id: str
     structure_id: str
     child_ids: list[str]
     sibling_group_id: str | None
     places: int
     status: Literal["held", "confirmed", "cancelled", "expired"]
-    created_at: datetime
-    expires_at: datetime
-    closed_at: datetime | None
+    created_at: UtcDateTime
+    expires_at: UtcDateTime
+    closed_at: UtcDateTime | None
 
 
 class UnitUpdate(_In):
@@ -183,9 +189,9 @@ class JobOut(BaseModel):
     status: Literal["queued", "running", "succeeded", "failed"]
     progress: float
     message: str
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
     error: str | None
 
 
@@ -195,6 +201,28 @@ class JobResultOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """Minimal on purpose: no connection string, no host, no count."""
+
     status: Literal["ok"]
-    database: str
     data_version: int
+
+
+# --- accounts ---------------------------------------------------------------------------------
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int = Field(description="Seconds the access token is valid.")
+    refresh_token: str = Field(description="Use once at POST /auth/refresh for new tokens.")
+
+
+class RefreshIn(_In):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class AccountOut(BaseModel):
+    name: str
+    role: str
+    service: str | None
+    structure_ids: list[str]

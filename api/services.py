@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from api.settings import Settings
 from data.db import Database
+from data.db import audit
 from data.db import repository as repo
 from data.db.database import Changes, current_version, current_versions, load_changes, load_system
 from matcher.errors import PlacementError
@@ -373,9 +374,9 @@ class JobService:
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch-job")
         self.futures: dict[str, Future] = {}
 
-    def start(self, method: str, time_limit_s: float) -> str:
+    def start(self, method: str, time_limit_s: float, owner: str | None = None) -> str:
         with self.db.write() as session:
-            job_id = repo.create_job(session, method, self.clock()).id
+            job_id = repo.create_job(session, method, self.clock(), owner).id
         self.futures[job_id] = self.executor.submit(self._run, job_id, method, time_limit_s)
         return job_id
 
@@ -427,6 +428,9 @@ class Services:
         self.systems = SystemService(travel or travel_source(settings), self.db.consistent_read)
         self.prices = PriceService(prices or solver_capacity_prices)
         self.jobs = JobService(self.db, self.systems, self.weights, lambda: self.clock(), runner or solver_job)
+        from api.security import Security
+
+        self.security = Security(settings)
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -437,6 +441,25 @@ class Services:
         """Release every expired hold now; returns how many."""
         with self.db.write() as session:
             return repo.expire_holds(session, self.now())
+
+    def record(self, entries: list[audit.Entry], reading: Session | None = None) -> None:
+        """Append reads to the audit trail (changes are recorded in their own transaction).
+        ``reading``: the request's read session, whose transaction is ended first so that the
+        request never holds two pooled connections at once (see ``api.deps.writer_snapshot``)."""
+        if reading is not None:
+            reading.rollback()
+        if entries:
+            with self.db.write() as session:
+                audit.record(session, entries, repo.utcnow())
+
+    def fault_pause(self, where: str) -> None:
+        """Test hook (``PLACEMENT_FAULT_PAUSE_AT``): sleep inside a write transaction, so that a
+        fault-injection test can kill the server between the writes and the commit."""
+        if self.settings.fault_pause_at == where and self.settings.fault_pause_s > 0:
+            import time
+
+            log.warning("fault-injection pause in %s for %.1f s", where, self.settings.fault_pause_s)
+            time.sleep(self.settings.fault_pause_s)
 
     def start(self) -> None:
         if self.settings.sweep_seconds > 0 and self._sweeper is None:

@@ -45,9 +45,61 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+class Auth:
+    """Accounts for the run (docs/SECURITY.md): a protection officer per service (an officer acts
+    for the children of their service and sees secret places) and a structure manager of every
+    structure; tokens fetched once each."""
+
+    def __init__(self, db, system):
+        from data.db import accounts
+        from data.db.repository import utcnow
+        from tests.servers import CHEAP_ARGON2_ENV  # noqa: F401 (the server runs with the same cheap hashing)
+
+        from api.security import hash_new_password
+        from api.settings import Settings
+
+        settings = Settings(argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1)
+        self.service_of = {c.id: c.service.value for c in system.children}
+        self.password = "bench-" + uuid_hex()
+        digest = hash_new_password(settings, self.password)
+        with db.write() as session:
+            for service in sorted(set(self.service_of.values())):
+                accounts.add_user(session, name=f"po-{service}", role="protection_officer", service=service,
+                                  password_hash=digest, now=utcnow())
+            accounts.add_user(session, name="manager", role="structure_manager",
+                              structure_ids=[s.id for s in system.structures], password_hash=digest, now=utcnow())
+        self.base = ""
+        self._tokens: dict[str, dict[str, str]] = {}
+
+    def as_user(self, name: str) -> dict[str, str]:
+        if name not in self._tokens:
+            r = httpx.post(self.base + "/auth/token", data={"username": name, "password": self.password}, timeout=120)
+            r.raise_for_status()
+            self._tokens[name] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        return self._tokens[name]
+
+    def for_child(self, child_id: str) -> dict[str, str]:
+        return self.as_user(f"po-{self.service_of[child_id]}")
+
+
+def uuid_hex() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+AUTH: Auth | None = None
+"""The run's accounts (set by main)."""
+
+
 def start_server(database_url: str, schema: str | None = None) -> tuple[subprocess.Popen, str]:
+    import tempfile
+
+    from tests.servers import CHEAP_ARGON2_ENV
+
     port = _free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, PLACEMENT_SWEEP_SECONDS="0")
+    env = dict(os.environ, DATABASE_URL=database_url, PLACEMENT_SWEEP_SECONDS="0",
+               PLACEMENT_DATA_DIR=tempfile.mkdtemp(prefix="bench-api-"), **CHEAP_ARGON2_ENV)
     if schema:
         env["PGOPTIONS"] = f"-csearch_path={schema}"
     proc = subprocess.Popen(
@@ -72,9 +124,14 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def timed(client: httpx.Client, url: str) -> float:
+def timed(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> float:
+    if headers is None and AUTH is not None:
+        import re
+
+        found = re.search(r"(?:/children/|child_id=)([^/?&]+)", url)
+        headers = AUTH.for_child(found.group(1)) if found else AUTH.as_user("manager")
     t = time.perf_counter()
-    r = client.get(url)
+    r = client.get(url, headers=headers)
     elapsed = (time.perf_counter() - t) * 1000
     if r.status_code != 200:
         raise SystemExit(f"GET {url}: {r.status_code} {r.text[:300]}")
@@ -116,11 +173,11 @@ def after_change(base: str, child_ids: list[str], n: int, timeout: float) -> dic
     with httpx.Client(base_url=base, timeout=timeout) as client:
         first = client.get(f"/children/{child_ids[0]}/proposals?k=1").json()["proposals"]
         unit_id = first[0]["placements"][0]["unit_id"]
-        capacity = client.get(f"/units/{unit_id}").json()["capacity"]
+        capacity = client.get(f"/units/{unit_id}", headers=AUTH.as_user("manager")).json()["capacity"]
         patch_ms, proposal_ms = [], []
         for i in range(n):
             t = time.perf_counter()
-            r = client.patch(f"/units/{unit_id}", json={"capacity": capacity + i + 1}, headers={"X-Role": "planner"})
+            r = client.patch(f"/units/{unit_id}", json={"capacity": capacity + i + 1}, headers=AUTH.as_user("manager"))
             patch_ms.append((time.perf_counter() - t) * 1000)
             if r.status_code != 200:
                 raise SystemExit(f"PATCH /units/{unit_id}: {r.status_code} {r.text[:300]}")
@@ -143,12 +200,11 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20, timeout
     from data.db import repository
     from data.db.models import UnitRow
 
-    officer = {"X-Role": "protection_officer"}
     progress(f"reservations: first proposal of {len(child_ids)} children")
-    with httpx.Client(base_url=base, timeout=timeout, headers=officer) as c:
+    with httpx.Client(base_url=base, timeout=timeout) as c:
         target = {}
         for child in child_ids:
-            found = c.get(f"/children/{child}/proposals?k=1").json()["proposals"]
+            found = c.get(f"/children/{child}/proposals?k=1", headers=AUTH.for_child(child)).json()["proposals"]
             if found:
                 target[child] = found[0]["placements"][0]["unit_id"]
     with db.read() as s:
@@ -158,7 +214,7 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20, timeout
     contested = sum(max(0, n - free[u]) for u, n in sent.items())
 
     def hold(item: tuple[str, str]) -> httpx.Response:
-        with httpx.Client(base_url=base, timeout=timeout, headers=officer) as c:
+        with httpx.Client(base_url=base, timeout=timeout, headers=AUTH.for_child(item[0])) as c:
             return c.post("/reservations", json={"unit_id": item[1], "child_id": item[0]})
 
     progress(f"reservations: {len(target)} holds, {clients} clients")
@@ -167,11 +223,12 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20, timeout
         answers = list(pool.map(hold, target.items()))
     hold_wall = time.perf_counter() - t
     held = [r.json()["id"] for r in answers if r.status_code == 201]
+    holder = {r.json()["id"]: r.json()["child_ids"][0] for r in answers if r.status_code == 201}
 
     failures: list[str] = []
 
     def confirm(rid: str) -> int:
-        with httpx.Client(base_url=base, timeout=timeout, headers=officer) as c:
+        with httpx.Client(base_url=base, timeout=timeout, headers=AUTH.for_child(holder[rid])) as c:
             r = c.post(f"/reservations/{rid}/confirm", json={})
             if r.status_code != 200:
                 failures.append(f"{r.status_code} {r.text[:200]}")
@@ -219,8 +276,11 @@ def main(argv: list[str] | None = None) -> None:
     db.migrate()
     progress(f"saving {len(system.children)} children in PostgreSQL schema {schema}")
     db.save_system(system)
+    global AUTH
+    AUTH = Auth(db, system)
     progress("starting the server")
     proc, base = start_server(args.postgres, schema)
+    AUTH.base = base
     try:
         report = {"scale": args.scale, "children": len(system.children), "database": "postgresql",
                   "cores": os.cpu_count(), "load_average_before": load_before,

@@ -1,10 +1,17 @@
-"""Batch jobs: start an optimiser run, follow its progress, fetch its result."""
+"""Batch jobs: start an optimiser run, follow its progress, fetch its result.
+
+A job is seen only by the account that started it. Its result is pseudonymous (child ids become
+keyed hashes) and names no secret place to a caller who may not see it (``api.policy``).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, status
 
-from api.deps import ServicesDep, SessionDep
+from api import policy
+from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
 from api.problems import ApiProblem
 from api.schemas import JobIn, JobOut, JobResultOut
 from data.db import repository as repo
@@ -18,26 +25,50 @@ def _out(row: BatchJobRow) -> JobOut:
                   created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at, error=row.error)
 
 
-@router.post("", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED, summary="Start an optimiser run")
-def start(body: JobIn, services: ServicesDep) -> JobOut:
+@router.post("", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED, summary="Start an optimiser run",
+             responses={409: {"description": "The store holds no placement system"}})
+def start(body: JobIn, services: ServicesDep, caller: CallerDep) -> JobOut:
     if services.db.is_empty():
         raise ApiProblem(409, "Conflict", "The store holds no placement system to optimise.")
-    job_id = services.jobs.start(body.method, body.time_limit_s)
+    job_id = services.jobs.start(body.method, body.time_limit_s, owner=caller.name)
     with services.db.read() as session:
         return _out(repo.get_job(session, job_id))
 
 
-@router.get("/{job_id}", response_model=JobOut, summary="A job's status and progress")
-def get(job_id: str, session: SessionDep) -> JobOut:
-    return _out(repo.get_job(session, job_id))
-
-
-@router.get("/{job_id}/result", response_model=JobResultOut, summary="A finished job's summary and assignment")
-def result(job_id: str, session: SessionDep) -> JobResultOut:
+def _job(session, caller, job_id: str) -> BatchJobRow:
     row = repo.get_job(session, job_id)
+    policy.job(caller, row)
+    return row
+
+
+@router.get("/{job_id}", response_model=JobOut, summary="A job's status and progress")
+def get(job_id: str, session: SessionDep, caller: CallerDep) -> JobOut:
+    return _out(_job(session, caller, job_id))
+
+
+def _pseudonymous(result: dict[str, Any], services, snap, caller) -> dict[str, Any]:
+    """The result with child ids replaced by pseudonyms and, for a caller who may not see
+    secret places, the children assigned to one left out of the assignment."""
+    out = dict(result)
+    assignment = result.get("assignment")
+    if isinstance(assignment, dict):
+        shown = {}
+        for child_id, unit_id in assignment.items():
+            unit = snap.system.unit_by_id.get(unit_id) if unit_id else None
+            if unit is not None and not policy.sees_structure(caller, snap.system.structure_of(unit)):
+                continue
+            shown[services.security.pseudonym(child_id)] = unit_id
+        out["assignment"] = shown
+    return out
+
+
+@router.get("/{job_id}/result", response_model=JobResultOut, summary="A finished job's summary and assignment",
+            responses={409: {"description": "The job failed or is not finished"}})
+def result(job_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep) -> JobResultOut:
+    row = _job(session, caller, job_id)
     if row.status == "failed":
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} failed: {row.error}")
     if row.status != "succeeded" or row.result is None:
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} is {row.status} ({row.progress:.0%} done): "
                          "its result is not ready yet.")
-    return JobResultOut(id=row.id, result=row.result)
+    return JobResultOut(id=row.id, result=_pseudonymous(row.result, services, snap, caller))

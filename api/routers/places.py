@@ -7,6 +7,7 @@ from typing import Annotated
 import numpy as np
 from fastapi import APIRouter, Query
 
+from api import policy
 from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
 from api.problems import ApiProblem
 from api.schemas import FreePlace, FreePlaces
@@ -62,7 +63,7 @@ def free_places(
     types = set(structure_type or ())
     wanted = frozenset(needs or ())
     for k, s in enumerate(system.structures):
-        if (s.secret and not caller.sees_secret) or (types and s.type not in types) \
+        if not policy.sees_structure(caller, s) or (types and s.type not in types) \
                 or (wanted and not wanted <= s.capabilities) \
                 or (zone is not None and zone not in (s.location.commune, s.location.departement)):
             keep_s[k] = False
@@ -77,9 +78,8 @@ def free_places(
 
     minutes: np.ndarray | None = None
     if child_id is not None:
-        child = system.child_by_id.get(child_id)
-        if child is None:
-            raise ApiProblem(404, "Not found", f"Child {child_id!r} does not exist.")
+        policy.child_origin(caller)
+        child = policy.child(caller, system, child_id)
         row = snap.travel.row(child.home.id)
         minutes = np.full(len(system.units), np.nan, dtype=np.float64)
         if row is not None:
@@ -106,4 +106,6 @@ def free_places(
             sex=unit.sex.value, takes_siblings=unit.takes_siblings, capacity=unit.capacity, occupied=unit.occupied,
             held=held.get(unit.id, 0), free=int(free[j]), travel_minutes=m,
         ))
+    if child_id is not None:
+        services.record(caller.entries("read-travel", "child", [child_id]), reading=session)
     return FreePlaces(total=int(chosen.size), free_places=int(free[chosen].sum()), data_version=snap.version, items=items)

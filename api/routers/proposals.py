@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from api.deps import Caller, CallerDep, ServicesDep, SessionDep, SnapshotDep
+from api import policy
+from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
+from api.policy import Caller
 from api.problems import ApiProblem
 from api.schemas import (
     AheadOut,
@@ -43,7 +45,8 @@ def _taken(services: Services, session, snap: Snapshot, caller: Caller) -> dict[
             secret = [(u.id, u.free) for u in snap.system.units if snap.system.structure_of(u).secret]
             snap.memo["secret_units"] = secret
         for unit_id, free in secret:
-            held[unit_id] = held.get(unit_id, 0) + free
+            if not policy.sees_structure(caller, snap.system.structure_of(snap.system.unit_by_id[unit_id])):
+                held[unit_id] = held.get(unit_id, 0) + free
     return held
 
 
@@ -66,7 +69,7 @@ def _proposals(services: Services, session, snap: Snapshot, caller: Caller, chil
     answer = None
     if why is not None:
         structure = snap.system.structure_by_id.get(why)
-        if structure is None or (structure.secret and not caller.sees_secret):
+        if structure is None or not policy.sees_structure(caller, structure):
             raise ApiProblem(404, "Not found", f"Structure {why!r} does not exist.",
                              [{"field": "why_not", "in": "query", "reason": "unknown structure"}])
         answer = _why_not_out(why_not(snap.system, child_ids, why, snap.travel, services.weights,
@@ -111,16 +114,17 @@ def _why_not_out(w: WhyNot) -> WhyNotOut:
 @router.get("/children/{child_id}/proposals", response_model=ProposalsOut, summary="Proposals for a child")
 def child_proposals(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
                     k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
-    if child_id not in snap.system.child_by_id:
-        raise ApiProblem(404, "Not found", f"Child {child_id!r} does not exist.")
-    return _proposals(services, session, snap, caller, [child_id], None, k, order, why_not)
+    policy.child(caller, snap.system, child_id)
+    answer = _proposals(services, session, snap, caller, [child_id], None, k, order, why_not)
+    services.record(caller.entries("read-proposals", "child", [child_id]), reading=session)
+    return answer
 
 
 @router.get("/sibling-groups/{group_id}/proposals", response_model=ProposalsOut,
             summary="Proposals for a sibling group (fratrie)")
 def group_proposals(group_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
                     k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
-    group = snap.system.sibling_group_by_id.get(group_id)
-    if group is None:
-        raise ApiProblem(404, "Not found", f"Sibling group {group_id!r} does not exist.")
-    return _proposals(services, session, snap, caller, list(group.child_ids), group_id, k, order, why_not)
+    group = policy.sibling_group(caller, snap.system, group_id)
+    answer = _proposals(services, session, snap, caller, list(group.child_ids), group_id, k, order, why_not)
+    services.record(caller.entries("read-proposals", "child", group.child_ids), reading=session)
+    return answer

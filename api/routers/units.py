@@ -1,21 +1,17 @@
-"""Units: a structure manager reads and updates a unit's capacity and occupied places."""
+"""Units: a structure manager reads and updates the capacity and occupied places of the units of
+their structures; officers and planners read a unit they may see (``api.policy``)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api import policy
 from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
-from api.problems import ApiProblem
 from api.schemas import UnitOut, UnitUpdate
+from data.db import audit
 from data.db import repository as repo
 
 router = APIRouter(prefix="/units", tags=["units"])
-
-
-def _visible(snap, caller, unit_id: str) -> None:
-    unit = snap.system.unit_by_id.get(unit_id)
-    if unit is None or (snap.system.structure_of(unit).secret and not caller.sees_secret):
-        raise ApiProblem(404, "Not found", f"Unit {unit_id!r} does not exist.")
 
 
 def _out(state: repo.UnitState) -> UnitOut:
@@ -25,20 +21,19 @@ def _out(state: repo.UnitState) -> UnitOut:
 
 @router.get("/{unit_id}", response_model=UnitOut, summary="A unit's places")
 def get(unit_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> UnitOut:
-    _visible(snap, caller, unit_id)
+    policy.unit(caller, snap.system, unit_id)
     with services.db.write() as session:
         repo.expire_holds(session, services.now(), unit_id)
+        audit.record(session, caller.entries("read", "unit", [unit_id]), repo.utcnow())
         return _out(repo.unit_state(session, unit_id))
 
 
 @router.patch("/{unit_id}", response_model=UnitOut, summary="Update a unit's capacity and occupied places",
-              responses={403: {"description": "Role may not manage units"},
-                         409: {"description": "Below what is occupied, held or placed"}})
+              responses={409: {"description": "Below what is occupied, held or placed"}})
 def update(unit_id: str, body: UnitUpdate, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> UnitOut:
-    _visible(snap, caller, unit_id)
-    if not caller.manages_units:
-        raise ApiProblem(403, "Forbidden", f"Role {caller.role!r} may not change a unit's places: "
-                         "a structure_manager or a planner may.")
+    policy.unit(caller, snap.system, unit_id)
     with services.db.write() as session:
         repo.expire_holds(session, services.now(), unit_id)
-        return _out(repo.set_unit_places(session, unit_id, capacity=body.capacity, occupied=body.occupied))
+        state = repo.set_unit_places(session, unit_id, capacity=body.capacity, occupied=body.occupied)
+        audit.record(session, caller.entries("update", "unit", [unit_id]), repo.utcnow())
+        return _out(state)

@@ -170,7 +170,8 @@ class Database:
     def alembic_config(self) -> Config:
         config = Config()
         config.set_main_option("script_location", str(resources.files("data").joinpath("migrations")))
-        config.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False))
+        # ConfigParser interpolates %: a URL with an escaped character (a password, options) keeps it
+        config.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False).replace("%", "%%"))
         return config
 
     def migrate(self) -> None:

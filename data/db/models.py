@@ -158,6 +158,11 @@ class ReservationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime())
     expires_at: Mapped[datetime] = mapped_column(DateTime())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+    service: Mapped[str | None] = mapped_column(String(32))
+    """The holder's service: only it (or an administrator) may confirm or cancel."""
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    cancelled_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReservationChildRow(Base):
@@ -196,3 +201,57 @@ class BatchJobRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime())
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    owner: Mapped[str | None] = mapped_column(String(64), index=True)
+    """The account that started the job: only it sees the job and its result."""
+
+
+class UserRow(Base):
+    """An account of the officers' service (docs/SECURITY.md): a role, the service an officer
+    belongs to, the structures a structure manager runs; the password as an Argon2id hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    service: Mapped[str | None] = mapped_column(String(32))
+    structure_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime())
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    """Bumped when the account is disabled or its password reset: older tokens stop working."""
+    created_at: Mapped[datetime] = mapped_column(DateTime())
+
+
+class RefreshTokenRow(Base):
+    """A refresh token, kept as its SHA-256 digest; used once (rotated on each refresh)."""
+
+    __tablename__ = "refresh_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime())
+    used_at: Mapped[datetime | None] = mapped_column(DateTime())
+
+
+class AuditRow(Base):
+    """Append-only trail: who read or changed which child's record, reservation or unit, when and
+    from where. Each row carries the hash of the previous one (``prev_hash``, unique) and its own
+    (``hash``), so that a change, a deletion or an insertion in the middle breaks the chain
+    (``data.db.audit.verify``). On PostgreSQL a trigger refuses UPDATE, DELETE and TRUNCATE; on
+    SQLite triggers refuse UPDATE and DELETE (migration 0006)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64), index=True)
+    remote: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -110,6 +110,8 @@ def hold(
     sibling_group_id: str | None,
     ttl: timedelta,
     now: datetime,
+    by: str | None = None,
+    service: str | None = None,
 ) -> ReservationRow:
     """Hold ``len(child_ids)`` places of a unit until ``now + ttl``.
 
@@ -149,6 +151,7 @@ def hold(
     row = ReservationRow(
         id=f"R-{uuid.uuid4().hex[:16]}", unit_id=unit_id, sibling_group_id=sibling_group_id,
         child_ids=list(child_ids), places=n, status=HELD, created_at=now, expires_at=now + ttl,
+        created_by=by, service=service,
     )
     session.add(row)
     session.flush()
@@ -171,7 +174,7 @@ def _closed(row: ReservationRow) -> ConflictError:
     return ConflictError(f"reservation {row.id} is already {row.status}")
 
 
-def confirm(session: Session, reservation_id: str, now: datetime, on: date) -> ReservationRow:
+def confirm(session: Session, reservation_id: str, now: datetime, on: date, by: str | None = None) -> ReservationRow:
     """Turn a live hold into placements, in the caller's one transaction: each child's current
     placement is set (from ``on``), the unit's held places become occupied, a child moved from
     another unit frees that place, and the data version changes (the units and children changed
@@ -201,12 +204,13 @@ def confirm(session: Session, reservation_id: str, now: datetime, on: date) -> R
                                  created_at=now))
     row.status = CONFIRMED
     row.closed_at = now
+    row.confirmed_by = by
     bump_version(session, units=changed_units, children=row.child_ids)
     session.flush()
     return row
 
 
-def cancel(session: Session, reservation_id: str, now: datetime) -> ReservationRow:
+def cancel(session: Session, reservation_id: str, now: datetime, by: str | None = None) -> ReservationRow:
     """Give a live hold's places back. 409 when it is no longer live."""
     row = _lock_reservation(session, reservation_id)
     if row.status == HELD and row.expires_at <= now:
@@ -217,6 +221,7 @@ def cancel(session: Session, reservation_id: str, now: datetime) -> ReservationR
     session.execute(update(UnitRow).where(UnitRow.id == row.unit_id).values(held=UnitRow.held - row.places))
     row.status = CANCELLED
     row.closed_at = now
+    row.cancelled_by = by
     session.flush()
     return row
 
@@ -279,9 +284,9 @@ def double_bookings(session: Session) -> list[str]:
 # --- batch jobs -------------------------------------------------------------------------------
 
 
-def create_job(session: Session, method: str, now: datetime) -> BatchJobRow:
+def create_job(session: Session, method: str, now: datetime, owner: str | None = None) -> BatchJobRow:
     row = BatchJobRow(id=f"J-{uuid.uuid4().hex[:16]}", method=method, status="queued", progress=0.0,
-                      message="queued", created_at=now)
+                      message="queued", created_at=now, owner=owner)
     session.add(row)
     session.flush()
     return row

@@ -1,0 +1,174 @@
+"""Who may do what: the one access policy of the officers' service (docs/SECURITY.md).
+
+``POLICY`` maps each route (method, path template) to the roles that may call it and the
+row-level scoping the route applies. :func:`api.deps.authorize`, a dependency of the whole app,
+looks every request up here: a route with no entry is refused (deny by default), a public one
+needs no token, any other needs a valid token of one of its roles (401 without one, 403 with a
+wrong role). The row-level scoping is done by the functions below, which the routes call, and
+every refusal of a row is the same 404 as for an id that does not exist, so that ids cannot be
+probed:
+
+- ``service``: an officer or a protection officer acts only for the children of their service
+  (children, sibling groups, reservations held by the service);
+- ``secret``: secret places (and their units, reservations, proposals, "why not") exist only for
+  protection officers and for the structure manager who runs them;
+- ``structures``: a structure manager sees and updates only the units of their structures;
+- ``owner``: a batch job and its result are seen only by the account that started it;
+- ``pseudonymous``: the answer carries pseudonyms (keyed hashes) instead of child ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from api.problems import ApiProblem
+from data.db.audit import Entry
+from matcher.model import Child, PlacementSystem, SiblingGroup, Structure, Unit
+
+OFFICER, PROTECTION, PLANNER, MANAGER, ADMIN = (
+    "officer", "protection_officer", "planner", "structure_manager", "administrator")
+SERVICE_ROLES = frozenset({OFFICER, PROTECTION})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Roles that may call a route (empty and ``public``: no sign-in) and its row-level scoping."""
+
+    roles: frozenset[str]
+    scope: tuple[str, ...] = ()
+    public: bool = False
+
+
+def allow(*roles: str, scope: tuple[str, ...] = ()) -> Rule:
+    return Rule(frozenset(roles), scope)
+
+
+PUBLIC = Rule(frozenset(), (), True)
+EVERYONE = (OFFICER, PROTECTION, PLANNER, MANAGER, ADMIN)
+
+POLICY: dict[tuple[str, str], Rule] = {
+    ("GET", "/health"): PUBLIC,
+    ("POST", "/auth/token"): PUBLIC,
+    ("POST", "/auth/refresh"): PUBLIC,
+    ("GET", "/auth/me"): allow(*EVERYONE),
+    ("GET", "/places"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret", "service")),
+    ("GET", "/children/{child_id}/proposals"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("GET", "/sibling-groups/{group_id}/proposals"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("POST", "/reservations"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("GET", "/reservations/{reservation_id}"): allow(OFFICER, PROTECTION, ADMIN, scope=("service", "secret")),
+    ("POST", "/reservations/{reservation_id}/confirm"): allow(OFFICER, PROTECTION, ADMIN, scope=("service", "secret")),
+    ("POST", "/reservations/{reservation_id}/cancel"): allow(OFFICER, PROTECTION, ADMIN, scope=("service", "secret")),
+    ("GET", "/units/{unit_id}"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret", "structures")),
+    ("PATCH", "/units/{unit_id}"): allow(MANAGER, scope=("structures",)),
+    ("POST", "/jobs"): allow(PLANNER, ADMIN, scope=("owner",)),
+    ("GET", "/jobs/{job_id}"): allow(PLANNER, ADMIN, scope=("owner",)),
+    ("GET", "/jobs/{job_id}/result"): allow(PLANNER, ADMIN, scope=("owner", "pseudonymous", "secret")),
+}
+"""(method, path template) -> who may call it. A route missing here is refused."""
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The signed-in account making the request (reloaded from the store on every request)."""
+
+    user_id: int
+    name: str
+    role: str
+    service: str | None
+    structure_ids: frozenset[str]
+    remote: str = ""
+
+    @property
+    def sees_secret(self) -> bool:
+        """Sees every secret place (a structure manager sees only the secret ones they run)."""
+        return self.role == PROTECTION
+
+    @property
+    def manages_units(self) -> bool:
+        return self.role == MANAGER
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+    def entries(self, action: str, subject_type: str, ids: Iterable[str]) -> list[Entry]:
+        """Audit entries for this caller."""
+        return [Entry(self.name, self.role, action, subject_type, i, self.remote or "unknown") for i in ids]
+
+
+def forbidden(detail: str) -> ApiProblem:
+    return ApiProblem(403, "Forbidden", detail)
+
+
+def not_found(kind: str, ident: str) -> ApiProblem:
+    """The one answer for an id that does not exist and an id the caller may not see."""
+    return ApiProblem(404, "Not found", f"{kind} {ident!r} does not exist.")
+
+
+# --- row-level scoping --------------------------------------------------------------------------
+
+
+def sees_structure(caller: Caller, structure: Structure) -> bool:
+    return not structure.secret or caller.sees_secret or structure.id in caller.structure_ids
+
+
+def acts_for_child(caller: Caller, child: Child) -> bool:
+    return caller.role in SERVICE_ROLES and child.service is not None and child.service.value == caller.service
+
+
+def child(caller: Caller, system: PlacementSystem, child_id: str) -> Child:
+    """A child of the caller's service; 404 otherwise (unknown or not theirs alike)."""
+    found = system.child_by_id.get(child_id)
+    if found is None or not acts_for_child(caller, found):
+        raise not_found("Child", child_id)
+    return found
+
+
+def sibling_group(caller: Caller, system: PlacementSystem, group_id: str) -> SiblingGroup:
+    """A fratrie every child of which is of the caller's service; 404 otherwise."""
+    group = system.sibling_group_by_id.get(group_id)
+    if group is None or not all(acts_for_child(caller, system.child_by_id[c]) for c in group.child_ids):
+        raise not_found("Sibling group", group_id)
+    return group
+
+
+def structure(caller: Caller, system: PlacementSystem, structure_id: str) -> Structure:
+    found = system.structure_by_id.get(structure_id)
+    if found is None or not sees_structure(caller, found):
+        raise not_found("Structure", structure_id)
+    return found
+
+
+def unit(caller: Caller, system: PlacementSystem, unit_id: str) -> Unit:
+    """A unit the caller may see: of a structure they see, and for a structure manager one of
+    their own structures; 404 otherwise."""
+    found = system.unit_by_id.get(unit_id)
+    if found is None or not sees_structure(caller, system.structure_of(found)) \
+            or (caller.role == MANAGER and found.structure_id not in caller.structure_ids):
+        raise not_found("Unit", unit_id)
+    return found
+
+
+def reservation(caller: Caller, system: PlacementSystem, row) -> str:
+    """The structure id of a reservation the caller may see and act on: an administrator any,
+    an officer those of their service on places they see; 404 otherwise."""
+    held_unit = system.unit_by_id.get(row.unit_id)
+    structure_id = held_unit.structure_id if held_unit is not None else ""
+    if caller.is_admin:
+        return structure_id
+    visible = held_unit is not None and sees_structure(caller, system.structure_of(held_unit))
+    if not visible or caller.role not in SERVICE_ROLES or row.service != caller.service:
+        raise not_found("Reservation", row.id)
+    return structure_id
+
+
+def job(caller: Caller, row) -> None:
+    if row.owner != caller.name:
+        raise not_found("Batch job", row.id)
+
+
+def child_origin(caller: Caller) -> None:
+    """Travel from a child's family home is for the officers of that child only."""
+    if caller.role not in SERVICE_ROLES:
+        raise forbidden(f"Role {caller.role!r} may not ask for travel times from a child's family home.")

@@ -1,0 +1,84 @@
+"""Sign-in (OAuth2 password flow), token refresh and the signed-in account."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import CallerDep, ServicesDep
+from api.problems import ApiProblem
+from api.schemas import AccountOut, RefreshIn, TokenOut
+from api.services import Services
+from data.db import accounts, audit
+from data.db import repository as repo
+
+router = APIRouter(prefix="/auth", tags=["accounts"])
+
+_REFUSED = "Wrong user name or password, or the account is locked or disabled."
+
+
+def _refused() -> ApiProblem:
+    return ApiProblem(401, "Unauthorized", _REFUSED, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _tokens(services: Services, session, account: accounts.Account) -> TokenOut:
+    access, lifetime = services.security.access_token(account.id, account.token_version)
+    refresh = services.security.refresh_token()
+    accounts.store_refresh_token(session, account.id, refresh, repo.utcnow() + services.security.refresh_lifetime())
+    return TokenOut(access_token=access, token_type="bearer", expires_in=lifetime, refresh_token=refresh)
+
+
+@router.post("/token", response_model=TokenOut, summary="Sign in (OAuth2 password flow)",
+             responses={401: {"description": "Wrong user name or password, or the account is locked or disabled"}})
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep, request: Request) -> TokenOut:
+    settings = services.settings
+    remote = request.client.host if request.client else "unknown"
+    now = repo.utcnow()
+    with services.db.read() as session:
+        found = accounts.credentials(session, form.username)
+    # the hash is checked outside any transaction (it takes a while), against a dummy one for an unknown user
+    ok, renewed = services.security.verify_password(found[1] if found else None, form.password)
+    if found is None:
+        raise _refused()
+    account = found[0]
+    with services.db.write() as session:
+        current = accounts.credentials(session, form.username)
+        if current is None:
+            raise _refused()
+        account = current[0]
+        locked = account.locked_until is not None and account.locked_until > now
+        if not account.active or locked:
+            ok = False
+        if not ok:
+            if account.active and not locked:
+                accounts.failed_sign_in(session, account.id, now, settings.max_failed_logins,
+                                        timedelta(minutes=settings.lockout_minutes))
+            audit.record(session, [audit.Entry(account.name, account.role, "sign-in-refused", "user", account.name,
+                                               remote)], now)
+        else:
+            accounts.signed_in(session, account.id, renewed)
+            audit.record(session, [audit.Entry(account.name, account.role, "sign-in", "user", account.name, remote)],
+                         now)
+            return _tokens(services, session, account)
+    raise _refused()
+
+
+@router.post("/refresh", response_model=TokenOut, summary="New tokens for a refresh token (used once)",
+             responses={401: {"description": "Unknown, used or expired refresh token"}})
+def refresh(body: RefreshIn, services: ServicesDep) -> TokenOut:
+    with services.db.write() as session:
+        user_id = accounts.use_refresh_token(session, body.refresh_token, repo.utcnow())
+        account = None if user_id is None else accounts.get_account(session, user_id)
+        if account is None or not account.active:
+            raise ApiProblem(401, "Unauthorized", "The refresh token is unknown, used or expired: sign in again.",
+                             headers={"WWW-Authenticate": "Bearer"})
+        return _tokens(services, session, account)
+
+
+@router.get("/me", response_model=AccountOut, summary="The signed-in account")
+def me(caller: CallerDep) -> AccountOut:
+    return AccountOut(name=caller.name, role=caller.role, service=caller.service,
+                      structure_ids=sorted(caller.structure_ids))
