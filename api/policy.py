@@ -38,10 +38,18 @@ class Rule:
     roles: frozenset[str]
     scope: tuple[str, ...] = ()
     public: bool = False
+    page: bool = False
+    """A web page (api.web): the caller is resolved if signed in but never refused here; the
+    page itself answers the sign-in page or a French refusal, by these same roles."""
 
 
 def allow(*roles: str, scope: tuple[str, ...] = ()) -> Rule:
     return Rule(frozenset(roles), scope)
+
+
+def page(*roles: str) -> Rule:
+    """A web page open to these roles (none: to every visitor, such as the sign-in page)."""
+    return Rule(frozenset(roles), (), False, True)
 
 
 PUBLIC = Rule(frozenset(), (), True)
@@ -64,6 +72,25 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/jobs"): allow(PLANNER, ADMIN, scope=("owner",)),
     ("GET", "/jobs/{job_id}"): allow(PLANNER, ADMIN, scope=("owner",)),
     ("GET", "/jobs/{job_id}/result"): allow(PLANNER, ADMIN, scope=("owner", "pseudonymous", "secret")),
+    ("GET", "/children/{child_id}/map"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("GET", "/sibling-groups/{group_id}/map"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("GET", "/places/map"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret",)),
+    ("GET", "/structures"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret",)),
+    # the web pages (api.web): data on them comes from the routes above, checked again there
+    ("GET", "/"): page(),
+    ("GET", "/web/"): page(),
+    ("GET", "/web/sign-in"): page(),
+    ("POST", "/web/sign-in"): page(),
+    ("POST", "/web/sign-out"): page(),
+    ("POST", "/web/refresh"): page(),
+    ("GET", "/web/children"): page(OFFICER, PROTECTION),
+    ("GET", "/web/children/{child_id}"): page(OFFICER, PROTECTION),
+    ("GET", "/web/groups/{group_id}"): page(OFFICER, PROTECTION),
+    ("GET", "/web/holds"): page(OFFICER, PROTECTION),
+    ("GET", "/web/places"): page(OFFICER, PROTECTION, MANAGER, PLANNER),
+    ("GET", "/web/units"): page(MANAGER),
+    ("GET", "/web/planning"): page(PLANNER),
+    ("GET", "/web/jobs"): page(PLANNER, ADMIN),
 }
 """(method, path template) -> who may call it. A route missing here is refused."""
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from api import policy
 from api.deps import CallerDep, SnapshotDep
 from matcher.model import StructureType
 
@@ -38,7 +39,7 @@ def structures(snap: SnapshotDep, caller: CallerDep,
         StructureOut(id=s.id, name=s.name, type=s.type.value, operator=s.operator.value, commune=s.location.commune,
                      departement=s.location.departement, zone=s.zone.value)
         for s in sorted(snap.system.structures, key=lambda s: (s.name, s.id))
-        if (not s.secret or caller.sees_secret) and (not types or s.type in types)
+        if policy.sees_structure(caller, s) and (not types or s.type in types)
         and (departement is None or s.location.departement == departement)
     ]
     return StructuresOut(total=len(items), items=items)

@@ -6,7 +6,7 @@ The pages are thin: each is a template that names the JSON routes it shows, and 
 script asks those routes for the data with the signed-in account's session cookie. So every
 figure a page shows, and every refusal, comes from the same routes, roles and checks as for any
 other client (the one access policy of :mod:`api.policy`). A page itself is opened only to the
-roles of its entry in :data:`PAGES`; otherwise it answers a French refusal (403), and to a
+roles of its entry in the access policy (``api.policy.POLICY``); otherwise it answers a French refusal (403), and to a
 visitor who is not signed in, the sign-in page.
 """
 
@@ -20,39 +20,41 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from api.policy import POLICY
 from api.web import labels, session
 from matcher.model import Need, StructureType
 
 WEB_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=WEB_DIR / "templates")
 
-OFFICERS = ("officer", "protection_officer")
-
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """One page: its path, template, title (French), the roles it is open to, and whether it
-    appears in the navigation."""
+    """One page: its path, template, title (French), and whether it appears in the navigation.
+    The roles it is open to are its entry in the access policy."""
 
     key: str
     path: str
     template: str
     title: str
-    roles: tuple[str, ...]
     in_nav: bool = True
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return POLICY[("GET", self.path)].roles
 
 
 PAGES: tuple[Page, ...] = (
-    Page("children", "/web/children", "children.html", "Enfants en attente", OFFICERS),
-    Page("child", "/web/children/{child_id}", "child.html", "Enfant", OFFICERS, in_nav=False),
-    Page("child", "/web/groups/{group_id}", "child.html", "Fratrie", OFFICERS, in_nav=False),
-    Page("holds", "/web/holds", "holds.html", "Mes réservations", OFFICERS),
-    Page("places", "/web/places", "places.html", "Places libres", OFFICERS + ("structure_manager", "planner")),
-    Page("units", "/web/units", "units.html", "Mes unités", ("structure_manager",)),
-    Page("planning", "/web/planning", "planning.html", "Planification", ("planner",)),
-    Page("jobs", "/web/jobs", "jobs.html", "Travaux", ("planner", "administrator")),
+    Page("children", "/web/children", "children.html", "Enfants en attente"),
+    Page("child", "/web/children/{child_id}", "child.html", "Enfant", in_nav=False),
+    Page("child", "/web/groups/{group_id}", "child.html", "Fratrie", in_nav=False),
+    Page("holds", "/web/holds", "holds.html", "Mes réservations"),
+    Page("places", "/web/places", "places.html", "Places libres"),
+    Page("units", "/web/units", "units.html", "Mes unités"),
+    Page("planning", "/web/planning", "planning.html", "Planification"),
+    Page("jobs", "/web/jobs", "jobs.html", "Travaux"),
 )
-"""Every page, and the roles it is open to (the data on it is checked again by the API)."""
+"""Every page (the data on it is checked again by the API routes it asks)."""
 
 HOME_OF_ROLE = {"officer": "/web/children", "protection_officer": "/web/children",
                 "structure_manager": "/web/units", "planner": "/web/planning", "administrator": "/web/jobs"}
@@ -105,7 +107,7 @@ async def sign_in(request: Request) -> Response:
         return _render(request, "sign_in.html", context, 401)
     user, tokens = signed
     response = RedirectResponse(HOME_OF_ROLE.get(user.role, "/web/places"), status_code=303)
-    session.set_cookies(response, tokens)
+    session.set_cookies(request, response, tokens)
     return response
 
 
@@ -125,7 +127,7 @@ def refresh(request: Request) -> Response:
         session.clear_cookies(response)
         return response
     response = Response(status_code=204)
-    session.set_cookies(response, tokens)
+    session.set_cookies(request, response, tokens)
     return response
 
 
