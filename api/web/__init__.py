@@ -80,7 +80,7 @@ def _page_handler(page: Page):
         if user is None:
             return RedirectResponse(f"/web/sign-in?next={request.url.path}", status_code=303)
         if user.role not in page.roles:
-            return _render(request, "base.html", _context(request, page.key, page.title, user, refused=True), 403)
+            return _render(request, "base.html", _context(request, "refused", page.title, user, refused=True), 403)
         return _render(request, page.template, _context(request, page.key, page.title, user))
 
     handler.__name__ = f"page_{page.key}"

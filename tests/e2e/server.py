@@ -12,11 +12,12 @@ import uvicorn
 
 from api.app import create_app
 from api.settings import Settings
+from tests.api_support import CHEAP_ARGON2
 
 
 def main() -> None:
     url, data_dir, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    settings = Settings(database_url=url, travel="crowfly", sweep_seconds=0, data_dir=data_dir)
+    settings = Settings(database_url=url, travel="crowfly", sweep_seconds=0, data_dir=data_dir, **CHEAP_ARGON2)
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 

@@ -67,8 +67,10 @@ function sayError(err) { say(explainError(err), true); }
 function explainError(err) {
   if (!(err instanceof ApiError)) return `Erreur inattendue : ${err.message}`;
   if (err.status === 409) return `Conflit : ${err.message}`;
-  if (err.status === 403) return `Refusé : ${err.message}`;
-  if (err.status === 404) return `Introuvable : ${err.message}`;
+  if (err.status === 403) return "Refusé : votre rôle ne permet pas cette action.";
+  if (err.status === 404) return "Introuvable : cette fiche n'existe pas ou ne relève pas de votre service.";
+  if (err.status === 413) return "Envoi trop volumineux.";
+  if (err.status === 422) return `Saisie refusée : ${err.message}`;
   if (err.status === 429) return "Trop de travaux en attente : réessayez dans un instant.";
   if (err.status === 503) return "Le service est momentanément indisponible : réessayez dans un instant.";
   return err.message;
