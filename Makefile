@@ -7,15 +7,22 @@ BIN := $(VENV)/bin
 
 .PHONY: install demo test bench
 
+# The install says what it does (about a minute the first time): each step, then pip's own
+# lines (one per package collected, then the install).
 $(BIN)/placement: pyproject.toml
+	@echo "==> [1/3] Creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/3] Upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@echo "==> [3/3] Installing the engine and its dependencies (numpy, OR-Tools, pandas, FastAPI...): about a minute"
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	@echo "==> Installed: $(BIN)/placement"
 	touch $@
 
 install: $(BIN)/placement
 
 demo: install
+	@echo "==> Running placement demo (builds Paris, stores it in var/demo.sqlite3, assigns the waiting children)"
 	$(BIN)/placement demo
 
 test: install

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from api.commands import audit, backup, dataset, demo, serve, solve, travel, users
+from api.commands import audit, backup, dataset, demo, rebalance, scenario, serve, solve, travel, users
 
 app = typer.Typer(
     name="placement",
@@ -14,7 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (demo, dataset, travel, solve, serve, users, audit, backup):
+for module in (demo, dataset, travel, solve, serve, scenario, rebalance, users, audit, backup):
     module.register(app)
 
 

@@ -5,9 +5,9 @@ data version."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,7 @@ from api.security import InvalidToken
 from api.services import Services, Snapshot
 from api.settings import Settings
 from data.db import accounts
+from matcher.words import Lang, pick_lang
 
 
 def get_services(request: Request) -> Services:
@@ -105,6 +106,18 @@ def current_caller(caller: Annotated[Caller | None, Depends(authorize)]) -> Call
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]
+
+
+def request_lang(
+    accept_language: Annotated[str | None, Header(description="fr (default) or en: the language of the sentences.")] = None,
+    lang: Annotated[Literal["fr", "en"] | None, Query(description="Overrides Accept-Language (fr or en).")] = None,
+) -> Lang:
+    """The language of the sentences of the answer: ``lang`` if given, else the first of
+    ``Accept-Language`` we speak, else French."""
+    return lang or pick_lang(accept_language)
+
+
+LangDep = Annotated[Lang, Depends(request_lang)]
 
 
 def current_snapshot(services: ServicesDep, session: SessionDep) -> Snapshot:

@@ -57,6 +57,7 @@ EVERYONE = (OFFICER, PROTECTION, PLANNER, MANAGER, ADMIN)
 
 POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/health"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,  # Swagger UI, served offline: no data (the schema lists no record)
     ("POST", "/auth/token"): PUBLIC,
     ("POST", "/auth/refresh"): PUBLIC,
     ("GET", "/auth/me"): allow(*EVERYONE),
@@ -72,6 +73,20 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("POST", "/jobs"): allow(PLANNER, ADMIN, scope=("owner",)),
     ("GET", "/jobs/{job_id}"): allow(PLANNER, ADMIN, scope=("owner",)),
     ("GET", "/jobs/{job_id}/result"): allow(PLANNER, ADMIN, scope=("owner", "pseudonymous", "secret")),
+    ("POST", "/jobs/{job_id}/cancel"): allow(PLANNER, ADMIN, scope=("owner",)),
+    ("GET", "/children"): allow(OFFICER, PROTECTION, scope=("service",)),
+    ("POST", "/rebalancing"): allow(PLANNER),
+    ("GET", "/rebalancing/{job_id}"): allow(PLANNER, OFFICER, PROTECTION, scope=("service", "secret", "pseudonymous")),
+    ("POST", "/rebalancing/{job_id}/moves/{number}/approve"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("GET", "/children/{child_id}"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("GET", "/reservations"): allow(OFFICER, PROTECTION, ADMIN, scope=("service", "secret")),
+    ("POST", "/scenarios/runs"): allow(PLANNER, scope=("owner",)),
+    ("POST", "/scenarios/sweeps"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/scenarios/jobs/{job_id}"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/scenarios/jobs/{job_id}/comparison"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/scenarios/jobs/{job_id}/report"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/scenarios/jobs/{job_id}/pictures"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/scenarios/jobs/{job_id}/pictures/{name}"): allow(PLANNER, scope=("owner",)),
     ("GET", "/children/{child_id}/map"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
     ("GET", "/sibling-groups/{group_id}/map"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
     ("GET", "/places/map"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret",)),
@@ -128,9 +143,17 @@ def forbidden(detail: str) -> ApiProblem:
     return ApiProblem(403, "Forbidden", detail)
 
 
+_PARAMETER_OF = {"Child": "child_id", "Sibling group": "group_id", "Structure": "structure_id", "Unit": "unit_id",
+                 "Reservation": "reservation_id", "Batch job": "job_id", "Scenario job": "job_id"}
+
+
 def not_found(kind: str, ident: str) -> ApiProblem:
-    """The one answer for an id that does not exist and an id the caller may not see."""
-    return ApiProblem(404, "Not found", f"{kind} {ident!r} does not exist.")
+    """The one answer for an id that does not exist and an id the caller may not see (with an
+    ``errors`` entry naming the parameter, as every 404)."""
+    from api.problems import shown
+
+    return ApiProblem(404, "Not found", f"{kind} {shown(ident)} does not exist.",
+                      [{"field": _PARAMETER_OF.get(kind, "id"), "in": "path", "reason": f"no {kind.lower()} has this id"}])
 
 
 # --- row-level scoping --------------------------------------------------------------------------

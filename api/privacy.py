@@ -1,5 +1,6 @@
 """No personal data in the logs: the access log's request lines carry pseudonyms (keyed hashes,
-``api.security.Security.pseudonym``) instead of child and sibling-group ids.
+``api.security.Security.pseudonym``) instead of child and sibling-group ids, and an error is
+logged by its type and where it happened, never by its message (which may quote a child's data).
 
 A filter on uvicorn's access logger rewrites ``/children/ID``, ``/sibling-groups/ID`` and the
 ``child_id=`` / ``sibling_group_id=`` query parameters before the line is written.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from collections.abc import Callable
 
 ACCESS_LOGGER = "uvicorn.access"
@@ -42,3 +44,12 @@ def install_log_filter(pseudonym: Callable[[str], str]) -> PseudonymFilter:
 
 def remove_log_filter(f: PseudonymFilter) -> None:
     logging.getLogger(ACCESS_LOGGER).removeFilter(f)
+
+
+def safe_traceback(exc: BaseException) -> str:
+    """The error's type and the frames it went through (file, line, function), without its
+    message or any value: what a developer needs to find the fault, nothing about a child."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in reversed(frames[-8:]))
+    cause = f" (caused by {type(exc.__cause__).__name__})" if exc.__cause__ is not None else ""
+    return f"{type(exc).__module__}.{type(exc).__name__}{cause} at {where}"

@@ -4,6 +4,7 @@ field with its location and the reason."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,12 +15,29 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import privacy
 from api.services import ServiceUnavailable
 from data.db.errors import ConflictError, EmptyStoreError, NotFoundError, StoreUnavailableError
 from matcher.errors import DomainError
 
 PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
 _BASE = "https://placement-engine.example/problems/"
+ECHO_MAX = 64
+"""An error never echoes back more than this many characters of what the caller sent."""
+MAX_BODY_BYTES = 1_000_000
+"""Bodies larger than this (1 MB) are refused with 413 before they are read whole."""
+
+
+def clip(value: object, limit: int = ECHO_MAX) -> str:
+    """What the caller sent, as it may be echoed in an error: at most ``limit`` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(value: object) -> str:
+    """``repr`` of a caller's value, clipped: ``'C-404'``."""
+    return repr(clip(value))
 
 
 class ApiProblem(Exception):
@@ -32,6 +50,12 @@ class ApiProblem(Exception):
         self.headers = headers
 
 
+def not_found(what: str, value: object, field: str, where: str = "path") -> ApiProblem:
+    """A 404 naming the parameter: ``Child 'C-404' does not exist.`` with an ``errors`` entry."""
+    return ApiProblem(404, "Not found", f"{what} {shown(value)} does not exist.",
+                      [{"field": field, "in": where, "reason": f"no {what.lower()} has this id"}])
+
+
 def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
             instance: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
     body: dict[str, Any] = {
@@ -41,7 +65,7 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] |
         "detail": detail,
     }
     if instance:
-        body["instance"] = instance
+        body["instance"] = clip(instance, 200)
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -119,17 +143,14 @@ def install(app: FastAPI) -> None:
         return problem(503, "Service unavailable", "The database cannot be reached for a moment: try again shortly.",
                        None, str(request.url.path), {"Retry-After": seconds})
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # never echo the error: it may hold personal data
-        return problem(500, "Internal error", "An unexpected error occurred; it has been logged.")
+    app.add_middleware(UnexpectedErrors)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field(tuple(e.get("loc", ()))), "in": str(e.get("loc", ("body",))[0]), "reason": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+        errors = [_validation_error(e) for e in exc.errors()]
+        if any(e["field"] == "body" and e["reason"].startswith("the body is not valid JSON") for e in errors):
+            return problem(422, "Invalid request", "T" + errors[0]["reason"][1:] + ".",
+                           errors[:1], str(request.url.path))
         said = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
         return problem(422, "Invalid request", f"The request has {len(errors)} invalid field(s): {said}",
                        errors, str(request.url.path))
@@ -140,7 +161,11 @@ def install(app: FastAPI) -> None:
 
     def _plain(status: int, title: str):
         async def handler(request: Request, exc: Exception) -> JSONResponse:
-            return problem(status, title, _sentence(str(exc)), None, str(request.url.path))
+            errors = None
+            if status == 404:  # name the path parameter(s) the store did not find
+                errors = [{"field": name, "in": "path", "reason": "not found"} for name in request.path_params] or \
+                    [{"field": "path", "in": "path", "reason": "not found"}]
+            return problem(status, title, _sentence(str(exc)), errors, str(request.url.path))
         return handler
 
     for error, status, title in _PLAIN_ERRORS:
@@ -149,12 +174,104 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        errors = None
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"There is no resource at {request.url.path}."
+            detail = f"There is no resource at {clip(request.url.path)}."
+            errors = [{"field": "path", "in": "path", "reason": "no such resource"}]
         if exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}."
+            detail = f"{request.method} is not allowed on {clip(request.url.path)}."
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-        return problem(exc.status_code, title, detail, None, str(request.url.path))
+        return problem(exc.status_code, title, detail, errors, str(request.url.path))
+
+
+def _validation_error(e: dict[str, Any]) -> dict[str, Any]:
+    """One entry of ``errors`` from a pydantic error: the field, where it was, the reason (the
+    input itself is never echoed whole)."""
+    loc = tuple(e.get("loc", ()))
+    if e.get("type") == "json_invalid":
+        said = (e.get("ctx") or {}).get("error", "")
+        return {"field": "body", "in": "body", "reason": f"the body is not valid JSON ({clip(said)})"}
+    return {"field": clip(_field(loc)), "in": str(loc[0]) if loc else "body", "reason": clip(e.get("msg", ""), 200)}
+
+
+class BodyLimit:
+    """ASGI middleware: a body over ``limit`` bytes is a 413 problem (checked on Content-Length,
+    and while reading a body sent without it)."""
+
+    def __init__(self, app, limit: int = MAX_BODY_BYTES):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or ()).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+        started = False
+
+        async def limited():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge()
+            return message
+
+        async def watched(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited, watched)
+        except _TooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope, receive, send) -> None:
+        response = problem(413, "Content too large",
+                           f"The body is larger than {self.limit // 1_000_000} MB; send less.",
+                           [{"field": "body", "in": "body", "reason": f"over {self.limit} bytes"}],
+                           scope.get("path"))
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class UnexpectedErrors:
+    """ASGI middleware: an unexpected error is a 500 with a fixed sentence, and is logged by its
+    type and frames only (``api.privacy.safe_traceback``): neither the answer nor the log quotes
+    its message, which may hold personal data. Nothing reaches the server's own error log."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            route = getattr(scope.get("route"), "path", "an unmatched path")
+            log.error("unexpected error on %s %s: %s", scope.get("method"), route, privacy.safe_traceback(exc))
+            if not started:
+                await problem(500, "Internal error", "An unexpected error occurred; it has been logged.")(
+                    scope, receive, send)
 
 
 _PLAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (

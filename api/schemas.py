@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
+from datetime import date, datetime
+from typing import Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-
-UtcDateTime = Annotated[datetime, AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=timezone.utc))]
-"""A time in UTC with its offset (RFC 3339 date-time): the store keeps naive UTC."""
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Every write: unknown fields refused, and strict types (a capacity of "13" or true is not a
+    number: numbers must be JSON numbers, flags JSON booleans)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _utc(value: Any) -> Any:
+    """The store keeps naive UTC; every timestamp that leaves carries its offset."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_utc), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
+"""An ISO 8601 timestamp with its offset (``2026-11-23T09:00:00+00:00``)."""
 
 
 # --- free places ------------------------------------------------------------------------------
@@ -39,6 +52,8 @@ class FreePlace(BaseModel):
     held: int
     free: int
     travel_minutes: float | None = Field(description="Minutes from the origin asked for; null when none or unreachable.")
+    vacancies_declared_at: Timestamp | None = None
+    vacancies_stale: bool = Field(False, description="Declared longer ago than the server's stale age.")
 
 
 class FreePlaces(BaseModel):
@@ -63,8 +78,11 @@ class PlacementOut(BaseModel):
     structure_id: str | None
     unit_id: str | None
     travel_minutes: float | None
+    anchor: str = Field("", description="Where travel_minutes is measured from: visit_site, family_home, school or service.")
     score: float | None
     capacity_price: float | None
+    moved_from: str | None = Field(None, description="The unit an already-placed child leaves (null: no move).")
+    vacancies_stale: bool = Field(False, description="The unit's vacancies were declared long ago.")
 
 
 class ProposalOut(BaseModel):
@@ -72,7 +90,8 @@ class ProposalOut(BaseModel):
     system_rank: int | None = Field(description="Rank once capacity prices are added; null without prices.")
     structure_id: str
     structure_name: str
-    siblings_together: bool
+    siblings_together: bool | None = Field(
+        None, description="Every sibling in one structure; absent for a single child (no fratrie to keep together).")
     structures_used: int
     own_score: float
     capacity_price: float | None
@@ -81,6 +100,18 @@ class ProposalOut(BaseModel):
     rules_met: list[str] = Field(description="Hard rules every placement of the proposal passes.")
     placements: list[PlacementOut]
     explanation: str | None
+    moves: list[str] = Field(default_factory=list, description="Each already-placed child this proposal moves, in words.")
+    vacancies_stale: bool = Field(False, description="A place it uses was declared long ago (ranked below fresh "
+                                  "places at an equal score).")
+    warnings: list[str] = Field(default_factory=list, description="What the officer should check, in words.")
+    split_reason: str | None = Field(None, description="For a fratrie not kept together: why, in words.")
+
+    @model_serializer(mode="wrap")
+    def _drop_absent(self, handler):
+        data = handler(self)
+        if data.get("siblings_together") is None:
+            data.pop("siblings_together", None)
+        return data
 
 
 class ExclusionOut(BaseModel):
@@ -101,7 +132,7 @@ class AheadOut(BaseModel):
 
 class WhyNotOut(BaseModel):
     structure_id: str
-    verdict: Literal["excluded", "full", "separated", "ranked_lower", "best"]
+    verdict: Literal["excluded", "full", "separated", "ranked_lower", "best", "already_placed"]
     sentence: str
     rank: int | None
     checks: list[UnitCheckOut]
@@ -124,24 +155,47 @@ class ProposalsOut(BaseModel):
 # --- reservations and units --------------------------------------------------------------------
 
 
-class ReservationIn(_In):
-    """Hold places of one unit for a child, or for every child of a sibling group."""
-
+class PlacementIn(_In):
+    child_id: str = Field(min_length=1, max_length=64)
     unit_id: str = Field(min_length=1, max_length=64)
+
+
+class ReservationIn(_In):
+    """Hold places of one unit for a child, or for every child of a sibling group; or, for a
+    sibling group, places in several units at once (``placements``, as a proposal gives them):
+    all held or none."""
+
+    unit_id: str | None = Field(None, min_length=1, max_length=64)
     child_id: str | None = Field(None, min_length=1, max_length=64)
     sibling_group_id: str | None = Field(None, min_length=1, max_length=64)
+    placements: list[PlacementIn] | None = Field(
+        None, min_length=1, max_length=20,
+        description="For a sibling group: each child's unit (copy a proposal's placements). A sibling already "
+        "placed who stays where they are is left out.")
     hold_hours: float | None = Field(None, gt=0, le=720, description="Default: the server's PLACEMENT_HOLD_HOURS.")
 
     @model_validator(mode="after")
     def _one_subject(self) -> ReservationIn:
         if (self.child_id is None) == (self.sibling_group_id is None):
             raise ValueError("give exactly one of child_id and sibling_group_id")
+        if (self.unit_id is None) == (self.placements is None):
+            raise ValueError("give exactly one of unit_id and placements")
+        if self.placements is not None and self.sibling_group_id is None:
+            raise ValueError("placements are for a sibling group: give sibling_group_id")
         return self
+
+
+class ReservationPartOut(BaseModel):
+    reservation_id: str
+    unit_id: str
+    structure_id: str
+    child_ids: list[str]
+    places: int
 
 
 class ReservationOut(BaseModel):
     id: str
-    created_by: str | None = None
+    created_by: str | None = Field(None, description="The account that made the hold (its holder).")
     confirmed_by: str | None = None
     cancelled_by: str | None = None
     unit_id: str
@@ -150,9 +204,12 @@ class ReservationOut(BaseModel):
     sibling_group_id: str | None
     places: int
     status: Literal["held", "confirmed", "cancelled", "expired"]
-    created_at: UtcDateTime
-    expires_at: UtcDateTime
-    closed_at: UtcDateTime | None
+    created_at: Timestamp
+    expires_at: Timestamp
+    closed_at: Timestamp | None
+    bundle_id: str | None = Field(None, description="A fratrie held over several units in one step: the bundle's id "
+                                  "(its first reservation). Confirming or cancelling any of them does all.")
+    parts: list[ReservationPartOut] = Field(default_factory=list, description="One per unit held.")
 
 
 class UnitUpdate(_In):
@@ -167,12 +224,23 @@ class UnitUpdate(_In):
 
 
 class UnitOut(BaseModel):
+    """A unit's details: where it is, whom it takes, its places and when they were declared."""
+
     id: str
     structure_id: str
+    structure_name: str
+    structure_type: str
+    age_min: int
+    age_max: int
+    sex: str
+    needs_served: list[str] = Field(description="Needs the structure provides (disability, psychic_care...).")
+    takes_siblings: bool
     capacity: int
     occupied: int
     held: int
     free: int
+    vacancies_declared_at: Timestamp | None = Field(description="When the structure last declared these places.")
+    vacancies_stale: bool = Field(description="Declared longer ago than the server's stale age (default 7 days).")
 
 
 # --- batch jobs -------------------------------------------------------------------------------
@@ -186,12 +254,15 @@ class JobIn(_In):
 class JobOut(BaseModel):
     id: str
     method: str
-    status: Literal["queued", "running", "succeeded", "failed"]
-    progress: float
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    stage: str | None = Field(None, description="The stage under way: loading, building, solving, checking, summarising.")
+    stages: list[str] = Field(default_factory=list, description="Every stage, in order.")
+    progress: float = Field(description="Share of the whole job done (0-1); during the solve, the share of its "
+                            "time limit spent.")
     message: str
-    created_at: UtcDateTime
-    started_at: UtcDateTime | None
-    finished_at: UtcDateTime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     error: str | None
 
 
@@ -205,6 +276,98 @@ class HealthOut(BaseModel):
 
     status: Literal["ok"]
     data_version: int
+
+
+# --- children ---------------------------------------------------------------------------------
+
+
+class FamilyHomeOut(BaseModel):
+    """Where the family lives, to the arrondissement or commune: never the address."""
+
+    commune: str = Field(description="INSEE code of the commune (751xx: a Paris arrondissement).")
+    departement: str
+    arrondissement: int | None = Field(description="1-20 for a Paris home, else null.")
+
+
+class WaitingChildOut(BaseModel):
+    id: str
+    age: int
+    age_band: str
+    sex: str
+    urgency: str
+    legal_basis: str
+    needs: list[str]
+    service: str | None
+    waiting_since: date
+    waiting_days: int
+    sibling_group_id: str | None
+    family_home: FamilyHomeOut | None = Field(description="Null when the child has no family home (see home_absence).")
+    home_absence: str | None = Field(None, description="Why there is no family home: unknown, abroad or none.")
+    held_by_reservation: str | None = Field(description="The live reservation holding a place for the child, if any.")
+
+
+class WaitingChildrenOut(BaseModel):
+    total: int = Field(description="Children that match, before limit/offset.")
+    data_version: int
+    items: list[WaitingChildOut]
+
+
+class CurrentPlacementOut(BaseModel):
+    unit_id: str | None = None
+    structure_id: str | None = None
+    structure_name: str | None = None
+    commune: str | None = None
+    since: date
+    secret: bool = Field(False, description="A secret place: where is shown only to a protection officer.")
+
+
+class SiblingOut(BaseModel):
+    id: str
+    age: int
+    sex: str
+    waiting: bool
+    current_placement: CurrentPlacementOut | None
+
+
+class JudgeOut(BaseModel):
+    excluded_structures: list[dict[str, str]]
+    excluded_departements: list[str]
+    max_travel_minutes: int | None
+    separated_from: list[str]
+
+
+class ChildFileOut(BaseModel):
+    """A child's file summary for the officer: no address, no coordinates."""
+
+    id: str
+    age: int
+    age_band: str
+    sex: str
+    urgency: str
+    legal_basis: str
+    needs: list[str]
+    service: str | None
+    waiting: bool
+    waiting_since: date
+    pregnant: bool
+    mother_of_young_child: bool
+    sibling_group_id: str | None
+    siblings_together_required: bool | None
+    siblings: list[SiblingOut]
+    judge: JudgeOut
+    current_placement: CurrentPlacementOut | None
+    family_home: FamilyHomeOut | None = Field(description="Null when the child has no family home (see home_absence).")
+    home_absence: str | None = Field(None, description="Why there is no family home: unknown, abroad or none.")
+    anchor: str = Field(description="Where the child's travel is measured from: visit_site, family_home, school or service.")
+    school_commune: str | None = Field(None, description="INSEE code of the commune of the child's school, when known.")
+    visit_site_commune: str | None = Field(None, description="Commune of the supervised-visit site, when the judge ordered them.")
+    held_by_reservation: str | None
+    data_version: int
+
+
+class ReservationsOut(BaseModel):
+    total: int
+    items: list[ReservationOut]
 
 
 # --- accounts ---------------------------------------------------------------------------------
@@ -226,3 +389,26 @@ class AccountOut(BaseModel):
     role: str
     service: str | None
     structure_ids: list[str]
+# --- rebalancing --------------------------------------------------------------------------------
+
+
+class RebalancingIn(_In):
+    """A planner's request for a rebalancing plan (planning.rebalance)."""
+
+    on: date | None = Field(None, strict=False, description="Date of the moves (ISO 8601, YYYY-MM-DD); default: the data's reference date.")
+    max_moves: int | None = Field(None, ge=0, le=100_000, description="Most children moved.")
+    min_gain_minutes: float = Field(0.0, ge=0, le=1_000, description="Least minutes a move must save (except to reunite a fratrie).")
+    method: Literal["optimal", "greedy"] = "optimal"
+
+
+class RebalancingOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    progress: float
+    message: str
+    created_at: datetime
+    finished_at: datetime | None
+    error: str | None
+    plan: dict[str, Any] | None = Field(description="The plan once ready: moves (each with status proposed or held and "
+                                                   "its reservation), chains, totals, figures before and after.")
+    hidden_moves: int = Field(0, description="Moves into or out of secret places, not shown to this caller.")

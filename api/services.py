@@ -11,22 +11,26 @@ import gc
 import hashlib
 import logging
 import math
+import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy.orm import Session
 
+from api.scenario_jobs import ScenarioJobService
 from api.settings import Settings
 from data.db import Database
 from data.db import audit
 from data.db import repository as repo
-from data.db.database import Changes, current_version, current_versions, load_changes, load_system
+from data.db.errors import ConflictError
+from data.db.database import Changes, current_version, current_versions, load_changes, load_declared, load_system
 from matcher.errors import PlacementError
 from matcher.model import Home, PlacementSystem, Structure
 from matcher.proposals import SystemIndex
@@ -34,6 +38,13 @@ from matcher.scoring import Weights
 from matcher.travel import TravelMatrix
 
 log = logging.getLogger(__name__)
+
+
+def _safe(exc: BaseException | None) -> str:
+    """An error for the logs without its message (``api.privacy.safe_traceback``)."""
+    from api.privacy import safe_traceback
+
+    return safe_traceback(exc) if exc is not None else "unknown error"
 
 
 class ServiceUnavailable(PlacementError):
@@ -132,6 +143,18 @@ class Snapshot:
     index: SystemIndex
     memo: dict[str, Any] = field(default_factory=dict)
     """Derived arrays computed once per snapshot by the routers that need them."""
+    declared: Mapping[str, datetime | None] = field(default_factory=dict)
+    """When each unit's vacancies were last declared (naive UTC; None: never)."""
+
+    def stale_units(self, now: datetime, max_age: timedelta) -> frozenset[str]:
+        """Units whose vacancies were declared longer than ``max_age`` before ``now`` (or never).
+        Memoised per minute of the cut-off: the snapshot's declared times do not change."""
+        cutoff = (now - max_age).replace(second=0, microsecond=0)
+        memo = self.memo.get("stale")
+        if memo is None or memo[0] != cutoff:  # only the latest minute is kept
+            memo = (cutoff, frozenset(u for u, at in self.declared.items() if at is None or at < cutoff))
+            self.memo["stale"] = memo
+        return memo[1]
 
     def with_changes(self, changes: Changes) -> Snapshot:
         """This snapshot brought to ``changes.version``: the changed units and children replaced
@@ -139,7 +162,8 @@ class Snapshot:
         memo starts empty (what it holds may depend on occupancy)."""
         system = self.system.with_changes(changes.units, changes.children)
         index = self.index.with_changes(system, (u.id for u in changes.units), (c.id for c in changes.children))
-        return Snapshot(self.definitions, changes.version.data, system, self.travel, index)
+        return Snapshot(self.definitions, changes.version.data, system, self.travel, index,
+                        declared={**self.declared, **changes.declared})
 
 
 class SystemService:
@@ -200,7 +224,8 @@ class SystemService:
         system = load_system(session)
         travel = self._matrix(system)
         self.full_loads += 1
-        snap = Snapshot(versions.definitions, versions.data, system, travel, SystemIndex.build(system, travel))
+        snap = Snapshot(versions.definitions, versions.data, system, travel, SystemIndex.build(system, travel),
+                        declared=load_declared(session))
         # The system lives until the next full load: keep its objects out of the cyclic garbage
         # collector's sight (reference counting still frees them). At scale 10 a full collection
         # otherwise walks millions of objects every few hundred requests, a 0.4-0.5 s pause.
@@ -209,13 +234,13 @@ class SystemService:
 
     def _matrix(self, system: PlacementSystem) -> TravelMatrix:
         digest = hashlib.sha256()
-        for h in system.homes:
+        for h in system.origins:
             digest.update(f"{h.id}|{h.location.lat}|{h.location.lon};".encode())
         for s in system.structures:
             digest.update(f"{s.id}|{s.location.lat}|{s.location.lon};".encode())
         key = digest.hexdigest()
         if key != self._travel_key or self._travel is None:
-            self._travel = self.travel_source.matrix(system.homes, system.structures)
+            self._travel = self.travel_source.matrix(system.origins, system.structures)
             self._travel_key = key
         return self._travel
 
@@ -312,7 +337,8 @@ class PriceService:
             try:
                 self._compute(snapshot, weights)
             except Exception:  # the stale prices stay; the next request tries again
-                log.exception("background computation of the capacity prices at version %s failed", snapshot.version)
+                log.error("background computation of the capacity prices at version %s failed: %s", snapshot.version,
+                          _safe(sys.exc_info()[1]))
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the background computation under way, if any (tests, shutdown)."""
@@ -327,28 +353,68 @@ class PriceService:
 
 # --- batch jobs -------------------------------------------------------------------------------
 
-JobRunner = Callable[[PlacementSystem, TravelMatrix, Weights, str, float, Callable[[float, str], None]], dict[str, Any]]
+JobRunner = Callable[[PlacementSystem, TravelMatrix, Weights, str, float, Callable[..., None]], dict[str, Any]]
+
+JOB_STAGES: tuple[str, ...] = ("loading", "building", "solving", "checking", "summarising")
+"""The stages of a batch job, in order; ``progress`` is the share of the whole job done."""
+
+
+class JobCancelled(PlacementError):
+    """Raised inside a job at its next progress report once the caller asked to cancel it."""
+
+
+class JobQueueFull(PlacementError):
+    """Every worker is busy and the queue is full (a 429 with Retry-After)."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, method: str,
-               time_limit_s: float, progress: Callable[[float, str], None]) -> dict[str, Any]:
-    """Run the batch optimiser (solver.greedy or solver.optimal) over the children waiting."""
+               time_limit_s: float, progress: Callable[..., None]) -> dict[str, Any]:
+    """Run the batch optimiser (solver.greedy or solver.optimal) over the children waiting,
+    reporting each stage; while the optimiser runs, the share of its time limit spent (a real
+    bound on how long is left). The answer passes the hard-rule guard before it is kept."""
     from solver.problem import Problem
+    from solver.solution import require_valid
 
-    progress(0.1, "building the problem")
+    progress(0.1, "building the problem", stage="building")
     problem = Problem.build(system, travel, weights, "waiting")
-    progress(0.3, f"solving ({method})")
-    if method == "greedy":
-        from solver.greedy import solve_greedy
+    progress(0.3, f"solving ({method})", stage="solving")
+    stop = threading.Event()
 
-        solution = solve_greedy(problem)
-    else:
-        try:
-            from solver.optimal import SolverSettings, solve_optimal
-        except ImportError as err:
-            raise ServiceUnavailable(f"the optimal method is not available: {err}") from None
-        solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
-    progress(0.9, "summarising")
+    def tick() -> None:
+        began = time.monotonic()
+        while not stop.wait(0.5):
+            spent = time.monotonic() - began
+            try:
+                progress(0.3 + 0.55 * min(spent / max(time_limit_s, 1e-9), 1.0),
+                         f"solving ({method}): {spent:.0f} s of at most {time_limit_s:.0f} s", stage="solving")
+            except JobCancelled:
+                return  # the job stops at its next stage
+
+    ticker = threading.Thread(target=tick, name="batch-job-progress", daemon=True)
+    if method != "greedy":
+        ticker.start()
+    try:
+        if method == "greedy":
+            from solver.greedy import solve_greedy
+
+            solution = solve_greedy(problem)
+        else:
+            try:
+                from solver.optimal import SolverSettings, solve_optimal
+            except ImportError as err:
+                raise ServiceUnavailable(f"the optimal method is not available: {err}") from None
+            solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
+    finally:
+        stop.set()
+        if ticker.is_alive():
+            ticker.join(timeout=5)
+    progress(0.88, "checking every hard rule", stage="checking")
+    require_valid(problem, solution.unit_of_child, f"batch job ({method})")
+    progress(0.93, "summarising", stage="summarising")
     return {
         "method": solution.method,
         "objective": solution.objective,
@@ -362,53 +428,128 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
 
 
 class JobService:
-    """Runs batch jobs on its own executor; state and results live in the store (batch_jobs)."""
+    """Runs batch jobs, up to ``workers`` at once, with at most ``max_queued`` waiting (beyond:
+    :class:`JobQueueFull`); a job can be cancelled (queued: at once; running: at its next
+    progress report). State and results live in the store (batch_jobs)."""
 
     def __init__(self, db: Database, systems: SystemService, weights: Weights, clock: Callable[[], datetime],
-                 runner: JobRunner = solver_job, workers: int = 1):
+                 runner: JobRunner = solver_job, workers: int = 1, max_queued: int = 4):
         self.db = db
         self.systems = systems
         self.weights = weights
         self.clock = clock
         self.runner = runner
+        self.workers = workers
+        self.max_queued = max_queued
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch-job")
         self.futures: dict[str, Future] = {}
+        self._lock = threading.Lock()
+        self._active: set[str] = set()
+        self._running: set[str] = set()
+        self._cancel: dict[str, threading.Event] = {}
+        self._durations: list[float] = []
+
+    def retry_after(self) -> int:
+        """Seconds after which a place in the queue is likely: the mean of the last jobs' run
+        times (10 s before any), at least 1."""
+        recent = self._durations[-10:]
+        return max(1, math.ceil(sum(recent) / len(recent))) if recent else 10
 
     def start(self, method: str, time_limit_s: float, owner: str | None = None) -> str:
-        with self.db.write() as session:
-            job_id = repo.create_job(session, method, self.clock(), owner).id
-        self.futures[job_id] = self.executor.submit(self._run, job_id, method, time_limit_s)
+        with self._lock:
+            queued = len(self._active) - len(self._running)
+            if len(self._active) >= self.workers and queued >= self.max_queued:
+                raise JobQueueFull(f"{len(self._running)} batch job(s) running and {queued} waiting, the most this "
+                                   f"server queues: try again later", self.retry_after())
+            with self.db.write() as session:
+                job_id = repo.create_job(session, method, self.clock(), owner).id
+            self._active.add(job_id)
+            self._cancel[job_id] = threading.Event()
+            future = self.executor.submit(self._run, job_id, method, time_limit_s)
+            self.futures[job_id] = future
+        future.add_done_callback(lambda _f, j=job_id: self._done(j))
         return job_id
 
-    def _progress(self, job_id: str) -> Callable[[float, str], None]:
-        def report(fraction: float, message: str) -> None:
+    def _done(self, job_id: str) -> None:
+        with self._lock:
+            self._active.discard(job_id)
+            self._running.discard(job_id)
+            self._cancel.pop(job_id, None)
+
+    def cancel(self, job_id: str) -> str:
+        """Cancel a queued or running job; returns its status now (``cancelled``, or ``running``
+        until its next progress report). ConflictError when it has already ended."""
+        with self._lock:
+            future = self.futures.get(job_id)
+            event = self._cancel.get(job_id)
+        with self.db.read() as session:
+            row = repo.get_job(session, job_id)
+            status = row.status
+        if status in ("succeeded", "failed", "cancelled") or future is None or event is None:
+            if status in ("queued", "running"):  # another server's job: only its server can stop it
+                raise ConflictError(f"batch job {job_id} runs on another server process: cancel it there")
+            raise ConflictError(f"batch job {job_id} has already {'been ' if status == 'cancelled' else ''}{status}")
+        event.set()
+        if future.cancel():
             with self.db.write() as session:
-                repo.update_job(session, job_id, progress=max(0.0, min(1.0, fraction)), message=message)
+                repo.update_job(session, job_id, status="cancelled", message="cancelled before it started",
+                                finished_at=self.clock())
+            self._done(job_id)
+            return "cancelled"
+        with self.db.write() as session:
+            repo.update_job(session, job_id, message="cancelling: stops at its next stage")
+        return "running"
+
+    def _progress(self, job_id: str) -> Callable[..., None]:
+        event = self._cancel.get(job_id)
+
+        def report(fraction: float, message: str, stage: str | None = None) -> None:
+            if event is not None and event.is_set():
+                raise JobCancelled(f"batch job {job_id} was cancelled")
+            values: dict[str, Any] = {"progress": max(0.0, min(1.0, fraction)), "message": message}
+            if stage is not None:
+                values["stage"] = stage
+            with self.db.write() as session:
+                repo.update_job(session, job_id, **values)
         return report
 
     def _run(self, job_id: str, method: str, time_limit_s: float) -> None:
+        began = time.monotonic()
+        with self._lock:
+            self._running.add(job_id)
         with self.db.write() as session:
-            repo.update_job(session, job_id, status="running", started_at=self.clock(), message="loading")
+            repo.update_job(session, job_id, status="running", started_at=self.clock(), message="loading the system",
+                            stage="loading", progress=0.02)
         try:
             with self.db.read() as session:
                 snap = self.systems.snapshot(session)
-            result = self.runner(snap.system, snap.travel, self.weights, method, time_limit_s, self._progress(job_id))
+            report = self._progress(job_id)
+            report(0.05, "system loaded", stage="loading")
+            result = self.runner(snap.system, snap.travel, self.weights, method, time_limit_s, report)
+            report(0.99, "saving the result", stage="summarising")
             result = {"data_version": snap.version, **result}
             with self.db.write() as session:
                 repo.update_job(session, job_id, status="succeeded", progress=1.0, message="done",
                                 finished_at=self.clock(), result=result)
+        except JobCancelled:
+            with self.db.write() as session:
+                repo.update_job(session, job_id, status="cancelled", message="cancelled", finished_at=self.clock())
         except Exception as err:  # the job fails, the server does not
-            log.exception("batch job %s failed", job_id)
+            log.error("batch job %s failed: %s", job_id, _safe(err))
             with self.db.write() as session:
                 repo.update_job(session, job_id, status="failed", finished_at=self.clock(),
                                 message="failed", error=f"{type(err).__name__}: {err}")
+        finally:
+            self._durations = [*self._durations[-9:], time.monotonic() - began]
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         future = self.futures.get(job_id)
-        if future is not None:
+        if future is not None and not future.cancelled():
             future.result(timeout)
 
     def shutdown(self) -> None:
+        for event in list(self._cancel.values()):
+            event.set()
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
@@ -427,7 +568,11 @@ class Services:
         self.clock = clock
         self.systems = SystemService(travel or travel_source(settings), self.db.consistent_read)
         self.prices = PriceService(prices or solver_capacity_prices)
-        self.jobs = JobService(self.db, self.systems, self.weights, lambda: self.clock(), runner or solver_job)
+        self.jobs = JobService(self.db, self.systems, self.weights, lambda: self.clock(), runner or solver_job,
+                               workers=settings.max_running_jobs, max_queued=settings.max_queued_jobs)
+        self.scenarios = ScenarioJobService(settings.scenario_dir, self.db, self.systems, self.weights, lambda: self.clock(),
+                                            scheduler=settings.scenario_scheduler, workers=settings.scenario_workers,
+                                            processes=settings.scenario_processes)
         from api.security import Security
 
         self.security = Security(settings)
@@ -437,10 +582,28 @@ class Services:
     def now(self) -> datetime:
         return self.clock()
 
+    def warm(self) -> bool:
+        """Load the snapshot (system, travel matrix, index) and compute the capacity prices now,
+        before the server accepts traffic. False when the store is empty; a failure of the
+        prices is logged and left to the first request that needs them."""
+        if self.db.is_empty():
+            return False
+        with self.db.read() as session:
+            snap = self.systems.snapshot(session)
+        try:
+            self.prices.prices(snap, self.weights)
+        except Exception:  # the own order still answers; order=system will say why
+            log.exception("capacity prices could not be computed at start-up")
+        return True
+
     def sweep(self) -> int:
-        """Release every expired hold now; returns how many."""
+        """Release every expired hold now (each recorded in the audit trail); returns how many."""
+        released: list[str] = []
         with self.db.write() as session:
-            return repo.expire_holds(session, self.now())
+            n = repo.expire_holds(session, self.now(), released_ids=released)
+            audit.record(session, [audit.Entry("server", "system", "expire", "reservation", rid, "server")
+                                   for rid in released], repo.utcnow())
+            return n
 
     def record(self, entries: list[audit.Entry], reading: Session | None = None) -> None:
         """Append reads to the audit trail (changes are recorded in their own transaction).
@@ -471,11 +634,12 @@ class Services:
             try:
                 self.sweep()
             except Exception:  # keep sweeping; the next round retries
-                log.exception("sweep of expired holds failed")
+                log.error("sweep of expired holds failed: %s", _safe(sys.exc_info()[1]))
 
     def close(self) -> None:
         self._stop.set()
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
         self.jobs.shutdown()
+        self.scenarios.shutdown()
         self.prices.shutdown()

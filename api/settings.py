@@ -38,6 +38,16 @@ class Settings(BaseSettings):
     weights_file: str | None = None
     sweep_seconds: float = Field(60.0, ge=0, description="Period of the sweep of expired holds (0: no sweep thread).")
     max_k: int = Field(50, ge=1, description="Most proposals one request may ask for.")
+    scenario_dir: str = Field("var/scenarios", description="Where scenario jobs write their state and reports.")
+    scenario_scheduler: str | None = Field(None, description="Dask scheduler for scenario jobs (default: a local cluster).")
+    scenario_workers: int = Field(2, ge=1, description="Workers of the local Dask cluster of a scenario job.")
+    scenario_processes: bool = Field(True, description="Local Dask workers as processes (False: threads, for tests).")
+    stale_after_days: float = Field(7.0, gt=0, description="Vacancies declared longer ago than this are stale: "
+                                    "shown as such, and ranked below fresh ones at equal score.")
+    warm_on_start: bool = Field(True, description="Load the system, its travel matrix and the capacity prices before "
+                                "accepting traffic (the first request then costs what the others do).")
+    max_running_jobs: int = Field(1, ge=1, le=16, description="Batch jobs run at once.")
+    max_queued_jobs: int = Field(4, ge=0, le=1000, description="Batch jobs waiting to run; beyond, 429 with Retry-After.")
     # --- accounts (docs/SECURITY.md) ---
     data_dir: str = Field("var", description="Where the generated signing key is kept (secret.key).")
     secret_key: str | None = Field(None, min_length=32, repr=False,

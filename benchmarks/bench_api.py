@@ -14,6 +14,12 @@
    version) and one proposal request follows at once; p50/p95 of that request (it brings the
    server's snapshot up to date first, and gets prices stale but labelled).
 
+4. Under load (issue 13, ``--clients-list 1,4,16 --workers-list 1,2``): for each number of
+   server processes (uvicorn workers), a fresh server on the same store; the time from start to
+   the first answered proposal, then p50/p95 and requests/s of child proposals and of fratrie
+   proposals sent by 1, 4 and 16 client threads. ``--with-job`` keeps a batch job (optimal,
+   ``--job-seconds``) running beside the requests. ``--load-only`` skips parts 1-3.
+
 Progress goes to stderr; the JSON report (with the load average before and after) to stdout.
 """
 
@@ -90,21 +96,25 @@ def uuid_hex() -> str:
 
 AUTH: Auth | None = None
 """The run's accounts (set by main)."""
+DATA_DIR: str | None = None
+"""One signing-key folder for every server of the run (their tokens then hold across restarts)."""
 
 
-def start_server(database_url: str, schema: str | None = None) -> tuple[subprocess.Popen, str]:
+def start_server(database_url: str, schema: str | None = None, workers: int = 1,
+                 extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
     import tempfile
 
     from tests.servers import CHEAP_ARGON2_ENV
 
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=database_url, PLACEMENT_SWEEP_SECONDS="0",
-               PLACEMENT_DATA_DIR=tempfile.mkdtemp(prefix="bench-api-"), **CHEAP_ARGON2_ENV)
+               PLACEMENT_DATA_DIR=DATA_DIR or tempfile.mkdtemp(prefix="bench-api-"), **CHEAP_ARGON2_ENV,
+               **(extra_env or {}))
     if schema:
         env["PGOPTIONS"] = f"-csearch_path={schema}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"], env=env)
+         "--port", str(port), "--log-level", "warning", "--workers", str(workers)], env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 600
     while time.time() < deadline:
@@ -171,7 +181,8 @@ def after_change(base: str, child_ids: list[str], n: int, timeout: float) -> dic
     brings the server's snapshot up to date before answering)."""
     rng = random.Random(2)
     with httpx.Client(base_url=base, timeout=timeout) as client:
-        first = client.get(f"/children/{child_ids[0]}/proposals?k=1").json()["proposals"]
+        first = client.get(f"/children/{child_ids[0]}/proposals?k=1",
+                           headers=AUTH.for_child(child_ids[0])).json()["proposals"]
         unit_id = first[0]["placements"][0]["unit_id"]
         capacity = client.get(f"/units/{unit_id}", headers=AUTH.as_user("manager")).json()["capacity"]
         patch_ms, proposal_ms = [], []
@@ -251,6 +262,50 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20, timeout
             "double_bookings": len(problems)}
 
 
+def under_load(db_url: str, schema: str, child_ids: list[str], group_ids: list[str], workers_list: list[int],
+               clients_list: list[int], n: int, timeout: float, with_job: bool, job_seconds: float,
+               warm: bool = True) -> dict:
+    """Part 4: for each number of server processes, a fresh server: start-up and first request,
+    then child and fratrie proposals by 1, 4, 16... clients (p50/p95, requests/s)."""
+    out: dict = {}
+    for workers in workers_list:
+        key = f"{workers}_process{'es' if workers > 1 else ''}" + ("" if warm else "_cold")
+        progress(f"under load: starting a server with {workers} process(es){'' if warm else ', no warm-up'}")
+        t0 = time.perf_counter()
+        proc, base = start_server(db_url, schema, workers, {"PLACEMENT_WARM_ON_START": "1" if warm else "0",
+                                                            "PLACEMENT_MAX_RUNNING_JOBS": "1"})
+        if AUTH is not None:
+            AUTH.base, AUTH._tokens = base, {}
+        ready = time.perf_counter() - t0
+        rng = random.Random(4)
+        row: dict = {"workers": workers, "start_to_ready_s": round(ready, 1)}
+        try:
+            with httpx.Client(base_url=base, timeout=timeout, limits=httpx.Limits(max_connections=max(clients_list))) as client:
+                firsts = [timed(client, f"/children/{child_ids[i]}/proposals?k=10") for i in range(max(workers, 1) * 2)]
+                row["first_requests_ms"] = [round(x, 1) for x in firsts]
+                job_id = None
+                if with_job:
+                    job_id = client.post("/jobs", json={"method": "optimal", "time_limit_s": job_seconds}).json()["id"]
+                for name, pattern, ids in (("proposals", "/children/{}/proposals?k=10", child_ids),
+                                           ("fratrie_proposals", "/sibling-groups/{}/proposals?k=10", group_ids)):
+                    row[name] = {}
+                    for threads in clients_list:
+                        picks = [rng.choice(ids) for _ in range(n)]
+                        progress(f"  {name}: {n} requests, {threads} client(s)")
+                        t = time.perf_counter()
+                        with ThreadPoolExecutor(threads) as pool:
+                            ms = list(pool.map(lambda c: timed(client, pattern.format(c)), picks))
+                        wall = time.perf_counter() - t
+                        row[name][f"{threads}_clients"] = {**_stats(ms), "requests_per_s": round(n / wall, 1)}
+                if job_id is not None:
+                    row["job_status_after"] = client.get(f"/jobs/{job_id}").json()["status"]
+        finally:
+            proc.terminate()
+            proc.wait(60)
+        out[key] = row
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
@@ -260,6 +315,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--after-change", type=int, default=30, help="Capacity updates each followed by a proposal.")
     ap.add_argument("--timeout", type=float, default=120.0, help="Client timeout of one request, seconds.")
     ap.add_argument("--postgres", default=PG_URL)
+    ap.add_argument("--load-only", action="store_true", help="Only part 4 (under load).")
+    ap.add_argument("--workers-list", default="1,2", help="Server processes to try in part 4.")
+    ap.add_argument("--clients-list", default="1,4,16", help="Client threads in part 4.")
+    ap.add_argument("--load-requests", type=int, default=200, help="Requests per level in part 4.")
+    ap.add_argument("--with-job", action="store_true", help="Part 4 with a batch job running beside.")
+    ap.add_argument("--job-seconds", type=float, default=60.0)
+    ap.add_argument("--cold", action="store_true", help="Part 4 also without the warm-up, for the first request.")
     args = ap.parse_args(argv)
 
     import uuid
@@ -276,8 +338,32 @@ def main(argv: list[str] | None = None) -> None:
     db.migrate()
     progress(f"saving {len(system.children)} children in PostgreSQL schema {schema}")
     db.save_system(system)
-    global AUTH
+    global AUTH, DATA_DIR
+    import tempfile
+
     AUTH = Auth(db, system)
+    DATA_DIR = tempfile.mkdtemp(prefix="bench-api-")
+    if args.load_only:
+        groups = [g.id for g in system.sibling_groups
+                  if all(system.child_by_id[c].is_waiting for c in g.child_ids)]
+        try:
+            workers = [int(x) for x in args.workers_list.split(",")]
+            clients = [int(x) for x in args.clients_list.split(",")]
+            report = {"scale": args.scale, "children": len(system.children), "waiting": len(waiting),
+                      "fratries_waiting": len(groups), "database": "postgresql", "cores": os.cpu_count(),
+                      "load_average_before": load_before, "with_job": args.with_job}
+            if args.cold:
+                report.update(under_load(args.postgres, schema, waiting, groups, workers[:1], clients[:1], 20,
+                                         args.timeout, False, args.job_seconds, warm=False))
+            report.update(under_load(args.postgres, schema, waiting, groups, workers, clients, args.load_requests,
+                                     args.timeout, args.with_job, args.job_seconds))
+            report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+        finally:
+            db.drop_schema()
+            db.dispose()
+        import json
+        print(json.dumps(report, indent=2))
+        return
     progress("starting the server")
     proc, base = start_server(args.postgres, schema)
     AUTH.base = base

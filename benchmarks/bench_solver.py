@@ -92,7 +92,7 @@ def run(scale: float, seed: int, scope: str, time_limit_s: float) -> dict[str, A
     system = generate(scale=scale, seed=seed)
     t_gen = time.perf_counter() - t0
     t0 = time.perf_counter()
-    travel = travel_matrix(system.homes, system.structures)
+    travel = travel_matrix(system.origins, system.structures)
     t_travel = time.perf_counter() - t0
     t0 = time.perf_counter()
     problem = Problem.build(system, travel, Weights.default(), scope=scope)  # type: ignore[arg-type]

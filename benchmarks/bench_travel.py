@@ -37,7 +37,7 @@ def run(scale: float, seed: int, queries: int) -> dict[str, float]:
     t0 = time.perf_counter()
     system = generate(scale=scale, seed=seed)
     t_gen = time.perf_counter() - t0
-    homes, structures = system.homes, system.structures
+    homes, structures = system.origins, system.structures
 
     _load_cached.cache_clear()
     t0 = time.perf_counter()

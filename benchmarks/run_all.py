@@ -16,6 +16,8 @@ BENCHMARKS: list[tuple[str, list[str]]] = [
     ("benchmarks.bench_travel", ["--scale", "1"]),
     ("benchmarks.bench_solver", ["--scale", "1", "--scope", "all"]),
     ("benchmarks.bench_api", ["--scale", "1"]),
+    ("benchmarks.bench_scenarios", []),
+    ("benchmarks.bench_rebalance", ["--scale", "1", "--summer"]),
 ]
 
 

@@ -39,12 +39,15 @@ from matcher import (
     CurrentPlacement,
     DomainError,
     Home,
+    HomeAbsence,
     JudgeConstraints,
     LegalBasis,
     Location,
     Need,
     Operator,
+    Place,
     PlacementSystem,
+    School,
     Service,
     Sex,
     SiblingGroup,
@@ -53,6 +56,8 @@ from matcher import (
     Unit,
     UnitSex,
     Urgency,
+    VisitSite,
+    Wish,
 )
 from matcher.model import MAX_AGE_YEARS
 
@@ -74,6 +79,9 @@ class Column:
     enum: type[StrEnum] | None = None
     min: float | None = None
     max: float | None = None
+    may_be_absent: bool = False
+    """A column added after the first datasets were written: a file without it reads as if
+    every value were empty (the default)."""
 
 
 TABLES: dict[str, tuple[Column, ...]] = {
@@ -81,11 +89,11 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("id", "str"),
         Column("birth_date", "date"),
         Column("sex", "enum", enum=Sex),
-        Column("home_id", "str"),
-        Column("home_lat", "float", min=-90, max=90),
-        Column("home_lon", "float", min=-180, max=180),
-        Column("home_commune", "str"),
-        Column("home_departement", "str"),
+        Column("home_id", "str", required=False),
+        Column("home_lat", "float", required=False, min=-90, max=90),
+        Column("home_lon", "float", required=False, min=-180, max=180),
+        Column("home_commune", "str", required=False),
+        Column("home_departement", "str", required=False),
         Column("waiting_since", "date"),
         Column("sibling_group_id", "str", required=False),
         Column("needs", "enum_list", required=False, enum=Need),
@@ -100,6 +108,15 @@ TABLES: dict[str, tuple[Column, ...]] = {
         Column("pregnant", "bool"),
         Column("own_child_birth_date", "date", required=False),
         Column("service", "enum", required=False, enum=Service, may_be_absent=True),
+        Column("home_absence", "enum", required=False, enum=HomeAbsence, may_be_absent=True),
+        *(Column(f"{prefix}_{name}", kind, required=False, may_be_absent=True, min=lo, max=hi)
+          for prefix in ("school", "visit_site")
+          for name, kind, lo, hi in (("id", "str", None, None), ("lat", "float", -90, 90), ("lon", "float", -180, 180),
+                                     ("commune", "str", None, None), ("departement", "str", None, None))),
+        Column("judge_supervised_visits", "bool", required=False, may_be_absent=True),
+        Column("own_children", "int", required=False, may_be_absent=True, min=0),
+        Column("judge_placed_away", "bool", required=False, may_be_absent=True),
+        Column("wish", "enum", required=False, enum=Wish, may_be_absent=True),
     ),
     "sibling_groups": (
         Column("id", "str"),
@@ -143,12 +160,22 @@ def _join(values) -> str:
     return LIST_SEPARATOR.join(sorted(str(v) for v in values))
 
 
+PLACE_FIELDS = ("id", "lat", "lon", "commune", "departement")
+"""The columns of a place (family home, school, visit site): ``<prefix>_<field>``."""
+
+
+def _place_cells(prefix: str, place: Place | None) -> dict[str, Any]:
+    if place is None:
+        return {f"{prefix}_{f}": None for f in PLACE_FIELDS}
+    loc = place.location
+    return {f"{prefix}_id": place.id, f"{prefix}_lat": loc.lat, f"{prefix}_lon": loc.lon,
+            f"{prefix}_commune": loc.commune, f"{prefix}_departement": loc.departement}
+
+
 def system_tables(system: PlacementSystem) -> dict[str, pd.DataFrame]:
     """The four tables of a system as DataFrames (one row per child, group, structure, unit)."""
     children = [{
-        "id": c.id, "birth_date": c.birth_date, "sex": c.sex.value, "home_id": c.home.id,
-        "home_lat": c.home.location.lat, "home_lon": c.home.location.lon,
-        "home_commune": c.home.location.commune, "home_departement": c.home.location.departement,
+        "id": c.id, "birth_date": c.birth_date, "sex": c.sex.value, **_place_cells("home", c.home),
         "waiting_since": c.waiting_since, "sibling_group_id": c.sibling_group_id,
         "needs": _join(n.value for n in c.needs), "legal_basis": c.legal_basis.value,
         "urgency": c.urgency.value,
@@ -159,6 +186,10 @@ def system_tables(system: PlacementSystem) -> dict[str, pd.DataFrame]:
         "judge_max_travel_minutes": c.judge.max_travel_minutes,
         "judge_separated_from": _join(c.judge.separated_from),
         "pregnant": c.pregnant, "own_child_birth_date": c.own_child_birth_date, "service": c.service.value,
+        "home_absence": c.home_absence.value if c.home_absence is not None else None,
+        **_place_cells("school", c.school), **_place_cells("visit_site", c.visit_site),
+        "judge_supervised_visits": c.judge.supervised_visits, "own_children": c.own_children,
+        "judge_placed_away": c.judge.placed_away, "wish": c.wish.value,
     } for c in system.children]
     groups = [{"id": g.id, "child_ids": LIST_SEPARATOR.join(g.child_ids), "together": g.together}
               for g in system.sibling_groups]
@@ -498,13 +529,31 @@ def _check_dataset(tables: dict[str, list[dict]], files: dict[str, str], on: dat
         for cid in r.get("judge_separated_from") or ():
             if cid not in ids["children"]:
                 issues.add("reference", f["children"], row, "judge_separated_from", f"unknown child {cid!r}")
-        hid = r.get("home_id")
-        if hid:
-            loc = (r.get("home_lat"), r.get("home_lon"), r.get("home_commune"), r.get("home_departement"))
-            if hid in homes and homes[hid][0] != loc:
-                issues.add("schema", f["children"], row, "home_id",
-                           f"home {hid!r} has another location at row {homes[hid][1]}")
-            homes.setdefault(hid, (loc, row))
+        for prefix in ("home", "school", "visit_site"):
+            given = [c for c in PLACE_FIELDS if r.get(f"{prefix}_{c}") is not None]
+            if given and len(given) < len(PLACE_FIELDS):
+                for c in PLACE_FIELDS:
+                    if c not in given:
+                        issues.add("schema", f["children"], row, f"{prefix}_{c}",
+                                   f"empty value: a {prefix.replace('_', ' ')} needs all of "
+                                   + ", ".join(f"{prefix}_{x}" for x in PLACE_FIELDS))
+                continue
+            pid = r.get(f"{prefix}_id")
+            if pid:
+                loc = (prefix, *(r.get(f"{prefix}_{c}") for c in PLACE_FIELDS[1:]))
+                if pid in homes and homes[pid][0] != loc:
+                    issues.add("schema", f["children"], row, f"{prefix}_id",
+                               f"place {pid!r} is a {homes[pid][0][0].replace('_', ' ')} at another location or "
+                               f"of another kind at row {homes[pid][1]}")
+                homes.setdefault(pid, (loc, row))
+        has_home = bool(r.get("home_id"))
+        if not has_home and r.get("home_absence") is None and not any(r.get(f"home_{c}") is not None for c in PLACE_FIELDS):
+            issues.add("schema", f["children"], row, "home_absence",
+                       "no family home: give home_id, home_lat, home_lon, home_commune, home_departement, "
+                       "or home_absence (unknown, abroad, none)")
+        elif has_home and r.get("home_absence") is not None:
+            issues.add("schema", f["children"], row, "home_absence",
+                       f"a family home is given, so home_absence must be empty (got {r['home_absence'].value!r})")
     for r in tables["sibling_groups"]:
         for cid in r.get("child_ids") or ():
             if cid not in ids["children"]:
@@ -537,15 +586,23 @@ def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> Pl
             issues.add("schema", file, row, None, str(err))
             return None
 
-    homes: dict[str, Home] = {}
+    places: dict[tuple[str, str], Place] = {}
+
+    def place(kind: type[Place], prefix: str, r: dict) -> Place | None:
+        pid = r.get(f"{prefix}_id")
+        if not pid:
+            return None
+        known = places.get((prefix, pid))
+        if known is None:
+            known = kind(pid, Location(r[f"{prefix}_lat"], r[f"{prefix}_lon"], r[f"{prefix}_commune"],
+                                       r[f"{prefix}_departement"]))
+            places[(prefix, pid)] = known
+        return known
+
     children = []
     for r in tables["children"]:
         def child(r=r) -> Child:
-            home = homes.get(r["home_id"])
-            if home is None:
-                home = Home(r["home_id"], Location(r["home_lat"], r["home_lon"], r["home_commune"],
-                                                   r["home_departement"]))
-                homes[home.id] = home
+            home = place(Home, "home", r)
             current = CurrentPlacement(r["current_unit_id"], r["current_since"]) if r["current_unit_id"] else None
             return Child(
                 id=r["id"], birth_date=r["birth_date"], sex=r["sex"], home=home,
@@ -553,9 +610,12 @@ def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> Pl
                 needs=r["needs"], legal_basis=r["legal_basis"], urgency=r["urgency"], current=current,
                 judge=JudgeConstraints(frozenset(r["judge_excluded_structures"]),
                                        frozenset(r["judge_excluded_departements"]),
-                                       r["judge_max_travel_minutes"], frozenset(r["judge_separated_from"])),
+                                       r["judge_max_travel_minutes"], frozenset(r["judge_separated_from"]),
+                                       bool(r.get("judge_supervised_visits")), placed_away=bool(r.get("judge_placed_away"))),
                 pregnant=r["pregnant"], own_child_birth_date=r["own_child_birth_date"],
-                service=r.get("service") or None,
+                service=r.get("service") or None, home_absence=r.get("home_absence") or None,
+                school=place(School, "school", r), visit_site=place(VisitSite, "visit_site", r),
+                own_children=int(r.get("own_children") or 0), wish=r.get("wish") or Wish.NONE,
             )
         children.append(make(files["children"], r["_row"], child))
     groups = [make(files["sibling_groups"], r["_row"],

@@ -3,15 +3,20 @@
 from matcher.errors import DomainError, PlacementError
 from matcher.model import (
     AgeBand,
+    Anchor,
+    AnchorKind,
     Child,
     CurrentPlacement,
     Home,
+    HomeAbsence,
     JudgeConstraints,
     LegalBasis,
     Location,
     Need,
     Operator,
+    Place,
     PlacementSystem,
+    School,
     Service,
     Sex,
     SiblingGroup,
@@ -20,6 +25,8 @@ from matcher.model import (
     Unit,
     UnitSex,
     Urgency,
+    VisitSite,
+    Wish,
     Zone,
 )
 from matcher.rules import (
@@ -39,10 +46,10 @@ RULES: tuple[Rule, ...] = OPTION_RULES + (CAPACITY_RULE,) + GROUP_RULES + SOFT_R
 """The one catalogue of rules: hard on one option, capacity, group, then soft."""
 
 __all__ = [
-    "AgeBand", "CAPACITY_RULE", "Child", "CurrentPlacement", "DomainError", "Exclusion",
-    "GROUP_RULES", "Home", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
-    "Operator", "Option", "OptionScore", "PlacementError", "PlacementSystem", "RULES", "Service", "Rule",
-    "RuleKind", "SOFT_RULES", "ScoreComponent", "Sex", "SiblingGroup", "Structure",
-    "StructureType", "Unit", "UnitSex", "Urgency", "Weights", "Zone", "exclusions",
+    "AgeBand", "Anchor", "AnchorKind", "CAPACITY_RULE", "Child", "CurrentPlacement", "DomainError", "Exclusion",
+    "GROUP_RULES", "Home", "HomeAbsence", "JudgeConstraints", "LegalBasis", "Location", "Need", "OPTION_RULES",
+    "Operator", "Option", "OptionScore", "PlacementError", "Place", "PlacementSystem", "RULES", "Service", "Rule",
+    "RuleKind", "SOFT_RULES", "School", "ScoreComponent", "Sex", "SiblingGroup", "Structure",
+    "StructureType", "Unit", "UnitSex", "Urgency", "VisitSite", "Weights", "Wish", "Zone", "exclusions",
     "is_eligible", "score_option",
 ]

@@ -85,6 +85,17 @@ class Need(StrEnum):
     """Mineur non accompagné (MNA)."""
 
 
+class Wish(StrEnum):
+    """What the child said about a move (shown to the planner; weighed by the rebalancing plan)."""
+
+    NONE = "none"
+    """Nothing said (or not asked)."""
+    CLOSER = "closer"
+    """Wants to live closer to the family home."""
+    STAY = "stay"
+    """Wants to stay where they are."""
+
+
 class LegalBasis(StrEnum):
     JUDICIAL = "judicial"
     """Placement ordered by the juge des enfants."""
@@ -116,11 +127,20 @@ class StructureType(StrEnum):
     """Centre maternel / établissement d'accueil mère-enfant [166]."""
     ACCUEIL_URGENCE = "accueil_urgence"
     """Emergency reception."""
+    HOTEL = "hotel"
+    """Hotel room paid by the ASE (449 young people in 2014, 9%, plan L579): only for 16-21 year
+    olds (hard rule ``hotel_age``), an undesired option with a high penalty (soft rule
+    ``hotel_stay``)."""
 
 
 class Operator(StrEnum):
     DEPARTMENTAL = "departmental"
+    """Run by the Département de Paris."""
     ASSOCIATIVE = "associative"
+    """Run by an association, funded (tarifé) by Paris."""
+    OTHER_DEPARTEMENT = "other_departement"
+    """An establishment of another département that takes Parisian children (1,160 in 2014, 23%,
+    plan L579-583), at that département's prices; never in Paris."""
 
 
 class Zone(StrEnum):
@@ -199,11 +219,79 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
-class Home:
-    """A family home: the place parents visit from. Siblings share one."""
+class Place:
+    """A named point a child's travel is measured from (a row of the travel matrix)."""
 
     id: str
     location: Location
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise DomainError(f"a {type(self).__name__.lower()} needs an id")
+
+
+@dataclass(frozen=True, slots=True)
+class Home(Place):
+    """A family home: the place parents visit from. Siblings share one."""
+
+
+@dataclass(frozen=True, slots=True)
+class School(Place):
+    """The school or training place a child attends now (its point and commune)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VisitSite(Place):
+    """A place where supervised visits happen (lieu de visites médiatisées), used instead of
+    the family home when the judge orders supervised visits."""
+
+
+class HomeAbsence(StrEnum):
+    """Why a child has no family home to measure travel from."""
+
+    UNKNOWN = "unknown"
+    """The family's address is not known to the ASE."""
+    ABROAD = "abroad"
+    """The family lives abroad (most unaccompanied minors)."""
+    NONE = "none"
+    """No family home (parents dead, without a fixed abode, or the child came alone)."""
+
+
+class AnchorKind(StrEnum):
+    """Where a child's travel term is measured from, in order of precedence."""
+
+    VISIT_SITE = "visit_site"
+    """The site of supervised visits, when the judge ordered them and the site is known."""
+    FAMILY_HOME = "family_home"
+    SCHOOL = "school"
+    """The school or training place, for a child with no family home."""
+    SERVICE = "service"
+    """The ASE service that follows the child, for a child with neither home nor school."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """The point a child's travel term is measured from and which kind of point it is."""
+
+    kind: AnchorKind
+    place: Place
+
+    @property
+    def id(self) -> str:
+        return self.place.id
+
+    @property
+    def location(self) -> Location:
+        return self.place.location
+
+    def describe(self) -> str:
+        """In words, for explanations."""
+        return {
+            AnchorKind.VISIT_SITE: "the supervised-visit site",
+            AnchorKind.FAMILY_HOME: "the family home",
+            AnchorKind.SCHOOL: "the school or training place",
+            AnchorKind.SERVICE: "the ASE service that follows the child",
+        }[self.kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,12 +304,21 @@ class JudgeConstraints:
     """Longest public-transport time from the family home, in minutes."""
     separated_from: frozenset[str] = frozenset()
     """Children (siblings) this child must not be placed with, by the judge's order."""
+    supervised_visits: bool = False
+    """The judge ordered supervised visits (visites médiatisées): travel is then measured from
+    the child's visit site, when known, instead of the family home."""
+    placed_away: bool = False
+    """The judge placed the child away from the family on purpose (éloignement): the placement
+    is not a candidate for being brought closer (planning.rebalance). It restricts no option, so
+    :attr:`is_empty` (which is about eligibility) does not look at it."""
 
     def __post_init__(self) -> None:
         if self.max_travel_minutes is not None and self.max_travel_minutes <= 0:
             raise DomainError(
                 f"judge's max_travel_minutes must be positive, got {self.max_travel_minutes}"
             )
+        if not isinstance(self.placed_away, bool):
+            raise DomainError(f"judge's placed_away must be true or false, got {self.placed_away!r}")
 
     @property
     def is_empty(self) -> bool:
@@ -230,6 +327,7 @@ class JudgeConstraints:
             or self.excluded_departements
             or self.max_travel_minutes is not None
             or self.separated_from
+            or self.supervised_visits
         )
 
 
@@ -246,7 +344,8 @@ class Child:
     id: str
     birth_date: date
     sex: Sex
-    home: Home
+    home: Home | None
+    """The family home; None when there is none (then ``home_absence`` says why)."""
     waiting_since: date
     """When the request for a place was made (first come, first served in the baseline)."""
     sibling_group_id: str | None = None
@@ -260,12 +359,39 @@ class Child:
     """For a young mother: her own child's birth date (mother-child units)."""
     service: Service | None = None
     """The service that follows the child; when not given, :func:`service_of` decides it."""
+    home_absence: HomeAbsence | None = None
+    """Why there is no family home (required exactly when ``home`` is None)."""
+    school: School | None = None
+    """The school or training place the child attends now, when known."""
+    visit_site: VisitSite | None = None
+    """Where supervised visits happen, when the judge ordered them."""
+    own_children: int = 0
+    """For a young mother: how many children of hers live with her (the youngest born on
+    ``own_child_birth_date``); 1 when only that date is given."""
+    wish: Wish = Wish.NONE
+    """The child's own stated wish about a move (closer to the family, stay, nothing said)."""
 
     def __post_init__(self) -> None:
         if not self.id:
             raise DomainError("a child needs an id")
+        if self.home is None and self.home_absence is None:
+            raise DomainError(f"child {self.id}: no family home and no reason why (unknown, abroad or none)")
+        if self.home is not None and self.home_absence is not None:
+            raise DomainError(f"child {self.id}: has a family home and a reason for having none ({self.home_absence.value})")
+        if self.own_children < 0:
+            raise DomainError(f"child {self.id}: own_children {self.own_children} is negative")
+        if self.own_children and self.own_child_birth_date is None:
+            raise DomainError(f"child {self.id}: {self.own_children} own children but no birth date of the youngest")
+        if self.own_child_birth_date is not None and not self.own_children:
+            object.__setattr__(self, "own_children", 1)
         if self.service is None:
             object.__setattr__(self, "service", service_of(self))
+        if not isinstance(self.wish, Wish):
+            try:
+                object.__setattr__(self, "wish", Wish(self.wish))
+            except ValueError:
+                allowed = ", ".join(w.value for w in Wish)
+                raise DomainError(f"child {self.id}: unknown wish {self.wish!r}; allowed: {allowed}") from None
         if self.own_child_birth_date is not None and self.own_child_birth_date < self.birth_date:
             raise DomainError(f"child {self.id}: own child born before the mother")
         if (self.pregnant or self.own_child_birth_date is not None) and self.sex is not Sex.FEMALE:
@@ -303,6 +429,22 @@ class Child:
     def is_waiting(self) -> bool:
         return self.current is None
 
+    @property
+    def anchor(self) -> Anchor:
+        """The one point this child's travel is measured from (transit time, the judge's maximum
+        travel, the summaries): the visit site when the judge ordered supervised visits and the
+        site is known; else the family home; else the school or training place; else the place
+        of the service that follows the child (for an unaccompanied minor, the Paris MNA
+        service). Never "no point": a missing home is never zero minutes."""
+        if self.judge.supervised_visits and self.visit_site is not None:
+            return Anchor(AnchorKind.VISIT_SITE, self.visit_site)
+        if self.home is not None:
+            return Anchor(AnchorKind.FAMILY_HOME, self.home)
+        if self.school is not None:
+            return Anchor(AnchorKind.SCHOOL, self.school)
+        assert self.service is not None
+        return Anchor(AnchorKind.SERVICE, service_place(self.service))
+
 
 def service_of(child: Child) -> Service:
     """The service that follows a child when none is recorded: the unaccompanied minors' service
@@ -318,11 +460,40 @@ def service_of(child: Child) -> Service:
     years = on.year - child.birth_date.year - ((on.month, on.day) < (child.birth_date.month, child.birth_date.day))
     if years >= 18:
         return Service.YOUNG_ADULTS
-    commune = child.home.location.commune
+    where = child.home or child.school
+    if where is None:  # no home, no school: assumed, by the digits of the child's id
+        digits = "".join(ch for ch in child.id if ch.isdigit()) or "0"
+        return Service(f"sector-{int(digits) % 9 + 1}")
+    commune = where.location.commune
     if commune.startswith("751") and commune[3:].isdigit() and int(commune[3:]) in SECTOR_OF_ARRONDISSEMENT:
         return Service(f"sector-{SECTOR_OF_ARRONDISSEMENT[int(commune[3:])]}")
-    digits = "".join(ch for ch in child.home.location.departement if ch.isdigit()) or "0"
+    digits = "".join(ch for ch in where.location.departement if ch.isdigit()) or "0"
     return Service(f"sector-{int(digits) % 9 + 1}")
+
+
+SERVICE_LOCATIONS: Mapping[Service, Location] = MappingProxyType({
+    Service.SECTOR_1: Location(48.8630, 2.3601, "75103", "75"),
+    Service.SECTOR_2: Location(48.8462, 2.3504, "75105", "75"),
+    Service.SECTOR_3: Location(48.8762, 2.3607, "75110", "75"),
+    Service.SECTOR_4: Location(48.8591, 2.3800, "75111", "75"),
+    Service.SECTOR_5: Location(48.8440, 2.3870, "75112", "75"),
+    Service.SECTOR_6: Location(48.8283, 2.3560, "75113", "75"),
+    Service.SECTOR_7: Location(48.8420, 2.2990, "75115", "75"),
+    Service.SECTOR_8: Location(48.8925, 2.3484, "75118", "75"),
+    Service.SECTOR_9: Location(48.8871, 2.3848, "75119", "75"),
+    Service.UNACCOMPANIED_MINORS: Location(48.8838, 2.3700, "75119", "75"),
+    Service.YOUNG_ADULTS: Location(48.8700, 2.3560, "75110", "75"),
+    Service.MOTHER_CHILD: Location(48.8330, 2.3260, "75114", "75"),
+})
+"""Where each service is, as an assumed point in Paris (not a published address): each sector
+in one of its arrondissements, the MNA service in the 19e, the young adults' service in the
+10e, the mother-child service in the 14e. The anchor of a child with neither family home nor
+school (:attr:`Child.anchor`)."""
+
+
+def service_place(service: Service) -> Place:
+    """The place of a service as a travel origin (id ``SVC-<service>``)."""
+    return Place(f"SVC-{service.value}", SERVICE_LOCATIONS[service])
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +568,8 @@ class Structure:
     def __post_init__(self) -> None:
         if self.daily_price_eur < 0:
             raise DomainError(f"structure {self.id}: daily price {self.daily_price_eur} is negative")
+        if self.operator is Operator.OTHER_DEPARTEMENT and self.location.departement == PARIS_DEPARTEMENT:
+            raise DomainError(f"structure {self.id}: an establishment of another département cannot be in Paris")
 
     @property
     def zone(self) -> Zone:
@@ -454,7 +627,20 @@ class PlacementSystem:
         """Distinct family homes, in order of first appearance."""
         seen: dict[str, Home] = {}
         for child in self.children:
-            seen.setdefault(child.home.id, child.home)
+            if child.home is not None:
+                seen.setdefault(child.home.id, child.home)
+        return tuple(seen.values())
+
+    @cached_property
+    def origins(self) -> tuple[Place, ...]:
+        """Every distinct point a child's travel is read from, the travel matrix's origins: the
+        family homes, the schools, the visit sites and the places of the services that are some
+        child's anchor (ids are unique across kinds: see the consistency check)."""
+        seen: dict[str, Place] = {h.id: h for h in self.homes}
+        for child in self.children:
+            for place in (child.school, child.visit_site, child.anchor.place):
+                if place is not None:
+                    seen.setdefault(place.id, place)
         return tuple(seen.values())
 
     def with_changes(self, units: Iterable[Unit] = (), children: Iterable[Child] = ()) -> PlacementSystem:
@@ -604,4 +790,16 @@ def _consistency_problems(
         for sid in child.judge.excluded_structures:
             if sid not in structure_ids:
                 problems.append(f"child {child.id}: judge excludes unknown structure {sid!r}")
+    if whole:
+        places: dict[str, Place] = {}
+        for child in system.children:
+            for place in (child.home, child.school, child.visit_site, child.anchor.place):
+                if place is None:
+                    continue
+                known = places.setdefault(place.id, place)
+                if known != place:
+                    problems.append(
+                        f"child {child.id}: {type(place).__name__.lower()} id {place.id!r} is also "
+                        f"a {type(known).__name__.lower()} at another point or of another kind"
+                    )
     return problems

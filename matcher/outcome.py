@@ -2,7 +2,7 @@
 
 The same summary serves the demo, the solver's report and the planners' scenario comparison:
 where children are placed (Paris / Île-de-France / provinces), how far in minutes from the
-family home, which fratries stay together, who is left without a place, and what it costs.
+child's anchor (family home, visit site, school or service), which fratries stay together, who is left without a place, and what it costs.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from matcher.model import AgeBand, PlacementSystem, Zone
+from matcher.model import AgeBand, AnchorKind, PlacementSystem, StructureType, Zone
 from matcher.rules import siblings_together
+from matcher.scoring import SCHOOL_CHANGE_MINUTES, school_continuity_applies
 from matcher.travel import TravelMatrix
 
 UnitOfChild = Mapping[str, str | None]
@@ -40,6 +41,8 @@ class SiblingStats:
     """Separable groups that are in several structures."""
     not_all_placed: int
     """Groups with some but not all children placed (and the placed ones together)."""
+    none_placed: int = 0
+    """Groups none of whose children has a place."""
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,26 @@ class Summary:
     daily_cost_eur: float
     moved: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    in_hotel: int = 0
+    """Young people placed in a hotel room."""
+    school_changes: int = 0
+    """Placed children of school age with a school, in the school year, whose place is more than
+    ``SCHOOL_CHANGE_MINUTES`` (or unreachable) from that school (needs a travel matrix)."""
+    anchor_used: dict[str, int] = field(default_factory=dict)
+    """Children counted, by the point their travel is measured from (``Child.anchor``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def _shares(counts: Counter[str], total: int) -> dict[str, float]:
+    """Shares rounded to 4 decimals that still add up to 1 (the largest takes the rounding)."""
+    if not total:
+        return {k: 0.0 for k in counts}
+    shares = {k: round(n / total, 4) for k, n in counts.items()}
+    largest = max(counts, key=lambda k: counts[k])
+    shares[largest] = round(1.0 - sum(v for k, v in shares.items() if k != largest), 4)
+    return shares
 
 
 def summarize(
@@ -74,8 +94,11 @@ def summarize(
     cost = 0.0
     moved = 0
     structure_of_child: dict[str, str | None] = {}
+    in_hotel = school_changes = 0
+    anchors: Counter[str] = Counter()
     for child_id, unit_id in unit_of_child.items():
         child = system.child_by_id[child_id]
+        anchors[child.anchor.kind.value] += 1
         if unit_id is None:
             structure_of_child[child_id] = None
             unplaced_band[child.age_band_on(on).value] += 1
@@ -89,10 +112,14 @@ def summarize(
         structure_of_child[child_id] = structure.id
         by_zone[structure.zone.value] += 1
         cost += structure.daily_price_eur
+        in_hotel += structure.type is StructureType.HOTEL
+        if travel is not None and child.school is not None and school_continuity_applies(child, on):
+            to_school = travel.between(child.school.id, structure.id)
+            school_changes += to_school is None or to_school > SCHOOL_CHANGE_MINUTES
         if child.current is not None and child.current.unit_id != unit_id:
             moved += 1
         if travel is not None:
-            m = travel.between(child.home.id, structure.id)
+            m = travel.between(child.anchor.id, structure.id)
             if m is None:
                 unreachable += 1
             else:
@@ -100,7 +127,7 @@ def summarize(
     placed = sum(by_zone.values())
     total = len(unit_of_child)
 
-    groups = kept = split = split_allowed = partial = 0
+    groups = kept = split = split_allowed = partial = nothing = 0
     for group in system.sibling_groups:
         members = [c for c in group.child_ids if c in unit_of_child]
         if len(members) < 2:
@@ -113,6 +140,8 @@ def summarize(
                 split_allowed += 1
             else:
                 split += 1
+        elif not placed_structures:
+            nothing += 1
         elif None in structures:
             partial += 1
         else:
@@ -130,11 +159,14 @@ def summarize(
         placed=placed,
         unplaced=total - placed,
         placed_by_zone=dict(by_zone),
-        share_by_zone={z: round(n / placed, 4) if placed else 0.0 for z, n in by_zone.items()},
+        share_by_zone=_shares(by_zone, placed),
         travel=stats,
-        siblings=SiblingStats(groups, kept, split, split_allowed, partial),
+        siblings=SiblingStats(groups, kept, split, split_allowed, partial, nothing),
         unplaced_by_age_band=dict(unplaced_band),
         unplaced_by_need=dict(sorted(unplaced_need.items())),
         daily_cost_eur=round(cost, 2),
         moved=moved,
+        in_hotel=in_hotel,
+        school_changes=school_changes,
+        anchor_used={k.value: anchors[k.value] for k in AnchorKind if anchors[k.value]},
     )

@@ -26,14 +26,25 @@ from typing import Literal
 import numpy as np
 
 from matcher.errors import DomainError
-from matcher.model import Child, PlacementSystem, Sex, Structure, Unit, UnitSex
+from matcher.model import Child, PlacementSystem, Sex, Structure, Unit, UnitSex, Urgency
 from matcher.rules import Exclusion, Option, exclusions, is_eligible
 from matcher.scoring import OptionScore, ScoreComponent, Weights, score_option
 from matcher.travel import TravelMatrix
+from matcher.words import (
+    Lang,
+    difference_words,
+    join,
+    minutes,
+    plural,
+    rule_reason,
+    sibling_words,
+    structure_name,
+    unit_words,
+)
 
 Ordering = Literal["own", "system"]
 COMPETITION_MINUTES = 45.0
-"""Radius (minutes from their family home) within which other waiting children count as
+"""Radius (minutes from their anchor: ``Child.anchor``) within which other waiting children count as
 wanting the same place, in the words that explain the system-aware ordering."""
 _MAX_ASSIGNMENTS = 20_000
 """Bound on the joint assignments of a fratrie tried inside one structure."""
@@ -41,7 +52,7 @@ _MAX_ASSIGNMENTS = 20_000
 
 @dataclass(frozen=True, slots=True)
 class ChildPlacement:
-    """One child of a proposal: the unit, the trip from home, the score, the place's price."""
+    """One child of a proposal: the unit, the trip from the anchor, the score, the place's price."""
 
     child_id: str
     structure_id: str | None
@@ -51,6 +62,10 @@ class ChildPlacement:
     score: OptionScore | None
     unit_price: float = 0.0
     """Capacity price of the unit, minutes-equivalent (0 without prices)."""
+    moved_from: str | None = None
+    """The unit an already-placed child leaves in this proposal (None: no move)."""
+    anchor: str = ""
+    """Where ``travel_minutes`` is measured from (:class:`matcher.model.AnchorKind` value)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +83,10 @@ class Proposal:
     system_rank: int = 0
     explanation: str | None = None
     """Why the system-aware rank differs from the own rank (None when they agree)."""
+    moves: tuple[str, ...] = ()
+    """Each already-placed child this proposal moves, in words ("moves the sister E-1 from ...")."""
+    split_reason: str | None = None
+    """For a fratrie this proposal does not keep together: why, in words."""
 
     @property
     def system_score(self) -> float:
@@ -78,7 +97,10 @@ class Proposal:
         return len({p.structure_id for p in self.placements if p.structure_id is not None})
 
     @property
-    def siblings_together(self) -> bool:
+    def siblings_together(self) -> bool | None:
+        """Every sibling placed in one structure; None for one child (there is no fratrie to keep)."""
+        if len(self.placements) < 2:
+            return None
         return self.structures_used <= 1 and all(p.unit_id is not None for p in self.placements)
 
     @property
@@ -100,7 +122,7 @@ class WhyNot:
     """Why a named structure is not (or not first) among the proposals."""
 
     structure_id: str
-    verdict: Literal["excluded", "full", "separated", "ranked_lower", "best"]
+    verdict: Literal["excluded", "full", "separated", "ranked_lower", "best", "already_placed"]
     sentence: str
     checks: tuple[UnitCheck, ...]
     rank: int | None = None
@@ -151,7 +173,7 @@ class SystemIndex:
             unit_position={u.id: j for j, u in enumerate(units)},
             waiting_age=np.array([c.age_on(on) for c in waiting], dtype=np.int16),
             waiting_female=np.array([c.sex is Sex.FEMALE for c in waiting], dtype=bool),
-            waiting_row=np.array([travel.row_of_home.get(c.home.id, -1) for c in waiting], dtype=np.int64),
+            waiting_row=np.array([travel.row_of_home.get(c.anchor.id, -1) for c in waiting], dtype=np.int64),
             waiting_ids=tuple(c.id for c in waiting),
             units_of_structure={k: tuple(v) for k, v in by_structure.items()},
         )
@@ -200,10 +222,10 @@ class SystemIndex:
         return np.flatnonzero(mask)
 
     def minutes_row(self, child: Child) -> np.ndarray | None:
-        return self.travel.row(child.home.id)
+        return self.travel.row(child.anchor.id)
 
     def competitors(self, unit_position: int, exclude: frozenset[str], within: float = COMPETITION_MINUTES) -> int:
-        """Other waiting children whose age and sex the unit takes and whose family home is
+        """Other waiting children whose age and sex the unit takes and whose anchor (family home, visit site, school or service) is
         within ``within`` minutes of it (a cheap measure of demand; needs are not checked)."""
         col = int(self.unit_col[unit_position])
         if col < 0 or not len(self.waiting_ids):
@@ -240,10 +262,13 @@ class _Candidate:
     minutes: float | None
     score: OptionScore
     price: float
+    stays: bool = False
+    """The child's own current place (no move): it uses no free place."""
+    cost: float = field(init=False)
+    """The option's score (its total, computed once: the fratrie search compares it often)."""
 
-    @property
-    def cost(self) -> float:
-        return self.score.total
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cost", self.score.total)
 
 
 def _children(system: PlacementSystem, child_ids: Sequence[str]) -> tuple[Child, ...]:
@@ -264,25 +289,43 @@ def _candidates(
     system = index.system
     on = system.reference_date
     row = index.minutes_row(child)
+    school_row = index.travel.row(child.school.id) if child.school is not None else None
     found: dict[str, list[_Candidate]] = {}
     for j in index.prefilter(child, free):
         unit = system.units[j]
         structure = system.structure_by_id[unit.structure_id]
         col = int(index.unit_col[j])
-        minutes = None
-        if row is not None and col >= 0:
-            value = float(row[col])
-            minutes = None if np.isnan(value) else value
-        option = Option(structure, unit, minutes)
+        minutes = _at(row, col)
+        option = Option(structure, unit, minutes, _at(school_row, col))
         if not is_eligible(child, option, on):
             continue
         found.setdefault(structure.id, []).append(
-            _Candidate(child, structure, unit, int(j), minutes, score_option(child, option, weights),
+            _Candidate(child, structure, unit, int(j), minutes, score_option(child, option, weights, on),
                        float(prices.get(unit.id, 0.0)))
         )
     for cands in found.values():
         cands.sort(key=lambda c: (c.cost, c.price, c.unit.id))
     return found
+
+
+def _stay(index: SystemIndex, child: Child, weights: Weights) -> dict[str, list[_Candidate]]:
+    """A placed child's only candidate when moves are not allowed: the unit they live in."""
+    system = index.system
+    assert child.current is not None
+    unit = system.unit_by_id[child.current.unit_id]
+    structure = system.structure_by_id[unit.structure_id]
+    j = index.unit_position[unit.id]
+    option = Option.of(child, structure, unit, index.travel)
+    return {structure.id: [_Candidate(child, structure, unit, j, option.travel_minutes,
+                                      score_option(child, option, weights, system.reference_date), 0.0, stays=True)]}
+
+
+def _at(row: np.ndarray | None, col: int) -> float | None:
+    """Minutes at one column of a travel row; None when no row, no column or unreachable."""
+    if row is None or col < 0:
+        return None
+    value = float(row[col])
+    return None if np.isnan(value) else value
 
 
 def _separated(children: Sequence[Child]) -> list[tuple[str, str]]:
@@ -313,13 +356,14 @@ def _joint(
             return
         for cand in per_child[i]:
             tried += 1
-            if used.get(cand.position, 0) >= free[cand.position]:
+            taken = 0 if cand.stays else 1
+            if taken and used.get(cand.position, 0) >= free[cand.position]:
                 continue
-            used[cand.position] = used.get(cand.position, 0) + 1
+            used[cand.position] = used.get(cand.position, 0) + taken
             chosen.append(cand)
             dfs(i + 1, cost + cand.cost + 1e-9 * cand.price)
             chosen.pop()
-            used[cand.position] -= 1
+            used[cand.position] -= taken
 
     dfs(0, 0.0)
     return best
@@ -335,10 +379,12 @@ def _make(
     for child in children:
         cand = chosen.get(child.id)
         if cand is None:
-            placements.append(ChildPlacement(child.id, None, None, None, None))
+            placements.append(ChildPlacement(child.id, None, None, None, None, anchor=child.anchor.kind.value))
             unplaced_cost += weights.unplaced_cost(child, on)
             continue
-        placements.append(ChildPlacement(child.id, cand.structure.id, cand.unit.id, cand.minutes, cand.score, cand.price))
+        moved = child.current.unit_id if child.current is not None and child.current.unit_id != cand.unit.id else None
+        placements.append(ChildPlacement(child.id, cand.structure.id, cand.unit.id, cand.minutes, cand.score,
+                                         cand.price, moved, child.anchor.kind.value))
         for comp in cand.score.components:
             if comp.name not in totals:
                 totals[comp.name] = [0.0, 0.0]
@@ -372,11 +418,14 @@ def _all_proposals(
     prices: Mapping[str, float],
     held: Mapping[str, int],
     index: SystemIndex | None,
+    allow_moves: bool = False,
 ) -> tuple[list[Proposal], SystemIndex, np.ndarray, list[dict[str, list[_Candidate]]]]:
     index = index if index is not None and index.system is system else SystemIndex.build(system, travel)
     free = index.free_places(held)
     on = system.reference_date
-    cands = [_candidates(index, c, free, weights, prices) for c in children]
+    group = len(children) > 1
+    cands = [_stay(index, c, weights) if group and c.current is not None and not allow_moves
+             else _candidates(index, c, free, weights, prices) for c in children]
     proposals: list[Proposal] = []
     if len(children) == 1:
         for by_structure in cands[0].values():
@@ -415,8 +464,8 @@ def _split_anchored(
         if any(o in child.judge.separated_from or child.id in o.judge.separated_from for o in in_anchor):
             continue
         for cand in by_structure.get(anchor, []):
-            if used.get(cand.position, 0) < free[cand.position]:
-                used[cand.position] = used.get(cand.position, 0) + 1
+            if cand.stays or used.get(cand.position, 0) < free[cand.position]:
+                used[cand.position] = used.get(cand.position, 0) + (0 if cand.stays else 1)
                 chosen[child.id] = cand
                 in_anchor.append(child)
                 break
@@ -428,44 +477,173 @@ def _split_anchored(
             if sid == anchor:
                 continue
             for cand in options:
-                if used.get(cand.position, 0) < free[cand.position]:
+                if cand.stays or used.get(cand.position, 0) < free[cand.position]:
                     if best is None or (cand.cost, cand.unit.id) < (best.cost, best.unit.id):
                         best = cand
                     break
-        if best is not None:
+        if best is not None and not best.stays:
             used[best.position] = used.get(best.position, 0) + 1
         chosen[child.id] = best
     return chosen
 
 
-def _own_key(p: Proposal, group: bool):
-    return ((0 if p.siblings_together else 1) if group else 0, round(p.own_score, 9), p.structure_id, p.key)
+def _is_stale(p: Proposal, stale: frozenset[str]) -> int:
+    return 1 if stale and any(pl.unit_id in stale for pl in p.placements) else 0
 
 
-def _system_key(p: Proposal, group: bool):
-    return ((0 if p.siblings_together else 1) if group else 0, round(p.system_score, 9), p.structure_id, p.key)
+def _own_key(p: Proposal, group: bool, stale: frozenset[str] = frozenset()):
+    """Together first (a fratrie), then the score; at an equal score (to the minute-equivalent),
+    fresh vacancies before stale ones."""
+    return ((0 if p.siblings_together else 1) if group else 0, round(p.own_score), _is_stale(p, stale),
+            round(p.own_score, 9), p.structure_id, p.key)
 
 
-def _explain(p: Proposal, index: SystemIndex, exclude: frozenset[str], priced: bool) -> str | None:
+def _system_key(p: Proposal, group: bool, stale: frozenset[str] = frozenset()):
+    return ((0 if p.siblings_together else 1) if group else 0, round(p.system_score), _is_stale(p, stale),
+            round(p.system_score, 9), p.structure_id, p.key)
+
+
+def _travel(p: Proposal) -> float:
+    return sum(pl.travel_minutes or 0.0 for pl in p.placements if pl.unit_id is not None)
+
+
+def _who(children: Sequence[Child], lang: Lang) -> str:
+    if len(children) == 1:
+        return children[0].id
+    return "la fratrie" if lang == "fr" else "the siblings"
+
+
+def _feminine(children: Sequence[Child]) -> bool:
+    """French agreement: "la fratrie" and a girl take the feminine."""
+    return len(children) > 1 or children[0].sex is Sex.FEMALE
+
+
+def _alone(children: Sequence[Child]) -> str:
+    return "seule" if _feminine(children) else "seul"
+
+
+def _pronoun(children: Sequence[Child]) -> str:
+    return "elle" if _feminine(children) else "lui"
+
+
+def _place_words(index: SystemIndex, unit_id: str, lang: Lang) -> str:
+    unit = index.system.unit_by_id[unit_id]
+    where = structure_name(index.system.structure_by_id[unit.structure_id])
+    return f"{unit_words(unit, lang)} {'à' if lang == 'fr' else 'at'} {where}"
+
+
+def _explain(p: Proposal, reference: Proposal, index: SystemIndex, children: Sequence[Child], priced: bool,
+             lang: Lang = "en") -> str | None:
+    """Why the system-aware rank differs from the own rank, in words: the minutes of travel it
+    costs or saves this child (against ``reference``, the first on the child's own score) and what
+    the place used or left free is worth to the other children waiting, and to how many."""
     if not priced or p.own_rank == p.system_rank:
         return None
-    used = [pl for pl in p.placements if pl.unit_id is not None]
+    fr = lang == "fr"
+    exclude = frozenset(c.id for c in children)
+    ranks = (f"classée n° {p.system_rank} en tenant compte des autres enfants en attente, n° {p.own_rank} pour "
+             f"{_who(children, lang)} {_alone(children)}" if fr else
+             f"#{p.own_rank} on its own, #{p.system_rank} system-wide")
     if p.system_rank > p.own_rank:
+        used = [pl for pl in p.placements if pl.unit_id is not None]
         dearest = max(used, key=lambda pl: pl.unit_price)
-        j = index.unit_position[dearest.unit_id]
-        unit = index.system.units[j]
-        n = index.competitors(j, exclude)
+        n = index.competitors(index.unit_position[dearest.unit_id], exclude)
+        place = _place_words(index, dearest.unit_id, lang)
+        if fr:
+            return (f"Moins bien classée ({ranks}) : la place de {place} vaut environ "
+                    f"{minutes(dearest.unit_price, lang)} de trajet pour les enfants en attente ; "
+                    f"{plural(n, 'autre enfant', 'autres enfants')} en attente de cet âge et de ce sexe "
+                    f"{'habite' if n == 1 else 'habitent'} à moins de {COMPETITION_MINUTES:.0f} min.")
         who = "other child" if n == 1 else "other children"
-        return (
-            f"Ranked lower system-wide (#{p.own_rank} on its own, #{p.system_rank} system-wide): "
-            f"a {unit.age_min}-{unit.age_max} place in {unit.id} is worth {dearest.unit_price:.0f} min-equivalent "
-            f"to the children waiting; {n} {who} waiting of that age and sex live within "
-            f"{COMPETITION_MINUTES:.0f} min of it."
-        )
-    return (
-        f"Ranked higher system-wide (#{p.own_rank} on its own, #{p.system_rank} system-wide): its places are "
-        f"in less demand (capacity price {p.capacity_price:.0f} min-equivalent) than those of the options ahead of it."
-    )
+        return (f"Ranked lower system-wide ({ranks}): the place in {place} is worth about "
+                f"{minutes(dearest.unit_price, lang)} of travel to the children waiting; {n} {who} waiting of that "
+                f"age and sex live within {COMPETITION_MINUTES:.0f} min of it.")
+    extra = _travel(p) - _travel(reference)
+    ref_name = structure_name(index.system.structure_by_id[reference.structure_id]) if reference.structure_id else "-"
+    freed = [pl for pl in reference.placements if pl.unit_id is not None]
+    urgent = [c.id for c in children if c.urgency is Urgency.URGENT]
+    if fr:
+        trip = (f"pour {_who(children, lang)}, c'est {minutes(abs(extra), lang)} de trajet "
+                f"{'de plus' if extra >= 0 else 'de moins'} qu'à {ref_name}, première pour {_pronoun(children)} {_alone(children)}")
+        sentence = f"Mieux classée ({ranks}) : {trip}"
+        if urgent:
+            sentence += f" ({join(urgent, lang)} en urgence)"
+    else:
+        trip = (f"for {_who(children, lang)} it means {minutes(abs(extra), lang)} {'more' if extra >= 0 else 'less'} "
+                f"travel than {ref_name}, first on its own")
+        sentence = f"Ranked higher system-wide ({ranks}): {trip}"
+        if urgent:
+            sentence += f" ({join(urgent, lang)} {'is' if len(urgent) == 1 else 'are'} urgent)"
+    if freed:
+        dearest = max(freed, key=lambda pl: pl.unit_price)
+        n = index.competitors(index.unit_position[dearest.unit_id], exclude)
+        place = _place_words(index, dearest.unit_id, lang)
+        if fr:
+            sentence += (f" ; elle laisse libre une place de {place}, qui vaut environ "
+                         f"{minutes(dearest.unit_price, lang)} de trajet pour "
+                         f"{plural(n, 'autre enfant', 'autres enfants')} en attente de cet âge et de ce sexe "
+                         f"habitant à moins de {COMPETITION_MINUTES:.0f} min.")
+        else:
+            sentence += (f"; it leaves free a place in {place}, worth about {minutes(dearest.unit_price, lang)} "
+                         f"of travel to the {n} other {'child' if n == 1 else 'children'} waiting of that age and sex "
+                         f"who {'lives' if n == 1 else 'live'} within {COMPETITION_MINUTES:.0f} min of it.")
+    else:
+        sentence += "."
+    return sentence
+
+
+def _moves(p: Proposal, system: PlacementSystem, group: bool, lang: Lang) -> tuple[str, ...]:
+    """Each placed child the proposal moves, in words."""
+    out = []
+    for pl in p.placements:
+        if pl.moved_from is None or pl.unit_id is None:
+            continue
+        child = system.child_by_id[pl.child_id]
+        old = system.structure_by_id[system.unit_by_id[pl.moved_from].structure_id]
+        new = system.structure_by_id[pl.structure_id or ""]
+        who = sibling_words(child, lang) if group else child.id
+        if lang == "fr":
+            out.append(f"Déplace {who} de {structure_name(old)} (unité {pl.moved_from}) vers {structure_name(new)} "
+                       f"(unité {pl.unit_id}).")
+        else:
+            out.append(f"Moves {who} from {structure_name(old)} (unit {pl.moved_from}) to {structure_name(new)} "
+                       f"(unit {pl.unit_id}).")
+    return tuple(out)
+
+
+def _split_reason(children: Sequence[Child], cands: Sequence[Mapping[str, list[_Candidate]]],
+                  proposals: Sequence[Proposal], system: PlacementSystem, lang: Lang) -> str:
+    """Why a fratrie's proposal does not keep every sibling in one structure, in words."""
+    fr = lang == "fr"
+    pairs = _separated(children)
+    if pairs:
+        said = join([f"{a} {'et' if fr else 'and'} {b}" for a, b in pairs], lang)
+        return (f"Le juge a ordonné que {said} soient placés séparément." if fr
+                else f"The judge ordered {said} placed apart.")
+    shared = sorted(set.intersection(*(set(c) for c in cands))) if cands else []
+    if not shared:
+        return ("Aucune structure n'a de place libre qui convienne à chacun d'eux (âges, sexe ou besoins différents)."
+                if fr else "No structure has a free place that suits each of them (different ages, sexes or needs).")
+    if not any(p.siblings_together for p in proposals):
+        names = join([structure_name(system.structure_by_id[s]) for s in shared[:3]], lang)
+        more = len(shared) - 3
+        tail = (f" et {more} autre(s)" if fr else f" and {more} more") if more > 0 else ""
+        return (f"Les structures qui accueilleraient chacun d'eux ({names}{tail}) n'ont pas assez de places libres "
+                f"pour les {len(children)} ensemble." if fr else
+                f"The structures that would take each of them ({names}{tail}) have too few free places for all "
+                f"{len(children)} together.")
+    return ("Une option qui garde la fratrie réunie existe et passe avant celle-ci." if fr
+            else "An option that keeps the siblings together exists and ranks before this one.")
+
+
+def _finish(p: Proposal, own_rank: int, system_rank: int, reference: Proposal | None, index: SystemIndex,
+            children: Sequence[Child], priced: bool, lang: Lang, split_reason: str | None = None) -> Proposal:
+    ranked = Proposal(p.structure_id, p.placements, p.components, p.own_score, p.capacity_price, own_rank, system_rank)
+    explanation = _explain(ranked, reference or ranked, index, children, priced, lang)
+    return Proposal(ranked.structure_id, ranked.placements, ranked.components, ranked.own_score,
+                    ranked.capacity_price, own_rank, system_rank, explanation,
+                    _moves(ranked, index.system, len(children) > 1, lang),
+                    split_reason if ranked.siblings_together is False else None)
 
 
 def propose(
@@ -479,6 +657,9 @@ def propose(
     order: Ordering = "own",
     held: Mapping[str, int] | None = None,
     index: SystemIndex | None = None,
+    allow_moves: bool = False,
+    lang: Lang = "en",
+    stale_units: frozenset[str] = frozenset(),
 ) -> list[Proposal]:
     """The top ``k`` proposals for the children (one child, or the siblings of a fratrie).
 
@@ -486,6 +667,12 @@ def propose(
     ``order`` picks the ordering of the list returned ("own" or "system"); every proposal
     carries both ranks. ``held``: places per unit held by live reservations (taken).
     ``index``: a :class:`SystemIndex` of this system, to reuse across calls.
+    ``allow_moves``: for a fratrie, whether a sibling already placed may be moved (off: they stay
+    where they live and the others join them or go elsewhere). A single placed child's own
+    proposals are moves by nature (asking for them is the explicit request). Every move a
+    proposal makes is named in words in :attr:`Proposal.moves`; ``lang`` is the language of the
+    sentences ("fr" or "en"). ``stale_units``: units whose vacancies were declared long ago: at an
+    equal score (to the minute-equivalent) a proposal using one ranks below one that does not.
     Raises DomainError for an empty list, a repeated or an unknown child id, or k < 1.
     """
     if k < 1:
@@ -494,28 +681,26 @@ def propose(
     prices = unit_prices or {}
     if len(children) == 1:
         return _propose_one(system, children[0], travel, weights, k, prices, unit_prices is not None,
-                            order, held or {}, index)
-    proposals, index, _, _ = _all_proposals(system, children, travel, weights, prices, held or {}, index)
+                            order, held or {}, index, lang, stale_units)
+    proposals, index, _, cands = _all_proposals(system, children, travel, weights, prices, held or {}, index,
+                                                allow_moves)
+    reason = _split_reason(children, cands, proposals, system, lang) \
+        if any(p.siblings_together is False for p in proposals) else None
     group = len(children) > 1
-    by_own = sorted(proposals, key=lambda p: _own_key(p, group))
-    by_system = sorted(proposals, key=lambda p: _system_key(p, group))
+    by_own = sorted(proposals, key=lambda p: _own_key(p, group, stale_units))
+    by_system = sorted(proposals, key=lambda p: _system_key(p, group, stale_units))
     own_rank = {p.key: r for r, p in enumerate(by_own, 1)}
     system_rank = {p.key: r for r, p in enumerate(by_system, 1)}
     chosen = (by_own if order == "own" else by_system)[:k]
-    exclude = frozenset(c.id for c in children)
-    out = []
-    for p in chosen:
-        ranked = Proposal(p.structure_id, p.placements, p.components, p.own_score, p.capacity_price,
-                          own_rank[p.key], system_rank[p.key])
-        out.append(Proposal(ranked.structure_id, ranked.placements, ranked.components, ranked.own_score,
-                            ranked.capacity_price, ranked.own_rank, ranked.system_rank,
-                            _explain(ranked, index, exclude, unit_prices is not None)))
-    return out
+    reference = by_own[0] if by_own else None
+    return [_finish(p, own_rank[p.key], system_rank[p.key], reference, index, children, unit_prices is not None, lang,
+                    reason) for p in chosen]
 
 
 def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, weights: Weights, k: int,
                  prices: Mapping[str, float], priced: bool, order: Ordering, held: Mapping[str, int],
-                 index: SystemIndex | None) -> list[Proposal]:
+                 index: SystemIndex | None, lang: Lang = "en",
+                 stale: frozenset[str] = frozenset()) -> list[Proposal]:
     """:func:`propose` for one child: each candidate is one proposal whose own score is the
     option's score and whose price is the unit's, so both rankings are computed on the candidates
     and only the ``k`` proposals returned are built (same keys as :func:`_own_key`,
@@ -523,22 +708,20 @@ def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, we
     index = index if index is not None and index.system is system else SystemIndex.build(system, travel)
     free = index.free_places(held)
     cands = [c for by_structure in _candidates(index, child, free, weights, prices).values() for c in by_structure]
-    own = [(0, round(c.cost, 9), c.structure.id, ((child.id, c.unit.id),)) for c in cands]
-    sysk = [(0, round(c.cost + c.price, 9), c.structure.id, ((child.id, c.unit.id),)) for c in cands]
+    own = [(0, round(c.cost), 1 if c.unit.id in stale else 0, round(c.cost, 9), c.structure.id,
+            ((child.id, c.unit.id),)) for c in cands]
+    sysk = [(0, round(c.cost + c.price), 1 if c.unit.id in stale else 0, round(c.cost + c.price, 9), c.structure.id,
+             ((child.id, c.unit.id),)) for c in cands]
     by_own = sorted(range(len(cands)), key=own.__getitem__)
     by_system = sorted(range(len(cands)), key=sysk.__getitem__)
     own_rank = {i: r for r, i in enumerate(by_own, 1)}
     system_rank = {i: r for r, i in enumerate(by_system, 1)}
-    exclude = frozenset((child.id,))
     on = system.reference_date
+    reference = _make((child,), {child.id: cands[by_own[0]]}, weights, on) if cands else None
     out = []
     for i in (by_own if order == "own" else by_system)[:k]:
         p = _make((child,), {child.id: cands[i]}, weights, on)
-        ranked = Proposal(p.structure_id, p.placements, p.components, p.own_score, p.capacity_price,
-                          own_rank[i], system_rank[i])
-        out.append(Proposal(ranked.structure_id, ranked.placements, ranked.components, ranked.own_score,
-                            ranked.capacity_price, ranked.own_rank, ranked.system_rank,
-                            _explain(ranked, index, exclude, priced)))
+        out.append(_finish(p, own_rank[i], system_rank[i], reference, index, (child,), priced, lang))
     return out
 
 
@@ -551,28 +734,41 @@ def why_not(
     *,
     held: Mapping[str, int] | None = None,
     index: SystemIndex | None = None,
+    allow_moves: bool = False,
+    lang: Lang = "en",
+    stale_units: frozenset[str] = frozenset(),
 ) -> WhyNot:
-    """Why ``structure_id`` is not proposed first for the children: every rule that excludes each
-    of its units (capacity included), or the judge's separation, or the options ranked ahead."""
+    """Why ``structure_id`` is not proposed first for the children, in a sentence in ``lang``:
+    the child already lives there; or every rule that excludes each of its units; or it is full
+    (naming only the units that would take the child); or the judge's separation; or the options
+    ranked ahead. ``checks`` keeps every rule's verdict on every unit (capacity included)."""
     children = _children(system, child_ids)
     structure = system.structure_by_id.get(structure_id)
     if structure is None:
         raise DomainError(f"unknown structure {structure_id!r}")
+    fr = lang == "fr"
     held = held or {}
     on = system.reference_date
+    name = structure_name(structure)
+    units = system.units_by_structure.get(structure_id, ())
+    lives_here = [c for c in children if c.current is not None
+                  and system.unit_by_id[c.current.unit_id].structure_id == structure_id]
+    group = len(children) > 1
     checks: list[UnitCheck] = []
     rule_blocked: dict[str, list[str]] = {}
     only_full: list[str] = []
-    units = system.units_by_structure.get(structure_id, ())
+    full_units: dict[str, Unit] = {}
     for child in children:
         reasons: list[str] = []
         fits_but_full = False
-        fits = False
+        fits = child in lives_here and (group and not allow_moves)
+        age = child.age_on(on)
+        minutes_ = travel.between(child.anchor.id, structure_id)
         for unit in units:
             taken = min(unit.capacity, unit.occupied + held.get(unit.id, 0))
             live = Unit(unit.id, unit.structure_id, unit.age_min, unit.age_max, unit.sex, unit.capacity,
                         taken, unit.takes_siblings)
-            found = exclusions(child, Option(structure, live, travel.between(child.home.id, structure_id)), on,
+            found = exclusions(child, Option.of(child, structure, live, travel), on,
                                include_capacity=True)
             checks.append(UnitCheck(child.id, unit.id, tuple(found)))
             rule_found = [e for e in found if e.rule != "free_place"]
@@ -580,64 +776,79 @@ def why_not(
                 fits = True
             elif not rule_found:
                 fits_but_full = True
+                full_units[unit.id] = live
             else:
-                reasons.append(f"{unit.id}: " + "; ".join(str(e) for e in rule_found))
+                said = "; ".join(rule_reason(e.rule, child, structure, unit, minutes_, age, lang) for e in rule_found)
+                reasons.append(f"unité {unit.id} : {said}" if fr else f"unit {unit.id}: {said}")
         if not fits and not fits_but_full:
-            rule_blocked[child.id] = reasons or ["the structure has no unit"]
+            rule_blocked[child.id] = reasons or ["la structure n'a aucune unité" if fr else "the structure has no unit"]
         elif not fits:
             only_full.append(child.id)
-    name = f"{structure_id} ({structure.name})"
+    if lives_here and (not group or len(lives_here) == len(children)):
+        where = join([f"{c.id} ({'unité' if fr else 'unit'} {c.current.unit_id})" for c in lives_here  # type: ignore[union-attr]
+                      ], lang)
+        sentence = (f"{where} {'vit' if len(lives_here) == 1 else 'vivent'} déjà à {name} : "
+                    f"{'il n’y a rien à proposer là' if not group else 'la fratrie y est déjà'}." if fr else
+                    f"{where} already {'lives' if len(lives_here) == 1 else 'live'} at {name}: "
+                    f"{'there is nothing to propose there' if not group else 'the siblings are there already'}.")
+        return WhyNot(structure_id, "already_placed", sentence, tuple(checks))
     if rule_blocked:
-        parts = [f"for {cid}: " + " | ".join(r) for cid, r in rule_blocked.items()]
-        return WhyNot(structure_id, "excluded", f"{name} is excluded " + "; ".join(parts) + ".", tuple(checks))
+        parts = [(f"pour {cid} : " if fr else f"for {cid}: ") + " | ".join(r) for cid, r in rule_blocked.items()]
+        sentence = (f"{name} est exclue " if fr else f"{name} is excluded ") + "; ".join(parts) + "."
+        return WhyNot(structure_id, "excluded", sentence, tuple(checks))
     if only_full:
-        full_units = ", ".join(
-            f"{u.id} {min(u.capacity, u.occupied + held.get(u.id, 0))}/{u.capacity}" for u in units
+        listed = ", ".join(
+            (f"{u.id} {u.occupied}/{u.capacity}") for u in full_units.values()
         )
-        return WhyNot(structure_id, "full",
-                      f"{name} has no free place for {', '.join(only_full)}: every unit that takes them is "
-                      f"full (occupied or held / capacity: {full_units}).", tuple(checks))
+        sentence = (f"{name} n'a pas de place libre pour {join(only_full, lang)} : toutes les unités qui "
+                    f"{'l' if len(only_full) == 1 else 'les'}'accueilleraient sont complètes "
+                    f"(places prises / capacité : {listed})." if fr else
+                    f"{name} has no free place for {join(only_full, lang)}: every unit that would take "
+                    f"{'them' if len(only_full) > 1 else 'the child'} is full (taken / capacity: {listed}).")
+        return WhyNot(structure_id, "full", sentence, tuple(checks))
     pairs = _separated(children)
     if pairs:
-        said = ", ".join(f"{a} and {b}" for a, b in pairs)
+        said = join([f"{a} {'et' if fr else 'and'} {b}" for a, b in pairs], lang)
         return WhyNot(structure_id, "separated",
-                      f"{name} cannot take all of them: the judge ordered {said} placed apart.", tuple(checks))
-    group = len(children) > 1
-    proposals, *_ = _all_proposals(system, children, travel, weights, {}, held, index)
-    by_own = sorted(proposals, key=lambda p: _own_key(p, group))
+                      f"{name} ne peut pas les accueillir tous : le juge a ordonné que {said} soient placés séparément."
+                      if fr else f"{name} cannot take all of them: the judge ordered {said} placed apart.",
+                      tuple(checks))
+    proposals, *_ = _all_proposals(system, children, travel, weights, {}, held, index, allow_moves)
+    by_own = sorted(proposals, key=lambda p: _own_key(p, group, stale_units))
     rank = next((r for r, p in enumerate(by_own, 1) if p.structure_id == structure_id and
                  (not group or p.siblings_together)), None)
     if rank is None:
         return WhyNot(structure_id, "full",
+                      f"{name} accueille chacun d'eux mais n'a pas assez de places libres pour les {len(children)} "
+                      "ensemble." if fr else
                       f"{name} takes each of them but has too few free places for all {len(children)} together.",
                       tuple(checks))
     mine = by_own[rank - 1]
     if rank == 1:
-        return WhyNot(structure_id, "best", f"{name} is the best option (score {mine.own_score:.0f}).",
+        return WhyNot(structure_id, "best", f"{name} est la meilleure option." if fr else f"{name} is the best option.",
                       tuple(checks), rank)
     ahead = tuple(by_own[: min(rank - 1, 5)])
     best = ahead[0]
-    return WhyNot(
-        structure_id, "ranked_lower",
-        f"{name} fits but ranks #{rank} (score {mine.own_score:.0f}): {rank - 1} better option(s) ahead, "
-        f"the best {best.structure_id} at {best.own_score:.0f} "
-        f"({_difference(best, mine)}).",
-        tuple(checks), rank, ahead,
-    )
+    best_name = structure_name(system.structure_by_id[best.structure_id])
+    why = _difference(best, mine, lang)
+    sentence = (f"{name} convient mais arrive en position {rank} : {plural(rank - 1, 'meilleure option', 'meilleures options')} "
+                f"avant elle, la première étant {best_name} ({why})." if fr else
+                f"{name} fits but ranks #{rank}: {rank - 1} better option(s) ahead, the best {best_name} ({why}).")
+    return WhyNot(structure_id, "ranked_lower", sentence, tuple(checks), rank, ahead)
 
 
-def _difference(better: Proposal, worse: Proposal) -> str:
+def _difference(better: Proposal, worse: Proposal, lang: Lang = "en") -> str:
     """The component that makes most of the gap, in words."""
     mine = {c.name: c for c in worse.components}
     gaps = sorted(
-        ((mine[c.name].cost - c.cost, c.name, mine[c.name].quantity - c.quantity, c.unit)
+        ((mine[c.name].cost - c.cost, c.name, mine[c.name].quantity - c.quantity)
          for c in better.components if c.name in mine),
         reverse=True,
     )
     if not gaps or gaps[0][0] <= 0:
-        return "a lower total score"
-    gap, comp, qty, unit = gaps[0]
-    return f"mostly {comp.replace('_', ' ')}: {qty:+.0f} {unit} here, {gap:.0f} min-equivalent"
+        return difference_words("", 0.0, lang)
+    _, comp, qty = gaps[0]
+    return difference_words(comp, qty, lang)
 
 
 __all__ = ["COMPETITION_MINUTES", "ChildPlacement", "Proposal", "SystemIndex", "UnitCheck", "WhyNot",

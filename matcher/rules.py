@@ -26,12 +26,23 @@ from matcher.model import (
 
 @dataclass(frozen=True, slots=True)
 class Option:
-    """One place a child could go: a unit of a structure, with the travel time from home."""
+    """One place a child could go: a unit of a structure, with the travel times that matter."""
 
     structure: Structure
     unit: Unit
     travel_minutes: float | None
-    """Public-transport minutes from the family home; None when unknown or unreachable."""
+    """Public-transport minutes from the child's anchor (:attr:`matcher.model.Child.anchor`:
+    visit site, family home, school or service); None when unknown or unreachable."""
+    school_minutes: float | None = None
+    """Public-transport minutes from the place to the child's current school; None when the
+    child has no school, or when unknown or unreachable."""
+
+    @classmethod
+    def of(cls, child: Child, structure: Structure, unit: Unit, travel) -> Option:
+        """The option of ``child`` in ``unit`` with its minutes read from a
+        :class:`matcher.travel.TravelMatrix` (from the child's anchor and to their school)."""
+        school = travel.between(child.school.id, structure.id) if child.school is not None else None
+        return cls(structure, unit, travel.between(child.anchor.id, structure.id), school)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +130,8 @@ def judge_excluded_departement(child: Child, option: Option, on: date) -> str | 
 
 
 def judge_max_travel(child: Child, option: Option, on: date) -> str | None:
-    """Hard. Travel time from the family home within the judge's maximum (minutes)."""
+    """Hard. Travel time from the child's anchor (the visit site under supervised visits, else
+    the family home, school or service) within the judge's maximum (minutes)."""
     limit = child.judge.max_travel_minutes
     if limit is None:
         return None
@@ -128,10 +140,24 @@ def judge_max_travel(child: Child, option: Option, on: date) -> str | None:
     if option.travel_minutes > limit:
         over = option.travel_minutes - limit
         return (
-            f"{option.travel_minutes:.0f} min from the family home, "
+            f"{option.travel_minutes:.0f} min from {child.anchor.describe()}, "
             f"{over:.0f} min over the judge's maximum of {limit:.0f} min"
         )
     return None
+
+
+HOTEL_MIN_AGE = 16
+"""Youngest age a hotel room may be used for (16-21 year olds only)."""
+
+
+def hotel_age(child: Child, option: Option, on: date) -> str | None:
+    """Hard. A hotel room only for a young person aged 16 to 21 (years, at the reference date)."""
+    if option.structure.type is not StructureType.HOTEL:
+        return None
+    age = child.age_on(on)
+    if age >= HOTEL_MIN_AGE:
+        return None
+    return f"a hotel is only for young people aged {HOTEL_MIN_AGE}-21; this child is {age}"
 
 
 def free_place(child: Child, option: Option, on: date) -> str | None:
@@ -200,6 +226,7 @@ OPTION_RULES: tuple[Rule, ...] = (
     _rule(mother_child_units, "Mother-child places", RuleKind.HARD),
     _rule(needs_met, "Needs met", RuleKind.HARD),
     _rule(secret_places, "Secret places", RuleKind.HARD),
+    _rule(hotel_age, "Hotels only for 16-21", RuleKind.HARD),
     _rule(judge_excluded_structure, "Judge: excluded structure", RuleKind.HARD),
     _rule(judge_excluded_departement, "Judge: excluded département", RuleKind.HARD),
     _rule(judge_max_travel, "Judge: maximum travel time", RuleKind.HARD),

@@ -13,8 +13,12 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from matcher.errors import DomainError
-from matcher.model import AgeBand, Child, Urgency, Zone
+from matcher.model import AgeBand, AnchorKind, Child, Need, StructureType, Urgency, Zone
 from matcher.rules import Option, Rule, RuleKind
+
+
+SPECIAL_NEEDS = frozenset({Need.DISABILITY, Need.PSYCHIC_CARE})
+"""Needs that few structures serve: a child with one of them is hard to place again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,9 @@ class Weights:
     unplaced_infant: float
     siblings_split: float
     unreachable_minutes: float
+    school_minute: float
+    hotel: float
+    unplaced_special_needs: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -79,6 +86,8 @@ class Weights:
             cost += self.unplaced_urgent
         if child.age_band_on(on) is AgeBand.INFANT:
             cost += self.unplaced_infant
+        if child.needs & SPECIAL_NEEDS:
+            cost += self.unplaced_special_needs
         return cost
 
 
@@ -108,9 +117,53 @@ class OptionScore:
 
 
 def transit_time(option: Option, weights: Weights) -> ScoreComponent:
-    """Soft. Public-transport minutes from the family home (unreachable counts as a long trip)."""
+    """Soft. Public-transport minutes from the child's anchor: the supervised-visit site when
+    the judge ordered it, else the family home, else the school or training place, else the
+    service that follows the child (unreachable counts as a long trip, never as zero)."""
     minutes = option.travel_minutes if option.travel_minutes is not None else weights.unreachable_minutes
     return ScoreComponent("transit_time", minutes, "minutes", minutes * weights.transit_minute)
+
+
+SCHOOL_AGE = (3, 17)
+"""Ages (years) of school continuity: instruction is compulsory from 3 (and training to 18)."""
+SUMMER_HOLIDAYS = ((7, 5), (8, 31))
+"""(month, day) of the first and last days outside the school year (assumed: the summer
+holidays of the French calendar, about 5 July to 31 August)."""
+SCHOOL_CHANGE_MINUTES = 45.0
+"""Beyond this many minutes of public transport from the place to the current school, a
+school-age child is counted as changing school (assumed; for the summaries, not the score)."""
+
+
+def in_school_year(on: date) -> bool:
+    """True outside the summer holidays (:data:`SUMMER_HOLIDAYS`)."""
+    return not (SUMMER_HOLIDAYS[0] <= (on.month, on.day) <= SUMMER_HOLIDAYS[1])
+
+
+def school_continuity_applies(child: Child, on: date) -> bool:
+    """Whether :func:`school_continuity` counts for this child on this date: a child with a
+    current school, of school age, during the school year, whose anchor is not that school
+    already (the transit term then measures the same trip, not counted twice)."""
+    if child.school is None or not in_school_year(on):
+        return False
+    if not SCHOOL_AGE[0] <= child.age_on(on) <= SCHOOL_AGE[1]:
+        return False
+    return child.anchor.kind is not AnchorKind.SCHOOL
+
+
+def school_continuity(child: Child, option: Option, weights: Weights, on: date) -> ScoreComponent:
+    """Soft. Public-transport minutes from the place to the child's current school, for a
+    child of school age during the school year (see :func:`school_continuity_applies`), so
+    that placements keep schooling where they can (unreachable counts as a long trip)."""
+    if not school_continuity_applies(child, on):
+        return ScoreComponent("school_continuity", 0.0, "minutes", 0.0)
+    minutes = option.school_minutes if option.school_minutes is not None else weights.unreachable_minutes
+    return ScoreComponent("school_continuity", minutes, "minutes", minutes * weights.school_minute)
+
+
+def hotel_stay(option: Option, weights: Weights) -> ScoreComponent:
+    """Soft. The place is a hotel room (1 child): a real but undesired option, penalised high."""
+    out = 1.0 if option.structure.type is StructureType.HOTEL else 0.0
+    return ScoreComponent("hotel_stay", out, "children", out * weights.hotel)
 
 
 def outside_paris(option: Option, weights: Weights) -> ScoreComponent:
@@ -137,8 +190,9 @@ def stability(child: Child, option: Option, weights: Weights) -> ScoreComponent:
     return ScoreComponent("stability", moved, "moves", moved * weights.move)
 
 
-def score_option(child: Child, option: Option, weights: Weights) -> OptionScore:
-    """Score of placing a child in one option, lower is better. Eligibility is not checked here."""
+def score_option(child: Child, option: Option, weights: Weights, on: date) -> OptionScore:
+    """Score of placing a child in one option on the reference date ``on``, lower is better.
+    Eligibility is not checked here."""
     return OptionScore(
         (
             transit_time(option, weights),
@@ -146,6 +200,8 @@ def score_option(child: Child, option: Option, weights: Weights) -> OptionScore:
             outside_ile_de_france(option, weights),
             daily_price(option, weights),
             stability(child, option, weights),
+            school_continuity(child, option, weights, on),
+            hotel_stay(option, weights),
         )
     )
 
@@ -155,11 +211,13 @@ def _soft(fn: Any, label: str) -> Rule:
 
 
 SOFT_RULES: tuple[Rule, ...] = (
-    _soft(transit_time, "Transit time to the family home"),
+    _soft(transit_time, "Transit time from the child's anchor (visit site, family home, school or service)"),
     _soft(outside_paris, "Outside Paris"),
     _soft(outside_ile_de_france, "Outside Île-de-France"),
     _soft(daily_price, "Daily price"),
     _soft(stability, "Stability (no move)"),
+    _soft(school_continuity, "School continuity"),
+    _soft(hotel_stay, "Hotel stay"),
     Rule("unplaced", "Child without a place", RuleKind.SOFT,
          "Soft. A child left without a place (penalty higher when urgent and for the 0-3).", None),
     Rule("siblings_split", "Sibling group split", RuleKind.SOFT,

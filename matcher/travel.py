@@ -1,4 +1,8 @@
-"""Travel times from family homes to structures, as the domain consumes them.
+"""Travel times from the children's origins to structures, as the domain consumes them.
+
+Origins are family homes, schools, supervised-visit sites and service places
+(:attr:`matcher.model.PlacementSystem.origins`); a child's travel term reads the row of
+:attr:`matcher.model.Child.anchor`, school continuity the row of the child's school.
 
 How the minutes are computed (public transport, walking, rail to the provinces) is the job of
 :mod:`data.transit`; the domain only reads a matrix. Missing means unreachable, never zero.
@@ -24,7 +28,8 @@ class TravelMatrix:
     """Door-to-door public-transport minutes, origins x structures (float32, NaN = unreachable)."""
 
     row_of_home: Mapping[str, int]
-    """Row of ``minutes`` for each family home id."""
+    """Row of ``minutes`` for each origin id (family home, school, visit site, service place; the
+    name is historical)."""
     structure_ids: tuple[str, ...]
     minutes: np.ndarray
 

@@ -26,7 +26,7 @@ BETTER_SHOWN = 3
 def _option(problem: Problem, i: int, u: int) -> Option:
     unit = problem.units[u]
     s = problem.system.structure_by_id[unit.structure_id]
-    return Option(s, unit, problem.minutes_of(i, u))
+    return Option(s, unit, problem.minutes_of(i, u), problem.school_minutes_of(i, u))
 
 
 def explain(problem: Problem, assigned: np.ndarray, splits: list[SplitReport] | tuple[SplitReport, ...] = ()) -> dict:
@@ -55,7 +55,7 @@ def explain(problem: Problem, assigned: np.ndarray, splits: list[SplitReport] | 
             out[child.id] = Explanation(child.id, None, None, None, (), (), text)
             continue
         option = _option(problem, i, u)
-        score = score_option(child, option, problem.weights)
+        score = score_option(child, option, problem.weights, on)
         total = score.total
         costs = problem.cost_block(np.array([i]), all_units, problem.minutes_block(np.array([i]), all_units))[0]
         better = np.flatnonzero(costs < total - 1e-9)
@@ -80,7 +80,7 @@ def explain(problem: Problem, assigned: np.ndarray, splits: list[SplitReport] | 
         where = problem.system.structure_by_id[option.unit.structure_id]
         minutes = "unreachable" if option.travel_minutes is None else f"{option.travel_minutes:.0f} min"
         parts = [f"{c.name} {c.cost:.1f}" for c in score.components if c.cost]
-        text = f"Unit {option.unit.id} of {where.id} ({where.zone.value}, {minutes} from home): score {total:.1f} ({', '.join(parts) or 'no cost'})."
+        text = f"Unit {option.unit.id} of {where.id} ({where.zone.value}, {minutes} from {child.anchor.describe()}): score {total:.1f} ({', '.join(parts) or 'no cost'})."
         if block is not None and block.group_id in split_of:
             text += f" Sibling group {block.group_id} split: {split_of[block.group_id].cause}."
         if reasons:

@@ -2,7 +2,7 @@
 
 Children are served in order of ``waiting_since`` (then id); a fratrie goes as one block at its
 earliest member's time. Each child takes the eligible unit with a free place that is fewest
-public-transport minutes from the family home (ties: lower score, then unit order). A fratrie
+public-transport minutes from the child's anchor (ties: lower score, then unit order). A fratrie
 that must stay together takes the nearest structure with enough eligible free places for all
 its members (see :mod:`solver.siblings` for the precise rule); if none has, it is split over the
 nearest places and the split is reported with its cause. The judge's separation orders are kept.
@@ -102,7 +102,7 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
     start = time.perf_counter()
     assigned, splits = greedy_assignment(problem)
     solve_s = time.perf_counter() - start
-    bound = None
+    bound = 0.0 if with_bound and not problem.n_children else None  # nothing to place: the bound is exact
     stats: dict = {"solve_seconds": round(solve_s, 3), "children": problem.n_children, "units": problem.n_units}
     if with_bound and problem.n_children:
         # local imports: the flow and the LP are only needed for the bound

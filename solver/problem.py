@@ -45,7 +45,8 @@ from matcher.model import (
     UnitSex,
     Zone,
 )
-from matcher.scoring import Weights
+from matcher.rules import HOTEL_MIN_AGE
+from matcher.scoring import Weights, school_continuity_applies
 from matcher.travel import TravelMatrix
 
 Scope = Literal["waiting", "all"]
@@ -148,17 +149,21 @@ class Problem:
     structure_caps: np.ndarray
     structure_mother_child: np.ndarray
     structure_secret: np.ndarray
+    structure_hotel: np.ndarray
     structure_departement: np.ndarray
     structure_travel_col: np.ndarray
     """Column of each structure in the travel matrix, -1 when absent (unreachable)."""
     structure_static_cost: np.ndarray
-    """outside_paris + outside_ile_de_france + daily_price costs of each structure."""
+    """outside_paris + outside_ile_de_france + daily_price + hotel_stay costs of each structure."""
     child_age: np.ndarray
     child_sex_female: np.ndarray
     child_needs: np.ndarray
     child_mother: np.ndarray
     child_travel_row: np.ndarray
-    """Row of each child's home in the travel matrix, -1 when absent (unreachable)."""
+    """Row of each child's anchor (``Child.anchor``) in the travel matrix, -1 when absent (unreachable)."""
+    child_school_row: np.ndarray
+    """Row of each child's school where school continuity applies, -1 where it does not (-2:
+    it applies but the school is not in the matrix: unreachable)."""
     child_current_unit: np.ndarray
     """Current unit index, -1 when none (or outside the system's units)."""
     child_class: np.ndarray
@@ -205,6 +210,7 @@ class Problem:
                 (0.0 if s.zone is Zone.PARIS else weights.outside_paris)
                 + (weights.outside_ile_de_france if s.zone is Zone.PROVINCE else 0.0)
                 + s.daily_price_eur * weights.daily_price_eur
+                + (weights.hotel if s.type is StructureType.HOTEL else 0.0)
                 for s in structures
             ],
             dtype=np.float64,
@@ -216,12 +222,15 @@ class Problem:
         structure_caps = np.array([need_mask(s.capabilities) for s in structures], dtype=np.int64)
         structure_mother_child = np.array([s.type is StructureType.CENTRE_MATERNEL for s in structures], dtype=bool)
         structure_secret = np.array([s.secret for s in structures], dtype=bool)
+        structure_hotel = np.array([s.type is StructureType.HOTEL for s in structures], dtype=bool)
 
         child_age = np.array([c.age_on(on) for c in children], dtype=np.int16)
         child_female = np.array([c.sex is Sex.FEMALE for c in children], dtype=bool)
         child_needs = np.array([need_mask(c.needs) for c in children], dtype=np.int64)
         child_mother = np.array([c.is_mother_of_infant_on(on) for c in children], dtype=bool)
-        child_row = np.array([travel.row_of_home.get(c.home.id, -1) for c in children], dtype=np.int64)
+        child_row = np.array([travel.row_of_home.get(c.anchor.id, -1) for c in children], dtype=np.int64)
+        school_row = np.array([travel.row_of_home.get(c.school.id, -2) if school_continuity_applies(c, on) else -1
+                               for c in children], dtype=np.int64)
         child_current = np.array(
             [unit_index.get(c.current.unit_id, -1) if c.current is not None else -1 for c in children],
             dtype=np.int64,
@@ -235,6 +244,7 @@ class Problem:
         unit_caps = structure_caps[unit_structure]
         unit_mc = structure_mother_child[unit_structure]
         unit_secret = structure_secret[unit_structure]
+        unit_hotel = structure_hotel[unit_structure]
         class_units = []
         for age, female, needs, mother in uniq:
             ok = (unit_age_min <= age) & (age <= unit_age_max)  # age_range
@@ -245,6 +255,8 @@ class Problem:
             ok &= (unit_caps & needs) == needs  # needs_met
             if not (needs & _PROTECTION):
                 ok &= ~unit_secret  # secret_places
+            if age < HOTEL_MIN_AGE:
+                ok &= ~unit_hotel  # hotel_age
             class_units.append(np.flatnonzero(ok).astype(np.int32))
 
         blocks: list[SiblingBlock] = []
@@ -297,6 +309,7 @@ class Problem:
             structure_caps=structure_caps,
             structure_mother_child=structure_mother_child,
             structure_secret=structure_secret,
+            structure_hotel=structure_hotel,
             structure_departement=np.array([dep_code[s.location.departement] for s in structures], dtype=np.int32),
             structure_travel_col=np.array([col.get(s, -1) for s in structure_ids], dtype=np.int64),
             structure_static_cost=static,
@@ -305,6 +318,7 @@ class Problem:
             child_needs=child_needs,
             child_mother=child_mother,
             child_travel_row=child_row,
+            child_school_row=school_row,
             child_current_unit=child_current,
             child_class=child_class,
             class_units=tuple(class_units),
@@ -354,14 +368,21 @@ class Problem:
     # ---------------------------------------------------------------- arcs, vectorised
 
     def minutes_block(self, children: np.ndarray, units: np.ndarray) -> np.ndarray:
-        """Minutes (float32, NaN unreachable) for children x units."""
-        rows = self.child_travel_row[children]
+        """Minutes from the children's anchors (float32, NaN unreachable) for children x units."""
+        return self._minutes_from(self.child_travel_row[children], units)
+
+    def school_minutes_block(self, children: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Minutes from the places to the children's schools (float32, NaN unreachable or where
+        school continuity does not apply) for children x units."""
+        return self._minutes_from(self.child_school_row[children], units)
+
+    def _minutes_from(self, rows: np.ndarray, units: np.ndarray) -> np.ndarray:
         cols = self.structure_travel_col[self.unit_structure[units]]
         rok = rows >= 0
         cok = cols >= 0
         if rok.all() and cok.all():
             return self.travel.minutes[np.ix_(rows, cols)]
-        out = np.full((children.size, units.size), np.nan, dtype=np.float32)
+        out = np.full((rows.size, units.size), np.nan, dtype=np.float32)
         if rok.any() and cok.any():
             sub = self.travel.minutes[np.ix_(rows[rok], cols[cok])]
             out[np.ix_(np.flatnonzero(rok), np.flatnonzero(cok))] = sub
@@ -372,6 +393,10 @@ class Problem:
         w = self.weights
         m = np.where(np.isnan(minutes), w.unreachable_minutes, minutes.astype(np.float64))
         cost = m * w.transit_minute + self.structure_static_cost[self.unit_structure[units]][None, :]
+        school = self.child_school_row[children] != -1
+        if w.school_minute and school.any():  # school_continuity
+            sm = self.school_minutes_block(children[school], units)
+            cost[school] += np.where(np.isnan(sm), w.unreachable_minutes, sm.astype(np.float64)) * w.school_minute
         if w.move:
             current = self.child_current_unit[children]
             moved = (current[:, None] >= 0) & (current[:, None] != units[None, :])
@@ -480,3 +505,10 @@ class Problem:
     def minutes_of(self, i: int, j: int) -> float | None:
         m = float(self.minutes_block(np.array([i]), np.array([j]))[0, 0])
         return None if np.isnan(m) else m
+
+    def school_minutes_of(self, i: int, j: int) -> float | None:
+        """Minutes from unit j's structure to child i's school (None: unreachable, no school)."""
+        child = self.children[i]
+        if child.school is None:
+            return None
+        return self.travel.between(child.school.id, self.structure_ids[self.unit_structure[j]])

@@ -77,7 +77,7 @@ def structures_for_group(
 ) -> list[tuple[int, list[int], float]]:
     """Structures that can hold the whole group now: (structure, units per member, minutes), nearest first.
 
-    Minutes are the longest trip of a member from the family home (unreachable counts as
+    Minutes are the longest trip of a member from their anchor (unreachable counts as
     ``weights.unreachable_minutes``). Stops after ``limit`` structures when given.
     """
     member_arcs = member_arcs or [problem.arcs_of(m) for m in block.members]

@@ -53,7 +53,7 @@ def child(
         id=id,
         birth_date=born(age),
         sex=sex,
-        home=home or Home("H-1", PARIS_18),
+        home=home if home is not None or kwargs.get("home_absence") else Home("H-1", PARIS_18),
         waiting_since=kwargs.pop("waiting_since", date(2026, 11, 1)),
         needs=frozenset(needs),
         judge=judge or JudgeConstraints(),
@@ -92,9 +92,10 @@ def unit(
     return Unit(id, structure_id, ages[0], ages[1], sex, capacity, occupied, takes_siblings)
 
 
-def option(s: Structure | None = None, u: Unit | None = None, minutes: float | None = 30.0) -> Option:
+def option(s: Structure | None = None, u: Unit | None = None, minutes: float | None = 30.0,
+           school_minutes: float | None = None) -> Option:
     s = s or structure()
-    return Option(s, u or unit(structure_id=s.id), minutes)
+    return Option(s, u or unit(structure_id=s.id), minutes, school_minutes)
 
 
 def system(

@@ -53,8 +53,9 @@ def minutes_between(a: Location, b: Location) -> float:
 
 
 def synthetic_travel(system: PlacementSystem, unreachable_every: int = 0) -> TravelMatrix:
-    """One row per home; every ``unreachable_every``-th cell NaN (0: none)."""
-    homes = system.homes
+    """One row per origin (homes, schools, visit sites, services); every
+    ``unreachable_every``-th cell NaN (0: none)."""
+    homes = system.origins
     out = np.array(
         [[minutes_between(h.location, s.location) for s in system.structures] for h in homes],
         dtype=np.float32,

@@ -330,3 +330,26 @@ def test_migration_0002_keeps_a_store_in_use_and_goes_back(db: Database):
     with pytest.raises(Exception):  # the CHECK constraints survive the round trip
         with db.write() as session:
             session.execute(text("UPDATE units SET occupied = capacity + 1 WHERE id = 'U-2'"))
+
+
+def test_children_without_home_with_school_and_visit_site_round_trip(db: Database):
+    from tests.test_io_anchors import anchored_system
+
+    original = anchored_system()
+    db.save_system(original)
+    assert db.load_system() == original
+
+
+def test_migration_0004_goes_back_only_when_every_child_has_a_home(db: Database):
+    from tests.test_io_anchors import anchored_system
+
+    db.save_system(anchored_system())
+    with pytest.raises(Exception, match="no family home"):
+        db.downgrade("0003")
+    db.save_system(rich_system())
+    _confirm(db, _hold(db, "U-2", "C-1"))  # a store in use: placements refer to the children
+    placed = db.load_system()
+    db.downgrade("0003")
+    assert "school_id" not in {c["name"] for c in inspect(db.engine).get_columns("children", schema=db.schema)}
+    db.migrate()
+    assert db.load_system() == placed

@@ -64,3 +64,60 @@ def test_a_missing_dataset_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["demo", "--data", str(missing), "--json", "--database-url", f"sqlite:///{tmp_path / 'x.sqlite3'}"])
     assert result.exit_code != 0
     assert "nowhere" in result.output
+
+
+def test_the_demo_has_its_own_store_and_never_destroys_officers_work(tmp_path, monkeypatch):
+    """Issue 13: re-running the demo silently wiped the store `placement serve` uses."""
+    from datetime import timedelta
+
+    from data.db import Database
+    from data.db import repository as repo
+    from data.db.database import DEFAULT_URL, DEMO_URL
+    from tests.api_support import sample_system
+
+    assert DEMO_URL != DEFAULT_URL
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///must-not-be-used.sqlite3")  # the server's variable is not the demo's
+    store = tmp_path / "serve.sqlite3"
+    db = Database(f"sqlite:///{store}")
+    db.migrate()
+    db.save_system(sample_system())
+    with db.write() as session:
+        repo.hold(session, unit_id="U-nev", child_ids=["C-1"], sibling_group_id=None, ttl=timedelta(hours=1),
+                  now=repo.utcnow())
+    result = runner.invoke(app, ["demo", "--scale", "0.05", "--json", "--database-url", f"sqlite:///{store}"])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert str(store) in "".join(said.split()) and "--reset" in said and "1 reservation(s)" in said
+    assert db.officers_work() == {"reservations": 1, "placements": 0}  # untouched
+    assert db.load_system() == sample_system()
+    assert not (tmp_path / "must-not-be-used.sqlite3").exists()
+
+
+def test_every_fratrie_is_accounted_for_and_the_methods_are_compared(report):
+    for s in report["methods"].values():
+        sib = s["siblings"]
+        assert sib["groups"] == (sib["kept_together"] + sib["split"] + sib["split_allowed"] + sib["not_all_placed"]
+                                 + sib["none_placed"])
+    c = report["comparison"]
+    greedy, optimal = report["methods"]["greedy"], report["methods"]["optimal"]
+    for key in ("placed_by_greedy_only", "placed_by_optimal_only"):
+        assert c[key]["in_fratries"] <= c[key]["children"] and c[key]["fratries"] <= c[key]["in_fratries"]
+    assert optimal["placed"] - greedy["placed"] == c["placed_by_optimal_only"]["children"] - c["placed_by_greedy_only"]["children"]
+
+
+def test_the_table_names_fratries_with_no_place_and_says_why(tmp_path):
+    result = runner.invoke(app, ["demo", "--scale", "0.2", "--seed", "3", "--time-limit", "5",
+                                 "--database-url", f"sqlite:///{tmp_path / 'd.sqlite3'}"])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert "no place at all" in flat and "together, some children without a place" in flat
+    assert "Places are fewer than the children waiting" in flat and "min-equivalent" not in flat
+
+
+@pytest.mark.parametrize("method", ["greedy", "optimal"])
+def test_the_summary_counts_anchors_hotels_and_school_changes(report, method):
+    s = report["methods"][method]
+    assert sum(s["anchor_used"].values()) == s["children"]
+    assert set(s["anchor_used"]) <= {"visit_site", "family_home", "school", "service"}
+    assert 0 <= s["in_hotel"] <= s["placed"]
+    assert 0 <= s["school_changes"] <= s["placed"]

@@ -206,6 +206,8 @@ def test_postgres_restarted_under_traffic_gives_503_then_no_lost_or_doubled_conf
         stop.set()
         for t in readers:
             t.join(timeout=60)
+    log = server.output()  # the access log names children by pseudonym only
+    assert '"GET /children/P-' in log and "/children/C-1/" not in log, log[-1500:]
     assert seen[503] > 0 and retry_after == {"2"}, seen
     assert seen[500] == 0 and seen[200] > 0, seen
     after = _state(store_url)

@@ -44,3 +44,16 @@ def test_summary_of_nobody():
     s, travel = _fixture()
     out = summarize(s, {}, travel)
     assert out.placed == 0 and out.travel.median_minutes is None and out.share_by_zone["paris"] == 0.0
+
+
+def test_a_fratrie_with_no_child_placed_is_counted_apart_from_one_partly_placed():
+    from matcher import SiblingGroup
+    from matcher.outcome import summarize
+    from tests.factories import child, structure, system, unit
+
+    kids = [child("A", 8, sibling_group_id="F-1"), child("B", 9, sibling_group_id="F-1"),
+            child("C", 8, sibling_group_id="F-2"), child("D", 9, sibling_group_id="F-2")]
+    s = system(kids, [structure("S-1")], [unit("U-1", "S-1", capacity=3)],
+               [SiblingGroup("F-1", ("A", "B")), SiblingGroup("F-2", ("C", "D"))])
+    sib = summarize(s, {"A": "U-1", "B": None, "C": None, "D": None}).siblings
+    assert (sib.groups, sib.not_all_placed, sib.none_placed, sib.kept_together) == (2, 1, 1, 0)

@@ -19,7 +19,7 @@ W = Weights.default()
 
 def matrix(sys, minutes: dict[tuple[str, str], float]) -> TravelMatrix:
     """A travel matrix with the given minutes (home, structure); NaN elsewhere."""
-    homes = tuple(h.id for h in sys.homes)
+    homes = tuple(h.id for h in sys.origins)
     sids = tuple(s.id for s in sys.structures)
     m = np.full((len(homes), len(sids)), np.nan, dtype=np.float32)
     for (h, s), v in minutes.items():
@@ -117,10 +117,15 @@ def test_system_ordering_adds_capacity_prices_and_explains_the_difference():
     own = propose(sys, ["C-1"], travel, W, unit_prices=prices)
     assert own[0].placements[0].unit_id == "U-near" and own[0].system_rank == 3
     assert "Ranked lower system-wide (#1 on its own, #3 system-wide)" in own[0].explanation
-    assert "worth 100 min-equivalent" in own[0].explanation
+    assert "the place in the 4-11 unit U-near at mecs S-near (S-near) is worth about 100 min of travel" in own[0].explanation
+    assert "min-equivalent" not in own[0].explanation
     by_system = propose(sys, ["C-1"], travel, W, unit_prices=prices, order="system")
     assert [p.placements[0].unit_id for p in by_system] == ["U-mid", "U-far", "U-near"]
     assert by_system[0].explanation.startswith("Ranked higher system-wide (#2 on its own, #1 system-wide)")
+    # the extra travel for this child, and what the place it leaves free is worth to whom
+    assert "for C-1 it means 15 min more travel than mecs S-near (S-near), first on its own" in by_system[0].explanation
+    assert "it leaves free a place in the 4-11 unit U-near at mecs S-near (S-near), worth about 100 min of travel " \
+        "to the 0 other children waiting" in by_system[0].explanation
     assert propose(sys, ["C-1"], travel, W)[0].explanation is None
 
 
@@ -140,7 +145,8 @@ def test_why_not_names_the_rule_that_excludes():
     sys, travel = three_structures(judge=JudgeConstraints(excluded_structures=frozenset({"S-mid"})))
     answer = why_not(sys, ["C-1"], "S-mid", travel, W)
     assert answer.verdict == "excluded"
-    assert "judge_excluded_structure: the judge excluded structure S-mid" in answer.sentence
+    assert answer.sentence == "mecs S-mid (S-mid) is excluded for C-1: unit U-mid: the judge excluded this structure."
+    assert answer.checks[0].exclusions[0].rule == "judge_excluded_structure"  # the machine field stays
 
 
 def test_why_not_says_full_with_the_counts():
@@ -156,7 +162,8 @@ def test_why_not_lists_the_better_options_ahead():
     answer = why_not(sys, ["C-1"], "S-far", travel, W)
     assert answer.verdict == "ranked_lower" and answer.rank == 3
     assert [p.structure_id for p in answer.ahead] == ["S-near", "S-mid"]
-    assert "ranks #3" in answer.sentence and "the best S-near" in answer.sentence
+    assert "ranks #3" in answer.sentence and "the best mecs S-near (S-near)" in answer.sentence
+    assert "mostly the journey: +30 min from the family home" in answer.sentence
     assert why_not(sys, ["C-1"], "S-near", travel, W).verdict == "best"
 
 
@@ -218,7 +225,7 @@ def test_single_child_fast_path_ranks_like_the_general_path(order):
     from tests.api_support import CrowFlyTravel
 
     sys = generate(scale=0.05, seed=3)
-    travel = CrowFlyTravel().matrix(sys.homes, sys.structures)
+    travel = CrowFlyTravel().matrix(sys.origins, sys.structures)
     prices = {u.id: float((7 * i) % 23) for i, u in enumerate(sys.units)}
     checked = 0
     for c in [c for c in sys.children if c.is_waiting][:25]:
@@ -253,7 +260,7 @@ def test_index_with_changes_equals_the_index_built_from_scratch(unplace):
     from tests.api_support import CrowFlyTravel
 
     sys = generate(scale=0.05, seed=3)
-    travel = CrowFlyTravel().matrix(sys.homes, sys.structures)
+    travel = CrowFlyTravel().matrix(sys.origins, sys.structures)
     index = SystemIndex.build(sys, travel)
     open_units = [u for u in sys.units if u.free >= 1]
     waiting = [c for c in sys.children if c.is_waiting]
@@ -275,3 +282,116 @@ def test_index_with_changes_equals_the_index_built_from_scratch(unplace):
     some = waiting[1]
     got = [p.key for p in propose(changed, [some.id], travel, W, 10, index=updated)]
     assert got and got == [p.key for p in propose(changed, [some.id], travel, W, 10)]
+
+
+# --- issue 13: wrong answers fixed ---------------------------------------------------------------
+
+
+def placed_fratrie():
+    """C-a is placed in S-far (a 4-11 unit with no room left); her brother C-b waits. S-both has
+    room for both and is much nearer home."""
+    from datetime import date
+
+    from matcher import CurrentPlacement
+
+    home = Home("H-F", PARIS_18)
+    kids = [child("C-a", 6, Sex.FEMALE, home=home, sibling_group_id="F-1",
+                  current=CurrentPlacement("U-far", date(2026, 1, 5))),
+            child("C-b", 9, home=home, sibling_group_id="F-1")]
+    structures = [structure("S-both", name="MECS Both"), structure("S-far", location=SAINT_DENIS, name="MECS Far")]
+    units = [unit("U-both", "S-both", (4, 11), capacity=3), unit("U-far", "S-far", (4, 11), capacity=2, occupied=1)]
+    sys = system(kids, structures, units, [SiblingGroup("F-1", ("C-a", "C-b"))])
+    return sys, matrix(sys, {("H-F", "S-both"): 10, ("H-F", "S-far"): 60})
+
+
+def test_a_placed_sibling_is_not_moved_unless_asked_and_then_the_move_is_named():
+    sys, travel = placed_fratrie()
+    stay = propose(sys, ["C-a", "C-b"], travel, W, k=10)
+    assert stay and all(p.placements[0].unit_id == "U-far" and p.placements[0].moved_from is None for p in stay)
+    assert stay[0].siblings_together and {pl.unit_id for pl in stay[0].placements} == {"U-far"}
+    assert all(not p.moves for p in stay)
+    moved = propose(sys, ["C-a", "C-b"], travel, W, k=10, allow_moves=True)
+    first = moved[0]
+    assert {pl.unit_id for pl in first.placements} == {"U-both"} and first.placements[0].moved_from == "U-far"
+    assert first.moves == ("Moves the sister C-a from MECS Far (S-far) (unit U-far) to MECS Both (S-both) (unit U-both).",)
+    fr = propose(sys, ["C-a", "C-b"], travel, W, allow_moves=True, lang="fr")[0]
+    assert fr.moves == ("Déplace sa sœur C-a de MECS Far (S-far) (unité U-far) vers MECS Both (S-both) (unité U-both).",)
+
+
+def test_siblings_together_is_absent_for_one_child():
+    sys, travel = three_structures()
+    assert all(p.siblings_together is None for p in propose(sys, ["C-1"], travel, W))
+    fsys, ftravel = fratrie()
+    assert propose(fsys, ["C-a", "C-b"], ftravel, W)[0].siblings_together is True
+
+
+def test_why_not_full_names_only_the_units_that_would_take_the_child():
+    sys, travel = three_structures()
+    answer = why_not(sys, ["C-1"], "S-near", travel, W, held={"U-near": 1})
+    assert answer.verdict == "full" and "U-near 1/1" in answer.sentence
+    assert "U-teen" not in answer.sentence  # a 12-15 unit never took an 8-year-old
+    assert any(c.unit_id == "U-teen" for c in answer.checks)  # the machine field keeps every unit
+
+
+def test_why_not_where_the_child_already_lives_says_so():
+    from datetime import date
+
+    from matcher import CurrentPlacement
+
+    sys = system(
+        [child("C-1", 8, current=CurrentPlacement("U-near", date(2026, 1, 5)))],
+        [structure("S-near", name="MECS Near"), structure("S-mid")],
+        [unit("U-near", "S-near", capacity=1, occupied=1), unit("U-mid", "S-mid", capacity=2)],
+    )
+    travel = matrix(sys, {("H-1", "S-near"): 10, ("H-1", "S-mid"): 25})
+    answer = why_not(sys, ["C-1"], "S-near", travel, W)
+    assert answer.verdict == "already_placed"
+    assert answer.sentence == "C-1 (unit U-near) already lives at MECS Near (S-near): there is nothing to propose there."
+    assert why_not(sys, ["C-1"], "S-near", travel, W, lang="fr").sentence.startswith("C-1 (unité U-near) vit déjà à MECS Near")
+    assert why_not(sys, ["C-1"], "S-mid", travel, W).verdict == "best"
+
+
+def test_why_not_in_french_has_no_internal_terms():
+    sys, travel = three_structures(judge=JudgeConstraints(excluded_structures=frozenset({"S-mid"})))
+    said = why_not(sys, ["C-1"], "S-mid", travel, W, lang="fr").sentence
+    assert said == "mecs S-mid (S-mid) est exclue pour C-1 : unité U-mid : le juge a exclu cette structure."
+    far = why_not(sys, ["C-1"], "S-far", travel, W, lang="fr").sentence
+    assert "arrive en position 2" in far and "surtout le trajet : +30 min depuis le domicile familial" in far
+    assert "_" not in far and "min-equivalent" not in far
+
+
+def test_stale_vacancies_rank_below_fresh_ones_at_an_equal_score_only():
+    sys = system([child("C-1", 8)], [structure("S-a"), structure("S-b"), structure("S-c")],
+                 [unit("U-a", "S-a"), unit("U-b", "S-b"), unit("U-c", "S-c")])
+    travel = matrix(sys, {("H-1", "S-a"): 20, ("H-1", "S-b"): 20, ("H-1", "S-c"): 10})
+    assert [p.structure_id for p in propose(sys, ["C-1"], travel, W)] == ["S-c", "S-a", "S-b"]
+    stale = frozenset({"U-a", "U-c"})
+    # S-a and S-b score the same: the fresh S-b goes first; S-c is better, stale or not
+    assert [p.structure_id for p in propose(sys, ["C-1"], travel, W, stale_units=stale)] == ["S-c", "S-b", "S-a"]
+    fratrie_sys, ftravel = fratrie()
+    plain = [p.key for p in propose(fratrie_sys, ["C-a", "C-b"], ftravel, W)]
+    assert [p.key for p in propose(fratrie_sys, ["C-a", "C-b"], ftravel, W, stale_units=frozenset({"U-small"}))] == plain
+
+
+def test_a_split_proposal_says_why_in_words():
+    sys, travel = fratrie()
+    props = propose(sys, ["C-a", "C-b"], travel, W, held={"U-both-12": 1}, lang="fr")
+    assert props and all(p.siblings_together is False for p in props)
+    assert props[0].split_reason == ("Les structures qui accueilleraient chacun d'eux (mecs S-small (S-small)) n'ont "
+                                     "pas assez de places libres pour les 2 ensemble.")
+    together = propose(sys, ["C-a", "C-b"], travel, W)
+    assert together[0].split_reason is None
+    assert together[1].split_reason == "An option that keeps the siblings together exists and ranks before this one."
+    apart = propose(*fratrie(separated=True)[:1], ["C-a", "C-b"], fratrie(separated=True)[1], W)
+    assert apart[0].split_reason == "The judge ordered C-a and C-b placed apart."
+
+
+def test_french_sentences_agree_with_the_child():
+    sys, travel = three_structures()
+    boy = propose(sys, ["C-1"], travel, W, unit_prices={"U-near": 100.0}, order="system", lang="fr")[0].explanation
+    assert "n° 2 pour C-1 seul)" in boy and "première pour lui seul" in boy
+    from matcher import Sex as S
+
+    gsys, gtravel = three_structures(sex=S.FEMALE)
+    girl = propose(gsys, ["C-1"], gtravel, W, unit_prices={"U-near": 100.0}, order="system", lang="fr")[0].explanation
+    assert "n° 2 pour C-1 seule)" in girl and "première pour elle seule" in girl

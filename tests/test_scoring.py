@@ -12,33 +12,35 @@ W = Weights.default()
 
 def test_default_weights_load_from_the_documented_file():
     assert W.transit_minute == 1.0
-    assert W.siblings_split > W.unplaced > W.move
+    # a split fratrie is better than a child without a place, and worse than a move
+    assert W.unplaced > W.siblings_split > W.move
+    assert W.unplaced_special_needs > 0
 
 
 def test_score_in_paris_is_minutes_plus_price():
-    score = score_option(child(), option(structure(daily_price_eur=200.0), minutes=25.0), W)
+    score = score_option(child(), option(structure(daily_price_eur=200.0), minutes=25.0), W, ON)
     assert score.component("transit_time").quantity == 25.0
     assert score.component("outside_paris").cost == 0.0
     assert score.total == pytest.approx(25.0 + 200.0 * W.daily_price_eur)
 
 
 def test_score_grows_outside_paris_and_outside_ile_de_france():
-    idf = score_option(child(), option(structure(location=SAINT_DENIS), minutes=25.0), W)
-    province = score_option(child(), option(structure(location=NEVERS), minutes=25.0), W)
+    idf = score_option(child(), option(structure(location=SAINT_DENIS), minutes=25.0), W, ON)
+    province = score_option(child(), option(structure(location=NEVERS), minutes=25.0), W, ON)
     assert idf.component("outside_paris").cost == W.outside_paris
     assert province.component("outside_ile_de_france").cost == W.outside_ile_de_france
     assert province.total > idf.total
 
 
 def test_unreachable_counts_as_a_long_trip():
-    score = score_option(child(), option(minutes=None), W)
+    score = score_option(child(), option(minutes=None), W, ON)
     assert score.component("transit_time").quantity == W.unreachable_minutes
 
 
 def test_stability_penalises_a_move_only():
     placed = child(current=CurrentPlacement("U-1", ON))
-    assert score_option(placed, option(u=unit("U-1")), W).component("stability").cost == 0.0
-    assert score_option(placed, option(u=unit("U-2")), W).component("stability").cost == W.move
+    assert score_option(placed, option(u=unit("U-1")), W, ON).component("stability").cost == 0.0
+    assert score_option(placed, option(u=unit("U-2")), W, ON).component("stability").cost == W.move
 
 
 def test_unplaced_cost_higher_for_urgent_and_infants():
@@ -69,3 +71,12 @@ def test_weights_file_errors_name_the_file_and_key(tmp_path: Path):
         Weights.load(broken)
     with pytest.raises(DomainError, match="weights file not found"):
         Weights.load(tmp_path / "nope.toml")
+
+
+def test_a_child_with_a_special_need_costs_more_to_leave_without_a_place():
+    from matcher import Need
+    from tests.factories import ON
+
+    plain, special = child("A"), child("B", needs=(Need.DISABILITY,))
+    assert W.unplaced_cost(special, ON) == W.unplaced_cost(plain, ON) + W.unplaced_special_needs
+    assert W.unplaced_cost(child("C", needs=(Need.UNACCOMPANIED_MINOR,)), ON) == W.unplaced_cost(plain, ON)

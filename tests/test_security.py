@@ -321,15 +321,36 @@ def test_access_log_lines_carry_pseudonyms_not_child_ids(api: Api, caplog):
     assert api.services.security.pseudonym("C-1") != api.services.security.pseudonym("C-0")
 
 
-def test_an_unexpected_error_echoes_nothing(api: Api, monkeypatch):
+def _server_log(caplog) -> str:
+    """What the server logged (not the test client's own request lines)."""
+    return "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore")))
+
+
+def test_an_unexpected_error_echoes_nothing_and_logs_no_personal_data(api: Api, monkeypatch, caplog):
     def broken(session):
         raise KeyError("child C-1 born 2018-03-01 lives at 12 rue X")
 
     monkeypatch.setattr(api.services.systems, "snapshot", broken)
     client = TestClient(api.client.app, raise_server_exceptions=False)
-    r = client.get("/children/C-1/proposals", headers=api.headers("officer"))
+    with caplog.at_level(logging.DEBUG):
+        r = client.get("/children/C-1/proposals", headers=api.headers("officer"))
     assert r.status_code == 500 and r.headers["content-type"].startswith(PROBLEM)
     assert "C-1" not in r.text and "rue" not in r.text
+    logged = _server_log(caplog)
+    assert "KeyError" in logged and "/children/{child_id}/proposals" in logged and "broken" in logged
+    assert "C-1" not in logged and "rue" not in logged and "2018" not in logged
+
+
+def test_a_failed_batch_job_is_logged_without_its_message(db, caplog):
+    def broken(*_):
+        raise RuntimeError("child C-1 of 12 rue X could not be placed")
+
+    with running_api(db, runner=broken) as api, caplog.at_level(logging.DEBUG):
+        job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
+        api.services.jobs.wait(job, timeout=30)
+    logged = _server_log(caplog)
+    assert f"batch job {job} failed: builtins.RuntimeError" in logged
+    assert "rue" not in logged and "C-1" not in logged
 
 
 # --- accounts from the command line --------------------------------------------------------------

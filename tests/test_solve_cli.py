@@ -48,7 +48,7 @@ def test_json_report_is_consistent_with_the_written_csv(dataset, tmp_path, metho
     assert report["siblings"]["split"] == len(report["splits"])
     assert report["out"] == str(out)
 
-    frame = pd.read_csv(out)
+    frame = pd.read_csv(out, dtype={"child_id": str, "structure_id": str, "unit_id": str})  # ids are text, even all digits
     assert sorted(frame.child_id) == sorted(waiting)
     placed = frame[frame.unit_id.notna()]
     assert len(placed) == report["placed"]

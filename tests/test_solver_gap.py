@@ -60,7 +60,7 @@ def test_moderate_instance_bound_positive_and_gap_small():
     from data.transit import travel_matrix
 
     system = generate(scale=0.2, seed=1)
-    problem = Problem.build(system, travel_matrix(system.homes, system.structures), Weights.default(), "waiting")
+    problem = Problem.build(system, travel_matrix(system.origins, system.structures), Weights.default(), "waiting")
     best = solve_optimal(problem, SolverSettings(time_limit_s=20.0, workers=1, seed=7))
     assert best.stats["lp_converged"] and not best.stats["lp_integral"]
     assert best.stats["bound_source"] == "mip"
@@ -90,7 +90,7 @@ def test_bound_never_exceeds_the_optimum_over_every_arc(scale, seed, scope):
     from data.transit import travel_matrix
 
     system = generate(scale=scale, seed=seed)
-    problem = Problem.build(system, travel_matrix(system.homes, system.structures), Weights.default(), scope)
+    problem = Problem.build(system, travel_matrix(system.origins, system.structures), Weights.default(), scope)
     full = _full_optimum(problem)
     best = solve_optimal(problem, TEST_SETTINGS)
     assert best.bound <= full + 1e-6 * max(1.0, abs(full))

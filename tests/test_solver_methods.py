@@ -99,8 +99,7 @@ def test_siblings_together_split_reported_with_its_cause_when_no_structure_fits(
     structures = [structure("S-1"), structure("S-2", location=SAINT_DENIS)]
     units = [unit("U-1", "S-1", ages=(4, 11), capacity=2), unit("U-2", "S-2", ages=(12, 15), capacity=1)]
     s = system(kids, structures, units, [SiblingGroup("F-0123", ("A", "B", "C"))])
-    # with the default weights a split (5000) costs more than one child without a place (2000):
-    # make the split the cheaper way so that every child gets a place
+    # a split (1500 per extra structure) costs less than a child without a place (2000)
     weights = Weights.from_mapping({"siblings_split": 1500.0}, base=Weights.default())
     problem = Problem.build(s, _minutes(s, {"H-1": [20, 35]}), weights)
     for solution in (solve_greedy(problem), solve_optimal(problem, TEST_SETTINGS)):
@@ -158,7 +157,7 @@ def test_explanations_name_full_places_and_excluding_rules():
     assert solution.unit_of_child == {"A": "U-1", "B": "U-2"}
     b = solution.explanations["B"]
     assert b.structure_id == "S-2" and b.travel_minutes == 30
-    assert [c.name for c in b.components] == ["transit_time", "outside_paris", "outside_ile_de_france", "daily_price", "stability"]
+    assert [c.name for c in b.components] == ["transit_time", "outside_paris", "outside_ile_de_france", "daily_price", "stability", "school_continuity", "hotel_stay"]
     reasons = dict((u, why) for u, _, why in b.better_options)
     assert reasons["U-1"].startswith("full (1 places for this run, taken by A)")
     assert reasons["U-0"] == "age_range: age 8 is outside the unit's 12-15 range"
@@ -172,3 +171,10 @@ def test_unplaced_child_explained():
     solution = solve_optimal(problem, TEST_SETTINGS)
     assert solution.unit_of_child == {"A": "U-1", "B": None}
     assert solution.explanations["B"].text.startswith("No place: no unit is eligible")
+
+
+def test_a_problem_with_no_child_waiting_has_an_exact_bound_of_zero():
+    problem = _problem(324, 4, 6, "waiting")  # the example Hypothesis found: nobody waits
+    assert problem.n_children == 0
+    for solution in (solve_greedy(problem), solve_optimal(problem, TEST_SETTINGS)):
+        assert solution.objective == 0.0 and solution.bound == 0.0

@@ -14,7 +14,7 @@ def _option(problem: Problem, i: int, j: int) -> Option:
     child = problem.children[i]
     unit = problem.units[j]
     s = problem.system.structure_by_id[unit.structure_id]
-    return Option(s, unit, problem.travel.between(child.home.id, s.id))
+    return Option.of(child, s, unit, problem.travel)
 
 
 @settings(max_examples=60, deadline=None)
@@ -38,10 +38,10 @@ def test_vectorised_cost_equals_score_option(seed, scope):
     for i, child in enumerate(problem.children):
         arcs = problem.arcs_of(i)
         for j in range(problem.n_units):
-            expected = score_option(child, _option(problem, i, j), weights).total
+            expected = score_option(child, _option(problem, i, j), weights, problem.system.reference_date).total
             assert problem.cost_of(i, j) == pytest.approx(expected, abs=1e-9)
         for j, c in zip(arcs.unit, arcs.cost):
-            assert c == pytest.approx(score_option(child, _option(problem, i, int(j)), weights).total, abs=1e-9)
+            assert c == pytest.approx(score_option(child, _option(problem, i, int(j)), weights, problem.system.reference_date).total, abs=1e-9)
 
 
 def test_candidate_arcs_are_the_cheapest_eligible_ones():

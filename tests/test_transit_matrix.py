@@ -173,7 +173,7 @@ def test_load_external_matrix_csv_and_parquet(tmp_path):
         ("origin,destination,minutes\nH-1,S-P18,abc\n", SchemaError, "row 2, column 'minutes': 'abc' is not a number"),
         ("origin,destination,minutes\nH-1,S-P18,-3\n", SchemaError, "row 2, column 'minutes': -3 is not a non-negative"),
         ("origin,destination,minutes\nH-1,S-P18,\n", SchemaError, "row 2, column 'minutes': empty"),
-        ("origin,destination,minutes\nH-9,S-P18,4\n", UnknownReferenceError, "row 2, column 'origin': unknown home id 'H-9'"),
+        ("origin,destination,minutes\nH-9,S-P18,4\n", UnknownReferenceError, "row 2, column 'origin': unknown origin id 'H-9'"),
         ("origin,destination,minutes\nH-1,S-X,4\n", UnknownReferenceError, "row 2, column 'destination': unknown structure id 'S-X'"),
         ("origin,destination,minutes\nH-1,S-P18,4\nH-1,S-P18,5\n", SchemaError, "row 3, column 'origin,destination': pair (H-1, S-P18) appears twice"),
     ],
@@ -199,3 +199,31 @@ def test_load_external_matrix_reports_every_problem_at_once(tmp_path):
 def test_load_external_matrix_missing_file(tmp_path):
     with pytest.raises(PlacementDataError, match="file not found"):
         load_external_matrix(tmp_path / "nope.csv", HOMES, STRUCTURES)
+
+
+def test_matrix_covers_every_anchor_and_school_and_is_cached(tmp_path, network):
+    """The origins of a system are its homes, schools, visit sites and anchor services: each gets
+    a row of real minutes (none is zero for want of a home), and the second call reads the cache."""
+    from matcher import HomeAbsence, JudgeConstraints, Need, School, VisitSite
+    from matcher.model import PlacementSystem
+    from tests.factories import ON, child, unit
+
+    school = School("SCH-1", Location(48.8890, 2.3300, "75118", "75"))
+    visits = VisitSite("VS-1", Location(48.8700, 2.3700, "75110", "75"))
+    kids = (
+        child("C-1", school=school),
+        child("C-2", age=16, home_absence=HomeAbsence.ABROAD, needs=(Need.UNACCOMPANIED_MINOR,)),
+        child("C-3", home=Home("H-3", PARIS_15), visit_site=visits, judge=JudgeConstraints(supervised_visits=True)),
+    )
+    system = PlacementSystem(ON, kids, (), tuple(STRUCTURES), (unit(structure_id="S-P18"),))
+    ids = {p.id for p in system.origins}
+    assert ids == {"H-1", "SCH-1", "SVC-unaccompanied-minors", "H-3", "VS-1"}
+    m = travel_matrix(system.origins, STRUCTURES, cache_dir=tmp_path, network=network)
+    for c in kids:
+        minutes = m.between(c.anchor.id, "S-58")
+        assert minutes is not None and minutes > 60, c.anchor  # Nevers, from Paris
+    assert m.between("SCH-1", "S-58") > 60
+    assert len(list(tmp_path.glob("travel-matrix-*.parquet"))) == 1
+    again = travel_matrix(system.origins, STRUCTURES, cache_dir=tmp_path, network=network)
+    assert dict(again.row_of_home) == dict(m.row_of_home)
+    assert np.array_equal(again.minutes, m.minutes, equal_nan=True)

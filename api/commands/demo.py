@@ -2,7 +2,7 @@
 
 Builds the Paris instance (the generated scale-1 scenario, or a dataset directory), stores it
 in the embedded SQLite database and reads it back, computes public-transport minutes from every
-family home to every structure, assigns the children waiting for a place with the greedy
+family home, school, visit site and service to every structure, assigns the children waiting for a place with the greedy
 baseline (first come, nearest available) and with the optimiser, and prints both side by side.
 """
 
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from matcher import AgeBand, PlacementError, Weights, Zone
+from matcher import AgeBand, AnchorKind, PlacementError, Weights, Zone
 from matcher.outcome import summarize
 
 
@@ -27,9 +27,33 @@ from matcher.outcome import summarize
 class DemoReport:
     dataset: dict[str, Any]
     methods: dict[str, dict[str, Any]]
+    comparison: dict[str, Any] | None = None
+    """Children one method places and the other does not (see :func:`compare_unplaced`)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dataset": self.dataset, "methods": self.methods}
+        out: dict[str, Any] = {"dataset": self.dataset, "methods": self.methods}
+        if self.comparison is not None:
+            out["comparison"] = self.comparison
+        return out
+
+
+def compare_unplaced(system, first: dict[str, str | None], second: dict[str, str | None]) -> dict[str, Any]:
+    """The children ``first`` places and ``second`` leaves without a place, and the reverse:
+    how many, how many in a fratrie, and by need (so the table can say why one method leaves
+    children without a place that the other placed)."""
+    def side(a: dict[str, str | None], b: dict[str, str | None]) -> dict[str, Any]:
+        ids = sorted(c for c, u in a.items() if u is not None and b.get(c) is None)
+        kids = [system.child_by_id[c] for c in ids]
+        by_need: dict[str, int] = {}
+        for k in kids:
+            for n in sorted(k.needs) or ["none"]:
+                key = n if isinstance(n, str) else n.value
+                by_need[key] = by_need.get(key, 0) + 1
+        return {"children": len(ids), "in_fratries": sum(1 for k in kids if k.sibling_group_id is not None),
+                "fratries": len({k.sibling_group_id for k in kids if k.sibling_group_id is not None}),
+                "by_need": dict(sorted(by_need.items())), "child_ids": ids[:20]}
+
+    return {"placed_by_greedy_only": side(first, second), "placed_by_optimal_only": side(second, first)}
 
 
 @contextmanager
@@ -71,9 +95,10 @@ def run_demo(
     weights: Weights,
     console: Console,
     show_progress: bool,
+    reset: bool = False,
 ) -> DemoReport:
     from data.db import Database
-    from data.db.database import DEFAULT_URL
+    from data.db.database import DEMO_URL
     from data.generator import generate
     from data.io import read_dataset
     from data.transit import travel_matrix
@@ -82,6 +107,14 @@ def run_demo(
     from solver.problem import Problem
     from solver.solution import relative_gap
 
+    db = Database(database_url or DEMO_URL)
+    work = db.officers_work()
+    if any(work.values()) and not reset:
+        raise PlacementError(
+            f"the store {db.url_for_display} holds {work['reservations']} reservation(s) and {work['placements']} "
+            "confirmed placement(s) made through the officers' service; the demo would replace them. "
+            "Run it on its own store (the default, var/demo.sqlite3) or pass --reset to replace them anyway"
+        )
     with _steps(console, show_progress) as steps:
         done = steps.step("Building the Paris placement system")
         if data_dir is not None:
@@ -93,14 +126,13 @@ def run_demo(
         done()
 
         done = steps.step("Storing it in the database and reading it back")
-        db = Database(database_url or DEFAULT_URL)
         db.migrate()
         db.save_system(system)
         system = db.load_system()
         done()
 
-        done = steps.step("Public-transport minutes from every family home")
-        travel = travel_matrix(system.homes, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
+        done = steps.step("Public-transport minutes from every family home, school, visit site and service")
+        travel = travel_matrix(system.origins, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
         done()
 
         methods: dict[str, dict[str, Any]] = {}
@@ -137,7 +169,8 @@ def run_demo(
         "places": sum(u.capacity for u in system.units),
         "free_places": sum(u.free for u in system.units),
     }
-    return DemoReport(dataset, methods)
+    comparison = compare_unplaced(system, dict(solutions["greedy"].unit_of_child), dict(solutions["optimal"].unit_of_child))
+    return DemoReport(dataset, methods, comparison)
 
 
 def _pct(x: float) -> str:
@@ -170,10 +203,17 @@ def render(report: DemoReport, console: Console) -> None:
     for zone, label in ((Zone.PARIS, "  in Paris"), (Zone.ILE_DE_FRANCE, "  elsewhere in Île-de-France"),
                         (Zone.PROVINCE, "  in the provinces")):
         row(label, lambda s, z=zone.value: f"{s['placed_by_zone'][z]} ({_pct(s['share_by_zone'][z])})")
-    row("transit to family home, median", lambda s: _minutes(s["travel"]["median_minutes"]))
-    row("transit to family home, p90", lambda s: _minutes(s["travel"]["p90_minutes"]))
-    row("fratries kept together", lambda s: f"{s['siblings']['kept_together']} / {s['siblings']['groups']}")
-    row("fratries split", lambda s: str(s["siblings"]["split"]))
+    row("transit from the anchor, median", lambda s: _minutes(s["travel"]["median_minutes"]))
+    row("transit from the anchor, p90", lambda s: _minutes(s["travel"]["p90_minutes"]))
+    for kind in AnchorKind:  # the point each child's travel is measured from (Child.anchor)
+        row(f"  anchor: {kind.value.replace('_', ' ')}", lambda s, k=kind.value: str(s["anchor_used"].get(k, 0)))
+    row("proposed a hotel (16-21)", lambda s: str(s["in_hotel"]))
+    row("school changes", lambda s: str(s["school_changes"]))
+    row("fratries waiting", lambda s: str(s["siblings"]["groups"]))
+    row("  kept together, every child placed", lambda s: str(s["siblings"]["kept_together"]))
+    row("  split over several structures", lambda s: str(s["siblings"]["split"] + s["siblings"]["split_allowed"]))
+    row("  together, some children without a place", lambda s: str(s["siblings"]["not_all_placed"]))
+    row("  no place at all", lambda s: str(s["siblings"].get("none_placed", 0)))
     row("without a place", lambda s: str(s["unplaced"]))
     for band in AgeBand:
         row(f"  aged {band.value}", lambda s, b=band.value: str(s["unplaced_by_age_band"][b]))
@@ -181,7 +221,7 @@ def render(report: DemoReport, console: Console) -> None:
     for need in needs:
         row(f"  need: {need.replace('_', ' ')}", lambda s, n=need: str(s["unplaced_by_need"].get(n, 0)))
     row("daily cost of the new places", lambda s: f"{s['daily_cost_eur']:,.0f} EUR")
-    row("objective (minutes-equivalent)", lambda s: f"{s['objective']:,.0f}")
+    row("objective (in minutes of travel)", lambda s: f"{s['objective']:,.0f}")
     row("proven lower bound", lambda s: "-" if s["bound"] is None else f"{s['bound']:,.0f}")
     row("gap to the bound", lambda s: "-" if s["gap"] is None else _pct(s["gap"]))
     row("wall time", lambda s: f"{s['wall_seconds']:.2f} s")
@@ -189,6 +229,23 @@ def render(report: DemoReport, console: Console) -> None:
     for name in names:
         for split in m[name]["splits"]:
             console.print(f"[yellow]{name}:[/yellow] {split}")
+    if report.comparison:
+        for key, a, b in (("placed_by_greedy_only", "greedy", "the optimiser"),
+                          ("placed_by_optimal_only", "the optimiser", "greedy")):
+            c = report.comparison[key]
+            if not c["children"]:
+                continue
+            needs = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in c["by_need"].items() if k != "none") or "no special need"
+            console.print(
+                f"{c['children']} child(ren) have a place with {a} and none with {b}: {c['in_fratries']} of them "
+                f"in {c['fratries']} fratrie(s); needs: {needs}."
+            )
+        console.print(
+            "Places are fewer than the children waiting: the optimiser gives each place where it does most good "
+            "(an urgent case, a 0-3, a child with a disability or needing psychological care, then shorter trips), "
+            "and splits a fratrie only when keeping it whole would leave other children without a place "
+            "(see docs/SOLVER.md)."
+        )
 
 
 def register(app: typer.Typer) -> None:
@@ -197,7 +254,12 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path | None, typer.Option(help="Dataset directory (CSV/Parquet); default: generate the Paris scenario.")] = None,
         scale: Annotated[float, typer.Option(min=0.01, help="Scale of the generated population (1 = Paris).")] = 1.0,
         seed: Annotated[int, typer.Option(help="Seed of the generated population.")] = 1,
-        database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL", help="Database URL; default: embedded SQLite.")] = None,
+        database_url: Annotated[str | None, typer.Option(
+            envvar="PLACEMENT_DEMO_DATABASE_URL",
+            help="Database URL; default: the demo's own SQLite file var/demo.sqlite3 (never the store of "
+            "`placement serve`).")] = None,
+        reset: Annotated[bool, typer.Option("--reset", help="Replace the store even if it holds reservations or "
+                                            "placements confirmed through the officers' service.")] = False,
         weights: Annotated[Path | None, typer.Option(help="TOML file overriding matcher/weights.toml.")] = None,
         time_limit: Annotated[float, typer.Option(min=0.1, help="Optimiser time limit, seconds.")] = 30.0,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
@@ -208,7 +270,7 @@ def register(app: typer.Typer) -> None:
             report = run_demo(
                 data_dir=data, scale=scale, seed=seed, database_url=database_url,
                 time_limit_s=time_limit, weights=Weights.load(weights) if weights else Weights.default(),
-                console=console, show_progress=not as_json,
+                console=console, show_progress=not as_json, reset=reset,
             )
         except PlacementError as err:
             console.print(f"[red]error:[/red] {err}")

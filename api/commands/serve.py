@@ -20,8 +20,12 @@ from fastapi import FastAPI
 class Prepared:
     app: FastAPI
     database_url: str
+    url: str
+    """The URL itself (with any password), for the worker processes."""
     seeded: str | None
     """What was loaded into an empty store (None when the store already held a system)."""
+    accounts: int = 0
+    """Accounts in the store (none: the service answers nobody until one is created)."""
 
 
 def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1.0, seed: int = 1) -> Prepared:
@@ -48,10 +52,14 @@ def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1
             seeded = f"generated Paris scenario (scale {scale:g}, seed {seed})"
         if system is not None:
             db.save_system(system)
+        from data.db import accounts
+
+        with db.read() as session:
+            known = len(accounts.list_accounts(session))
     finally:
         db.dispose()
     settings = Settings(database_url=url)
-    return Prepared(create_app(settings), db.url_for_display, seeded)
+    return Prepared(create_app(settings), db.url_for_display, url, seeded, known)
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +75,9 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path | None, typer.Option(
             "--data", help="Dataset directory loaded into the store (replacing what it holds).",
             exists=True, file_okay=False, dir_okay=True)] = None,
+        workers: Annotated[int, typer.Option(
+            min=1, max=32, envvar="PLACEMENT_WORKERS",
+            help="Server processes (each holds its own copy of the system: memory times N).")] = 1,
     ) -> None:
         """Start the placement officers' service (OpenAPI docs at /docs)."""
         import uvicorn
@@ -80,5 +91,15 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         if prepared.seeded:
             typer.echo(f"Loaded {prepared.seeded} into {prepared.database_url}")
-        typer.echo(f"Serving on http://{host}:{port} (store: {prepared.database_url})")
-        uvicorn.run(prepared.app, host=host, port=port)
+        if not prepared.accounts:
+            typer.echo("No account yet: nothing but /health answers. Create the first administrator with "
+                       "`placement users add admin --role administrator` (docs/SECURITY.md).")
+        typer.echo(f"Serving on http://{host}:{port} (store: {prepared.database_url}"
+                   + (f", {workers} processes)" if workers > 1 else ")"))
+        if workers == 1:
+            uvicorn.run(prepared.app, host=host, port=port)
+            return
+        import os
+
+        os.environ["DATABASE_URL"] = database_url or prepared.url
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)

@@ -1,7 +1,7 @@
 """`placement solve`: assign children of a dataset with the greedy baseline or the optimiser.
 
 Reads a dataset directory (CSV/Parquet, :func:`data.io.read_dataset`), computes the
-public-transport minutes from every family home to every structure, builds the
+public-transport minutes from every family home, school, visit site and service to every structure, builds the
 :class:`solver.problem.Problem` for the chosen scope (the children waiting for a place, or all
 children: a full re-plan), runs the method and prints the outcome summary with the objective,
 proven bound, gap, wall time and the sibling splits. With ``--out`` the assignment is written,
@@ -114,8 +114,8 @@ def run_solve(
         done = steps.step(f"Reading {data_dir}")
         system = read_dataset(data_dir)
         done()
-        done = steps.step("Public-transport minutes from every family home")
-        travel = travel_matrix(system.homes, system.structures,
+        done = steps.step("Public-transport minutes from every family home, school, visit site and service")
+        travel = travel_matrix(system.origins, system.structures,
                                progress=lambda d, t: done("", d / t if t else 1.0))
         done()
         done = steps.step(f"Assigning the children ({method}, scope {scope})")
@@ -150,7 +150,9 @@ def render(report: dict[str, Any], console: Console) -> None:
     p90 = "-" if travel["p90_minutes"] is None else f"{travel['p90_minutes']:.0f} min"
     console.print(f"[bold]{r['method']}[/bold] on {r['dataset']} (scope {r['scope']}, {r['reference_date']}):")
     console.print(f"  placed {r['placed']} / {r['children']}: {shares}; without a place {r['unplaced']}")
-    console.print(f"  transit to family home: median {median}, p90 {p90}")
+    anchors = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in r.get("anchor_used", {}).items())
+    console.print(f"  transit from the anchor: median {median}, p90 {p90} (anchors: {anchors or '-'})")
+    console.print(f"  in a hotel {r.get('in_hotel', 0)}, school changes {r.get('school_changes', 0)}")
     sib = r["siblings"]
     console.print(f"  fratries kept together {sib['kept_together']} / {sib['groups']}, split {sib['split']}")
     console.print(f"  daily cost of the new places {r['daily_cost_eur']:,.0f} EUR")

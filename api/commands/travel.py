@@ -32,6 +32,24 @@ def parse_point(text: str, option: str) -> tuple[float, float]:
     return lat, lon
 
 
+def _swapped_notes(points) -> list[str]:
+    """For each point outside the network's area whose swapped coordinates fall inside it: a
+    sentence saying so (latitude and longitude were probably given the wrong way round)."""
+    from data.transit.network import ROAD_MAX_KM, outside_service_area
+
+    notes = []
+    for (lat, lon), option in points:
+        if not outside_service_area(lat, lon):
+            continue
+        if abs(lon) <= 90 and not outside_service_area(lon, lat):
+            notes.append(f"{option} {lat},{lon} looks swapped: latitude first, then longitude "
+                         f"(did you mean {lon},{lat}?)")
+        else:
+            notes.append(f"{option} {lat},{lon} is more than {ROAD_MAX_KM:,.0f} km from mainland France: "
+                         "no journey by public transport or road")
+    return notes
+
+
 def _fail(err: Exception) -> None:
     typer.echo(f"error: {err}", err=True)
     raise typer.Exit(code=1)
@@ -61,10 +79,15 @@ def register(app: typer.Typer) -> None:
         ]
         if as_json:
             minutes = round(journey.minutes, 1) if journey.reachable else None
-            typer.echo(json.dumps({"from": list(a), "to": list(b), "minutes": minutes, "legs": legs}, ensure_ascii=False, indent=2))
+            payload = {"from": list(a), "to": list(b), "minutes": minutes, "reachable": journey.reachable, "legs": legs}
+            if not journey.reachable:
+                payload["notes"] = _swapped_notes(((a, "--from"), (b, "--to")))
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         if not journey.reachable:
             typer.echo("unreachable by public transport or road")
+            for note in _swapped_notes(((a, "--from"), (b, "--to"))):
+                typer.echo(note)
             return
         typer.echo(f"{journey.minutes:.0f} min door to door (weekday 09:00-18:00 average)")
         for leg in legs:

@@ -49,14 +49,13 @@ def sign_in(services: Services, username: str, password: str, remote: str) -> To
     ok, renewed = services.security.verify_password(found[1] if found else None, password)
     if found is None:
         raise _refused()
-    account = found[0]
     with services.db.write() as session:
-        current = accounts.credentials(session, username)
+        current = accounts.credentials(session, username, lock=True)
         if current is None:
             raise _refused()
         account = current[0]
         locked = account.locked_until is not None and account.locked_until > now
-        if not account.active or locked:
+        if not account.active or locked or current[1] != found[1]:  # (a password reset in between)
             ok = False
         if not ok:
             if account.active and not locked:

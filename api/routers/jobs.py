@@ -14,6 +14,7 @@ from api import policy
 from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
 from api.problems import ApiProblem
 from api.schemas import JobIn, JobOut, JobResultOut
+from api.services import JOB_STAGES, JobQueueFull
 from data.db import repository as repo
 from data.db.models import BatchJobRow
 
@@ -21,16 +22,32 @@ router = APIRouter(prefix="/jobs", tags=["batch jobs"])
 
 
 def _out(row: BatchJobRow) -> JobOut:
-    return JobOut(id=row.id, method=row.method, status=row.status, progress=row.progress, message=row.message,
-                  created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at, error=row.error)
+    return JobOut(id=row.id, method=row.method, status=row.status, stage=row.stage, stages=list(JOB_STAGES),
+                  progress=row.progress, message=row.message, created_at=row.created_at, started_at=row.started_at,
+                  finished_at=row.finished_at, error=row.error)
 
 
 @router.post("", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED, summary="Start an optimiser run",
-             responses={409: {"description": "The store holds no placement system"}})
+             responses={409: {"description": "The store holds no placement system"},
+                        429: {"description": "Every worker busy and the queue full: retry after Retry-After seconds"}})
 def start(body: JobIn, services: ServicesDep, caller: CallerDep) -> JobOut:
     if services.db.is_empty():
         raise ApiProblem(409, "Conflict", "The store holds no placement system to optimise.")
-    job_id = services.jobs.start(body.method, body.time_limit_s, owner=caller.name)
+    try:
+        job_id = services.jobs.start(body.method, body.time_limit_s, owner=caller.name)
+    except JobQueueFull as err:
+        raise ApiProblem(429, "Too many requests", str(err), None, {"Retry-After": str(err.retry_after)}) from None
+    with services.db.read() as session:
+        return _out(repo.get_job(session, job_id))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED,
+             summary="Cancel a job (queued: at once; running: at its next stage)",
+             responses={409: {"description": "The job has already ended"}})
+def cancel(job_id: str, services: ServicesDep, caller: CallerDep) -> JobOut:
+    with services.db.read() as session:
+        _job(session, caller, job_id)
+    services.jobs.cancel(job_id)
     with services.db.read() as session:
         return _out(repo.get_job(session, job_id))
 
@@ -68,6 +85,8 @@ def result(job_id: str, services: ServicesDep, session: SessionDep, snap: Snapsh
     row = _job(session, caller, job_id)
     if row.status == "failed":
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} failed: {row.error}")
+    if row.status == "cancelled":
+        raise ApiProblem(409, "Conflict", f"Batch job {job_id} was cancelled: it has no result.")
     if row.status != "succeeded" or row.result is None:
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} is {row.status} ({row.progress:.0%} done): "
                          "its result is not ready yet.")

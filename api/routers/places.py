@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 import numpy as np
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from api import policy
 from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
-from api.problems import ApiProblem
+from api.problems import ApiProblem, not_found
 from api.schemas import FreePlace, FreePlaces
 from api.services import Snapshot
 from data.db import repository as repo
@@ -42,7 +43,7 @@ def free_places(
     within_minutes: Annotated[float | None, Query(gt=0, le=1440, description="Only places this close to the origin.")] = None,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    child_id: Annotated[str | None, Query(min_length=1, description="Origin: this child's family home.")] = None,
+    child_id: Annotated[str | None, Query(min_length=1, description="Origin: this child's anchor (visit site, family home, school or service).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> FreePlaces:
@@ -80,7 +81,7 @@ def free_places(
     if child_id is not None:
         policy.child_origin(caller)
         child = policy.child(caller, system, child_id)
-        row = snap.travel.row(child.home.id)
+        row = snap.travel.row(child.anchor.id)
         minutes = np.full(len(system.units), np.nan, dtype=np.float64)
         if row is not None:
             ok = index.unit_col >= 0
@@ -94,6 +95,7 @@ def free_places(
     chosen = np.flatnonzero(mask)
     if minutes is not None:
         chosen = chosen[np.argsort(np.nan_to_num(minutes[chosen], nan=np.inf), kind="stable")]
+    stale = snap.stale_units(services.now(), timedelta(days=services.settings.stale_after_days))
     items = []
     for j in chosen[offset:offset + limit]:
         unit = system.units[j]
@@ -105,6 +107,7 @@ def free_places(
             daily_price_eur=s.daily_price_eur, unit_id=unit.id, age_min=unit.age_min, age_max=unit.age_max,
             sex=unit.sex.value, takes_siblings=unit.takes_siblings, capacity=unit.capacity, occupied=unit.occupied,
             held=held.get(unit.id, 0), free=int(free[j]), travel_minutes=m,
+            vacancies_declared_at=snap.declared.get(unit.id), vacancies_stale=unit.id in stale,
         ))
     if child_id is not None:
         services.record(caller.entries("read-travel", "child", [child_id]), reading=session)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
 from api import policy
-from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
+from api.deps import CallerDep, LangDep, ServicesDep, SessionDep, SnapshotDep
 from api.policy import Caller
-from api.problems import ApiProblem
+from api.problems import ApiProblem, not_found
 from api.schemas import (
     AheadOut,
     ComponentOut,
@@ -25,6 +26,7 @@ from api.services import Prices, ServiceUnavailable, Services, Snapshot
 from data.db import repository as repo
 from matcher.proposals import Proposal, WhyNot, propose, why_not
 from matcher.rules import OPTION_RULES
+from matcher.words import Lang, never_declared_words, stale_words
 
 router = APIRouter(tags=["proposals"])
 
@@ -33,6 +35,8 @@ _RULES_MET = [r.label for r in OPTION_RULES] + ["Free place"]
 K = Annotated[int, Query(ge=1, le=50, description="How many proposals.")]
 Order = Annotated[Literal["own", "system"], Query(description="own: the children's own score; system: own score + capacity prices.")]
 WhyNotQ = Annotated[str | None, Query(min_length=1, max_length=64, description="Also explain why this structure is not first.")]
+AllowMoves = Annotated[bool, Query(description="For a fratrie: may a sibling already placed be moved? Off by default; "
+                                   "every move is then named in the proposal's `moves`.")]
 
 
 def _taken(services: Services, session, snap: Snapshot, caller: Caller) -> dict[str, int]:
@@ -51,7 +55,8 @@ def _taken(services: Services, session, snap: Snapshot, caller: Caller) -> dict[
 
 
 def _proposals(services: Services, session, snap: Snapshot, caller: Caller, child_ids: Sequence[str],
-               group_id: str | None, k: int, order: str, why: str | None) -> ProposalsOut:
+               group_id: str | None, k: int, order: str, why: str | None, allow_moves: bool = False,
+               lang: Lang = "fr") -> ProposalsOut:
     if k > services.settings.max_k:
         raise ApiProblem(422, "Invalid request", f"k is at most {services.settings.max_k} on this server.",
                          [{"field": "k", "in": "query", "reason": f"at most {services.settings.max_k}"}])
@@ -64,24 +69,39 @@ def _proposals(services: Services, session, snap: Snapshot, caller: Caller, chil
         priced = None
     prices: Mapping[str, float] | None = None if priced is None else priced.values
     held = _taken(services, session, snap, caller)
+    now = services.now()
+    max_age = timedelta(days=services.settings.stale_after_days)
+    stale = snap.stale_units(now, max_age)
     found = propose(snap.system, child_ids, snap.travel, services.weights, k, prices, order=order,
-                    held=held, index=snap.index)
+                    held=held, index=snap.index, allow_moves=allow_moves, lang=lang, stale_units=stale)
     answer = None
     if why is not None:
         structure = snap.system.structure_by_id.get(why)
         if structure is None or not policy.sees_structure(caller, structure):
-            raise ApiProblem(404, "Not found", f"Structure {why!r} does not exist.",
-                             [{"field": "why_not", "in": "query", "reason": "unknown structure"}])
+            raise not_found("Structure", why, "why_not", "query")
         answer = _why_not_out(why_not(snap.system, child_ids, why, snap.travel, services.weights,
-                                      held=held, index=snap.index))
+                                      held=held, index=snap.index, allow_moves=allow_moves, lang=lang,
+                                      stale_units=stale))
     return ProposalsOut(
         child_ids=list(child_ids), sibling_group_id=group_id, order=order, data_version=snap.version,
         prices_available=priced is not None, prices_version=None if priced is None else priced.version,
-        proposals=[_proposal_out(snap, p, prices is not None) for p in found], why_not=answer,
+        proposals=[_proposal_out(snap, p, prices is not None, stale, now, lang) for p in found], why_not=answer,
     )
 
 
-def _proposal_out(snap: Snapshot, p: Proposal, priced: bool) -> ProposalOut:
+def _stale_warnings(snap: Snapshot, unit_ids: Sequence[str], now: datetime, lang: Lang) -> list[str]:
+    out = []
+    for unit_id in dict.fromkeys(unit_ids):
+        structure = snap.system.structure_of(snap.system.unit_by_id[unit_id])
+        at = snap.declared.get(unit_id)
+        out.append(never_declared_words(unit_id, structure, lang) if at is None
+                   else stale_words(unit_id, structure, (now - at).total_seconds() / 86400, lang))
+    return out
+
+
+def _proposal_out(snap: Snapshot, p: Proposal, priced: bool, stale: frozenset[str] = frozenset(),
+                  now: datetime | None = None, lang: Lang = "fr") -> ProposalOut:
+    stale_used = [x.unit_id for x in p.placements if x.unit_id is not None and x.unit_id in stale]
     return ProposalOut(
         own_rank=p.own_rank, system_rank=p.system_rank if priced else None, structure_id=p.structure_id,
         structure_name=snap.system.structure_by_id[p.structure_id].name if p.structure_id else "",
@@ -93,11 +113,14 @@ def _proposal_out(snap: Snapshot, p: Proposal, priced: bool) -> ProposalOut:
         placements=[
             PlacementOut(child_id=x.child_id, structure_id=x.structure_id, unit_id=x.unit_id,
                          travel_minutes=None if x.travel_minutes is None else round(x.travel_minutes, 1),
+                         anchor=x.anchor,
                          score=None if x.score is None else round(x.score.total, 3),
-                         capacity_price=round(x.unit_price, 3) if priced else None)
+                         capacity_price=round(x.unit_price, 3) if priced else None, moved_from=x.moved_from,
+                         vacancies_stale=x.unit_id in stale)
             for x in p.placements
         ],
-        explanation=p.explanation,
+        explanation=p.explanation, moves=list(p.moves), vacancies_stale=bool(stale_used), split_reason=p.split_reason,
+        warnings=_stale_warnings(snap, stale_used, now, lang) if stale_used and now is not None else [],
     )
 
 
@@ -113,9 +136,9 @@ def _why_not_out(w: WhyNot) -> WhyNotOut:
 
 @router.get("/children/{child_id}/proposals", response_model=ProposalsOut, summary="Proposals for a child")
 def child_proposals(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
-                    k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
+                    lang: LangDep, k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
     policy.child(caller, snap.system, child_id)
-    answer = _proposals(services, session, snap, caller, [child_id], None, k, order, why_not)
+    answer = _proposals(services, session, snap, caller, [child_id], None, k, order, why_not, lang=lang)
     services.record(caller.entries("read-proposals", "child", [child_id]), reading=session)
     return answer
 
@@ -123,8 +146,10 @@ def child_proposals(child_id: str, services: ServicesDep, session: SessionDep, s
 @router.get("/sibling-groups/{group_id}/proposals", response_model=ProposalsOut,
             summary="Proposals for a sibling group (fratrie)")
 def group_proposals(group_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
-                    k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
+                    lang: LangDep, k: K = 10, order: Order = "own", why_not: WhyNotQ = None,
+                    allow_moves: AllowMoves = False) -> ProposalsOut:
     group = policy.sibling_group(caller, snap.system, group_id)
-    answer = _proposals(services, session, snap, caller, list(group.child_ids), group_id, k, order, why_not)
+    answer = _proposals(services, session, snap, caller, list(group.child_ids), group_id, k, order, why_not,
+                        allow_moves, lang)
     services.record(caller.entries("read-proposals", "child", group.child_ids), reading=session)
     return answer

@@ -81,9 +81,11 @@ def list_accounts(session: Session) -> list[Account]:
     return [_account(r) for r in session.scalars(select(UserRow).order_by(UserRow.name))]
 
 
-def credentials(session: Session, name: str) -> tuple[Account, str] | None:
-    """The account and its password hash, locked for the sign-in's update (None if unknown)."""
-    row = session.scalars(select(UserRow).where(UserRow.name == name).with_for_update()).one_or_none()
+def credentials(session: Session, name: str, lock: bool = False) -> tuple[Account, str] | None:
+    """The account and its password hash (None if unknown); ``lock``: the row locked for the
+    sign-in's update (in a write transaction)."""
+    query = select(UserRow).where(UserRow.name == name)
+    row = session.scalars(query.with_for_update() if lock else query).one_or_none()
     return None if row is None else (_account(row), row.password_hash)
 
 
@@ -99,7 +101,8 @@ def failed_sign_in(session: Session, user_id: int, now: datetime, limit: int, lo
     """Count a failed sign-in; after ``limit`` in a row the account is locked for ``lock_for``.
     Returns True when it is now locked."""
     row = session.get(UserRow, user_id, populate_existing=True)
-    assert row is not None
+    if row is None:
+        raise NotFoundError(f"user id {user_id} does not exist")
     row.failed_logins += 1
     if row.failed_logins >= limit:
         row.locked_until = now + lock_for

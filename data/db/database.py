@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -46,12 +47,15 @@ from matcher.model import (
     Child,
     CurrentPlacement,
     Home,
+    HomeAbsence,
     JudgeConstraints,
     LegalBasis,
     Location,
     Need,
     Operator,
+    Place,
     PlacementSystem,
+    School,
     Service,
     Sex,
     SiblingGroup,
@@ -60,10 +64,14 @@ from matcher.model import (
     Unit,
     UnitSex,
     Urgency,
+    VisitSite,
+    Wish,
 )
 
 DEFAULT_URL = "sqlite:///var/placement.sqlite3"
 """The embedded default: a SQLite file under ./var, created on demand."""
+DEMO_URL = "sqlite:///var/demo.sqlite3"
+"""The demo's own store (``placement demo``), never the one ``placement serve`` uses."""
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -179,15 +187,38 @@ class Database:
         if self.schema is not None:
             with self.engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-        config = self.alembic_config()
         try:
-            with self.engine.begin() as conn:
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
+            self._alembic(command.upgrade, "head")
         except OperationalError as err:
             raise StoreUnavailableError(
                 f"cannot open the database {self.url_for_display}: {str(err.orig).strip().splitlines()[0]}"
             ) from None
+
+    def downgrade(self, revision: str) -> None:
+        """Take the tables back to an older migration (for operators and tests); a migration
+        that would lose data refuses with the reason."""
+        self._alembic(command.downgrade, revision)
+
+    def _alembic(self, step, revision: str) -> None:
+        """Run an Alembic step in one transaction. On SQLite, foreign keys are off while it runs
+        (a migration that rebuilds a table would otherwise empty the rows that refer to it: the
+        way Alembic's batch mode asks for) and checked whole before the commit."""
+        config = self.alembic_config()
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection if self.is_sqlite else None
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=OFF")  # outside any transaction: SQLite ignores it inside one
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    step(config, revision)
+                    if raw is not None:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StoreUnavailableError(f"migration to {revision} would break {len(broken)} references")
+            finally:
+                if raw is not None:
+                    raw.execute("PRAGMA foreign_keys=ON")
 
     def drop_schema(self) -> None:
         """Drop every table (and the named PostgreSQL schema). For tests and resets."""
@@ -215,18 +246,21 @@ class Database:
         with self.read() as session:
             return current_versions(session)
 
-    def save_system(self, system: PlacementSystem) -> None:
+    def save_system(self, system: PlacementSystem, declared_at: datetime | None = None) -> None:
         """Replace everything the store holds by ``system``, in one transaction.
 
         Reservations and placement history of the previous system go with it; batch jobs stay.
+        Every unit's vacancies count as declared at ``declared_at`` (default: now, naive UTC).
         """
+        declared = declared_at or datetime.now(timezone.utc).replace(tzinfo=None)
         with self.write() as session:
             for table in (ReservationChildRow, PlacementRow, ReservationRow, ChildRow,
                           SiblingGroupRow, UnitRow, StructureRow, HomeRow):
                 session.execute(delete(table))
             _insert(session, HomeRow, [_home_row(h) for h in system.homes])
             _insert(session, StructureRow, [_structure_row(i, s) for i, s in enumerate(system.structures)])
-            _insert(session, UnitRow, [_unit_row(i, u) for i, u in enumerate(system.units)])
+            _insert(session, UnitRow, [{**_unit_row(i, u), "vacancies_declared_at": declared}
+                                       for i, u in enumerate(system.units)])
             _insert(session, SiblingGroupRow,
                     [{"id": g.id, "position": i, "together": g.together} for i, g in enumerate(system.sibling_groups)])
             rank = {cid: r for g in system.sibling_groups for r, cid in enumerate(g.child_ids)}
@@ -238,6 +272,17 @@ class Database:
                 meta.reference_date = system.reference_date
                 meta.version = meta.version + 1
                 meta.definitions_version = meta.definitions_version + 1
+
+    def officers_work(self) -> dict[str, int]:
+        """What officers wrote in the store and ``save_system`` would destroy: reservations and
+        confirmed placements (counts; zero for a store with no tables yet)."""
+        from sqlalchemy import inspect
+
+        with self.read() as session:
+            names = set(inspect(session.connection()).get_table_names(schema=self.schema))
+            if not {"reservations", "placements"} <= names:
+                return {"reservations": 0, "placements": 0}
+            return {"reservations": count_rows(session, ReservationRow), "placements": count_rows(session, PlacementRow)}
 
     def load_system(self) -> PlacementSystem:
         """The placement system the store holds (raises EmptyStoreError when there is none)."""
@@ -295,6 +340,8 @@ class Changes:
     version: StoreVersion
     units: tuple[Unit, ...]
     children: tuple[Child, ...]
+    declared: dict[str, datetime | None] = field(default_factory=dict)
+    """When the changed units' vacancies were last declared."""
 
 
 def load_changes(session: Session, since: int) -> Changes:
@@ -302,17 +349,25 @@ def load_changes(session: Session, since: int) -> Changes:
     it in a session that sees one snapshot (:meth:`Database.consistent_read`), and only for a
     system loaded at the same ``definitions`` version: otherwise load the whole system again."""
     version = current_versions(session)
-    units = tuple(
-        _unit(u) for u in session.execute(
-            select(UnitRow.__table__).where(UnitRow.changed_version > since).order_by(UnitRow.position))
-    )
+    unit_rows = session.execute(
+        select(UnitRow.__table__).where(UnitRow.changed_version > since).order_by(UnitRow.position)).all()
+    units = tuple(_unit(u) for u in unit_rows)
     child_rows = session.execute(
         select(ChildRow.__table__).where(ChildRow.changed_version > since).order_by(ChildRow.position)).all()
-    home_ids = sorted({c.home_id for c in child_rows})
+    home_ids = sorted({c.home_id for c in child_rows if c.home_id is not None})
     homes = {h.id: _home(h) for h in session.execute(select(HomeRow.__table__).where(HomeRow.id.in_(home_ids)))} \
         if home_ids else {}
-    children = tuple(_child(c, homes[c.home_id]) for c in child_rows)
-    return Changes(since, version, units, children)
+    children = tuple(_child(c, homes.get(c.home_id)) for c in child_rows)
+    return Changes(since, version, units, children, {u.id: u.vacancies_declared_at for u in unit_rows})
+
+
+def load_declared(session: Session, since: int | None = None) -> dict[str, datetime | None]:
+    """When each unit's vacancies were last declared (all units, or those changed after data
+    version ``since``)."""
+    query = select(UnitRow.id, UnitRow.vacancies_declared_at)
+    if since is not None:
+        query = query.where(UnitRow.changed_version > since)
+    return {uid: at for uid, at in session.execute(query)}
 
 
 def load_system(session: Session) -> PlacementSystem:
@@ -340,7 +395,7 @@ def load_system(session: Session) -> PlacementSystem:
         SiblingGroup(g.id, tuple(cid for _, cid in sorted(members.get(g.id, []))), g.together)
         for g in session.execute(select(SiblingGroupRow.__table__).order_by(SiblingGroupRow.position))
     )
-    children = tuple(_child(c, homes[c.home_id]) for c in child_rows)
+    children = tuple(_child(c, homes.get(c.home_id)) for c in child_rows)
     return PlacementSystem(meta.reference_date, children, groups, structures, units)
 
 
@@ -382,7 +437,9 @@ def _unit_row(i: int, u: Unit) -> dict:
 
 def _child_row(i: int, c: Child, rank: int | None) -> dict:
     return {
-        "id": c.id, "position": i, "birth_date": c.birth_date, "sex": c.sex.value, "home_id": c.home.id,
+        "id": c.id, "position": i, "birth_date": c.birth_date, "sex": c.sex.value,
+        "home_id": c.home.id if c.home is not None else None,
+        "home_absence": c.home_absence.value if c.home_absence is not None else None,
         "waiting_since": c.waiting_since, "sibling_group_id": c.sibling_group_id, "sibling_rank": rank,
         "needs": sorted(n.value for n in c.needs), "legal_basis": c.legal_basis.value,
         "urgency": c.urgency.value,
@@ -394,7 +451,27 @@ def _child_row(i: int, c: Child, rank: int | None) -> dict:
         "judge_separated_from": sorted(c.judge.separated_from),
         "pregnant": c.pregnant, "own_child_birth_date": c.own_child_birth_date,
         "service": c.service.value,
+        **_place_columns("school", c.school), **_place_columns("visit_site", c.visit_site),
+        "judge_supervised_visits": c.judge.supervised_visits, "own_children": c.own_children,
+        "judge_placed_away": c.judge.placed_away, "wish": c.wish.value,
     }
+
+
+def _place_columns(prefix: str, place: Place | None) -> dict:
+    loc = place.location if place is not None else None
+    return {
+        f"{prefix}_id": place.id if place is not None else None,
+        f"{prefix}_lat": loc.lat if loc else None, f"{prefix}_lon": loc.lon if loc else None,
+        f"{prefix}_commune": loc.commune if loc else None, f"{prefix}_departement": loc.departement if loc else None,
+    }
+
+
+def _place(kind: type[Place], row, prefix: str) -> Place | None:
+    pid = getattr(row, f"{prefix}_id")
+    if not pid:
+        return None
+    return kind(pid, Location(getattr(row, f"{prefix}_lat"), getattr(row, f"{prefix}_lon"),
+                              getattr(row, f"{prefix}_commune"), getattr(row, f"{prefix}_departement")))
 
 
 _SEX = {e.value: e for e in Sex}
@@ -402,6 +479,8 @@ _NEED = {e.value: e for e in Need}
 _LEGAL = {e.value: e for e in LegalBasis}
 _URGENCY = {e.value: e for e in Urgency}
 _SERVICE = {e.value: e for e in Service}
+_WISH = {e.value: e for e in Wish}
+_ABSENCE = {e.value: e for e in HomeAbsence}
 _UNIT_SEX = {e.value: e for e in UnitSex}
 """Enum members by value: a dict look-up instead of ``Enum(value)`` (the reload after each
 confirmation converts every child's fields)."""
@@ -415,7 +494,7 @@ def _unit(u) -> Unit:
     return Unit(u.id, u.structure_id, u.age_min, u.age_max, _UNIT_SEX[u.sex], u.capacity, u.occupied, u.takes_siblings)
 
 
-def _child(c, home: Home) -> Child:
+def _child(c, home: Home | None) -> Child:
     current = CurrentPlacement(c.current_unit_id, c.current_since) if c.current_unit_id and c.current_since else None
     return Child(
         id=c.id, birth_date=c.birth_date, sex=_SEX[c.sex], home=home, waiting_since=c.waiting_since,
@@ -426,9 +505,15 @@ def _child(c, home: Home) -> Child:
             excluded_departements=frozenset(c.judge_excluded_departements),
             max_travel_minutes=c.judge_max_travel_minutes,
             separated_from=frozenset(c.judge_separated_from),
+            supervised_visits=bool(c.judge_supervised_visits),
+            placed_away=bool(c.judge_placed_away),
         ),
         pregnant=c.pregnant, own_child_birth_date=c.own_child_birth_date,
         service=_SERVICE[c.service] if c.service else None,
+        home_absence=_ABSENCE[c.home_absence] if c.home_absence else None,
+        school=_place(School, c, "school"), visit_site=_place(VisitSite, c, "visit_site"),
+        own_children=c.own_children or 0,
+        wish=_WISH.get(c.wish or "none", Wish.NONE),
     )
 
 

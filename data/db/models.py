@@ -72,7 +72,7 @@ class StructureRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(32), index=True)
-    operator: Mapped[str] = mapped_column(String(16))
+    operator: Mapped[str] = mapped_column(String(32))
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     commune: Mapped[str] = mapped_column(String(10), index=True)
@@ -103,6 +103,9 @@ class UnitRow(Base):
     takes_siblings: Mapped[bool] = mapped_column(Boolean, default=True)
     changed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
     """Data version of the last change of ``capacity`` or ``occupied`` (holds do not count)."""
+    vacancies_declared_at: Mapped[datetime | None] = mapped_column(DateTime())
+    """When the structure last declared this unit's places (a manager's update, or the import of
+    the system): vacancies older than the server's ``stale_after_days`` are shown as stale."""
 
 
 class SiblingGroupRow(Base):
@@ -120,7 +123,8 @@ class ChildRow(Base):
     position: Mapped[int] = mapped_column(Integer)
     birth_date: Mapped[date] = mapped_column(Date)
     sex: Mapped[str] = mapped_column(String(1))
-    home_id: Mapped[str] = mapped_column(ForeignKey("homes.id"), index=True)
+    home_id: Mapped[str | None] = mapped_column(ForeignKey("homes.id"), index=True)
+    """Empty when the child has no family home (``home_absence`` says why)."""
     waiting_since: Mapped[date] = mapped_column(Date)
     sibling_group_id: Mapped[str | None] = mapped_column(ForeignKey("sibling_groups.id"), index=True)
     sibling_rank: Mapped[int | None] = mapped_column(Integer)
@@ -138,6 +142,24 @@ class ChildRow(Base):
     own_child_birth_date: Mapped[date | None] = mapped_column(Date)
     service: Mapped[str | None] = mapped_column(String(32), index=True)
     """The ASE service that follows the child (matcher.Service); empty in stores written before it."""
+    home_absence: Mapped[str | None] = mapped_column(String(16))
+    """Why there is no family home (matcher.HomeAbsence), when ``home_id`` is empty."""
+    school_id: Mapped[str | None] = mapped_column(String(64))
+    school_lat: Mapped[float | None] = mapped_column(Float)
+    school_lon: Mapped[float | None] = mapped_column(Float)
+    school_commune: Mapped[str | None] = mapped_column(String(10))
+    school_departement: Mapped[str | None] = mapped_column(String(3))
+    visit_site_id: Mapped[str | None] = mapped_column(String(64))
+    visit_site_lat: Mapped[float | None] = mapped_column(Float)
+    visit_site_lon: Mapped[float | None] = mapped_column(Float)
+    visit_site_commune: Mapped[str | None] = mapped_column(String(10))
+    visit_site_departement: Mapped[str | None] = mapped_column(String(3))
+    judge_supervised_visits: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    own_children: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    judge_placed_away: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    """The judge placed the child away on purpose (not a rebalancing candidate)."""
+    wish: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    """The child's stated wish about a move (matcher.Wish)."""
     changed_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
     """Data version of the last change of the current placement (a confirmation)."""
 
@@ -158,9 +180,13 @@ class ReservationRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime())
     expires_at: Mapped[datetime] = mapped_column(DateTime())
     closed_at: Mapped[datetime | None] = mapped_column(DateTime())
+    bundle_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    """For a fratrie held over several units in one step: the id of the bundle's first
+    reservation, carried by each of them (all held, confirmed or cancelled together)."""
     service: Mapped[str | None] = mapped_column(String(32))
     """The holder's service: only it (or an administrator) may confirm or cancel."""
-    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64), index=True)
+    """The account that made the hold (its holder)."""
     confirmed_by: Mapped[str | None] = mapped_column(String(64))
     cancelled_by: Mapped[str | None] = mapped_column(String(64))
 
@@ -193,7 +219,9 @@ class BatchJobRow(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     method: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
-    """queued, running, succeeded or failed."""
+    """queued, running, succeeded, failed or cancelled."""
+    stage: Mapped[str | None] = mapped_column(String(32))
+    """The stage under way (loading, building, solving, checking, summarising)."""
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime())

@@ -37,6 +37,11 @@ HELD, CONFIRMED, CANCELLED, EXPIRED = "held", "confirmed", "cancelled", "expired
 LIVE_STATUSES = (HELD,)
 
 
+def _shown(value: str) -> str:
+    """An id the caller sent, as an error may echo it: at most 64 characters."""
+    return repr(value if len(value) <= 64 else value[:63] + "…")
+
+
 def utcnow() -> datetime:
     """Now, as the store keeps it (naive UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -49,6 +54,7 @@ class UnitState:
     capacity: int
     occupied: int
     held: int
+    vacancies_declared_at: datetime | None = None
 
     @property
     def free(self) -> int:
@@ -58,8 +64,8 @@ class UnitState:
 def unit_state(session: Session, unit_id: str) -> UnitState:
     row = session.get(UnitRow, unit_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"unit {unit_id!r} does not exist")
-    return UnitState(row.id, row.structure_id, row.capacity, row.occupied, row.held)
+        raise NotFoundError(f"unit {_shown(unit_id)} does not exist")
+    return UnitState(row.id, row.structure_id, row.capacity, row.occupied, row.held, row.vacancies_declared_at)
 
 
 def live_holds(session: Session, now: datetime) -> dict[str, int]:
@@ -76,14 +82,16 @@ def live_holds(session: Session, now: datetime) -> dict[str, int]:
 def get_reservation(session: Session, reservation_id: str) -> ReservationRow:
     row = session.get(ReservationRow, reservation_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"reservation {reservation_id!r} does not exist")
+        raise NotFoundError(f"reservation {_shown(reservation_id)} does not exist")
     return row
 
 
-def expire_holds(session: Session, now: datetime, unit_id: str | None = None) -> int:
+def expire_holds(session: Session, now: datetime, unit_id: str | None = None,
+                 released_ids: list[str] | None = None) -> int:
     """Release every hold past its expiry (on one unit, or all): status ``expired``, places given
     back. Safe under concurrency: a hold is released by the one transaction whose conditional
-    update flips its status. Returns the number of holds released."""
+    update flips its status. Returns the number of holds released (their ids are appended to
+    ``released_ids`` when given)."""
     query = select(ReservationRow.id, ReservationRow.unit_id, ReservationRow.places).where(
         ReservationRow.status == HELD, ReservationRow.expires_at <= now
     )
@@ -99,6 +107,8 @@ def expire_holds(session: Session, now: datetime, unit_id: str | None = None) ->
         if flipped:
             session.execute(update(UnitRow).where(UnitRow.id == uid).values(held=UnitRow.held - places))
             released += 1
+            if released_ids is not None:
+                released_ids.append(rid)
     return released
 
 
@@ -119,45 +129,90 @@ def hold(
     unit has too few free places (occupied + held). Eligibility is the caller's job (it knows
     the domain rules); this function guarantees only that no place is promised twice.
     """
-    if not child_ids:
-        raise ConflictError("a reservation needs at least one child")
-    state = unit_state(session, unit_id)
-    known = set(session.scalars(select(ChildRow.id).where(ChildRow.id.in_(list(child_ids)))))
+    return hold_bundle(session, parts=[(unit_id, list(child_ids))], sibling_group_id=sibling_group_id,
+                       ttl=ttl, now=now, by=by, service=service)[0]
+
+
+def hold_bundle(
+    session: Session,
+    *,
+    parts: Sequence[tuple[str, Sequence[str]]],
+    sibling_group_id: str | None,
+    ttl: timedelta,
+    now: datetime,
+    by: str | None = None,
+    service: str | None = None,
+) -> list[ReservationRow]:
+    """Hold places in one or several units, all or nothing, in the caller's transaction: one
+    reservation per unit (``parts``: unit id and the children it takes); with more than one,
+    each carries the id of the first as ``bundle_id`` and they are confirmed or cancelled
+    together. The units are taken in id order (two bundles never wait for each other in a
+    cycle); the first unit without room raises ConflictError and the caller's transaction rolls
+    back every place taken before it."""
+    child_ids = [c for _, children in parts for c in children]
+    if not parts or any(not children for _, children in parts):
+        raise ConflictError("a reservation needs at least one child in each unit")
+    if len(set(child_ids)) != len(child_ids):
+        raise ConflictError("a child is listed twice")
+    if len({u for u, _ in parts}) != len(parts):
+        raise ConflictError("a unit is listed twice: put its children together")
+    for unit_id, _ in parts:
+        unit_state(session, unit_id)
+    known = set(session.scalars(select(ChildRow.id).where(ChildRow.id.in_(child_ids))))
     missing = [c for c in child_ids if c not in known]
     if missing:
         raise NotFoundError(f"child(ren) {', '.join(missing)} do not exist")
-    expire_holds(session, now, unit_id)
+    for unit_id, _ in parts:
+        expire_holds(session, now, unit_id)
     busy = session.execute(
         select(ReservationChildRow.child_id, ReservationRow.id, ReservationRow.unit_id)
         .join(ReservationRow, ReservationRow.id == ReservationChildRow.reservation_id)
-        .where(ReservationChildRow.child_id.in_(list(child_ids)), ReservationRow.status == HELD,
+        .where(ReservationChildRow.child_id.in_(child_ids), ReservationRow.status == HELD,
                ReservationRow.expires_at > now)
     ).all()
     if busy:
         said = "; ".join(f"{c} already holds a place in unit {u} (reservation {r})" for c, r, u in busy)
         raise ConflictError(said + ": cancel it first")
-    n = len(child_ids)
-    taken = session.execute(
-        update(UnitRow)
-        .where(UnitRow.id == unit_id, UnitRow.occupied + UnitRow.held + n <= UnitRow.capacity)
-        .values(held=UnitRow.held + n)
-    ).rowcount
-    if taken != 1:
-        state = unit_state(session, unit_id)
-        raise ConflictError(
-            f"unit {unit_id} has {max(state.free, 0)} free place(s) for {n} child(ren): "
-            f"{state.occupied} occupied and {state.held} held of {state.capacity}"
-        )
-    row = ReservationRow(
-        id=f"R-{uuid.uuid4().hex[:16]}", unit_id=unit_id, sibling_group_id=sibling_group_id,
-        child_ids=list(child_ids), places=n, status=HELD, created_at=now, expires_at=now + ttl,
-        created_by=by, service=service,
-    )
-    session.add(row)
+    for unit_id, children in sorted(parts, key=lambda p: p[0]):
+        n = len(children)
+        taken = session.execute(
+            update(UnitRow)
+            .where(UnitRow.id == unit_id, UnitRow.occupied + UnitRow.held + n <= UnitRow.capacity)
+            .values(held=UnitRow.held + n)
+        ).rowcount
+        if taken != 1:
+            state = unit_state(session, unit_id)
+            raise ConflictError(
+                f"unit {unit_id} has {max(state.free, 0)} free place(s) for {n} child(ren): "
+                f"{state.occupied} occupied and {state.held} held of {state.capacity}"
+                + (": nothing was held" if len(parts) > 1 else "")
+            )
+    rows = []
+    for unit_id, children in parts:
+        rows.append(ReservationRow(
+            id=f"R-{uuid.uuid4().hex[:16]}", unit_id=unit_id, sibling_group_id=sibling_group_id,
+            child_ids=list(children), places=len(children), status=HELD, created_at=now, expires_at=now + ttl,
+            created_by=by, service=service,
+        ))
+    if len(rows) > 1:
+        for row in rows:
+            row.bundle_id = rows[0].id
+    session.add_all(rows)
     session.flush()
-    session.add_all(ReservationChildRow(reservation_id=row.id, child_id=c) for c in child_ids)
+    session.add_all(ReservationChildRow(reservation_id=r.id, child_id=c) for r in rows for c in r.child_ids)
     session.flush()
-    return row
+    return rows
+
+
+def bundle_of(session: Session, row: ReservationRow, lock: bool = False) -> list[ReservationRow]:
+    """Every reservation of ``row``'s bundle, the first one first (just ``row`` outside a bundle)."""
+    if row.bundle_id is None:
+        return [row]
+    query = select(ReservationRow).where(ReservationRow.bundle_id == row.bundle_id).order_by(ReservationRow.id)
+    if lock:
+        query = query.with_for_update()
+    rows = list(session.scalars(query.execution_options(populate_existing=True)))
+    return sorted(rows, key=lambda r: (r.id != r.bundle_id, r.unit_id))
 
 
 def _lock_reservation(session: Session, reservation_id: str) -> ReservationRow:
@@ -166,64 +221,75 @@ def _lock_reservation(session: Session, reservation_id: str) -> ReservationRow:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if row is None:
-        raise NotFoundError(f"reservation {reservation_id!r} does not exist")
+        raise NotFoundError(f"reservation {_shown(reservation_id)} does not exist")
     return row
 
 
-def _closed(row: ReservationRow) -> ConflictError:
-    return ConflictError(f"reservation {row.id} is already {row.status}")
+def _closed(row: ReservationRow, status: str | None = None) -> ConflictError:
+    return ConflictError(f"reservation {row.id} is already {status or row.status}")
+
+
+def _live_bundle(session: Session, reservation_id: str, now: datetime) -> list[ReservationRow]:
+    """The reservation's bundle, locked, expired holds released; 409 unless every one is live."""
+    row = _lock_reservation(session, reservation_id)
+    rows = bundle_of(session, row, lock=True)
+    if any(r.status == HELD and r.expires_at <= now for r in rows):
+        for r in rows:
+            expire_holds(session, now, r.unit_id)
+        for r in rows:
+            session.refresh(r)
+    for r in rows:
+        if r.status != HELD:
+            raise _closed(r if r.bundle_id is None or r.id == row.id else row, r.status)
+    return rows
 
 
 def confirm(session: Session, reservation_id: str, now: datetime, on: date, by: str | None = None) -> ReservationRow:
     """Turn a live hold into placements, in the caller's one transaction: each child's current
     placement is set (from ``on``), the unit's held places become occupied, a child moved from
     another unit frees that place, and the data version changes (the units and children changed
-    carry it, :func:`~data.db.database.bump_version`). 409 when the hold is no longer
-    live (confirmed, cancelled or expired)."""
-    row = _lock_reservation(session, reservation_id)
-    if row.status == HELD and row.expires_at <= now:
-        expire_holds(session, now, row.unit_id)
-        session.refresh(row)
-    if row.status != HELD:
-        raise _closed(row)
-    session.execute(
-        update(UnitRow).where(UnitRow.id == row.unit_id)
-        .values(held=UnitRow.held - row.places, occupied=UnitRow.occupied + row.places)
-    )
-    changed_units = {row.unit_id}
-    for child in session.scalars(select(ChildRow).where(ChildRow.id.in_(row.child_ids))):
-        if child.current_unit_id is not None and child.current_unit_id != row.unit_id:
-            session.execute(
-                update(UnitRow).where(UnitRow.id == child.current_unit_id, UnitRow.occupied > 0)
-                .values(occupied=UnitRow.occupied - 1)
-            )
-            changed_units.add(child.current_unit_id)
-        child.current_unit_id = row.unit_id
-        child.current_since = on
-        session.add(PlacementRow(child_id=child.id, unit_id=row.unit_id, since=on, reservation_id=row.id,
-                                 created_at=now))
-    row.status = CONFIRMED
-    row.closed_at = now
-    row.confirmed_by = by
-    bump_version(session, units=changed_units, children=row.child_ids)
+    carry it, :func:`~data.db.database.bump_version`). A hold of a bundle (a fratrie over several
+    units) confirms every reservation of the bundle, or none. 409 when a hold is no longer live
+    (confirmed, cancelled or expired)."""
+    rows = _live_bundle(session, reservation_id, now)
+    changed_units: set[str] = set()
+    children_changed: list[str] = []
+    for row in rows:
+        session.execute(
+            update(UnitRow).where(UnitRow.id == row.unit_id)
+            .values(held=UnitRow.held - row.places, occupied=UnitRow.occupied + row.places)
+        )
+        changed_units.add(row.unit_id)
+        for child in session.scalars(select(ChildRow).where(ChildRow.id.in_(row.child_ids))):
+            if child.current_unit_id is not None and child.current_unit_id != row.unit_id:
+                session.execute(
+                    update(UnitRow).where(UnitRow.id == child.current_unit_id, UnitRow.occupied > 0)
+                    .values(occupied=UnitRow.occupied - 1)
+                )
+                changed_units.add(child.current_unit_id)
+            child.current_unit_id = row.unit_id
+            child.current_since = on
+            session.add(PlacementRow(child_id=child.id, unit_id=row.unit_id, since=on, reservation_id=row.id,
+                                     created_at=now))
+        children_changed.extend(row.child_ids)
+        row.status = CONFIRMED
+        row.closed_at = now
+        row.confirmed_by = by
+    bump_version(session, units=changed_units, children=children_changed)
     session.flush()
-    return row
+    return next(r for r in rows if r.id == reservation_id)
 
 
 def cancel(session: Session, reservation_id: str, now: datetime, by: str | None = None) -> ReservationRow:
-    """Give a live hold's places back. 409 when it is no longer live."""
-    row = _lock_reservation(session, reservation_id)
-    if row.status == HELD and row.expires_at <= now:
-        expire_holds(session, now, row.unit_id)
-        session.refresh(row)
-    if row.status != HELD:
-        raise _closed(row)
-    session.execute(update(UnitRow).where(UnitRow.id == row.unit_id).values(held=UnitRow.held - row.places))
-    row.status = CANCELLED
-    row.closed_at = now
-    row.cancelled_by = by
+    """Give a live hold's places back (every reservation of its bundle). 409 when it is no longer live."""
+    rows = _live_bundle(session, reservation_id, now)
+    for row in rows:
+        session.execute(update(UnitRow).where(UnitRow.id == row.unit_id).values(held=UnitRow.held - row.places))
+        row.status = CANCELLED
+        row.closed_at = now
+        row.cancelled_by = by
     session.flush()
-    return row
+    return next(r for r in rows if r.id == reservation_id)
 
 
 def refresh_expiry(session: Session, row: ReservationRow, now: datetime) -> ReservationRow:
@@ -234,8 +300,10 @@ def refresh_expiry(session: Session, row: ReservationRow, now: datetime) -> Rese
     return row
 
 
-def set_unit_places(session: Session, unit_id: str, *, capacity: int | None, occupied: int | None) -> UnitState:
-    """A structure manager's update of a unit's capacity and occupied places.
+def set_unit_places(session: Session, unit_id: str, *, capacity: int | None, occupied: int | None,
+                    now: datetime | None = None) -> UnitState:
+    """A structure manager's update of a unit's capacity and occupied places: a declaration of
+    its vacancies (``vacancies_declared_at`` becomes ``now``).
 
     409 when the result would leave fewer places than are taken: capacity below occupied + held,
     or occupied below the children the store has placed there.
@@ -251,7 +319,7 @@ def set_unit_places(session: Session, unit_id: str, *, capacity: int | None, occ
     changed = session.execute(
         update(UnitRow)
         .where(UnitRow.id == unit_id, UnitRow.held + new_occupied <= new_capacity)
-        .values(capacity=new_capacity, occupied=new_occupied)
+        .values(capacity=new_capacity, occupied=new_occupied, vacancies_declared_at=now or utcnow())
     ).rowcount
     if changed != 1:
         state = unit_state(session, unit_id)
@@ -295,7 +363,7 @@ def create_job(session: Session, method: str, now: datetime, owner: str | None =
 def get_job(session: Session, job_id: str) -> BatchJobRow:
     row = session.get(BatchJobRow, job_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"batch job {job_id!r} does not exist")
+        raise NotFoundError(f"batch job {_shown(job_id)} does not exist")
     return row
 
 

@@ -1,4 +1,9 @@
-"""The home x structure travel-time matrix: computed by the engine and cached, or imported.
+"""The origin x structure travel-time matrix: computed by the engine and cached, or imported.
+
+Origins are the points a child's travel is read from (:attr:`matcher.model.PlacementSystem.origins`):
+family homes, schools, supervised-visit sites and the places of the services that are some
+child's anchor; pass ``system.origins``, not only ``system.homes``. Each is a
+:class:`matcher.model.Place` (an id and a location); below, "home" means any such origin.
 
 :func:`travel_matrix` snaps family homes to a grid (``DoorToDoor.snap_m``, 150 m by default,
 Lambert-93) so that homes in one cell share one origin row: at 10x scale this bounds the rows to
@@ -9,7 +14,8 @@ network files, the model parameters and every home and structure coordinate, and
 whenever the same inputs come again.
 
 :func:`load_external_matrix` imports a matrix computed elsewhere (r5py, OpenTripPlanner, a
-journey-planner API) as CSV or Parquet with columns origin (home id), destination (structure id),
+journey-planner API) as CSV or Parquet with columns origin (home, school, visit site or service
+place id), destination (structure id),
 minutes; a missing pair is unreachable. A malformed file is refused whole.
 """
 
@@ -28,11 +34,13 @@ import pyarrow.parquet as pq
 
 from data.errors import DataIssue, MissingFileError, PlacementDataError, SchemaError, UnknownReferenceError
 from data.transit.network import TransitNetwork, to_l93
-from matcher.model import Home, Structure
+from matcher.model import Place, Structure
 from matcher.travel import TravelMatrix
 
 CACHE_ENV = "PLACEMENT_CACHE_DIR"
 MATRIX_FORMAT = "travel-matrix-v1"
+Home = Place
+"""Any origin of the matrix (family home, school, visit site, service place)."""
 
 
 def default_cache_dir() -> Path:
@@ -71,15 +79,17 @@ def travel_matrix(
     progress: Callable[[int, int], None] | None = None,
     network: TransitNetwork | None = None,
 ) -> TravelMatrix:
-    """Door-to-door minutes from every distinct home to every structure (cached on disk, Parquet).
+    """Door-to-door minutes from every distinct origin to every structure (cached on disk, Parquet).
 
-    Homes with the same id must be the same home (siblings share one); rows are snapped origins.
+    ``homes``: the origins (``system.origins``: family homes, schools, visit sites, service
+    places). Origins with the same id must be the same point (siblings share one home); rows
+    are snapped origins.
     ``progress(done, total)`` is called after each chunk of origins when the matrix is computed.
     """
     unique: dict[str, Home] = {}
     for h in homes:
         if h.id in unique and unique[h.id].location != h.location:
-            raise PlacementDataError(f"home {h.id} is given twice with different locations")
+            raise PlacementDataError(f"origin {h.id} is given twice with different locations")
         unique.setdefault(h.id, h)
     homes = list(unique.values())
     structures = list(structures)
@@ -143,7 +153,8 @@ def _read_cached(path: Path, digest: str) -> TravelMatrix | None:
 def load_external_matrix(path: Path, homes: Sequence[Home], structures: Sequence[Structure]) -> TravelMatrix:
     """A matrix computed elsewhere: CSV or Parquet with columns origin, destination, minutes.
 
-    origin is a home id, destination a structure id, minutes a non-negative number; a pair left
+    origin is an origin id (``system.origins``: a family home, school, visit site or service
+    place), destination a structure id, minutes a non-negative number; a pair left
     out is unreachable. Every problem (missing columns, empty, non-numeric or negative minutes,
     unknown ids, duplicated pairs) is reported at once, naming file, row and column, and the
     file is refused whole (PlacementDataError).
@@ -186,7 +197,7 @@ def load_external_matrix(path: Path, homes: Sequence[Home], structures: Sequence
     dests = df["destination"].astype("string").str.strip()
     for r, o in zip(rownum, origins):
         if o is pd.NA or o not in home_row:
-            issues.append(DataIssue(name, int(r), "origin", f"unknown home id {o!r}"))
+            issues.append(DataIssue(name, int(r), "origin", f"unknown origin id {o!r} (home, school, visit site or service)"))
     for r, d in zip(rownum, dests):
         if d is pd.NA or d not in col_of:
             issues.append(DataIssue(name, int(r), "destination", f"unknown structure id {d!r}"))

@@ -48,6 +48,9 @@ _EPS = 1e-4
 """A zero-cost edge is stored as this many minutes (csgraph drops explicit zeros)."""
 ROAD_MAX_KM = 1000.0
 """Beyond this straight-line distance (overseas), no road fallback: unreachable (NaN)."""
+SERVICE_AREA_CENTRE = (46.6, 2.5)
+"""Centre of mainland France (lat, lon): a point more than :data:`ROAD_MAX_KM` from it (overseas,
+0,0, latitude and longitude swapped) is outside the network and unreachable from anywhere."""
 DIRECT_FEEDER_MAX_M = 5000.0
 """A direct feeder (bus) from origin to destination is considered only below this distance."""
 
@@ -73,6 +76,20 @@ class Journey:
     @property
     def reachable(self) -> bool:
         return bool(np.isfinite(self.minutes))
+
+
+def km_from_service_area(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Great-circle kilometres from :data:`SERVICE_AREA_CENTRE` (the Lambert-93 projection is
+    meaningless far from France, so this check does not use it)."""
+    p1, l1 = np.radians(SERVICE_AREA_CENTRE[0]), np.radians(SERVICE_AREA_CENTRE[1])
+    p2, l2 = np.radians(np.asarray(lat, dtype=float)), np.radians(np.asarray(lon, dtype=float))
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin((l2 - l1) / 2) ** 2
+    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def outside_service_area(lat: float, lon: float) -> bool:
+    """True for a point the network cannot reach at all (see :data:`SERVICE_AREA_CENTRE`)."""
+    return bool(km_from_service_area(np.array([lat]), np.array([lon]))[0] > ROAD_MAX_KM)
 
 
 def to_l93(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -259,6 +276,8 @@ class TransitNetwork:
         dx, dy = to_l93(destinations[:, 0], destinations[:, 1])
         a_idx, a_min, _ = self._access(ox, oy)
         e_idx, e_min, _ = self._access(dx, dy)
+        o_out = km_from_service_area(origins[:, 0], origins[:, 1]) > ROAD_MAX_KM
+        d_out = km_from_service_area(destinations[:, 0], destinations[:, 1]) > ROAD_MAX_KM
         n_o, m = len(origins), len(destinations)
         out = np.empty((n_o, m), dtype=np.float32)
         k = a_idx.shape[1]
@@ -278,6 +297,8 @@ class TransitNetwork:
             bus = np.where(d <= DIRECT_FEEDER_MAX_M, self._feeder(d, np.zeros_like(d, bool)), np.inf)
             np.minimum(t, np.minimum(direct, bus).astype(np.float32), out=t)
             t = np.where(np.isfinite(t), t, self._road(d)).astype(np.float32)
+            t[o_out[start:stop]] = np.nan
+            t[:, d_out] = np.nan
             out[start:stop] = t
             if progress is not None:
                 progress(stop, n_o)

@@ -4,7 +4,7 @@ batch job, and ``audit_log``, append-only: triggers refuse UPDATE and DELETE (an
 PostgreSQL), so the application cannot rewrite it.
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-01 06:40:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0003"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
@@ -66,6 +66,7 @@ def upgrade() -> None:
         for column in ("created_by", "confirmed_by", "cancelled_by"):
             batch.add_column(sa.Column(column, sa.String(64), nullable=True))
         batch.add_column(sa.Column("service", sa.String(32), nullable=True))
+        batch.create_index(batch.f("ix_reservations_created_by"), ["created_by"], unique=False)
     with op.batch_alter_table("batch_jobs") as batch:
         batch.add_column(sa.Column("owner", sa.String(64), nullable=True))
         batch.create_index(batch.f("ix_batch_jobs_owner"), ["owner"], unique=False)
@@ -91,6 +92,7 @@ def downgrade() -> None:
         batch.drop_index(batch.f("ix_batch_jobs_owner"))
         batch.drop_column("owner")
     with op.batch_alter_table("reservations") as batch:
+        batch.drop_index(batch.f("ix_reservations_created_by"))
         for column in ("service", "cancelled_by", "confirmed_by", "created_by"):
             batch.drop_column(column)
     op.drop_table("refresh_tokens")

@@ -1,0 +1,196 @@
+"""Sentences for placement officers, in French or English: the words of proposals, "why not"
+and split reasons. Pure (no I/O).
+
+Rules of the wording: whole sentences, rounded numbers (minutes as integers, euros without
+decimals), a structure's name beside its id, no internal term (component names, enum values).
+The machine fields stay in the JSON next to the sentence; this module only says them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Literal
+
+from matcher.model import Child, Need, Sex, Structure, Unit, UnitSex, Zone
+
+Lang = Literal["fr", "en"]
+LANGS: tuple[str, ...] = ("fr", "en")
+DEFAULT_LANG: Lang = "fr"
+
+
+def pick_lang(accept_language: str | None, default: Lang = DEFAULT_LANG) -> Lang:
+    """The first language of an ``Accept-Language`` header we speak (by quality), else ``default``.
+
+    ``"en-GB,en;q=0.9,fr;q=0.8"`` -> ``"en"``; ``"de"`` -> the default; ``None`` -> the default.
+    """
+    if not accept_language:
+        return default
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        bits = [b.strip() for b in part.split(";")]
+        tag = bits[0].lower()
+        quality = 1.0
+        for b in bits[1:]:
+            if b.startswith("q="):
+                try:
+                    quality = float(b[2:])
+                except ValueError:
+                    quality = 0.0
+        primary = tag.split("-")[0]
+        if primary in LANGS and quality > 0:
+            ranked.append((-quality, position, primary))
+    return min(ranked)[2] if ranked else default  # type: ignore[return-value]
+
+
+def minutes(value: float, lang: Lang) -> str:
+    """``12.6`` -> "13 min" (integers: officers read minutes, not tenths)."""
+    return f"{round(value):.0f} min"
+
+
+def euros(value: float, lang: Lang) -> str:
+    n = f"{round(value):,.0f}"
+    return (n.replace(",", "\u202f") + " €") if lang == "fr" else ("€" + n)
+
+
+def structure_name(s: Structure) -> str:
+    """"MECS Vaugirard (S-near)": the name officers know, the id they can look up."""
+    return f"{s.name} ({s.id})"
+
+
+_UNIT_SEX = {
+    "fr": {UnitSex.MIXED: "", UnitSex.GIRLS: " (filles)", UnitSex.BOYS: " (garçons)"},
+    "en": {UnitSex.MIXED: "", UnitSex.GIRLS: " (girls)", UnitSex.BOYS: " (boys)"},
+}
+
+
+def unit_words(u: Unit, lang: Lang) -> str:
+    """"the 4-11 unit U-near-4" / "l'unité 4-11 ans U-near-4"."""
+    if lang == "fr":
+        return f"l'unité {u.age_min}-{u.age_max} ans{_UNIT_SEX['fr'][u.sex]} {u.id}"
+    return f"the {u.age_min}-{u.age_max} unit{_UNIT_SEX['en'][u.sex]} {u.id}"
+
+
+def sibling_words(child: Child, lang: Lang) -> str:
+    """"her sister E-001026" reads better from the group's side: "sa sœur" / "the sister"."""
+    if lang == "fr":
+        return f"{'sa sœur' if child.sex is Sex.FEMALE else 'son frère'} {child.id}"
+    return f"{'the sister' if child.sex is Sex.FEMALE else 'the brother'} {child.id}"
+
+
+NEED_WORDS: Mapping[str, Mapping[Need, str]] = {
+    "fr": {Need.DISABILITY: "un handicap", Need.PSYCHIC_CARE: "des soins psychiques",
+           Need.MOTHER_CHILD: "un accueil mère-enfant", Need.PROTECTION: "une protection (place secrète)",
+           Need.UNACCOMPANIED_MINOR: "un accompagnement de mineur non accompagné"},
+    "en": {Need.DISABILITY: "disability care", Need.PSYCHIC_CARE: "psychological care",
+           Need.MOTHER_CHILD: "a mother-child place", Need.PROTECTION: "protection (a secret place)",
+           Need.UNACCOMPANIED_MINOR: "support for an unaccompanied minor"},
+}
+ZONE_WORDS = {
+    "fr": {Zone.PARIS: "à Paris", Zone.ILE_DE_FRANCE: "en Île-de-France hors Paris", Zone.PROVINCE: "hors Île-de-France"},
+    "en": {Zone.PARIS: "in Paris", Zone.ILE_DE_FRANCE: "in Île-de-France outside Paris",
+           Zone.PROVINCE: "outside Île-de-France"},
+}
+
+
+def need_words(need: Need, lang: Lang) -> str:
+    return NEED_WORDS[lang].get(need, need.value.replace("_", " "))
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def join(items: list[str], lang: Lang) -> str:
+    """"a, b and c" / "a, b et c"."""
+    if len(items) <= 1:
+        return "".join(items)
+    last = " et " if lang == "fr" else " and "
+    return ", ".join(items[:-1]) + last + items[-1]
+
+
+def stale_words(unit_id: str, structure: Structure, days: float, lang: Lang) -> str:
+    """A sentence warning that a unit's vacancies were declared long ago."""
+    n = int(days)
+    if lang == "fr":
+        return (f"Les places de l'unité {unit_id} ({structure_name(structure)}) ont été déclarées il y a "
+                f"{plural(n, 'jour', 'jours')} : à confirmer auprès de la structure.")
+    return (f"The places of unit {unit_id} ({structure_name(structure)}) were declared {plural(n, 'day', 'days')} ago: "
+            "check with the structure.")
+
+
+def never_declared_words(unit_id: str, structure: Structure, lang: Lang) -> str:
+    if lang == "fr":
+        return f"Les places de l'unité {unit_id} ({structure_name(structure)}) n'ont jamais été déclarées."
+    return f"The places of unit {unit_id} ({structure_name(structure)}) were never declared."
+
+
+# --- hard rules, in words --------------------------------------------------------------------
+
+
+def rule_reason(rule: str, child: Child, structure: Structure, unit: Unit, travel_minutes: float | None,
+                age: int, lang: Lang) -> str:
+    """Why the hard rule ``rule`` (a name of :data:`matcher.rules.OPTION_RULES`, or
+    ``free_place``) excludes the unit for the child, as a clause in ``lang``."""
+    fr = lang == "fr"
+    j = child.judge
+    if rule == "age_range":
+        return (f"à {age} ans, {child.id} est hors de la tranche {unit.age_min}-{unit.age_max} ans de l'unité"
+                if fr else f"at {age}, {child.id} is outside the unit's {unit.age_min}-{unit.age_max} age range")
+    if rule == "unit_sex":
+        return (f"l'unité n'accueille que des {'filles' if unit.sex is UnitSex.GIRLS else 'garçons'}" if fr
+                else f"the unit takes {'girls' if unit.sex is UnitSex.GIRLS else 'boys'} only")
+    if rule == "needs_met":
+        missing = sorted(child.needs - structure.capabilities)
+        said = join([need_words(n, lang) for n in missing], lang)
+        return f"la structure n'offre pas {said}" if fr else f"the structure does not provide {said}"
+    if rule == "young_adult_units":
+        if age >= 18:
+            return (f"à {age} ans, il faut une unité pour jeunes majeurs (18-21 ans)" if fr
+                    else f"at {age}, a young adult needs a unit for 18-21")
+        return ("un mineur ne peut pas vivre dans une unité réservée aux jeunes majeurs" if fr
+                else "a minor cannot live in a unit for young adults only")
+    if rule == "mother_child_units":
+        return ("les places mère-enfant sont réservées à une jeune femme enceinte ou mère d'un enfant de moins de 3 ans"
+                if fr else "mother-child places are only for a pregnant young woman or a mother of a child under 3")
+    if rule == "secret_places":
+        return ("place secrète réservée aux enfants sous protection" if fr
+                else "a secret place, reserved for children under protection")
+    if rule == "judge_excluded_structure":
+        return "le juge a exclu cette structure" if fr else "the judge excluded this structure"
+    if rule == "judge_excluded_departement":
+        dep = structure.location.departement
+        return f"le juge a exclu le département {dep}" if fr else f"the judge excluded département {dep}"
+    if rule == "judge_max_travel":
+        limit = j.max_travel_minutes or 0.0
+        if travel_minutes is None:
+            return (f"trajet inconnu, or le juge a fixé un maximum de {minutes(limit, lang)}" if fr
+                    else f"the travel time is unknown and the judge set a maximum of {minutes(limit, lang)}")
+        return (f"{minutes(travel_minutes, lang)} du domicile familial, au-delà du maximum de "
+                f"{minutes(limit, lang)} fixé par le juge" if fr else
+                f"{minutes(travel_minutes, lang)} from the family home, over the judge's maximum of {minutes(limit, lang)}")
+    if rule == "free_place":
+        return (f"complète ({unit.occupied} places prises sur {unit.capacity})" if fr
+                else f"full ({unit.occupied} of {unit.capacity} places taken)")
+    return rule.replace("_", " ")
+
+
+def difference_words(component: str, quantity: float, lang: Lang) -> str:
+    """What makes most of the gap between two options (a soft component), as a clause."""
+    fr = lang == "fr"
+    if component == "transit_time":
+        return (f"surtout le trajet : {round(quantity):+d} min depuis le domicile familial" if fr
+                else f"mostly the journey: {round(quantity):+d} min from the family home")
+    if component == "outside_paris":
+        return "surtout l'éloignement : hors de Paris" if fr else "mostly the distance: outside Paris"
+    if component == "outside_ile_de_france":
+        return "surtout l'éloignement : hors d'Île-de-France" if fr else "mostly the distance: outside Île-de-France"
+    if component == "daily_price":
+        return (f"surtout le prix : {euros(quantity, lang)} de plus par jour" if fr
+                else f"mostly the price: {euros(quantity, lang)} more a day")
+    if component == "stability":
+        return "surtout le déménagement d'un enfant déjà placé" if fr else "mostly moving a child already placed"
+    if component == "siblings_split":
+        return "surtout la séparation de la fratrie" if fr else "mostly splitting the siblings"
+    if component == "unplaced":
+        return "surtout des enfants laissés sans place" if fr else "mostly children left without a place"
+    return "un score total plus bas" if fr else "a lower total score"
