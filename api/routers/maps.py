@@ -108,7 +108,7 @@ def places_map(
     for sid, items in by_structure.items():
         s = snap.system.structure_by_id[sid]
         free = sum(i.free for i in items)
-        stale = any(getattr(i, "stale", False) for i in items)
+        stale = any(i.vacancies_stale for i in items)
         said = f"{s.name} ({s.location.commune}) : {free} place(s) libre(s)" + (", déclaration ancienne" if stale else "")
         markers.append(maps.Marker(s.location.lat, s.location.lon, str(free), said, "stale" if stale else "place"))
         points.append((s.location.lat, s.location.lon, s.location.departement))

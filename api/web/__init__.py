@@ -48,7 +48,7 @@ PAGES: tuple[Page, ...] = (
     Page("children", "/web/children", "children.html", "Enfants en attente"),
     Page("child", "/web/children/{child_id}", "child.html", "Enfant", in_nav=False),
     Page("child", "/web/groups/{group_id}", "child.html", "Fratrie", in_nav=False),
-    Page("holds", "/web/holds", "holds.html", "Mes réservations"),
+    Page("holds", "/web/holds", "holds.html", "Réservations"),
     Page("places", "/web/places", "places.html", "Places libres"),
     Page("units", "/web/units", "units.html", "Mes unités"),
     Page("planning", "/web/planning", "planning.html", "Planification"),

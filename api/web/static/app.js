@@ -15,6 +15,7 @@ const label = (v) => LABELS[v] || SEX[v] || v;
 const STATUS = { held: "réservée", confirmed: "confirmée", cancelled: "annulée", expired: "expirée",
   queued: "en file", running: "en cours", succeeded: "terminé", failed: "échoué", cancelling: "annulation", cancelled_job: "annulé" };
 const URGENCY = { urgent: "Urgent", normal: "Normale" };
+const CURRENT_UNIT = {};  // child id -> the unit they live in (from their file)
 
 // --- talking to the API ------------------------------------------------------------------------
 
@@ -175,6 +176,7 @@ function judgeWords(j) {
 function showFiles(files) {
   const dl = $("#file"); dl.replaceChildren();
   for (const f of files) {
+    if (f.current_placement && f.current_placement.unit_id) CURRENT_UNIT[f.id] = f.current_placement.unit_id;
     const place = f.current_placement ? `${f.current_placement.structure_name || "lieu protégé"} depuis le ${day(f.current_placement.since)}` : "en attente";
     const rows = [
       ["Enfant", `${f.id} : ${f.age} ans (${f.age_band}), ${label(f.sex)}`],
@@ -205,12 +207,18 @@ function showProposals(data, subject) {
 }
 
 async function holdProposal(p, subject) {
-  const units = [...new Set(p.placements.map((x) => x.unit_id))];
+  // a child: the unit; a fratrie: every sibling's unit in one request, all or nothing (a sibling
+  // who stays where they live is left out)
+  const body = subject.child_id ? { child_id: subject.child_id, unit_id: p.placements[0].unit_id }
+    : { sibling_group_id: subject.sibling_group_id,
+        placements: p.placements.filter((x) => x.unit_id && x.unit_id !== CURRENT_UNIT[x.child_id])
+          .map((x) => ({ child_id: x.child_id, unit_id: x.unit_id })) };
   try {
-    const r = await api("/reservations", { method: "POST", json: { ...subject, unit_ids: units } });
-    say(`Place réservée jusqu'au ${when(r.expires_at)} (réservation ${r.id}). Confirmez-la dans « Mes réservations ».`);
+    const r = await api("/reservations", { method: "POST", json: body });
+    const where = r.parts && r.parts.length > 1 ? ` dans ${r.parts.length} unités` : "";
+    say(`Place réservée${where} jusqu'au ${when(r.expires_at)} (réservation ${r.id}). Confirmez-la dans « Réservations ».`);
   } catch (err) {
-    if (err.status === 409) say(`Cette place n'est plus disponible : ${err.message} Choisissez une autre proposition.`, true);
+    if (err.status === 409) say("Cette place n'est plus disponible : un autre agent vient de la réserver, ou elle a été occupée. Choisissez une autre proposition.", true);
     else sayError(err);
   }
 }
@@ -218,18 +226,21 @@ async function holdProposal(p, subject) {
 // --- officer: my holds ----------------------------------------------------------------------------
 
 async function holdsPage() {
+  const names = await structureNames();
   const load = async () => {
-    const data = await api("/reservations?mine=true");
+    const data = await api("/reservations?limit=200");
     const body = $("#holds tbody"); body.replaceChildren();
     for (const r of data.items) {
       const act = r.status === "held" ? [
-        el("button", { type: "button", onclick: () => act2(r.id, "confirm") }, "Confirmer"), " ",
-        el("button", { type: "button", class: "secondary", onclick: () => act2(r.id, "cancel") }, "Annuler")] : [];
+        el("button", { type: "button", onclick: () => act2(r.id, "confirm"), "aria-label": `Confirmer la réservation ${r.id}` }, "Confirmer"), " ",
+        el("button", { type: "button", class: "secondary", onclick: () => act2(r.id, "cancel"), "aria-label": `Annuler la réservation ${r.id}` }, "Annuler")] : [];
+      const where = (r.parts && r.parts.length ? r.parts : [r]).map((x) => names[x.structure_id] ? `${names[x.structure_id]} (${x.structure_id})` : x.structure_id);
       body.append(el("tr", {}, el("td", {}, r.id), el("td", {}, r.child_ids.join(", ")),
-        el("td", {}, r.structure_name ? `${r.structure_name} (${r.structure_id})` : r.structure_id), el("td", {}, r.places),
-        el("td", {}, STATUS[r.status] || r.status), el("td", {}, r.status === "held" ? when(r.expires_at) : ""), el("td", {}, act)));
+        el("td", {}, [...new Set(where)].join(" ; ")), el("td", {}, r.places),
+        el("td", {}, STATUS[r.status] || r.status), el("td", {}, r.status === "held" ? when(r.expires_at) : ""),
+        el("td", {}, r.created_by || ""), el("td", {}, act)));
     }
-    if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 7 }, "Aucune réservation.")));
+    if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 8 }, "Aucune réservation.")));
   };
   const act2 = async (id, what) => {
     try {
@@ -239,6 +250,11 @@ async function holdsPage() {
     } catch (err) { sayError(err); }
   };
   await load();
+}
+
+async function structureNames() {
+  const data = await api("/structures").catch(() => ({ items: [] }));
+  return Object.fromEntries(data.items.map((x) => [x.id, x.name]));
 }
 
 // --- free places ----------------------------------------------------------------------------------
@@ -254,7 +270,7 @@ async function placesPage() {
       body.append(el("tr", {},
         el("td", {}, `${p.structure_name} (${p.unit_id})`), el("td", {}, label(p.structure_type)), el("td", {}, p.commune_name || p.commune),
         el("td", {}, `${p.age_min}-${p.age_max} ans`), el("td", {}, label(p.sex)), el("td", {}, p.free),
-        el("td", {}, p.stale ? el("span", { class: "badge stale" }, `ancienne (${day(p.declared_at)})`) : day(p.declared_at))));
+        el("td", {}, p.vacancies_stale ? el("span", { class: "badge stale" }, `ancienne (${day(p.vacancies_declared_at) || "jamais"})`) : day(p.vacancies_declared_at))));
     }
     $("#map").innerHTML = await api(`/places/map?${q}&area=idf`, { raw: true });
     $("#map-france").innerHTML = await api(`/places/map?${q}&area=france`, { raw: true });
@@ -267,7 +283,7 @@ async function placesPage() {
 
 async function unitsPage() {
   const load = async () => {
-    const data = await api("/units?mine=true");
+    const data = await api("/units?limit=1000");
     const body = $("#units tbody"); body.replaceChildren();
     for (const u of data.items) {
       const cap = el("input", { type: "number", min: 0, max: 10000, value: u.capacity, id: `cap-${u.id}`, "aria-label": `Capacité de l'unité ${u.id}` });
@@ -282,7 +298,7 @@ async function unitsPage() {
       save.setAttribute("aria-label", `Déclarer l'unité ${u.id}`);
       body.append(el("tr", {}, el("td", {}, u.id), el("td", {}, u.structure_name ? `${u.structure_name} (${u.structure_id})` : u.structure_id),
         el("td", {}, u.age_min !== undefined ? `${u.age_min}-${u.age_max} ans` : ""), el("td", {}, cap), el("td", {}, occ),
-        el("td", {}, u.free), el("td", {}, when(u.declared_at)), el("td", {}, save)));
+        el("td", {}, u.free), el("td", {}, u.vacancies_stale ? el("span", { class: "badge stale" }, `${when(u.vacancies_declared_at) || "jamais"} (ancienne)`) : when(u.vacancies_declared_at)), el("td", {}, save)));
     }
   };
   await load();
@@ -307,11 +323,12 @@ async function jobsPage() {
 
 // --- planner ----------------------------------------------------------------------------------------
 
-async function waitJob(url, status) {
+async function waitJob(url, status, done = (j) => j.status === "succeeded") {
   for (;;) {
     const j = await api(url);
-    status.textContent = `${STATUS[j.status] || j.status} : ${Math.round((j.progress || 0) * 100)} % ${j.message || ""}`;
-    if (j.status === "succeeded") return j;
+    const count = j.total ? ` (${j.done} sur ${j.total})` : "";
+    status.textContent = `${STATUS[j.status] || j.status} : ${Math.round((j.progress || 0) * 100)} %${count} ${j.message || ""}`;
+    if (done(j)) return j;
     if (j.status === "failed" || j.status === "cancelled") throw new ApiError(409, { detail: j.error || "le travail a échoué" });
     await new Promise((r) => setTimeout(r, 1000));
   }
@@ -322,16 +339,16 @@ async function planningPage() {
   const box = $("#scenario-choices");
   examples.items.forEach((s, i) => {
     const id = `sc-${i}`;
-    box.append(el("div", {}, el("input", { type: "checkbox", id, name: "scenario", value: s.name, checked: i < 2 }),
-      " ", el("label", { for: id }, `${s.title || s.name}`), s.description ? el("span", { class: "reasons" }, ` : ${s.description}`) : null));
+    box.append(el("div", { class: "choice" }, el("input", { type: "checkbox", id, name: "scenario", value: String(i), checked: i < 2 }),
+      " ", el("label", { for: id }, s.name), el("p", { class: "reasons" }, s.description)));
   });
   $("#scenario-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const names = [...box.querySelectorAll("input:checked")].map((i) => i.value);
-    if (names.length < 1) return say("Choisissez au moins un scénario.", true);
+    const chosen = [...box.querySelectorAll("input:checked")].map((i) => examples.items[Number(i.value)].text);
+    if (chosen.length < 1) return say("Choisissez au moins un scénario.", true);
     try {
-      const job = await api("/scenarios/runs", { method: "POST", json: { examples: names } });
-      await waitJob(`/jobs/${encodeURIComponent(job.id)}`, $("#scenario-status"));
+      const job = await api("/scenarios/runs", { method: "POST", json: { scenarios: chosen, time_limit_s: 10 } });
+      await waitJob(`/scenarios/jobs/${encodeURIComponent(job.id)}`, $("#scenario-status"));
       await showComparison(job.id);
     } catch (err) { sayError(err); }
   });
@@ -339,37 +356,55 @@ async function planningPage() {
     ev.preventDefault();
     try {
       const job = await api("/rebalancing", { method: "POST", json: { max_moves: Number($("#rb-max").value) } });
-      await waitJob(`/jobs/${encodeURIComponent(job.id)}`, $("#rebalance-status"));
-      const plan = await api(`/rebalancing/${encodeURIComponent(job.id)}`);
-      const t = el("table", { class: "list" }, el("caption", {}, "Déplacements proposés (à approuver par l'agent du service de l'enfant)"),
-        el("thead", {}, el("tr", {}, ["Enfant", "De", "Vers", "Minutes gagnées", "Motif"].map((h) => el("th", { scope: "col" }, h)))),
-        el("tbody", {}, plan.moves.map((m) => el("tr", {}, el("td", {}, m.child_id), el("td", {}, m.from_name || m.from_unit_id),
-          el("td", {}, m.to_name || m.to_unit_id), el("td", {}, Math.round(m.minutes_saved)), el("td", {}, m.reason)))));
-      $("#rebalance").replaceChildren(el("p", {}, plan.summary || ""), t);
+      const done = await waitJob(`/rebalancing/${encodeURIComponent(job.id)}`, $("#rebalance-status"));
+      const plan = done.plan || { moves: [] };
+      const names = await structureNames();
+      const t = el("table", { class: "list" }, el("caption", {}, "Déplacements proposés (chacun à approuver par un agent du service de l'enfant)"),
+        el("thead", {}, el("tr", {}, ["Enfant (pseudonyme)", "De", "Vers", "Minutes gagnées", "Motif"].map((h) => el("th", { scope: "col" }, h)))),
+        el("tbody", {}, plan.moves.map((m) => el("tr", {}, el("td", {}, m.child_id), el("td", {}, names[m.from_structure] || m.from_structure),
+          el("td", {}, names[m.to_structure] || m.to_structure), el("td", {}, Math.round(m.minutes_saved)), el("td", {}, m.reason)))));
+      const totals = plan.totals || {};
+      $("#rebalance").replaceChildren(el("p", {}, `${plan.moves.length} déplacement(s) proposé(s)` +
+        (totals.minutes_saved !== undefined ? `, ${Math.round(totals.minutes_saved)} minutes de trajet familial gagnées au total.` : ".")), t);
     } catch (err) { sayError(err); }
   });
-  $("#simulation-form").addEventListener("submit", async (ev) => {
+  const sim = $("#simulation-form");
+  if (sim) sim.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       const job = await api("/simulations", { method: "POST", json: { months: Number($("#sim-months").value) } });
-      await waitJob(`/jobs/${encodeURIComponent(job.id)}`, $("#simulation-status"));
-      const res = await api(`/simulations/${encodeURIComponent(job.id)}`);
-      $("#simulation").replaceChildren(el("p", {}, res.summary || ""),
+      await waitJob(`/simulations/${encodeURIComponent(job.id)}`, $("#simulation-status"));
+      $("#simulation").replaceChildren(
         el("p", {}, downloadLink(`/simulations/${encodeURIComponent(job.id)}/report`, "simulation.html", "Télécharger le rapport de simulation")));
     } catch (err) { sayError(err); }
   });
 }
 
+function figureText(value, unit) {
+  if (value === null || value === undefined) return "";
+  if (unit === "share") return `${(value * 100).toLocaleString("fr-FR", { maximumFractionDigits: 1 })} %`;
+  if (unit === "minutes") return `${Math.round(value)} min`;
+  if (unit === "eur") return `${Math.round(value).toLocaleString("fr-FR")} €`;
+  return Math.round(value).toLocaleString("fr-FR");
+}
+
+function signed(value, unit) {
+  if (value === null || value === undefined) return "";
+  const text = unit === "share" ? `${(value * 100).toLocaleString("fr-FR", { maximumFractionDigits: 1 })} pt` : figureText(Math.abs(value), unit).replace("-", "");
+  return (value > 0 ? "+" : value < 0 ? "−" : "±") + (unit === "share" ? text.replace("-", "") : text);
+}
+
 async function showComparison(jobId) {
-  const cmp = await api(`/scenarios/runs/${encodeURIComponent(jobId)}`);
-  const rows = cmp.headline || [];
-  const table = el("table", { class: "list" }, el("caption", {}, "Comparaison (écarts signés par rapport au premier scénario)"),
-    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Indicateur"), (cmp.scenarios || []).map((s) => el("th", { scope: "col" }, s)))),
-    el("tbody", {}, rows.map((r) => el("tr", {}, el("th", { scope: "row" }, r.label), r.values.map((v) => el("td", {}, v))))));
-  const figures = [];
-  for (const p of cmp.pictures || []) figures.push(el("figure", {}, el("img", { src: p.url, alt: p.alt }), el("figcaption", {}, p.alt)));
-  $("#comparison").replaceChildren(table, ...figures,
-    el("p", {}, downloadLink(`/scenarios/runs/${encodeURIComponent(jobId)}/report`, "comparaison.html", "Télécharger le rapport")));
+  const base = `/scenarios/jobs/${encodeURIComponent(jobId)}`;
+  const cmp = await api(`${base}/comparison`);
+  const names = cmp.headline_scenarios || [];
+  const table = el("table", { class: "list" }, el("caption", {}, "Comparaison : chaque scénario et son écart signé par rapport au premier"),
+    el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Indicateur"), names.map((s) => el("th", { scope: "col" }, s)))),
+    el("tbody", {}, cmp.headline.map((r) => el("tr", {}, el("th", { scope: "row" }, r.label),
+      r.values.map((v, i) => el("td", {}, figureText(v, r.unit), i > 0 ? ` (${signed(r.differences[i], r.unit)})` : ""))))));
+  const pics = await api(`${base}/pictures`);
+  const figures = pics.pictures.slice(0, 4).map((p) => el("figure", {}, el("img", { src: p.url, alt: `Graphique ${p.name}` }), el("figcaption", {}, p.name)));
+  $("#comparison").replaceChildren(table, ...figures, el("p", {}, downloadLink(`${base}/report`, "comparaison.html", "Télécharger le rapport")));
 }
 
 document.addEventListener("DOMContentLoaded", () => { start().catch(sayError); });
