@@ -33,7 +33,8 @@ def _svg(svg: str) -> Response:
     return Response(content=svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
-def _proposals_map(services, snap, home_location: Location | None, proposals, title: str) -> str:
+def _proposals_map(services, snap, home_location: Location | None, proposals, title: str,
+                   area: maps.Layer | None = None) -> str:
     system = snap.system
     markers = []
     for p in proposals:
@@ -47,7 +48,7 @@ def _proposals_map(services, snap, home_location: Location | None, proposals, ti
               for m, p in zip(markers, proposals)]
     if home_location is not None:
         points.append((home_location.lat, home_location.lon, home_location.departement))
-    layer = maps.layer_for(points)
+    layer = area or maps.layer_for(points)
     view = maps.MapView(title=title, markers=markers, legend=[("proposal", "places proposées, numérotées par rang")])
     if home_location is not None:
         zones = [z for z in maps.zones(layer) if layer != "idf" or z.departement in maps.IDF_DEPARTEMENTS]
@@ -67,25 +68,29 @@ def _home_of(child) -> Location | None:
 
 
 K = Annotated[int, Query(ge=1, le=50, description="How many proposals.")]
+Area = Annotated[maps.Layer | None, Query(description="paris, idf or france (default: the smallest that holds every point)")]
 
 
 @router.get("/children/{child_id}/map", response_class=Response, responses=SVG,
             summary="Map of a child's proposals (SVG)")
 def child_map(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
-              k: K = 10, order: proposals_router.Order = "own") -> Response:
-    found = proposals_router.child_proposals(child_id, services, session, snap, caller, k=k, order=order, why_not=None)
+              k: K = 10, order: proposals_router.Order = "own", area: Area = None) -> Response:
+    found = proposals_router.child_proposals(child_id, services, session, snap, caller, lang="fr", k=k, order=order,
+                                            why_not=None)
     child = snap.system.child_by_id[child_id]
-    return _svg(_proposals_map(services, snap, _home_of(child), found.proposals, f"Propositions pour l'enfant {child_id}"))
+    return _svg(_proposals_map(services, snap, _home_of(child), found.proposals, f"Propositions pour l'enfant {child_id}", area))
 
 
 @router.get("/sibling-groups/{group_id}/map", response_class=Response, responses=SVG,
             summary="Map of a fratrie's proposals (SVG)")
 def group_map(group_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
-              k: K = 10, order: proposals_router.Order = "own") -> Response:
-    found = proposals_router.group_proposals(group_id, services, session, snap, caller, k=k, order=order, why_not=None)
+              k: K = 10, order: proposals_router.Order = "own", area: Area = None) -> Response:
+    found = proposals_router.group_proposals(group_id, services, session, snap, caller, lang="fr", k=k, order=order,
+                                            why_not=None, allow_moves=False)
     group = snap.system.sibling_group_by_id[group_id]
     first = snap.system.child_by_id[group.child_ids[0]]
-    return _svg(_proposals_map(services, snap, _home_of(first), found.proposals, f"Propositions pour la fratrie {group_id}"))
+    return _svg(_proposals_map(services, snap, _home_of(first), found.proposals, f"Propositions pour la fratrie {group_id}",
+                               area))
 
 
 @router.get("/places/map", response_class=Response, responses=SVG, summary="Map of the free places (SVG)")

@@ -71,9 +71,10 @@ class Server:
     database_url: str
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server(tmp_path_factory) -> Iterator[Server]:
-    """A fresh store (the sample system and one account per name of ACCOUNTS) served by uvicorn."""
+    """A fresh store for each test (the sample system and one account per name of ACCOUNTS),
+    served by uvicorn."""
     from tests.e2e.accounts import create_accounts
 
     tmp = tmp_path_factory.mktemp("e2e")
@@ -109,8 +110,8 @@ def server(tmp_path_factory) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="module")
-def browser(server) -> Iterator:
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -168,6 +169,15 @@ class User:
         self.context.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test, so that a failed test leaves a screenshot of every
+    page it had open (what the user saw when it went wrong)."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
+
+
 @pytest.fixture
 def people(browser, server, request) -> Iterator:
     """``people("alice")`` opens a browser context for an account; all are closed after the test."""
@@ -180,5 +190,11 @@ def people(browser, server, request) -> Iterator:
         return user
 
     yield make
+    failed = getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
     for user in opened:
+        if failed:
+            user.screenshot("failure")
+            print(f"{user.name}: {user.page.url}: message {user.page.locator('#message').inner_text()!r}; "
+                  f"script errors {user.errors}")
+            user.errors.clear()
         user.close()

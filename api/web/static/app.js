@@ -139,7 +139,10 @@ async function childPage() {
       showFiles(files);
     }
     showProposals(data, subject);
-    $("#map").innerHTML = await api(`${base}/map?k=10&order=${order}`, { raw: true });
+    $("#map").innerHTML = await api(`${base}/map?k=10&order=${order}&area=idf`, { raw: true });
+    const far = data.proposals.some((p) => p.placements.some((x) => x.travel_minutes === null || x.travel_minutes > 120));
+    $("#map-france").innerHTML = far ? await api(`${base}/map?k=10&order=${order}&area=france`, { raw: true }) : "";
+    $("#map-france-title").hidden = !far;
     $("#legend").replaceChildren(
       el("li", {}, el("span", { class: "swatch home" }), "quartier du domicile familial"),
       el("li", {}, el("span", { class: "swatch iso-30" }), "moins de 30 min en transports"),
