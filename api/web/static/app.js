@@ -192,19 +192,41 @@ function showFiles(files) {
   }
 }
 
+const ANCHOR = { family_home: "du domicile familial", school: "de l'école", service: "du service qui suit l'enfant",
+  visit_site: "du lieu de visites médiatisées" };
+
+function reasons(p, together) {
+  // the proposal's reasons in plain French, from its machine fields (rounded numbers)
+  const out = [];
+  for (const x of p.placements) {
+    if (!x.unit_id) { out.push(`${x.child_id} : pas de place dans cette proposition.`); continue; }
+    out.push(`${x.child_id} : ${minutes(x.travel_minutes)} de trajet en transports ${ANCHOR[x.anchor] || ""}.`);
+  }
+  const c = Object.fromEntries((p.components || []).map((k) => [k.name, k]));
+  if (p.placements.length > 1) out.push(together === false || p.structures_used > 1
+    ? `Fratrie répartie sur ${p.structures_used} structures.` : "Fratrie accueillie ensemble.");
+  if (c.outside_ile_de_france && c.outside_ile_de_france.quantity > 0) out.push("Hors d'Île-de-France.");
+  else if (c.outside_paris && c.outside_paris.quantity > 0) out.push("Hors de Paris, en Île-de-France.");
+  if (c.school_continuity && c.school_continuity.quantity > 0) out.push(`École actuelle à ${Math.round(c.school_continuity.quantity)} min.`);
+  if (c.hotel_stay && c.hotel_stay.quantity > 0) out.push("Hôtel : solution à éviter.");
+  if (c.daily_price) out.push(`Prix de journée : ${euros(c.daily_price.quantity)}.`);
+  for (const w of [...(p.moves || []), ...(p.warnings || []), p.split_reason, p.explanation]) if (w) out.push(w);
+  return out.join(" ");
+}
+
 function showProposals(data, subject) {
   const list = $("#proposals"); list.replaceChildren();
   if (!data.proposals.length) { list.append(el("li", {}, "Aucune place libre ne convient aujourd'hui.")); return; }
   data.proposals.forEach((p, i) => {
-    const where = p.placements.map((x) => `${x.child_id} : ${x.structure_name || p.structure_name}, ${minutes(x.travel_minutes)}`).join(" ; ");
-    const stale = p.stale ? el("span", { class: "badge stale", title: "Places déclarées il y a longtemps : à vérifier par téléphone" }, "déclaration ancienne") : null;
+    const where = p.placements.filter((x) => x.unit_id).map((x) => `${x.child_id} : unité ${x.unit_id}`).join(" ; ");
+    const stale = p.vacancies_stale ? el("span", { class: "badge stale", title: "Places déclarées il y a longtemps : à vérifier par téléphone" }, "déclaration ancienne") : null;
     const hold = el("button", { type: "button", onclick: () => holdProposal(p, subject) },
       subject.sibling_group_id ? "Réserver pour la fratrie" : "Réserver");
     hold.setAttribute("aria-label", `${hold.textContent} : proposition ${i + 1}, ${p.structure_name}`);
     list.append(el("li", {},
       el("p", {}, el("strong", {}, `${p.structure_name}`), ` (${p.structure_id}) `, stale),
       el("p", {}, where),
-      el("p", { class: "reasons" }, p.explanation || (p.reasons || []).join(" ")),
+      el("p", { class: "reasons" }, reasons(p, p.siblings_together)),
       hold));
   });
 }
