@@ -9,9 +9,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from api import privacy, problems
+from api import privacy, problems, web
 from api.deps import authorize
-from api.routers import auth, children, health, jobs, places, proposals, rebalancing, reservations, scenarios, simulations, units
+from api.routers import (
+    auth, children, health, jobs, maps, places, proposals, rebalancing, reservations, scenarios, simulations, structures,
+    units,
+)
 from api.services import Services
 from api.settings import Settings
 
@@ -49,10 +52,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     problems.install(app)
     app.add_middleware(problems.BodyLimit)
     _offline_docs(app)
-    for module in (places, proposals, reservations, units, jobs, health, children, scenarios, rebalancing):
+    for module in (maps, places, proposals, reservations, structures, units, jobs, health, children, scenarios, rebalancing):
         app.include_router(module.router)
     app.include_router(simulations.router)
     app.include_router(auth.router)
+    web.install(app)
     problems.document_problems(app)  # keep last: after every router
     return app
 

@@ -49,11 +49,18 @@ def _unauthorized(detail: str) -> ApiProblem:
     return ApiProblem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+ACCESS_COOKIE = "placement_access"
+"""The cookie that carries the access token of a signed-in page (api.web.session)."""
+
+
 def authorize(request: Request, services: ServicesDep,
               token: Annotated[str | None, Depends(bearer)]) -> Caller | None:
     """The access policy, applied to every route of the app (``api.policy.POLICY``): deny by
-    default, a token of one of the route's roles otherwise. The account is reloaded from the
-    store on each request (a disabled account or a reset password ends its tokens at once)."""
+    default, a token of one of the route's roles otherwise. The token comes from the
+    ``Authorization: Bearer`` header, or for the pages and their script from the session cookie.
+    The account is reloaded from the store on each request (a disabled account or a reset
+    password ends its tokens at once). A page's rule resolves the caller but never refuses: the
+    page answers the sign-in page or a refusal in French, by the same roles."""
     route = request.scope.get("route")
     rule = POLICY.get((request.method, getattr(route, "path", "")))
     if rule is None:
@@ -61,8 +68,25 @@ def authorize(request: Request, services: ServicesDep,
                         "policy: refused.")
     if rule.public:
         return None
+    token = token or request.cookies.get(ACCESS_COOKIE)
+    if rule.page:
+        try:
+            caller = caller_of_token(request, services, token) if token else None
+        except ApiProblem:
+            caller = None
+        request.state.caller = caller
+        return caller
     if not token:
         raise _unauthorized("Sign in first: this route needs a bearer token (POST /auth/token).")
+    caller = caller_of_token(request, services, token)
+    if caller.role not in rule.roles:
+        raise forbidden(f"Role {caller.role!r} may not call {request.method} {route.path}.")
+    return caller
+
+
+def caller_of_token(request: Request, services: Services, token: str) -> Caller:
+    """The account an access token stands for, reloaded from the store; 401 when the token is
+    invalid, expired or no longer valid."""
     try:
         claims = services.security.decode_access(token)
     except InvalidToken:
@@ -71,11 +95,8 @@ def authorize(request: Request, services: ServicesDep,
         account = accounts.get_account(session, claims.user_id)
     if account is None or not account.active or account.token_version != claims.token_version:
         raise _unauthorized("The access token is no longer valid: sign in again.")
-    caller = Caller(account.id, account.name, account.role, account.service, frozenset(account.structure_ids),
-                    request.client.host if request.client else "")
-    if caller.role not in rule.roles:
-        raise forbidden(f"Role {caller.role!r} may not call {request.method} {route.path}.")
-    return caller
+    return Caller(account.id, account.name, account.role, account.service, frozenset(account.structure_ids),
+                  request.client.host if request.client else "")
 
 
 def current_caller(caller: Annotated[Caller | None, Depends(authorize)]) -> Caller:

@@ -38,10 +38,18 @@ class Rule:
     roles: frozenset[str]
     scope: tuple[str, ...] = ()
     public: bool = False
+    page: bool = False
+    """A web page (api.web): the caller is resolved if signed in but never refused here; the
+    page itself answers the sign-in page or a French refusal, by these same roles."""
 
 
 def allow(*roles: str, scope: tuple[str, ...] = ()) -> Rule:
     return Rule(frozenset(roles), scope)
+
+
+def page(*roles: str) -> Rule:
+    """A web page open to these roles (none: to every visitor, such as the sign-in page)."""
+    return Rule(frozenset(roles), (), False, True)
 
 
 PUBLIC = Rule(frozenset(), (), True)
@@ -76,6 +84,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/simulations/{job_id}"): allow(PLANNER, scope=("owner",)),
     ("GET", "/simulations/{job_id}/result"): allow(PLANNER, scope=("owner",)),
     ("GET", "/simulations/{job_id}/report"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/units"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret", "structures")),
+    ("GET", "/jobs"): allow(PLANNER, ADMIN, scope=("owner",)),
+    ("GET", "/scenarios/examples"): allow(PLANNER),
     ("POST", "/scenarios/runs"): allow(PLANNER, scope=("owner",)),
     ("POST", "/scenarios/sweeps"): allow(PLANNER, scope=("owner",)),
     ("GET", "/scenarios/jobs/{job_id}"): allow(PLANNER, scope=("owner",)),
@@ -83,6 +94,25 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/scenarios/jobs/{job_id}/report"): allow(PLANNER, scope=("owner",)),
     ("GET", "/scenarios/jobs/{job_id}/pictures"): allow(PLANNER, scope=("owner",)),
     ("GET", "/scenarios/jobs/{job_id}/pictures/{name}"): allow(PLANNER, scope=("owner",)),
+    ("GET", "/children/{child_id}/map"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("GET", "/sibling-groups/{group_id}/map"): allow(OFFICER, PROTECTION, scope=("service", "secret")),
+    ("GET", "/places/map"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret",)),
+    ("GET", "/structures"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret",)),
+    # the web pages (api.web): data on them comes from the routes above, checked again there
+    ("GET", "/"): page(),
+    ("GET", "/web/"): page(),
+    ("GET", "/web/sign-in"): page(),
+    ("POST", "/web/sign-in"): page(),
+    ("POST", "/web/sign-out"): page(),
+    ("POST", "/web/refresh"): page(),
+    ("GET", "/web/children"): page(OFFICER, PROTECTION),
+    ("GET", "/web/children/{child_id}"): page(OFFICER, PROTECTION),
+    ("GET", "/web/groups/{group_id}"): page(OFFICER, PROTECTION),
+    ("GET", "/web/holds"): page(OFFICER, PROTECTION),
+    ("GET", "/web/places"): page(OFFICER, PROTECTION, MANAGER, PLANNER),
+    ("GET", "/web/units"): page(MANAGER),
+    ("GET", "/web/planning"): page(PLANNER),
+    ("GET", "/web/jobs"): page(PLANNER, ADMIN),
 }
 """(method, path template) -> who may call it. A route missing here is refused."""
 

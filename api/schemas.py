@@ -243,6 +243,11 @@ class UnitOut(BaseModel):
     vacancies_stale: bool = Field(description="Declared longer ago than the server's stale age (default 7 days).")
 
 
+class UnitsOut(BaseModel):
+    total: int = Field(description="Units that match, before limit/offset.")
+    items: list[UnitOut]
+
+
 # --- batch jobs -------------------------------------------------------------------------------
 
 
@@ -264,6 +269,11 @@ class JobOut(BaseModel):
     started_at: Timestamp | None
     finished_at: Timestamp | None
     error: str | None
+
+
+class JobsOut(BaseModel):
+    total: int
+    items: list[JobOut]
 
 
 class JobResultOut(BaseModel):

@@ -34,17 +34,23 @@ def _tokens(services: Services, session, account: accounts.Account) -> TokenOut:
 @router.post("/token", response_model=TokenOut, summary="Sign in (OAuth2 password flow)",
              responses={401: {"description": "Wrong user name or password, or the account is locked or disabled"}})
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], services: ServicesDep, request: Request) -> TokenOut:
+    return sign_in(services, form.username, form.password, request.client.host if request.client else "unknown")
+
+
+def sign_in(services: Services, username: str, password: str, remote: str) -> TokenOut:
+    """Tokens for a user name and password (the API's and the pages' one way to sign in); 401
+    when they do not match or the account is locked or disabled; every attempt is audited and
+    repeated failures lock the account."""
     settings = services.settings
-    remote = request.client.host if request.client else "unknown"
     now = repo.utcnow()
     with services.db.read() as session:
-        found = accounts.credentials(session, form.username)
+        found = accounts.credentials(session, username)
     # the hash is checked outside any transaction (it takes a while), against a dummy one for an unknown user
-    ok, renewed = services.security.verify_password(found[1] if found else None, form.password)
+    ok, renewed = services.security.verify_password(found[1] if found else None, password)
     if found is None:
         raise _refused()
     with services.db.write() as session:
-        current = accounts.credentials(session, form.username, lock=True)
+        current = accounts.credentials(session, username, lock=True)
         if current is None:
             raise _refused()
         account = current[0]
@@ -68,8 +74,13 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], services: Servi
 @router.post("/refresh", response_model=TokenOut, summary="New tokens for a refresh token (used once)",
              responses={401: {"description": "Unknown, used or expired refresh token"}})
 def refresh(body: RefreshIn, services: ServicesDep) -> TokenOut:
+    return renew(services, body.refresh_token)
+
+
+def renew(services: Services, refresh_token: str) -> TokenOut:
+    """New tokens for a refresh token, which is used up; 401 when unknown, used or expired."""
     with services.db.write() as session:
-        user_id = accounts.use_refresh_token(session, body.refresh_token, repo.utcnow())
+        user_id = accounts.use_refresh_token(session, refresh_token, repo.utcnow())
         account = None if user_id is None else accounts.get_account(session, user_id)
         if account is None or not account.active:
             raise ApiProblem(401, "Unauthorized", "The refresh token is unknown, used or expired: sign in again.",

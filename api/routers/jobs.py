@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, status
+from sqlalchemy import select
 
 from api import policy
 from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
 from api.problems import ApiProblem
-from api.schemas import JobIn, JobOut, JobResultOut
+from api.schemas import JobIn, JobOut, JobResultOut, JobsOut
 from api.services import JOB_STAGES, JobQueueFull
 from data.db import repository as repo
 from data.db.models import BatchJobRow
@@ -50,6 +51,13 @@ def cancel(job_id: str, services: ServicesDep, caller: CallerDep) -> JobOut:
     services.jobs.cancel(job_id)
     with services.db.read() as session:
         return _out(repo.get_job(session, job_id))
+
+
+@router.get("", response_model=JobsOut, summary="The caller's own jobs (optimiser runs and rebalancing plans), newest first")
+def mine(session: SessionDep, caller: CallerDep) -> JobsOut:
+    rows = list(session.scalars(select(BatchJobRow).where(BatchJobRow.owner == caller.name)
+                                .order_by(BatchJobRow.created_at.desc()).limit(200)))
+    return JobsOut(total=len(rows), items=[_out(r) for r in rows])
 
 
 def _job(session, caller, job_id: str) -> BatchJobRow:

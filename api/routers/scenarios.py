@@ -138,6 +138,29 @@ def start_sweep(body: SweepIn, services: ServicesDep, caller: CallerDep) -> Scen
                                                         owner=caller.name), caller))
 
 
+class ExampleOut(BaseModel):
+    file: str
+    name: str
+    description: str
+    text: str = Field(description="The scenario file itself (YAML), to submit as is or to edit.")
+
+
+class ExamplesOut(BaseModel):
+    items: list[ExampleOut]
+
+
+@router.get("/examples", response_model=ExamplesOut, summary="The shipped example scenarios (the Paris plan's actions)")
+def examples() -> ExamplesOut:
+    from planning.scenarios import example_paths, parse_scenario
+
+    items = []
+    for path in example_paths():
+        text = path.read_text(encoding="utf-8")
+        scenario = parse_scenario(text, path.name)
+        items.append(ExampleOut(file=path.name, name=scenario.name, description=scenario.description or "", text=text))
+    return ExamplesOut(items=items)
+
+
 @router.get("/jobs/{job_id}", response_model=ScenarioJobOut, summary="A scenario job's status and progress",
             responses={404: {"description": "Unknown job"}})
 def get_job(job_id: str, services: ServicesDep, caller: CallerDep) -> ScenarioJobOut:
@@ -149,8 +172,20 @@ def get_job(job_id: str, services: ServicesDep, caller: CallerDep) -> ScenarioJo
 def comparison(job_id: str, services: ServicesDep, caller: CallerDep) -> Response:
     from planning.report import COMPARISON_JSON
 
-    path = _finished(services, job_id, caller) / COMPARISON_JSON
-    return Response(path.read_bytes(), media_type="application/json")
+    import json
+
+    from planning.comparison import FIGURES
+
+    data = json.loads((_finished(services, job_id, caller) / COMPARISON_JSON).read_text(encoding="utf-8"))
+    solved = [s for s in data.get("scenarios", []) if s.get("figures") is not None]
+    data["headline"] = [
+        {"figure": f.name, "label": f.label_fr, "unit": f.unit, "better": f.better,
+         "values": [f.of(s["figures"]) for s in solved],
+         "differences": [f.of(s["difference"]) if s.get("difference") is not None else None for s in solved]}
+        for f in FIGURES.values()
+    ]
+    data["headline_scenarios"] = [s["name"] for s in solved]
+    return JSONResponse(data)
 
 
 @router.get("/jobs/{job_id}/report", response_class=HTMLResponse, summary="The report, one self-contained HTML page in French",
