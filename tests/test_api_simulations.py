@@ -43,7 +43,7 @@ def test_a_simulation_runs_as_a_job_and_returns_its_figures_and_report(api: Api)
 
 def test_simulation_errors(api: Api):
     assert problem_of(api.get("/simulations/J-nope", role="planner"), 404)["detail"] == "Simulation 'J-nope' does not exist."
-    solver_job = api.post("/jobs", {"method": "greedy"}).json()["id"]
+    solver_job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
     api.services.jobs.wait(solver_job, timeout=60)
     assert problem_of(api.get(f"/simulations/{solver_job}", role="planner"), 404)["detail"] == \
         f"Simulation '{solver_job}' does not exist."
