@@ -180,6 +180,11 @@ def install(app: FastAPI) -> None:
             errors = [{"field": "path", "in": "path", "reason": "no such resource"}]
         if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {clip(request.url.path)}."
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # a body that cannot even be decoded (not UTF-8): the same answer as malformed JSON
+            return problem(422, "Invalid request", "The body is not valid JSON: it cannot be read as UTF-8 text.",
+                           [{"field": "body", "in": "body", "reason": "the body is not valid JSON (not UTF-8)"}],
+                           str(request.url.path))
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return problem(exc.status_code, title, detail, errors, str(request.url.path))
 

@@ -7,7 +7,7 @@ only its scenario and the travel minutes of the structures the scenario adds (co
 before the tasks are sent, by the caller's ``minutes_for``: the workers need no transit network).
 A LocalCluster is started unless a scheduler address is given. A scenario that fails (it does not
 apply to the base, the solver fails, or the answer breaks a hard rule) is reported with its error
-and the others go on. Every solution passes :func:`solver.solution.require_valid`.
+and the others go on. Every solution passes :func:`solver.solution.require_valid_solution` (with its reported splits).
 """
 
 from __future__ import annotations
@@ -120,11 +120,11 @@ def with_columns(travel: TravelMatrix, extra: ExtraColumns | None) -> TravelMatr
 def solve_scenario(base: BaseInstance, scenario: Scenario, extra: ExtraColumns | None,
                    settings: RunSettings) -> dict[str, Any]:
     """Apply the scenario to the base, solve it with the optimiser, check the answer with
-    :func:`solver.solution.require_valid` and measure it (:func:`scenario_figures`).
+    :func:`solver.solution.require_valid_solution` and measure it (:func:`scenario_figures`).
     Raises on any failure (the caller reports it)."""
     from solver.optimal import solve_optimal
     from solver.problem import Problem
-    from solver.solution import SolverSettings, require_valid
+    from solver.solution import SolverSettings, require_valid_solution
 
     started = time.perf_counter()
     system = apply_scenario(base.system, scenario)
@@ -136,7 +136,7 @@ def solve_scenario(base: BaseInstance, scenario: Scenario, extra: ExtraColumns |
     problem = Problem.build(system, travel, weights, settings.scope)
     solution = solve_optimal(problem, SolverSettings(time_limit_s=settings.time_limit_s, workers=1, seed=settings.seed),
                              with_explanations=False)
-    require_valid(problem, solution.unit_of_child, f"scenario {scenario.name!r}")
+    require_valid_solution(problem, solution, f"scenario {scenario.name!r}")
     figures = scenario_figures(base.system, system, solution.unit_of_child, travel)
     figures["solver"] = {
         "scope": settings.scope,

@@ -530,3 +530,12 @@ def test_serve_starts_several_processes_on_the_same_store(tmp_path, monkeypatch)
     assert result.exit_code == 0, result.output
     assert started["app"] == "api.app:create_app" and started["factory"] and started["workers"] == 2
     assert os.environ["DATABASE_URL"] == url and "2 processes" in result.output
+
+
+def test_a_body_that_is_not_utf8_names_the_body(api: Api):
+    """Found by schemathesis: bytes that are not UTF-8 got FastAPI's bare 400."""
+    bad = api.client.patch("/units/U-nev", content=b"a\xff\x00P", headers={"content-type": "application/json",
+                                                                          **api.headers("structure_manager")})
+    body = problem_of(bad, 422)
+    assert body["errors"] == [{"field": "body", "in": "body", "reason": "the body is not valid JSON (not UTF-8)"}]
+    assert api.get("/units/U-nev", role="structure_manager").json()["capacity"] == 10  # nothing written
