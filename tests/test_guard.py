@@ -14,7 +14,7 @@ from matcher import RULES, CurrentPlacement, JudgeConstraints, Need, RuleKind, S
 from matcher.errors import HardRuleViolation
 from matcher.model import Home, UnitSex
 from matcher.travel import TravelMatrix
-from solver.problem import Problem
+from solver.problem import Problem, need_mask
 from solver.solution import require_valid, require_valid_solution, violations
 from tests.factories import NEVERS, PARIS_18, SAINT_DENIS, child, structure, system, unit
 
@@ -280,3 +280,59 @@ def test_a_rule_without_docstring_has_an_empty_description():
         return None
 
     assert _rule(bare, "Bare", Kind.HARD).description == ""
+
+
+# --- Problem.build: cases mutation testing showed untested ----------------------------------------
+
+def test_a_young_mother_of_an_infant_is_kept_in_a_mother_child_unit():
+    mother = child("C-1", 19, Sex.FEMALE, own_child_birth_date=child().waiting_since.replace(year=2025))
+    problem = problem_of([mother], [structure("S-1", StructureType.CENTRE_MATERNEL)], [unit("U-1", "S-1", (16, 21), UnitSex.GIRLS)])
+    assert problem.eligible_units(0).tolist() == [0]
+
+
+def test_a_structure_missing_from_the_travel_matrix_is_unknown_travel():
+    kid = child("C-1", 8, judge=JudgeConstraints(max_travel_minutes=45.0))
+    sys = system([kid], [structure("S-1"), structure("S-2")], [unit("U-1", "S-1"), unit("U-2", "S-2")])
+    travel = TravelMatrix.from_homes(("H-1",), ("S-2",), np.array([[10.0]], dtype=np.float32))  # no column for S-1
+    problem = Problem.build(sys, travel, W)
+    assert problem.minutes_of(0, 0) is None and problem.minutes_of(0, 1) == 10.0
+    assert problem.eligible_units(0).tolist() == [1]
+    assert [v.rule for v in violations(problem, {"C-1": "U-1"})] == ["judge_max_travel"]
+
+
+def test_every_fratrie_with_two_members_in_scope_is_a_block():
+    placed = child("C-b", 9, sibling_group_id="F-1", current=CurrentPlacement("U-1", child().waiting_since))
+    kids = [child("C-a", 8, sibling_group_id="F-1"), placed,
+            child("C-c", 8, sibling_group_id="F-2"), child("C-d", 9, sibling_group_id="F-2")]
+    problem = problem_of(kids, [structure("S-1")], [unit("U-1", "S-1", occupied=1)],
+                         [SiblingGroup("F-1", ("C-a", "C-b")), SiblingGroup("F-2", ("C-c", "C-d"))])
+    assert [(b.group_id, b.members, b.together) for b in problem.blocks] == [("F-2", (1, 2), True)]
+    assert problem.block_of_child.tolist() == [-1, 0, 0]
+
+
+def test_every_separation_order_is_kept_whichever_side_it_is_written_on():
+    placed = child("C-x", 9, current=CurrentPlacement("U-1", child().waiting_since),
+                   judge=JudgeConstraints(separated_from=frozenset({"C-1"})))
+    kids = [child("C-1", 8), child("C-2", 8, judge=JudgeConstraints(separated_from=frozenset({"C-3", "C-4"}))),
+            child("C-3", 8), child("C-4", 8), placed]
+    problem = problem_of(kids, [structure("S-1"), structure("S-2")], [unit("U-1", "S-1", occupied=1), unit("U-2", "S-2")])
+    assert problem.separations == ((1, 2), (1, 3))
+    assert problem.forbidden_structures == {0: frozenset({0})}
+
+
+def test_an_unknown_scope_names_the_scopes():
+    with pytest.raises(Exception, match="^unknown scope 'later'; expected one of waiting, all$"):
+        problem_of([child("C-1")], [structure("S-1")], [unit("U-1", "S-1")], scope="later")
+
+
+def test_the_problem_keeps_its_columns():
+    kids = [child("C-1", 8, Sex.FEMALE, needs=(Need.PROTECTION,)), child("C-2", 19, Sex.FEMALE, pregnant=True)]
+    problem = problem_of(kids, [structure("S-1", capabilities=(Need.PROTECTION,), secret=True),
+                                structure("S-2", StructureType.CENTRE_MATERNEL)],
+                         [unit("U-1", "S-1", (4, 11), UnitSex.GIRLS), unit("U-2", "S-2", (16, 21), UnitSex.BOYS)], scope="all")
+    assert problem.scope == "all" and problem.child_index == {"C-1": 0, "C-2": 1}
+    assert (problem.unit_age_min.tolist(), problem.unit_age_max.tolist(), problem.unit_sex.tolist()) == ([4, 16], [11, 21], [1, 2])
+    assert problem.structure_caps.tolist() == [need_mask(frozenset({Need.PROTECTION})), 0]
+    assert (problem.structure_mother_child.tolist(), problem.structure_secret.tolist()) == ([False, True], [True, False])
+    assert (problem.child_sex_female.tolist(), problem.child_needs.tolist(), problem.child_mother.tolist()) == (
+        [True, True], [need_mask(frozenset({Need.PROTECTION})), 0], [False, True])
