@@ -539,3 +539,21 @@ def test_a_body_that_is_not_utf8_names_the_body(api: Api):
     body = problem_of(bad, 422)
     assert body["errors"] == [{"field": "body", "in": "body", "reason": "the body is not valid JSON (not UTF-8)"}]
     assert api.get("/units/U-nev", role="structure_manager").json()["capacity"] == 10  # nothing written
+
+
+def test_the_child_file_shows_the_anchor_school_and_visit_site_never_an_address(db):
+    """Issue 12 through the service: a child without a family home, one with supervised visits."""
+    from tests.test_io_anchors import SCHOOL, VISITS, anchored_system
+
+    db.save_system(anchored_system())
+    with running_api(db, seed=False) as api:
+        api.add_account("mna", "officer", "unaccompanied-minors")
+        mna = api.get("/children/C-1", role="mna").json()
+        assert mna["family_home"] is None and mna["home_absence"] == "abroad"
+        assert mna["anchor"] == "school" and mna["school_commune"] == SCHOOL.location.commune
+        visits = api.get("/children/C-2", role="officer").json()  # home in the 18th: sector 8
+        assert visits["anchor"] == "visit_site" and visits["visit_site_commune"] == VISITS.location.commune
+        assert visits["family_home"]["arrondissement"] == 18
+        text = __import__("json").dumps(visits)
+        assert str(VISITS.location.lat) not in text and str(SCHOOL.location.lat) not in text  # no coordinates
+        assert api.get("/children/C-1", role="officer").status_code == 404  # not this officer's service
