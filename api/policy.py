@@ -87,6 +87,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("GET", "/units"): allow(OFFICER, PROTECTION, PLANNER, MANAGER, scope=("secret", "structures")),
     ("GET", "/jobs"): allow(PLANNER, ADMIN, scope=("owner",)),
     ("GET", "/scenarios/examples"): allow(PLANNER),
+    ("GET", "/scenarios/jobs"): allow(PLANNER, scope=("owner",)),
     ("POST", "/scenarios/runs"): allow(PLANNER, scope=("owner",)),
     ("POST", "/scenarios/sweeps"): allow(PLANNER, scope=("owner",)),
     ("GET", "/scenarios/jobs/{job_id}"): allow(PLANNER, scope=("owner",)),

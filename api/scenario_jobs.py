@@ -56,6 +56,18 @@ class ScenarioJobService:
             raise NotFoundError(f"scenario job {job_id!r} does not exist")
         return self.directory / job_id
 
+    def states(self) -> list[dict[str, Any]]:
+        """Every job's state (the folders under the scenario directory)."""
+        if not self.directory.is_dir():
+            return []
+        out = []
+        for path in self.directory.glob(f"*/{JOB_FILE}"):
+            try:
+                out.append(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError):  # a job being written: seen next time
+                continue
+        return out
+
     def state(self, job_id: str) -> dict[str, Any]:
         return json.loads((self.path(job_id) / JOB_FILE).read_text(encoding="utf-8"))
 

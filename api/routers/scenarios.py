@@ -161,6 +161,18 @@ def examples() -> ExamplesOut:
     return ExamplesOut(items=items)
 
 
+class ScenarioJobsOut(BaseModel):
+    total: int
+    items: list[ScenarioJobOut]
+
+
+@router.get("/jobs", response_model=ScenarioJobsOut, summary="The caller's own scenario jobs, newest first")
+def my_jobs(services: ServicesDep, caller: CallerDep) -> ScenarioJobsOut:
+    states = [st for st in services.scenarios.states() if st.get("owner") == caller.name]
+    states.sort(key=lambda st: st.get("created_at") or "", reverse=True)
+    return ScenarioJobsOut(total=len(states), items=[_out(st) for st in states[:200]])
+
+
 @router.get("/jobs/{job_id}", response_model=ScenarioJobOut, summary="A scenario job's status and progress",
             responses={404: {"description": "Unknown job"}})
 def get_job(job_id: str, services: ServicesDep, caller: CallerDep) -> ScenarioJobOut:

@@ -118,3 +118,23 @@ def test_planner_compares_two_scenarios_and_downloads_the_report(people):
         paul.page.get_by_role("link", name="Télécharger le rapport").click()
     report = info.value.path().read_text(encoding="utf-8")
     assert "<html" in report and "http://" not in report.replace("http://www.w3.org", "")
+
+
+def test_planner_builds_a_scenario_reviews_a_rebalancing_plan_and_a_simulation(people):
+    paul = people("paul")
+    paul.page.locator("#scenario-choices input[type=checkbox]").nth(1).uncheck()
+    paul.page.get_by_role("button", name="Partir du dernier exemple coché").click()
+    assert "(modifié)" in paul.page.locator("#scenario-text").input_value()
+    paul.page.locator("#scenario-text").fill("name: Mal écrit\nchanges:\n  - open: {places: -3}\n")
+    paul.page.get_by_role("button", name="Lancer la comparaison").click()
+    expect(paul.page.locator("#message")).to_contain_text("ligne 3, changes[0].open.places", timeout=20_000)  # by line and key
+    paul.page.get_by_role("button", name="Proposer un plan").click()
+    expect(paul.page.locator("#rebalance")).to_contain_text("déplacement(s) proposé(s)", timeout=60_000)
+    paul.page.get_by_role("button", name="Simuler").click()
+    expect(paul.page.locator("#simulation table")).to_contain_text("Part de l'optimum a posteriori", timeout=120_000)
+    paul.accessible()
+    paul.screenshot("planning")
+    paul.open("/web/jobs")
+    expect(paul.page.locator("#jobs tbody")).to_contain_text("simulation")
+    paul.accessible()
+    paul.screenshot("jobs")

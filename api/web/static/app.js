@@ -71,7 +71,11 @@ function explainError(err) {
   if (err.status === 403) return "Refusé : votre rôle ne permet pas cette action.";
   if (err.status === 404) return "Introuvable : cette fiche n'existe pas ou ne relève pas de votre service.";
   if (err.status === 413) return "Envoi trop volumineux.";
-  if (err.status === 422) return `Saisie refusée : ${err.message}`;
+  if (err.status === 422) {
+    const lines = (err.problem.errors || []).filter((e) => e.line);
+    if (lines.length) return `Le scénario a ${lines.length} erreur(s) : ` + lines.map((e) => `ligne ${e.line}, ${e.field} : ${e.reason}`).join(" ; ") + ".";
+    return `Saisie refusée : ${err.message}`;
+  }
   if (err.status === 429) return "Trop de travaux en attente : réessayez dans un instant.";
   if (err.status === 503) return "Le service est momentanément indisponible : réessayez dans un instant.";
   return err.message;
@@ -334,11 +338,17 @@ async function unitsPage() {
 async function jobsPage() {
   const load = async () => {
     const data = await api("/jobs");
+    const scenarios = await api("/scenarios/jobs").catch(() => ({ items: [] }));
+    for (const j of scenarios.items) { j.method = j.kind === "sweep" ? "scénarios (balayage)" : "scénarios"; j.scenario = true; }
+    data.items = [...data.items, ...scenarios.items].sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
     const body = $("#jobs tbody"); body.replaceChildren();
     for (const j of data.items) {
       body.append(el("tr", {}, el("td", {}, j.id), el("td", {}, j.kind || j.method), el("td", {}, STATUS[j.status] || j.status),
         el("td", {}, el("progress", { max: 1, value: j.progress, "aria-label": `Avancement du travail ${j.id}` }), ` ${Math.round(j.progress * 100)} %`),
-        el("td", {}, j.message || j.error || ""), el("td", {}, j.status === "succeeded" ? downloadLink(`/jobs/${encodeURIComponent(j.id)}/result`, `resultat-${j.id}.json`, "Télécharger") : "")));
+        el("td", {}, j.message || j.error || ""), el("td", {}, j.status !== "succeeded" ? "" : j.scenario
+          ? downloadLink(`/scenarios/jobs/${encodeURIComponent(j.id)}/report`, `comparaison-${j.id}.html`, "Rapport")
+          : j.method === "simulation" ? downloadLink(`/simulations/${encodeURIComponent(j.id)}/report`, `simulation-${j.id}.html`, "Rapport")
+          : downloadLink(`/jobs/${encodeURIComponent(j.id)}/result`, `resultat-${j.id}.json`, "Télécharger"))));
     }
     if (!data.items.length) body.append(el("tr", {}, el("td", { colspan: 6 }, "Aucun travail.")));
     if (data.items.some((j) => j.status === "queued" || j.status === "running")) setTimeout(() => load().catch(sayError), 2000);
@@ -352,7 +362,7 @@ async function waitJob(url, status, done = (j) => j.status === "succeeded") {
   for (;;) {
     const j = await api(url);
     const count = j.total ? ` (${j.done} sur ${j.total})` : "";
-    status.textContent = `${STATUS[j.status] || j.status} : ${Math.round((j.progress || 0) * 100)} %${count} ${j.message || ""}`;
+    status.textContent = j.status === "succeeded" ? `${STATUS[j.status]}${count}.` : `${STATUS[j.status] || j.status} : ${Math.round((j.progress || 0) * 100)} %${count} ${j.message || ""}`;
     if (done(j)) return j;
     if (j.status === "failed" || j.status === "cancelled") throw new ApiError(409, { detail: j.error || "le travail a échoué" });
     await new Promise((r) => setTimeout(r, 1000));
@@ -367,9 +377,17 @@ async function planningPage() {
     box.append(el("div", { class: "choice" }, el("input", { type: "checkbox", id, name: "scenario", value: String(i), checked: i < 2 }),
       " ", el("label", { for: id }, s.name), el("p", { class: "reasons" }, s.description)));
   });
+  $("#scenario-copy").addEventListener("click", () => {
+    const checked = [...box.querySelectorAll("input:checked")];
+    if (!checked.length) return say("Cochez d'abord un exemple.", true);
+    $("#scenario-text").value = examples.items[Number(checked[checked.length - 1].value)].text.replace(/^name: (.*)$/m, "name: $1 (modifié)");
+    $("#scenario-text").focus();
+  });
   $("#scenario-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const chosen = [...box.querySelectorAll("input:checked")].map((i) => examples.items[Number(i.value)].text);
+    const own = $("#scenario-text").value.trim();
+    if (own) chosen.push(own);
     if (chosen.length < 1) return say("Choisissez au moins un scénario.", true);
     try {
       const job = await api("/scenarios/runs", { method: "POST", json: { scenarios: chosen, time_limit_s: 10 } });
@@ -397,10 +415,24 @@ async function planningPage() {
   if (sim) sim.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
-      const job = await api("/simulations", { method: "POST", json: { months: Number($("#sim-months").value) } });
+      const job = await api("/simulations", { method: "POST", json: { months: Number($("#sim-months").value), replications: 1 } });
       await waitJob(`/simulations/${encodeURIComponent(job.id)}`, $("#simulation-status"));
-      $("#simulation").replaceChildren(
-        el("p", {}, downloadLink(`/simulations/${encodeURIComponent(job.id)}/report`, "simulation.html", "Télécharger le rapport de simulation")));
+      const res = (await api(`/simulations/${encodeURIComponent(job.id)}/result`)).result;
+      const summary = (res.summary || {}).policies || {};
+      const policies = Object.keys(summary).filter((k) => k !== "hindsight");
+      const rows = [["share_of_hindsight", "Part de l'optimum a posteriori", "share"], ["mean_days_waited", "Jours d'attente (moyenne)", "days"],
+        ["emergency_placements", "Placements en urgence", "n"], ["median_transit_minutes", "Trajet médian", "minutes"],
+        ["share_outside_ile_de_france", "Part hors d'Île-de-France", "share"], ["fratries_split", "Fratries séparées", "n"],
+        ["cost_eur", "Coût", "eur"]];
+      const cell = (v, unit) => v === null || v === undefined ? "" : unit === "share" ? `${Math.round(v * 1000) / 10} %`
+        : unit === "days" ? `${Math.round(v * 10) / 10} j` : unit === "minutes" ? `${Math.round(v)} min` : unit === "eur" ? `${Math.round(v).toLocaleString("fr-FR")} €` : Math.round(v);
+      const names = { greedy: "Premier arrivé, place la plus proche", own: "Première proposition de l'agent", system: "Proposition tenant compte des autres demandes", batch: "Lots hebdomadaires optimisés" };
+      $("#simulation").replaceChildren(el("table", { class: "list" },
+        el("caption", {}, `Résultats sur ${res.days} jours à partir du ${day(res.start)} (moyennes sur les réplications)`),
+        el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Indicateur"), policies.map((p) => el("th", { scope: "col" }, names[p] || p)))),
+        el("tbody", {}, rows.map(([key, label, unit]) => el("tr", {}, el("th", { scope: "row" }, label),
+          policies.map((p) => el("td", {}, cell(summary[p][key] && summary[p][key].mean, unit))))))),
+        el("p", {}, downloadLink(`/simulations/${encodeURIComponent(job.id)}/report`, "simulation.html", "Télécharger le rapport de simulation (courbes dans le temps)")));
     } catch (err) { sayError(err); }
   });
 }
