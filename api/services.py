@@ -558,6 +558,15 @@ class JobService:
 # --- everything together ----------------------------------------------------------------------
 
 
+def fault_pause(settings: Settings, where: str) -> None:
+    """Test hook (``PLACEMENT_FAULT_PAUSE_AT``, ``PLACEMENT_FAULT_PAUSE_S``): sleep inside a write
+    transaction (a confirmation, a hold, a rebalancing plan being applied), so that a
+    fault-injection test can kill the process between the writes and the commit."""
+    if settings.fault_pause_at == where and settings.fault_pause_s > 0:
+        log.warning("fault-injection pause in %s for %.1f s", where, settings.fault_pause_s)
+        time.sleep(settings.fault_pause_s)
+
+
 class Services:
     """Everything one app instance holds. Built by ``create_app``; closed on shutdown."""
 
@@ -621,13 +630,7 @@ class Services:
                 audit.record(session, entries, repo.utcnow())
 
     def fault_pause(self, where: str) -> None:
-        """Test hook (``PLACEMENT_FAULT_PAUSE_AT``): sleep inside a write transaction, so that a
-        fault-injection test can kill the server between the writes and the commit."""
-        if self.settings.fault_pause_at == where and self.settings.fault_pause_s > 0:
-            import time
-
-            log.warning("fault-injection pause in %s for %.1f s", where, self.settings.fault_pause_s)
-            time.sleep(self.settings.fault_pause_s)
+        fault_pause(self.settings, where)
 
     def start(self) -> None:
         if self.settings.sweep_seconds > 0 and self._sweeper is None:

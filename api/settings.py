@@ -61,6 +61,6 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(4, ge=1)
     retry_after_s: int = Field(5, ge=1, description="Retry-After of a 503 while the database is unreachable.")
     # --- test hook (fault-injection tests only; never set in service) ---
-    fault_pause_at: Literal["confirm", "hold"] | None = Field(
+    fault_pause_at: Literal["confirm", "hold", "apply"] | None = Field(
         None, description="Test hook: sleep inside this write transaction, after its writes, before its commit.")
     fault_pause_s: float = Field(0.0, ge=0)

@@ -217,3 +217,50 @@ def test_postgres_restarted_under_traffic_gives_503_then_no_lost_or_doubled_conf
     assert after["units"]["U-nev"] == (10, 4, 0) and after["units"]["U-pou"] == (4, 2, 0)
     assert after["units"]["U-near-4"] == (2, 0, 0)  # C-placed moved out of it
     assert not after["double_bookings"]
+
+
+@pytest.mark.parametrize("store_url", ["postgresql", "sqlite"], indirect=True)
+def test_a_process_killed_while_applying_a_rebalancing_plan_leaves_nothing(store_url, tmp_path):
+    """`placement rebalance --apply` records the plan (a job) and its holds in one transaction:
+    killed after its writes and before its commit, the store holds none of them; run again, all."""
+    import signal
+    import subprocess
+    import sys
+
+    from data.db.models import BatchJobRow
+    from data.io import write_dataset
+    from tests.rebalance_fixtures import far_system
+
+    system, _ = far_system(near_free=1)
+    db = Database(store_url)
+    db.migrate()
+    db.save_system(system)
+    db.dispose()
+    data = write_dataset(system, tmp_path / "ds", "csv")
+    before = _state(store_url)
+    command = [sys.executable, "-m", "api.cli", "rebalance", "--data", str(data), "--apply", "--database-url", store_url]
+    log = tmp_path / "apply.log"
+    env = dict(os.environ, PLACEMENT_FAULT_PAUSE_AT="apply", PLACEMENT_FAULT_PAUSE_S="60")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 120
+        while "fault-injection pause in apply" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()[-2000:]
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def jobs() -> int:
+        db = Database(store_url)
+        try:
+            with db.read() as s:
+                return int(s.scalar(select(func.count()).select_from(BatchJobRow)) or 0)
+        finally:
+            db.dispose()
+
+    assert jobs() == 0 and _state(store_url) == before  # all or nothing: nothing
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    after = _state(store_url)
+    assert jobs() == 1 and len(after["reservations"]) == 1 and after["units"]["U-near"][2] == 1  # all of it

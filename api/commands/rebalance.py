@@ -57,6 +57,9 @@ def apply_plan(plan: dict[str, Any], database_url: str | None, hold_hours: float
     from data.db.database import DEFAULT_URL
     from data.db.repository import utcnow
 
+    from api.services import fault_pause
+    from api.settings import Settings
+
     db = Database(database_url or DEFAULT_URL)
     try:
         db.migrate()
@@ -65,6 +68,7 @@ def apply_plan(plan: dict[str, Any], database_url: str | None, hold_hours: float
                               "run `placement serve --data DIR` or `placement demo` first")
         with db.write() as session:
             job_id, rows = store.record_plan(session, plan, utcnow(), timedelta(hours=hold_hours))
+            fault_pause(Settings(), "apply")  # test hook: killed here, nothing may be left
             return job_id, [r.id for r in rows]
     finally:
         db.dispose()
