@@ -156,9 +156,9 @@ def split_cause(problem: Problem, block: SiblingBlock, remaining: np.ndarray | N
             f"when the group's turn came (first come, first served; {where})"
         )
     return (
-        f"keeping the {who} together would cost the children waiting more than the split penalty "
-        f"({problem.weights.siblings_split:.0f}): the {len(at_full)} structure(s) that could take them all "
-        f"are needed by other children ({where})"
+        f"keeping the {who} together would leave other children waiting without a place or much farther "
+        f"from home: the {len(at_full)} structure(s) that could take them all are needed by other children "
+        f"({where})"
     )
 
 
