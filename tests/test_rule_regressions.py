@@ -204,3 +204,19 @@ def test_the_matching_keeps_a_sibling_it_could_not_move():
                               {"S-near": 10, "S-far": 60})
     for solution in both_methods(problem):
         assert solution.unit_of_child == {"C-0": "U-A", "C-1": "U-B"}, solution.method
+
+
+def test_structures_for_a_fratrie_stop_at_the_limit_asked_nearest_first():
+    """Kills the mutant that returned one structure more than ``limit``."""
+    from solver.siblings import structures_for_group
+
+    sys, problem = fratrie_of([5, 9], [structure("S-far"), structure("S-near"), structure("S-mid")],
+                              [unit("U-far", "S-far", (4, 11), capacity=2), unit("U-near", "S-near", (4, 11), capacity=2),
+                               unit("U-mid", "S-mid", (4, 11), capacity=2)],
+                              {"S-far": 60, "S-near": 10, "S-mid": 30})
+    block = problem.blocks[0]
+    every = structures_for_group(problem, block, problem.capacity)
+    assert [problem.structure_ids[s] for s, _, _ in every] == ["S-near", "S-mid", "S-far"]
+    for limit in (1, 2):
+        found = structures_for_group(problem, block, problem.capacity, limit=limit)
+        assert found == every[:limit]
