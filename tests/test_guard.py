@@ -336,3 +336,21 @@ def test_the_problem_keeps_its_columns():
     assert (problem.structure_mother_child.tolist(), problem.structure_secret.tolist()) == ([False, True], [True, False])
     assert (problem.child_sex_female.tolist(), problem.child_needs.tolist(), problem.child_mother.tolist()) == (
         [True, True], [need_mask(frozenset({Need.PROTECTION})), 0], [False, True])
+
+
+def test_a_one_sided_order_from_a_child_out_of_scope_bars_the_child_in_scope_whatever_the_set_order():
+    """Kills the `continue` -> `break` mutant of Problem.build (tests/mutation_survivors.md): an
+    order written on the side of a child out of scope, naming another child out of scope *before*
+    (in the set's iteration order) a child in scope, must still keep the child in scope out of its
+    structure. The ids are chosen so that, in this process's hash order, the child out of scope
+    comes first: the worst order for the mutant, whatever the hash seed."""
+    since = child().waiting_since
+    other = next(f"C-out-{k}" for k in range(1000) if next(iter(frozenset({f"C-out-{k}", "C-in"}))) == f"C-out-{k}")
+    placed = child("C-placed", 10, current=CurrentPlacement("U-1", since),
+                   judge=JudgeConstraints(separated_from=frozenset({other, "C-in"})))
+    kids = [placed, child(other, 11, current=CurrentPlacement("U-2", since)), child("C-in", 9)]
+    problem = problem_of(kids, [structure("S-1"), structure("S-2")],
+                         [unit("U-1", "S-1", capacity=3, occupied=1), unit("U-2", "S-2", capacity=3, occupied=1)])
+    assert next(iter(problem.system.child_by_id["C-placed"].judge.separated_from)) == other
+    assert rules_broken(problem, {"C-in": "U-1"}) == {"judge_separation"}
+    assert violations(problem, {"C-in": "U-2"}) == []

@@ -217,3 +217,42 @@ def test_refresh_expiry_releases_on_access(store: Database):
         row = repo.refresh_expiry(session, row, NINE + HOUR)
         assert (row.status, row.closed_at.replace(tzinfo=None)) == ("expired", NINE + HOUR)
     assert held(store) == {"U-1": 0, "U-2": 0}
+
+
+def test_a_hold_released_by_another_transaction_meanwhile_is_not_released_twice(store: Database, monkeypatch):
+    """Kills the mutant that dropped the status re-check from expire_holds' update: between its
+    select and its update, another transaction (the sweep, say) releases the same expired hold;
+    the places must be given back once. PostgreSQL only: SQLite queues every writer, so the race
+    cannot happen there."""
+    if store.is_sqlite:
+        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): no interleaving to test")
+    rid = hold(store, "U-1", "C-1", "C-2")
+    later = NINE + 2 * HOUR
+    with store.write() as session:
+        real = session.execute
+        calls = {"n": 0}
+
+        def interleaved(statement, *args, **kwargs):
+            result = real(statement, *args, **kwargs)
+            calls["n"] += 1
+            if calls["n"] == 1:  # after the select of expired holds: another transaction releases it
+                rows = result.all()
+                with store.write() as other:
+                    assert repo.expire_holds(other, later) == 1
+                return _Rows(rows)
+            return result
+
+        monkeypatch.setattr(session, "execute", interleaved)
+        assert repo.expire_holds(session, later) == 0  # already released by the other transaction
+    assert held(store) == {"U-1": 0, "U-2": 0}
+    assert reservation(store, rid).status == "expired"
+
+
+class _Rows:
+    """The rows of a result already read (what ``session.execute(...).all()`` gives back)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def all(self):
+        return self.rows
