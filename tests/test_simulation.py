@@ -322,3 +322,30 @@ def test_the_command_writes_the_results_and_refuses_bad_input(tmp_path):
                               "--out", str(tmp_path / "y")])
     assert bad.exit_code == 2 and "unknown unit 'U-nope'" in bad.output
     assert not (tmp_path / "y").exists()
+
+
+def test_a_planners_scenario_applies_from_the_first_day_with_its_dated_changes(tmp_path):
+    """`placement simulate` takes the planners' scenario files (docs/SCENARIOS.md): their changes
+    are in force from the first day, the dated ``capacity_changes`` on their dates, and an error in
+    either names the file, the line and the key."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "name: Semi-autonomie\n"
+        "description: Places illustratives.\n"
+        "changes:\n"
+        "  - open: {places: 20, type: semi_autonomie, ages: [16, 21], zone: {departement: '75'}}\n"
+        "capacity_changes:\n  - {on: 2026-12-10, places: 3, zone: paris}\n")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["simulate", str(scenario), "--months", "1", "--scale", "0.05", "--travel", "crowfly",
+                                 "--policies", "greedy", "--workers", "0", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["scenario_changes"] == ["OpenPlaces"] and summary["capacity_changes"][0]["places"] == 3
+    base = runner.invoke(app, ["simulate", "base", "--months", "1", "--scale", "0.05", "--travel", "crowfly",
+                               "--policies", "greedy", "--workers", "0", "--out", str(tmp_path / "b"), "--json"])
+    assert json.loads(base.stdout)["scenario_changes"] == []
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: x\ndescription: y\nchanges:\n  - open: {places: -2}\n")
+    bad = runner.invoke(app, ["simulate", str(broken), "--scale", "0.05", "--travel", "crowfly", "--workers", "0",
+                              "--out", str(tmp_path / "z")])
+    assert bad.exit_code == 2 and "broken.yaml:4" in " ".join(bad.output.split()) and not (tmp_path / "z").exists()

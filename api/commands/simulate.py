@@ -54,11 +54,22 @@ def run_simulate(*, scenario: str, months: int | None, policies: list[str], repl
         raise DomainError(f"--workers must be 0 (no Dask) or more, got {workers}")
     document = read_scenario_document(scenario)
     params, changes = scenario_from_document(document, months)
+    planned = None
+    if "changes" in document:  # a planners' capacity scenario (docs/SCENARIOS.md): in force from the first day
+        from planning.scenarios import read_yaml, scenario_from_data
+
+        data, lines = read_yaml(Path(scenario).read_text(encoding="utf-8"), str(scenario))
+        planned = scenario_from_data({k: v for k, v in data.items() if k not in ("capacity_changes", "simulation")}, lines)
+        weights = planned.weights_over(weights)
     if data_dir is not None and not data_dir.is_dir():
         raise DomainError(f"--data {data_dir}: no such dataset directory")
     with _steps(console, show_progress) as steps:
         done = steps.step("Building the placement system")
         system = read_dataset(data_dir) if data_dir is not None else generate(scale=scale, seed=1)
+        if planned is not None:
+            from planning.scenarios import apply_scenario
+
+            system = apply_scenario(system, planned)
         resolve_capacity_changes(system, changes, system.reference_date, params.days)
         done()
         done = steps.step("Public-transport minutes from every family home")
@@ -76,6 +87,7 @@ def run_simulate(*, scenario: str, months: int | None, policies: list[str], repl
                            workers=workers, scheduler=scheduler, progress=lambda d, t: done("", d / t))
         done()
     result["scenario"] = scenario
+    result["scenario_changes"] = [] if planned is None else [type(c).__name__ for c in planned.changes]
     result["dataset"] = str(data_dir) if data_dir is not None else f"generated (scale {scale:g}, seed 1)"
     result["travel"] = travel_source
     return result
