@@ -146,6 +146,11 @@ class Caller:
         """Audit entries for this caller."""
         return [Entry(self.name, self.role, action, subject_type, i, self.remote or "unknown") for i in ids]
 
+    def reservation_entries(self, action: str, rows) -> list[Entry]:
+        """Audit entries for a change of reservations: each reservation and each of its children."""
+        return (self.entries(action, "reservation", [r.id for r in rows])
+                + self.entries(action, "child", [c for r in rows for c in r.child_ids]))
+
 
 def forbidden(detail: str) -> ApiProblem:
     return ApiProblem(403, "Forbidden", detail)

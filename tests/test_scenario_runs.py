@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import signal
-import socket
+
 import subprocess
 import sys
 import time
@@ -22,6 +22,7 @@ from planning.runner import BaseInstance, RunSettings, run_scenarios
 from planning.scenarios import parse_scenario
 from planning.sweep import parse_sweep
 from solver.solution import HardRuleViolation
+from tests.servers import free_port
 from tests.test_scenarios import tiny
 
 CROWFLY = CrowFlyTravel()
@@ -173,17 +174,13 @@ def test_sweep_template_makes_a_grid_of_variants_and_names_its_errors():
 # --- an existing Dask cluster: a separate scheduler and worker on loopback ----------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
 def test_sweep_on_a_separate_dask_scheduler_and_worker_on_loopback(tmp_path):
     dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or shutil.which("dask")
     assert dask, "the dask command line comes with dask[distributed]"
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     started: list[subprocess.Popen] = []

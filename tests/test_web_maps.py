@@ -66,3 +66,19 @@ def test_free_places_map_hides_secret_places_from_an_officer(db):
         protection = api.get("/places/map?area=paris", role="protection_officer").text
     assert "Secret home" not in officer
     assert "Secret home" in protection
+
+
+def test_bad_map_and_list_queries_name_the_field_and_write_nothing(db):
+    from tests.api_support import running_api
+
+    with running_api(db) as api:
+        for url, role, field in (("/places/map?area=moon", "officer", "area"),
+                                 ("/children/C-1/map?k=0", "officer", "k"),
+                                 ("/structures?departement=7x5", "officer", "departement"),
+                                 ("/units?limit=0", "structure_manager", "limit")):
+            r = api.get(url, role=role)
+            assert r.status_code == 422, (url, r.text)
+            assert field in [e["field"] for e in r.json()["errors"]], (url, r.text)
+        unknown = api.get("/children/C-404/map", role="officer")
+        assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "child_id"
+        assert api.get("/units/U-nev", role="structure_manager").json()["capacity"] == 10  # nothing written

@@ -133,8 +133,7 @@ def approve(job_id: str, number: int, services: ServicesDep, snap: WriterSnapsho
     with services.db.write() as session:
         rows = store.approve_move(session, job_id, number, services.now(), timedelta(hours=services.settings.hold_hours),
                                   by=caller.name)
-        audit.record(session, caller.entries("approve-move", "reservation", [r.id for r in rows])
-                     + caller.entries("approve-move", "child", [c for r in rows for c in r.child_ids]), repo.utcnow())
+        audit.record(session, caller.reservation_entries("approve-move", rows), repo.utcnow())
     unit_structure = {u.id: u.structure_id for u in system.units}
     return [ReservationOut(id=r.id, unit_id=r.unit_id, structure_id=unit_structure.get(r.unit_id, ""),
                            child_ids=list(r.child_ids), sibling_group_id=r.sibling_group_id, places=r.places,

@@ -56,10 +56,6 @@ def _unit(snap, caller, unit_id: str, field: str):
         raise
 
 
-def _entries(caller, action: str, rows: list[ReservationRow]) -> list[audit.Entry]:
-    return (caller.entries(action, "reservation", [r.id for r in rows])
-            + caller.entries(action, "child", [c for r in rows for c in r.child_ids]))
-
 
 @router.post("", response_model=ReservationOut, status_code=status.HTTP_201_CREATED,
              summary="Hold places for a child or a sibling group (in several units at once: all or nothing)",
@@ -99,7 +95,7 @@ def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, ca
         rows = repo.hold_bundle(session, parts=[(u.id, [c.id for c in kids]) for kids, u in plan],
                                 sibling_group_id=body.sibling_group_id, ttl=timedelta(hours=hours),
                                 now=services.now(), by=caller.name, service=caller.service)
-        audit.record(session, _entries(caller, "hold", rows), repo.utcnow())
+        audit.record(session, caller.reservation_entries("hold", rows), repo.utcnow())
         services.fault_pause("hold")
     return _out(rows, snap, caller)
 
@@ -221,7 +217,7 @@ def confirm(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep,
     with services.db.write() as session:
         row = repo.confirm(session, reservation_id, now, now.date(), by=caller.name)
         rows = repo.bundle_of(session, row)
-        audit.record(session, _entries(caller, "confirm", rows), repo.utcnow())
+        audit.record(session, caller.reservation_entries("confirm", rows), repo.utcnow())
         services.fault_pause("confirm")
     return _out(rows, snap, caller)
 
@@ -233,5 +229,5 @@ def cancel(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, 
     with services.db.write() as session:
         row = repo.cancel(session, reservation_id, services.now(), by=caller.name)
         rows = repo.bundle_of(session, row)
-        audit.record(session, _entries(caller, "cancel", rows), repo.utcnow())
+        audit.record(session, caller.reservation_entries("cancel", rows), repo.utcnow())
     return _out(rows, snap, caller)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
+
 import subprocess
 import sys
 import time
@@ -24,6 +24,7 @@ import pytest
 
 from data.db import Database
 from tests.api_support import sample_system
+from tests.servers import free_port
 
 CHROMIUM = os.environ.get("PLACEMENT_CHROMIUM", "/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,10 +60,6 @@ def _browser_available() -> None:
         pytest.skip(problem)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass
@@ -84,7 +81,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
     db.save_system(sample_system())
     db.dispose()
     create_accounts(url, str(tmp), ACCOUNTS, PASSWORD)
-    port = _free_port()
+    port = free_port()
     log = open(tmp / "server.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.server", url, str(tmp), str(port)],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
