@@ -21,6 +21,9 @@ from matcher.model import Location, Need, Sex, StructureType
 
 router = APIRouter(tags=["maps"])
 
+ISOCHRONES_KEPT = 256
+"""Isochrones kept per snapshot (the homes most recently asked about; each about 1,300 zones)."""
+
 SVG = {200: {"content": {"image/svg+xml": {}}, "description": "An SVG map"}}
 
 
@@ -51,15 +54,27 @@ def _proposals_map(services, snap, home_location: Location | None, proposals, ti
     layer = area or maps.layer_for(points)
     view = maps.MapView(title=title, markers=markers, legend=[("proposal", "places proposées, numérotées par rang")])
     if home_location is not None:
-        zones = [z for z in maps.zones(layer) if layer != "idf" or z.departement in maps.IDF_DEPARTEMENTS]
-        pts = tuple(_Point(Location(z.inside[0], z.inside[1], z.code, z.departement)) for z in zones)
-        minutes = services.systems.travel_source.minutes_from(home_location.lat, home_location.lon, pts)
-        view.zone_classes.update(maps.isochrone_classes({z.code: float(m) for z, m in zip(zones, minutes)}))
+        view.zone_classes.update(_isochrone(services, snap, home_location, layer))
         home_code = home_location.departement if layer == "france" else home_location.commune
         view.zone_classes[home_code] = "home"
         view.legend = [("home", "quartier du domicile familial")] + \
             [(css, f"{text} en transports") for _, css, text in maps.ISOCHRONE_BANDS] + view.legend
     return maps.render_svg(view, layer)
+
+
+def _isochrone(services, snap, home: Location, layer: maps.Layer) -> dict[str, str]:
+    """The isochrone bands of a home's zone on a layer, computed once per home and layer for a
+    snapshot (the transit minutes to every zone of the layer: the costly part of a map)."""
+    key = ("isochrone", layer, home.lat, home.lon)
+    found = snap.memo.get(key)
+    if found is None:
+        zones = [z for z in maps.zones(layer) if layer != "idf" or z.departement in maps.IDF_DEPARTEMENTS]
+        pts = tuple(_Point(Location(z.inside[0], z.inside[1], z.code, z.departement)) for z in zones)
+        minutes = services.systems.travel_source.minutes_from(home.lat, home.lon, pts)
+        found = maps.isochrone_classes({z.code: float(m) for z, m in zip(zones, minutes)})
+        if sum(1 for k in snap.memo if isinstance(k, tuple) and k[0] == "isochrone") < ISOCHRONES_KEPT:
+            snap.memo[key] = found
+    return found
 
 
 def _home_of(child) -> Location | None:
