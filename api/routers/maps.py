@@ -22,7 +22,7 @@ from matcher.model import Location, Need, Sex, StructureType
 router = APIRouter(tags=["maps"])
 
 ISOCHRONES_KEPT = 256
-"""Isochrones kept per snapshot (the homes most recently asked about; each about 1,300 zones)."""
+"""Isochrones kept per snapshot (the first homes asked about; each about 1,300 zones): a bound on memory."""
 
 SVG = {200: {"content": {"image/svg+xml": {}}, "description": "An SVG map"}}
 
