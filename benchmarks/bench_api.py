@@ -66,12 +66,14 @@ class Auth:
 
         settings = Settings(argon2_time_cost=1, argon2_memory_kib=8, argon2_parallelism=1)
         self.service_of = {c.id: c.service.value for c in system.children}
+        self.group_service = {g.id: self.service_of[g.child_ids[0]] for g in system.sibling_groups}
         self.password = "bench-" + uuid_hex()
         digest = hash_new_password(settings, self.password)
         with db.write() as session:
             for service in sorted(set(self.service_of.values())):
                 accounts.add_user(session, name=f"po-{service}", role="protection_officer", service=service,
                                   password_hash=digest, now=utcnow())
+            accounts.add_user(session, name="planner", role="planner", password_hash=digest, now=utcnow())
             accounts.add_user(session, name="manager", role="structure_manager",
                               structure_ids=[s.id for s in system.structures], password_hash=digest, now=utcnow())
         self.base = ""
@@ -139,7 +141,10 @@ def timed(client: httpx.Client, url: str, headers: dict[str, str] | None = None)
         import re
 
         found = re.search(r"(?:/children/|child_id=)([^/?&]+)", url)
-        headers = AUTH.for_child(found.group(1)) if found else AUTH.as_user("manager")
+        group = re.search(r"/sibling-groups/([^/?&]+)", url)
+        headers = (AUTH.for_child(found.group(1)) if found
+                   else AUTH.as_user(f"po-{AUTH.group_service[group.group(1)]}") if group
+                   else AUTH.as_user("manager"))
     t = time.perf_counter()
     r = client.get(url, headers=headers)
     elapsed = (time.perf_counter() - t) * 1000
@@ -285,7 +290,8 @@ def under_load(db_url: str, schema: str, child_ids: list[str], group_ids: list[s
                 row["first_requests_ms"] = [round(x, 1) for x in firsts]
                 job_id = None
                 if with_job:
-                    job_id = client.post("/jobs", json={"method": "optimal", "time_limit_s": job_seconds}).json()["id"]
+                    job_id = client.post("/jobs", json={"method": "optimal", "time_limit_s": job_seconds},
+                                         headers=AUTH.as_user("planner") if AUTH else None).json()["id"]
                 for name, pattern, ids in (("proposals", "/children/{}/proposals?k=10", child_ids),
                                            ("fratrie_proposals", "/sibling-groups/{}/proposals?k=10", group_ids)):
                     row[name] = {}
@@ -298,7 +304,8 @@ def under_load(db_url: str, schema: str, child_ids: list[str], group_ids: list[s
                         wall = time.perf_counter() - t
                         row[name][f"{threads}_clients"] = {**_stats(ms), "requests_per_s": round(n / wall, 1)}
                 if job_id is not None:
-                    row["job_status_after"] = client.get(f"/jobs/{job_id}").json()["status"]
+                    row["job_status_after"] = client.get(f"/jobs/{job_id}",
+                                                        headers=AUTH.as_user("planner") if AUTH else None).json()["status"]
         finally:
             proc.terminate()
             proc.wait(60)

@@ -72,7 +72,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -1526,6 +1526,7 @@ class _Builder:
             ))
         groups = [SiblingGroup(group_id[g], tuple(kid_id[i] for i in members), self.group_together[g])
                   for g, members in enumerate(self.groups)]
+        children = one_service_per_fratrie(children, groups)
         return PlacementSystem(self.on, tuple(children), tuple(groups), tuple(structures), tuple(units))
 
 
@@ -1533,3 +1534,19 @@ def scenario_parameters(scenario: Scenario) -> dict[str, object]:
     """The parameters of a scenario as plain values (for dataset.json)."""
     return {f.name: (getattr(scenario, f.name).isoformat() if f.name == "reference_date"
                      else getattr(scenario, f.name)) for f in fields(scenario)}
+
+
+def one_service_per_fratrie(children: list[Child], groups: list[SiblingGroup]) -> list[Child]:
+    """A fratrie is followed by one service, that of its first member: siblings share one
+    referent service in ASE practice, and an officer acts for a whole fratrie or for none of it
+    (docs/SECURITY.md). Without this, siblings with no family home (their sector then comes from
+    their ids) or with an 18-21 year-old among them would be followed by several services, and
+    no officer could ask for the fratrie's proposals."""
+    index = {c.id: i for i, c in enumerate(children)}
+    out = list(children)
+    for group in groups:
+        service = out[index[group.child_ids[0]]].service
+        for cid in group.child_ids[1:]:
+            if out[index[cid]].service != service:
+                out[index[cid]] = replace(out[index[cid]], service=service)
+    return out

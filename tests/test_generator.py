@@ -214,6 +214,24 @@ def test_sibling_groups(paris):
     assert share(separable, len(groups)) == pytest.approx(0.10, abs=0.04)  # 10% +- 4 points
 
 
+def test_a_fratrie_is_followed_by_one_service(paris_seeds):
+    # An officer acts for a whole fratrie or for none of it: with several services, no officer
+    # could ask for its proposals (the load benchmark found 25 such fratries of 299 on seed 1).
+    for g in paris_seeds.sibling_groups:
+        assert len({paris_seeds.child_by_id[c].service for c in g.child_ids}) == 1, g.id
+
+
+def test_one_service_per_fratrie_gives_the_first_members_service():
+    from data.generator import one_service_per_fratrie
+    from matcher.model import Service, SiblingGroup
+    from tests.factories import child
+
+    kids = [child("A", service=Service.SECTOR_3), child("B", service=Service.YOUNG_ADULTS), child("C")]
+    out = one_service_per_fratrie(kids, [SiblingGroup("F-1", ("A", "B"), True)])
+    assert [c.service for c in out[:2]] == [Service.SECTOR_3, Service.SECTOR_3]
+    assert out[2] == kids[2]  # not in the fratrie: untouched
+
+
 def test_separation_orders_name_a_sibling_placed_elsewhere(paris):
     ordered = [c for c in paris.children if c.judge.separated_from]
     assert 5 <= len(ordered) <= 60
