@@ -53,7 +53,7 @@ ACCESS_COOKIE = "placement_access"
 """The cookie that carries the access token of a signed-in page (api.web.session)."""
 
 
-def authorize(request: Request, services: ServicesDep,
+def authorize(request: Request, services: ServicesDep, session: SessionDep,
               token: Annotated[str | None, Depends(bearer)]) -> Caller | None:
     """The access policy, applied to every route of the app (``api.policy.POLICY``): deny by
     default, a token of one of the route's roles otherwise. The token comes from the
@@ -71,28 +71,36 @@ def authorize(request: Request, services: ServicesDep,
     token = token or request.cookies.get(ACCESS_COOKIE)
     if rule.page:
         try:
-            caller = caller_of_token(request, services, token) if token else None
+            caller = caller_of_token(request, services, token, session) if token else None
         except ApiProblem:
             caller = None
         request.state.caller = caller
         return caller
     if not token:
         raise _unauthorized("Sign in first: this route needs a bearer token (POST /auth/token).")
-    caller = caller_of_token(request, services, token)
+    caller = caller_of_token(request, services, token, session)
     if caller.role not in rule.roles:
         raise forbidden(f"Role {caller.role!r} may not call {request.method} {route.path}.")
     return caller
 
 
-def caller_of_token(request: Request, services: Services, token: str) -> Caller:
+def caller_of_token(request: Request, services: Services, token: str, session: Session) -> Caller:
     """The account an access token stands for, reloaded from the store; 401 when the token is
-    invalid, expired or no longer valid."""
+    invalid, expired or no longer valid.
+
+    ``session``: the request's read session (the one its reads go on, so that a read costs one
+    pooled connection, not two). A request that changes something ends this transaction here:
+    it writes on a session of its own and must not hold two connections at once (see
+    :func:`writer_snapshot`)."""
     try:
         claims = services.security.decode_access(token)
     except InvalidToken:
         raise _unauthorized("The access token is invalid or expired: sign in again or refresh it.") from None
-    with services.db.read() as session:
+    try:
         account = accounts.get_account(session, claims.user_id)
+    finally:
+        if request.method not in ("GET", "HEAD"):
+            session.rollback()
     if account is None or not account.active or account.token_version != claims.token_version:
         raise _unauthorized("The access token is no longer valid: sign in again.")
     return Caller(account.id, account.name, account.role, account.service, frozenset(account.structure_ids),
@@ -127,13 +135,16 @@ def current_snapshot(services: ServicesDep, session: SessionDep) -> Snapshot:
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
 
 
-def writer_snapshot(services: ServicesDep) -> Snapshot:
-    """The snapshot for endpoints that write: read on its own short session, closed before the
-    endpoint opens its write session, so that a request never holds two pooled connections at
-    once (otherwise concurrent holds and confirmations, each of which may wait for the snapshot
-    to be brought up to date, exhaust the pool waiting for each other)."""
-    with services.db.read() as session:
+def writer_snapshot(services: ServicesDep, session: SessionDep) -> Snapshot:
+    """The snapshot for endpoints that write (a GET among them when it releases expired holds or
+    records a read itself): read on the request's read session, whose transaction then ends
+    before the endpoint opens its write session, so that a request never holds two pooled
+    connections at once (otherwise concurrent holds and confirmations, each of which may wait
+    for the snapshot to be brought up to date, exhaust the pool waiting for each other)."""
+    try:
         return services.systems.snapshot(session)
+    finally:
+        session.rollback()
 
 
 WriterSnapshotDep = Annotated[Snapshot, Depends(writer_snapshot)]

@@ -590,6 +590,7 @@ class Services:
         from api.simulation_jobs import SimulationJobService
 
         self.simulations = SimulationJobService(self.db, self.systems, self.weights, lambda: self.clock())
+        self.read_audit = audit.GroupCommit(lambda: self.db.write(), repo.utcnow)
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
 
@@ -620,14 +621,13 @@ class Services:
             return n
 
     def record(self, entries: list[audit.Entry], reading: Session | None = None) -> None:
-        """Append reads to the audit trail (changes are recorded in their own transaction).
+        """Append reads to the audit trail (changes are recorded in their own transaction), by
+        group commit with the reads of other requests; returns once they are committed.
         ``reading``: the request's read session, whose transaction is ended first so that the
         request never holds two pooled connections at once (see ``api.deps.writer_snapshot``)."""
         if reading is not None:
             reading.rollback()
-        if entries:
-            with self.db.write() as session:
-                audit.record(session, entries, repo.utcnow())
+        self.read_audit.append(entries)
 
     def fault_pause(self, where: str) -> None:
         fault_pause(self.settings, where)
@@ -648,6 +648,7 @@ class Services:
         self._stop.set()
         if self._sweeper is not None:
             self._sweeper.join(timeout=5)
+        self.read_audit.close()
         self.jobs.shutdown()
         self.scenarios.shutdown()
         self.simulations.shutdown()

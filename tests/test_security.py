@@ -408,3 +408,64 @@ def test_no_request_holds_two_pooled_connections_when_it_writes_its_audit_rows(a
     api.post(f"/reservations/{rid}/confirm")
     api.get(f"/reservations/{rid}")
     assert len(held_at_write) >= 6 and set(held_at_write) == {0}, held_at_write
+
+
+def test_reads_are_audited_by_group_commit_each_committed_before_it_returns(db):
+    """Concurrent reads share transactions (fewer commits than reads), each read's row is in the
+    store when its ``append`` returns, and the chain verifies."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from data.db.repository import utcnow
+
+    writes = []
+    gate = threading.Event()
+
+    def slow_write():
+        writes.append(1)
+        gate.wait(5)  # the first transaction waits: the reads behind it queue up
+        return db.write()
+
+    trail = audit.GroupCommit(slow_write, utcnow)
+    entry = lambda i: [audit.Entry("anne", "officer", "read", "child", f"C-{i}", "test")]  # noqa: E731
+
+    def read(i):
+        trail.append(entry(i))
+        with db.read() as s:  # committed before append returned
+            return bool(audit.query(s, child=f"C-{i}"))
+
+    with ThreadPoolExecutor(16) as pool:
+        first = pool.submit(read, 0)
+        while not writes:
+            pass
+        rest = [pool.submit(read, i) for i in range(1, 40)]
+        gate.set()
+        seen = [first.result()] + [f.result() for f in rest]
+    trail.close()
+    assert all(seen)
+    assert trail.rows == 40 and trail.batches < 40 / 4, (trail.rows, trail.batches)
+    with db.read() as s:
+        verdict = audit.verify(s)
+    assert verdict.ok and verdict.rows == 40
+
+
+def test_a_failed_audit_transaction_fails_every_read_of_its_batch_and_the_next_one_goes_through(db):
+    from data.db.repository import utcnow
+
+    broken = {"on": True}
+
+    def write():
+        if broken["on"]:
+            raise RuntimeError("database unreachable")
+        return db.write()
+
+    trail = audit.GroupCommit(write, utcnow)
+    with pytest.raises(RuntimeError, match="unreachable"):
+        trail.append([audit.Entry("anne", "officer", "read", "child", "C-1", "test")])
+    broken["on"] = False
+    trail.append([audit.Entry("anne", "officer", "read", "child", "C-2", "test")])
+    trail.close()
+    with db.read() as s:
+        assert [r.subject_id for r in audit.query(s)] == ["C-2"]
+    with pytest.raises(RuntimeError, match="closed"):
+        trail.append([audit.Entry("anne", "officer", "read", "child", "C-3", "test")])

@@ -32,7 +32,8 @@ def sign_in(request: Request, username: str, password: str):
         tokens = api_sign_in(services, username, password, request.client.host if request.client else "unknown")
     except ApiProblem:
         return None
-    return caller_of_token(request, services, tokens.access_token), tokens
+    with services.db.read() as session:
+        return caller_of_token(request, services, tokens.access_token, session), tokens
 
 
 def refresh(request: Request) -> TokenOut | None:

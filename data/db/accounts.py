@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -34,7 +35,8 @@ class Account:
     token_version: int
 
 
-def _account(row: UserRow) -> Account:
+def _account(row: Any) -> Account:
+    """From a ``UserRow`` or a row of its columns (same attribute names)."""
     return Account(row.id, row.name, row.role, row.service, tuple(row.structure_ids or ()), row.active,
                    row.locked_until, row.token_version)
 
@@ -72,8 +74,13 @@ def _row(session: Session, name: str) -> UserRow:
     return row
 
 
+_ACCOUNT_COLUMNS = (UserRow.id, UserRow.name, UserRow.role, UserRow.service, UserRow.structure_ids,
+                    UserRow.active, UserRow.locked_until, UserRow.token_version)
+
+
 def get_account(session: Session, user_id: int) -> Account | None:
-    row = session.get(UserRow, user_id, populate_existing=True)
+    """The account as stored now (read on each request: a plain row, no ORM object)."""
+    row = session.execute(select(*_ACCOUNT_COLUMNS).where(UserRow.id == user_id)).first()
     return None if row is None else _account(row)
 
 
