@@ -494,8 +494,12 @@ def _all_proposals(
                 proposals.append(p)
         # split options, anchored on each structure that takes at least one sibling
         anchors = sorted(set().union(*(set(c) for c in cands)))
+        by_cheapest = [sorted(c.items(), key=lambda kv: kv[1][0].cost) for c in cands]
         for anchor in anchors:
-            chosen = _split_anchored(children, cands, anchor, free)
+            chosen = _split_anchored(children, cands, anchor, free, by_cheapest)
+            key = tuple((c.id, chosen[c.id].unit.id if chosen.get(c.id) else None) for c in children)  # Proposal.key
+            if key in seen:  # the same split from another anchor: made once
+                continue
             p = _make(children, chosen, weights, on)
             if p.key not in seen and not p.siblings_together:
                 seen.add(p.key)
@@ -504,11 +508,18 @@ def _all_proposals(
 
 
 def _split_anchored(
-    children: Sequence[Child], cands: Sequence[dict[str, list[_Candidate]]], anchor: str, free: np.ndarray
+    children: Sequence[Child], cands: Sequence[dict[str, list[_Candidate]]], anchor: str, free: np.ndarray,
+    by_cheapest: Sequence[list[tuple[str, list[_Candidate]]]] | None = None,
 ) -> dict[str, _Candidate | None]:
     """As many siblings as fit in ``anchor`` (judge's separations respected), the others in
     their own cheapest free place elsewhere (or none); at most one sibling in a unit that does
-    not take siblings."""
+    not take siblings.
+
+    ``by_cheapest``: each child's structures ordered by their cheapest candidate (computed once
+    for every anchor); the search for a sibling's place elsewhere stops at the first structure
+    whose cheapest candidate costs more than the best found (none after it can beat it)."""
+    if by_cheapest is None:
+        by_cheapest = [sorted(c.items(), key=lambda kv: kv[1][0].cost) for c in cands]
     used: dict[int, int] = {}
     chosen: dict[str, _Candidate | None] = {}
     in_anchor: list[Child] = []
@@ -521,11 +532,13 @@ def _split_anchored(
                 chosen[child.id] = cand
                 in_anchor.append(child)
                 break
-    for child, by_structure in zip(children, cands):
+    for child, ordered in zip(children, by_cheapest):
         if child.id in chosen:
             continue
         best = None
-        for sid, options in by_structure.items():
+        for sid, options in ordered:
+            if best is not None and options[0].cost > best.cost:
+                break
             if sid == anchor:
                 continue
             for cand in options:
