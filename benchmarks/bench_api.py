@@ -103,7 +103,9 @@ DATA_DIR: str | None = None
 
 
 def start_server(database_url: str, schema: str | None = None, workers: int = 1,
-                 extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+                 extra_env: dict[str, str] | None = None, root: str | None = None) -> tuple[subprocess.Popen, str]:
+    """A uvicorn server of ``api.app`` (from the checkout at ``root`` when given: another commit's
+    code, to compare within one run) on a free port, once it answers ``/health``."""
     import tempfile
 
     from tests.servers import CHEAP_ARGON2_ENV
@@ -116,7 +118,7 @@ def start_server(database_url: str, schema: str | None = None, workers: int = 1,
         env["PGOPTIONS"] = f"-csearch_path={schema}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--workers", str(workers)], env=env)
+         "--port", str(port), "--log-level", "warning", "--workers", str(workers)], env=env, cwd=root)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 600
     while time.time() < deadline:
@@ -130,6 +132,33 @@ def start_server(database_url: str, schema: str | None = None, workers: int = 1,
         time.sleep(0.5)
     proc.kill()
     raise SystemExit("the server did not answer /health within 600 s")
+
+
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server (its processes), PostgreSQL's processes on this
+    machine and this client: what a request costs each, whatever the machine's speed."""
+    import psutil
+
+    def used(p: psutil.Process) -> float:
+        try:
+            t = p.cpu_times()
+            return t.user + t.system
+        except psutil.Error:
+            return 0.0
+
+    server = psutil.Process(server_pid)
+    postgres = {p.pid: used(p) for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")}
+    return {"server": used(server) + sum(used(c) for c in server.children(recursive=True)),
+            "postgres": postgres, "client": used(psutil.Process())}
+
+
+def _cpu_ms_per_request(before: dict, after: dict, n: int) -> dict[str, float]:
+    """Per request, from two :func:`_cpu_seconds`: PostgreSQL's backends that ended in between
+    are not counted (a new one is counted whole)."""
+    pg = sum(t - before["postgres"].get(pid, 0.0) for pid, t in after["postgres"].items())
+    return {"cpu_ms_per_request_server": round((after["server"] - before["server"]) * 1000 / n, 2),
+            "cpu_ms_per_request_postgres": round(pg * 1000 / n, 2),
+            "cpu_ms_per_request_client": round((after["client"] - before["client"]) * 1000 / n, 2)}
 
 
 def progress(message: str) -> None:
@@ -269,16 +298,16 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20, timeout
 
 def under_load(db_url: str, schema: str, child_ids: list[str], group_ids: list[str], workers_list: list[int],
                clients_list: list[int], n: int, timeout: float, with_job: bool, job_seconds: float,
-               warm: bool = True) -> dict:
+               warm: bool = True, root: str | None = None, label: str = "") -> dict:
     """Part 4: for each number of server processes, a fresh server: start-up and first request,
     then child and fratrie proposals by 1, 4, 16... clients (p50/p95, requests/s)."""
     out: dict = {}
     for workers in workers_list:
-        key = f"{workers}_process{'es' if workers > 1 else ''}" + ("" if warm else "_cold")
+        key = f"{label}{workers}_process{'es' if workers > 1 else ''}" + ("" if warm else "_cold")
         progress(f"under load: starting a server with {workers} process(es){'' if warm else ', no warm-up'}")
         t0 = time.perf_counter()
         proc, base = start_server(db_url, schema, workers, {"PLACEMENT_WARM_ON_START": "1" if warm else "0",
-                                                            "PLACEMENT_MAX_RUNNING_JOBS": "1"})
+                                                            "PLACEMENT_MAX_RUNNING_JOBS": "1"}, root)
         if AUTH is not None:
             AUTH.base, AUTH._tokens = base, {}
         ready = time.perf_counter() - t0
@@ -298,11 +327,15 @@ def under_load(db_url: str, schema: str, child_ids: list[str], group_ids: list[s
                     for threads in clients_list:
                         picks = [rng.choice(ids) for _ in range(n)]
                         progress(f"  {name}: {n} requests, {threads} client(s)")
+                        cpu0 = _cpu_seconds(proc.pid)
                         t = time.perf_counter()
                         with ThreadPoolExecutor(threads) as pool:
                             ms = list(pool.map(lambda c: timed(client, pattern.format(c)), picks))
                         wall = time.perf_counter() - t
-                        row[name][f"{threads}_clients"] = {**_stats(ms), "requests_per_s": round(n / wall, 1)}
+                        cpu1 = _cpu_seconds(proc.pid)
+                        row[name][f"{threads}_clients"] = {
+                            **_stats(ms), "requests_per_s": round(n / wall, 1),
+                            **_cpu_ms_per_request(cpu0, cpu1, n)}
                 if job_id is not None:
                     row["job_status_after"] = client.get(f"/jobs/{job_id}",
                                                         headers=AUTH.as_user("planner") if AUTH else None).json()["status"]
@@ -329,6 +362,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--with-job", action="store_true", help="Part 4 with a batch job running beside.")
     ap.add_argument("--job-seconds", type=float, default=60.0)
     ap.add_argument("--cold", action="store_true", help="Part 4 also without the warm-up, for the first request.")
+    ap.add_argument("--baseline-root", default=None,
+                    help="Part 4 also with the server of this checkout (e.g. a `git worktree` of an older "
+                         "commit), each row right before the current code's: ratios within one run.")
     args = ap.parse_args(argv)
 
     import uuid
@@ -362,8 +398,13 @@ def main(argv: list[str] | None = None) -> None:
             if args.cold:
                 report.update(under_load(args.postgres, schema, waiting, groups, workers[:1], clients[:1], 20,
                                          args.timeout, False, args.job_seconds, warm=False))
-            report.update(under_load(args.postgres, schema, waiting, groups, workers, clients, args.load_requests,
-                                     args.timeout, args.with_job, args.job_seconds))
+            for w in workers:
+                if args.baseline_root:
+                    report.update(under_load(args.postgres, schema, waiting, groups, [w], clients, args.load_requests,
+                                             args.timeout, args.with_job, args.job_seconds, root=args.baseline_root,
+                                             label="baseline_"))
+                report.update(under_load(args.postgres, schema, waiting, groups, [w], clients, args.load_requests,
+                                         args.timeout, args.with_job, args.job_seconds))
             report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         finally:
             db.drop_schema()
