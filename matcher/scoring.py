@@ -38,6 +38,7 @@ class Weights:
     school_minute: float
     hotel: float
     unplaced_special_needs: float = 0.0
+    unplaced_sibling: float = 0.0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -80,7 +81,8 @@ class Weights:
             raise DomainError(f"{path}: {err}") from None
 
     def unplaced_cost(self, child: Child, on: date) -> float:
-        """Penalty for leaving this child without a place: higher when urgent and for the youngest."""
+        """Penalty for leaving this child without a place: higher when urgent, for the youngest,
+        for a child with a disability or needing psychological care, and for a child of a fratrie."""
         cost = self.unplaced
         if child.urgency is Urgency.URGENT:
             cost += self.unplaced_urgent
@@ -88,6 +90,8 @@ class Weights:
             cost += self.unplaced_infant
         if child.needs & SPECIAL_NEEDS:
             cost += self.unplaced_special_needs
+        if child.sibling_group_id is not None:
+            cost += self.unplaced_sibling
         return cost
 
 

@@ -247,7 +247,8 @@ def render(report: DemoReport, console: Console) -> None:
             )
         console.print(
             "Places are fewer than the children waiting: the optimiser gives each place where it does most good "
-            "(an urgent case, a 0-3, a child with a disability or needing psychological care, then shorter trips), "
+            "(an urgent case, a 0-3, a child with a disability or needing psychological care, a child of a "
+            "fratrie, then shorter trips), "
             "and splits a fratrie only when keeping it whole would leave other children without a place "
             "(see docs/SOLVER.md)."
         )
