@@ -97,7 +97,9 @@ class ProposalOut(BaseModel):
     capacity_price: float | None
     system_score: float | None
     components: list[ComponentOut]
-    rules_met: list[str] = Field(description="Hard rules every placement of the proposal passes.")
+    rules_met: list[str] = Field(description="Hard rules every placement of the proposal passes (rule names, "
+                                 "as in `matcher.rules`: age_range, needs_met, free_place...).")
+    rules_met_words: list[str] = Field(description="The same rules in words, in the language of the answer.")
     placements: list[PlacementOut]
     explanation: str | None
     moves: list[str] = Field(default_factory=list, description="Each already-placed child this proposal moves, in words.")

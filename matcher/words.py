@@ -9,7 +9,7 @@ The machine fields stay in the JSON next to the sentence; this module only says 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from matcher.model import Child, Need, Sex, Structure, Unit, UnitSex, Zone
 
@@ -194,3 +194,74 @@ def difference_words(component: str, quantity: float, lang: Lang) -> str:
     if component == "unplaced":
         return "surtout des enfants laissés sans place" if fr else "mostly children left without a place"
     return "un score total plus bas" if fr else "a lower total score"
+
+
+# --- a fratrie split by the batch optimiser, in words ------------------------------------------
+
+
+def split_words(split: Mapping[str, Any], names: Mapping[str, str], lang: Lang) -> str:
+    """Why the batch run split a fratrie, as a sentence in ``lang``, from the machine fields of
+    ``solver.solution.SplitReport.to_dict`` (``kind`` one of ``solver.siblings.SPLIT_KINDS``);
+    ``names``: structure id -> "name (id)"."""
+    fr = lang == "fr"
+    gid = split.get("group_id", "?")
+    where = join([names.get(s, s) for s in split.get("structures", [])], lang)
+    head = (f"La fratrie {gid} est répartie entre {where}" if fr else f"Fratrie {gid} is split over {where}")
+    kind = split.get("kind")
+    if kind == "separable":
+        return head + (" : le juge a permis de séparer ses enfants, ou ordonné d'en séparer deux." if fr
+                       else ": the judge allowed its children to be placed apart, or ordered two of them apart.")
+    n, lo, hi = int(split.get("members", 0)), split.get("age_min", 0), split.get("age_max", 0)
+    needs = [need_words(Need(v), lang) for v in split.get("needs", []) if v in Need._value2member_map_]
+    who = (f"ses {n} enfants de {lo} à {hi} ans" if fr else f"its {n} children aged {lo} to {hi}")
+    if needs:
+        who += f" (besoins : {join(needs, lang)})" if fr else f" (needs: {join(needs, lang)})"
+    eligible, able = int(split.get("eligible_structures", 0)), int(split.get("able_structures", 0))
+    nearest = split.get("nearest_structure")
+    near = ""
+    if nearest:
+        at = split.get("nearest_minutes")
+        trip = f", {minutes(at, lang)}" if at is not None else ""
+        near = (f" ; la plus proche : {names.get(nearest, nearest)}{trip}" if fr
+                else f"; the nearest: {names.get(nearest, nearest)}{trip}")
+    if kind == "no_common_structure":
+        return head + (f" : aucune structure n'a d'unités qui conviennent à {who}." if fr
+                       else f": no structure has units that suit all {who}.")
+    if kind == "too_few_places":
+        return head + (f" : aucune structure n'a {n} places qui conviennent à {who} ; "
+                       f"{plural(eligible, 'structure leur convient', 'structures leur conviennent')} à tous mais "
+                       "avec trop peu de places, ou trop peu dans des unités qui accueillent les fratries." if fr else
+                       f": no structure has {n} places that suit {who}; {eligible} "
+                       f"structure{'s' if eligible != 1 else ''} suit them all but with too few places, or too few "
+                       "in units that take siblings.")
+    if kind == "full_at_its_turn":
+        return head + (f" : {plural(able, 'structure pouvait', 'structures pouvaient')} accueillir {who} ensemble, "
+                       f"mais {'elle était complète' if able == 1 else 'elles étaient complètes'} quand son tour est "
+                       f"venu (premier arrivé, premier servi{near})." if fr else
+                       f": {able} structure{'s' if able != 1 else ''} could take {who} together but "
+                       f"{'was' if able == 1 else 'were'} full when its turn came (first come, first served{near}).")
+    if kind == "needed_by_others":
+        return head + (f" : les garder ensemble aurait laissé d'autres enfants sans place ou bien plus loin de chez "
+                       f"eux ; {plural(able, 'structure pouvait', 'structures pouvaient')} accueillir {who}, "
+                       f"mais leurs places servent à d'autres enfants{near}." if fr else
+                       f": keeping them together would leave other children without a place or much farther from "
+                       f"home; {able} structure{'s' if able != 1 else ''} could take {who}, but their places serve "
+                       f"other children{near}.")
+    return head + "."
+
+
+RULE_LABELS: Mapping[Lang, Mapping[str, str]] = {
+    "fr": {"age_range": "Tranche d'âge", "unit_sex": "Sexe accueilli par l'unité",
+           "young_adult_units": "Jeunes majeurs dans des unités pour eux", "mother_child_units": "Places mère-enfant",
+           "needs_met": "Besoins couverts", "secret_places": "Places secrètes", "hotel_age": "Hôtel seulement de 16 à 21 ans",
+           "judge_excluded_structure": "Juge : structure exclue", "judge_excluded_departement": "Juge : département exclu",
+           "judge_max_travel": "Juge : trajet maximum", "free_place": "Place libre",
+           "siblings_together": "Fratrie réunie", "judge_separation": "Juge : séparation ordonnée",
+           "unit_takes_siblings": "Un seul de la fratrie par unité qui n'accueille pas de fratrie"},
+}
+"""French labels of the hard rules (``matcher.rules``); English: the rules' own labels."""
+
+
+def rule_label(name: str, english: str, lang: Lang) -> str:
+    """The label of the hard rule ``name`` in ``lang`` (``english``: its label in English)."""
+    return RULE_LABELS.get(lang, {}).get(name, english)

@@ -13,6 +13,9 @@ docs/SOLVER.md:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 from solver.problem import Arcs, Problem, SiblingBlock
@@ -129,37 +132,79 @@ def describe_members(problem: Problem, block: SiblingBlock) -> str:
     return text + (f" (needs: {', '.join(needs)})" if needs else "")
 
 
-def split_cause(problem: Problem, block: SiblingBlock, remaining: np.ndarray | None, method: str) -> str:
-    """Why a fratrie that should stay together was split, in words."""
+SPLIT_KINDS = ("separable", "no_common_structure", "too_few_places", "full_at_its_turn", "needed_by_others")
+"""Why a fratrie was split (:attr:`SplitCause.kind`): separable by the judge; no structure has
+eligible units for all its children; the structures eligible for all have too few places; they
+were full when its turn came (greedy); keeping it whole would leave others without a place."""
+
+
+@dataclass(frozen=True, slots=True)
+class SplitCause:
+    """Why a fratrie was split, as machine fields (:data:`SPLIT_KINDS`); ``str()`` gives the
+    English sentence, :func:`matcher.words.split_words` the sentence in French or English."""
+
+    kind: str
+    members: int = 0
+    age_min: int = 0
+    age_max: int = 0
+    needs: tuple[str, ...] = ()
+    """The needs of its children (``Need`` values)."""
+    eligible_structures: int = 0
+    """Structures with eligible units for every child of the fratrie."""
+    able_structures: int = 0
+    """Structures with enough eligible places for all of them at once (before the run)."""
+    nearest_structure: str | None = None
+    nearest_minutes: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "members": self.members, "age_min": self.age_min, "age_max": self.age_max,
+                "needs": list(self.needs), "eligible_structures": self.eligible_structures,
+                "able_structures": self.able_structures, "nearest_structure": self.nearest_structure,
+                "nearest_minutes": None if self.nearest_minutes is None else round(self.nearest_minutes, 1)}
+
+    def __str__(self) -> str:
+        if self.kind == "separable":
+            return "separable fratrie (judge's decision or a separation order between its members)"
+        needs = sorted(n.replace("_", " ") for n in self.needs)
+        who = f"{self.members} children aged {self.age_min} to {self.age_max}" + (
+            f" (needs: {', '.join(needs)})" if needs else "")
+        if self.kind == "no_common_structure":
+            return f"no structure has eligible units for all {who}"
+        if self.kind == "too_few_places":
+            return (f"no structure has {self.members} eligible places for {who} ({self.eligible_structures} structures "
+                    "are eligible for all of them but have too few places, or too few in units that take siblings)")
+        where = f"nearest that could: {self.nearest_structure}, {self.nearest_minutes:.0f} min"
+        if self.kind == "full_at_its_turn":
+            return (f"the {self.able_structures} structure(s) with {self.members} eligible places for {who} were full "
+                    f"when the group's turn came (first come, first served; {where})")
+        return (f"keeping the {who} together would leave other children waiting without a place or much farther "
+                f"from home: the {self.able_structures} structure(s) that could take them all are needed by other "
+                f"children ({where})")
+
+
+def split_cause(problem: Problem, block: SiblingBlock, remaining: np.ndarray | None, method: str) -> SplitCause:
+    """Why a fratrie that should stay together was split."""
     if not block.together:
-        return "separable fratrie (judge's decision or a separation order between its members)"
-    who = describe_members(problem, block)
+        return SplitCause("separable", len(block.members))
+    ages = [int(problem.child_age[m]) for m in block.members]
+    needs = tuple(sorted({n.value for m in block.members for n in problem.children[m].needs}))
+    facts = {"members": len(block.members), "age_min": min(ages), "age_max": max(ages), "needs": needs}
     member_arcs = [problem.arcs_of(m) for m in block.members]
     common: set[int] | None = None
     for arcs in member_arcs:
         mine = set(problem.unit_structure[arcs.unit].tolist())
         common = mine if common is None else common & mine
     if not common:
-        return f"no structure has eligible units for all {who}"
+        return SplitCause("no_common_structure", **facts)
     at_full = structures_for_group(problem, block, problem.capacity, member_arcs)
     if not at_full:
-        return (
-            f"no structure has {len(block.members)} eligible places for {who} "
-            f"({len(common)} structures are eligible for all of them but have too few places, "
-            "or too few in units that take siblings)"
-        )
+        return SplitCause("too_few_places", eligible_structures=len(common), **facts)
     nearest = at_full[0]
-    where = f"nearest that could: {problem.structure_ids[nearest[0]]}, {nearest[2]:.0f} min"
+    kind = "needed_by_others"
     if method == "greedy" and remaining is not None and not structures_for_group(problem, block, remaining, member_arcs, limit=1):
-        return (
-            f"the {len(at_full)} structure(s) with {len(block.members)} eligible places for {who} were full "
-            f"when the group's turn came (first come, first served; {where})"
-        )
-    return (
-        f"keeping the {who} together would leave other children waiting without a place or much farther "
-        f"from home: the {len(at_full)} structure(s) that could take them all are needed by other children "
-        f"({where})"
-    )
+        kind = "full_at_its_turn"
+    return SplitCause(kind, eligible_structures=len(common), able_structures=len(at_full),
+                      nearest_structure=str(problem.structure_ids[nearest[0]]), nearest_minutes=float(nearest[2]), **facts)
 
 
 def most_members_held(problem: Problem, member_arcs: list[Arcs], structure: int) -> int:

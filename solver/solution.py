@@ -34,6 +34,7 @@ from matcher.rules import (
 )
 from matcher.scoring import ScoreComponent
 from solver.problem import Problem
+from solver.siblings import SplitCause
 
 UnitOfChild = Mapping[str, str | None]
 log = logging.getLogger("placement.guard")
@@ -93,7 +94,13 @@ class SplitReport:
 
     group_id: str
     structures: tuple[str, ...]
-    cause: str
+    cause: SplitCause | str
+    """Why (``str()`` gives the English sentence; a :class:`SplitCause` also its machine fields)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Machine fields: the group, its structures and the cause's fields (``text``: English)."""
+        cause = self.cause.to_dict() if isinstance(self.cause, SplitCause) else {"kind": "other"}
+        return {"group_id": self.group_id, "structures": list(self.structures), **cause, "text": str(self)}
 
     def __str__(self) -> str:
         return f"Sibling group {self.group_id} split over {', '.join(self.structures)}: {self.cause}"

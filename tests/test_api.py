@@ -122,7 +122,11 @@ def test_child_proposals_with_components_and_both_ranks(api: Api):
     assert first["placements"][0]["unit_id"] == "U-near-4" and first["own_rank"] == 1
     names = {c["name"] for c in first["components"]}
     assert {"transit_time", "outside_paris", "daily_price", "stability"} <= names
-    assert "Age range" in first["rules_met"] and "Needs met" in first["rules_met"]
+    assert {"age_range", "needs_met", "free_place", "judge_max_travel"} <= set(first["rules_met"])
+    assert len(first["rules_met_words"]) == len(first["rules_met"])
+    assert "Age range" in first["rules_met_words"]  # lang=en
+    french = api.get("/children/C-1/proposals").json()["proposals"][0]  # French by default
+    assert french["rules_met"] == first["rules_met"] and "Tranche d'âge" in french["rules_met_words"]
     assert first["system_rank"] > 1 and first["capacity_price"] == 1000.0
     assert "Ranked lower system-wide" in first["explanation"]
     assert [p["placements"][0]["unit_id"] for p in body["proposals"]] == ["U-near-4", "U-nev"]
@@ -650,3 +654,44 @@ def test_a_batch_job_whose_assignment_breaks_a_hard_rule_fails(api: Api, monkeyp
     assert status["error"].startswith("HardRuleViolation: batch job (greedy): the answer breaks a hard rule")
     assert "free_place (children" in status["error"]
     assert "is not returned" in problem_of(api.get(f"/jobs/{job}/result", role="planner"), 409)["detail"]
+
+
+def test_a_split_fratrie_in_a_job_result_says_why_in_the_callers_language_and_hides_secret_places(api: Api):
+    """The machine fields of a split stay; ``sentence`` is in French or English, with structure
+    names and rounded minutes, no internal term; a secret structure is named to no one who may
+    not see it (its id replaced, the English text dropped)."""
+    import re
+
+    from api.routers.jobs import _with_sentences
+    from api.policy import Caller
+    from solver.siblings import SPLIT_KINDS
+
+    with api.db.read() as s:
+        snap = api.services.systems.snapshot(s)
+    planner = Caller(1, "planner", "planner", None, frozenset(), "test")
+    for kind in SPLIT_KINDS:
+        split = {"group_id": "F-1", "structures": ["S-near", "S-secret"], "kind": kind, "members": 2, "age_min": 9,
+                 "age_max": 13, "needs": ["disability"], "eligible_structures": 3, "able_structures": 1,
+                 "nearest_structure": "S-secret", "nearest_minutes": 16.4, "text": "English, naming S-secret"}
+        for lang in ("fr", "en"):
+            (shown,) = _with_sentences({"splits": [split]}, snap, planner, lang)["splits"]
+            sentence = shown["sentence"]
+            assert shown["kind"] == kind and shown["structures"] == ["S-near", "secret"]
+            assert "S-secret" not in str(shown) and "Secret home" not in str(shown), shown
+            assert "MECS Vaugirard" in sentence and "F-1" in sentence
+            assert not re.search(r"[a-z]+_[a-z]+", sentence), sentence  # no internal term
+            assert ("La fratrie" in sentence) == (lang == "fr"), sentence
+            if kind in ("full_at_its_turn", "needed_by_others"):
+                assert ("16 min" in sentence) and ("protégée" in sentence if lang == "fr" else "protected" in sentence)
+            if kind != "separable":
+                assert ("handicap" in sentence) if lang == "fr" else ("disability" in sentence), sentence
+    # a result stored before the machine fields existed keeps its text
+    assert _with_sentences({"splits": ["Sibling group F-1 split"]}, snap, planner, "fr")["splits"] == ["Sibling group F-1 split"]
+
+
+def test_every_hard_rule_has_a_french_label():
+    from matcher.rules import CAPACITY_RULE, GROUP_RULES, OPTION_RULES
+    from matcher.words import RULE_LABELS
+
+    names = {r.name for r in (*OPTION_RULES, CAPACITY_RULE, *GROUP_RULES)}
+    assert set(RULE_LABELS["fr"]) == names

@@ -106,7 +106,8 @@ def test_siblings_together_split_reported_with_its_cause_when_no_structure_fits(
         assert all(solution.unit_of_child.values())
         (split,) = solution.splits
         assert split.group_id == "F-0123" and split.structures == ("S-1", "S-2")
-        assert split.cause == "no structure has eligible units for all 3 children aged 5 to 14"
+        assert str(split.cause) == "no structure has eligible units for all 3 children aged 5 to 14"
+        assert split.cause.kind == "no_common_structure" and (split.cause.age_min, split.cause.age_max) == (5, 14)
         assert "Sibling group F-0123 split" in solution.explanations["C"].text
 
 
@@ -119,7 +120,8 @@ def test_siblings_together_split_when_places_are_too_few_says_so():
     problem = Problem.build(s, _minutes(s, {"H-1": [20, 35]}), weights)
     solution = solve_optimal(problem, TEST_SETTINGS)
     (split,) = solution.splits
-    assert split.cause.startswith("no structure has 2 eligible places for 2 children aged 5 to 9")
+    assert str(split.cause).startswith("no structure has 2 eligible places for 2 children aged 5 to 9")
+    assert split.cause.kind == "too_few_places"
 
 
 def test_siblings_together_kept_when_a_structure_can_take_them_all():

@@ -12,12 +12,13 @@ from fastapi import APIRouter, status
 from sqlalchemy import select
 
 from api import policy
-from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
+from api.deps import CallerDep, LangDep, ServicesDep, SessionDep, SnapshotDep
 from api.problems import ApiProblem
 from api.schemas import JobIn, JobOut, JobResultOut, JobsOut
 from api.services import JOB_STAGES, JobQueueFull
 from data.db import repository as repo
 from data.db.models import BatchJobRow
+from matcher.words import split_words, structure_name
 
 router = APIRouter(prefix="/jobs", tags=["batch jobs"])
 
@@ -89,7 +90,8 @@ def _pseudonymous(result: dict[str, Any], services, snap, caller) -> dict[str, A
 
 @router.get("/{job_id}/result", response_model=JobResultOut, summary="A finished job's summary and assignment",
             responses={409: {"description": "The job failed or is not finished"}})
-def result(job_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep) -> JobResultOut:
+def result(job_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
+           lang: LangDep) -> JobResultOut:
     row = _job(session, caller, job_id)
     if row.status == "failed":
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} failed: {row.error}")
@@ -98,4 +100,33 @@ def result(job_id: str, services: ServicesDep, session: SessionDep, snap: Snapsh
     if row.status != "succeeded" or row.result is None:
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} is {row.status} ({row.progress:.0%} done): "
                          "its result is not ready yet.")
-    return JobResultOut(id=row.id, result=_pseudonymous(row.result, services, snap, caller))
+    return JobResultOut(id=row.id, result=_with_sentences(_pseudonymous(row.result, services, snap, caller),
+                                                          snap, caller, lang))
+
+
+SECRET = "secret"
+"""What a caller who may not see secret places reads instead of such a structure's id."""
+
+
+def _with_sentences(result: dict[str, Any], snap, caller, lang) -> dict[str, Any]:
+    """Each split fratrie of the result with ``sentence``: why, in the caller's language (the
+    machine fields stay; a result stored before they existed keeps its text). A secret
+    structure the caller may not see is named neither in the fields nor in the sentence."""
+    splits = result.get("splits")
+    if not isinstance(splits, list):
+        return result
+    hidden = {s.id for s in snap.system.structures if not policy.sees_structure(caller, s)}
+    names = {s.id: structure_name(s) for s in snap.system.structures if s.id not in hidden}
+    names[SECRET] = "une structure protégée" if lang == "fr" else "a protected structure"
+    out = []
+    for split in splits:
+        if not isinstance(split, dict):
+            out.append(split)
+            continue
+        shown = {**split, "structures": [SECRET if s in hidden else s for s in split.get("structures", [])]}
+        if shown.get("nearest_structure") in hidden:
+            shown["nearest_structure"] = SECRET
+        if hidden & set(split.get("structures", [])) or split.get("nearest_structure") in hidden:
+            shown.pop("text", None)  # the English text names the structures
+        out.append({**shown, "sentence": split_words(shown, names, lang)})
+    return {**result, "splits": out}
