@@ -13,7 +13,7 @@ Steps (each timed in ``Solution.stats``):
    :attr:`solver.flow.FlowRelaxation.bound`): split fratries placed at raw cost, and at cost +
    the flow's price of each place; and a rounding of the LP. The best is the MIP's hint. Above
    ``SolverSettings.max_lp_children`` children, or if GLOP fails after its retries, steps 1, 3
-   and 4 are skipped (a warning says so when GLOP failed) and the best start is polished by SCIP
+   and 4 are skipped (a warning says so when GLOP failed) and the best start is polished by HiGHS
    on the flow's cheapest priced arcs per child in the time left; the bound is the flow's (Paris
    scale, scope "all"; GLOP does not converge there).
 3. **Stage 1**: SCIP from the best start on the LP's arcs (the LP's own model with binary
@@ -122,6 +122,7 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     ``settings.mip_backend``; SCIP starts from ``hint``, HiGHS does not take one): assignment,
     best bound, stats."""
     backend = backend or settings.mip_backend
+    began = time.perf_counter()
     model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend=backend)
     highs_gap = settings.mip_gap / 2
     if backend == "HIGHS":
@@ -140,12 +141,16 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     if settings.log:
         model.lp.EnableOutput()
     t = time.perf_counter()
+    # the time limit counts from the call: building the model (Python, one arc at a time) takes
+    # part of it (about 1 s for 34,000 arcs; without this the polish overran its budget by that)
+    model.lp.SetTimeLimit(int(max(0.5, time_limit - (t - began)) * 1000))
     status = model.lp.Solve(params)
     stats = {
         "mip_status": {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
                        pywraplp.Solver.NOT_SOLVED: "NOT_SOLVED"}.get(status, f"status {status} (time limit)" if status == 99 else str(status)),
         "mip_backend": backend,
         "mip_seconds": round(time.perf_counter() - t, 3),
+        "mip_build_seconds": round(t - began, 3),
         "mip_nodes": model.lp.nodes(),
         "mip_arcs": len(held),
     }
@@ -289,8 +294,9 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             values = {name: objective_of(problem, a) for name, a in candidates}
             hint = dict(candidates)[min(values, key=values.get)]
             support = relaxed.support(problem, settings.polish_arcs_per_child).merged(start_arcs, problem.n_units)
+            # (HiGHS takes no start: the best start stays among the candidates, so never worse)
             polished, _, polish_stats = _exact_mip(problem, drop_forbidden(problem, support), hint, settings, remaining,
-                                                   backend="SCIP")  # from the hint: never worse than the best start
+                                                   backend=settings.polish_backend)
             stats.update({f"polish_{k}": v for k, v in polish_stats.items()})
             if polished is not None:
                 candidates.append(("polish", polished))

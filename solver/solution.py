@@ -77,11 +77,19 @@ class SolverSettings:
     """Above this many children the LP and the MIP are skipped: the result is the best flow start
     with the flow's bounds (Paris, scope all, 5,106 children: GLOP needs about 2.3 s per pricing
     round, does not converge in the budget and ends ABNORMAL; the waiting scope has 357)."""
-    polish_arcs_per_child: int = 3
+    polish_arcs_per_child: int = 6
     """When no LP over every arc runs (above ``max_lp_children``, or GLOP failed): the best start
-    is polished by the MIP (SCIP, from that start) on this many arcs of least reduced cost per
-    child at the flow's prices plus the starts' arcs, in the time left (Paris, scope all, seed 1:
-    832,012 -> 830,342, optimal on those 15,722 arcs, in 7 s on the shared machine). 0: none."""
+    is polished by the MIP (``polish_backend``) on this many arcs of least reduced cost per child
+    at the flow's prices plus the starts' arcs, in the time left. 0: none. Most of the gap at
+    Paris scale, scope all, is this support, not the bound (seed 1, HiGHS to its gap: 3 arcs
+    3,435,710 optimal on them, 6: 3,435,208 in 4.3 s, 10: 3,434,895 in 9.4 s, 16: 3,434,335 in
+    11.4 s; flow bound 3,432,218). 6 rather than 8: over seeds 1-8, 8 per child gave 0.025-0.078%
+    but up to 14.8 s wall with a 14 s budget, 6 gave 0.027-0.085% with more room."""
+    polish_backend: str = "HIGHS"
+    """OR-Tools backend of the polish MIP. HiGHS replaced SCIP there (issue 10, second round): on
+    the 31,000 arcs of 6 per child (Paris, scope all, seed 1) it proves its gap in 4.3 s where
+    SCIP takes 13.6 s. HiGHS takes no start: the best start stays a candidate (never worse), and
+    a polish that ends without a solution is a warning."""
     polish_min_seconds: float = 1.0
     """The polish runs only with at least this much of the time limit left."""
     max_stage2_arcs: int = 300_000

@@ -189,17 +189,39 @@ def test_placement_solve_shows_the_failure_in_text_and_json(monkeypatch, tmp_pat
     assert "warning:" in text.output and "abnormal" in text.output and "(flow)" in text.output
 
 
+@pytest.mark.parametrize("backend", ("HIGHS", "SCIP"))
 @pytest.mark.parametrize("seed", (0, 8))
-def test_flow_only_path_polish_keeps_every_hard_rule_and_never_worsens_the_starts(seed):
-    """Above max_lp_children the best start is polished by the MIP on the flow's support."""
+def test_flow_only_path_polish_keeps_every_hard_rule_and_never_worsens_the_starts(seed, backend):
+    """Above max_lp_children the best start is polished by the MIP on the flow's support (HiGHS,
+    which takes no start, by default; SCIP from the best start)."""
     problem = tight_problem(seed)
     exact = solve_exact(problem).objective
-    no_lp = SolverSettings(time_limit_s=10.0, mip_gap=0.0, max_lp_children=0)
+    no_lp = SolverSettings(time_limit_s=10.0, mip_gap=0.0, max_lp_children=0, polish_backend=backend)
     best = solve_optimal(problem, no_lp, with_explanations=False)
     _check(problem, best, exact)
     assert best.bound_source == "flow" and best.stats["polish_mip_status"] in ("OPTIMAL", "FEASIBLE")
+    assert best.stats["polish_mip_backend"] == backend
     unpolished = solve_optimal(problem, SolverSettings(time_limit_s=10.0, max_lp_children=0, polish_arcs_per_child=0),
                                with_explanations=False)
     require_valid(problem, unpolished.unit_of_child, "no polish")
     assert "polish_mip_status" not in unpolished.stats
     assert best.objective <= unpolished.objective + 1e-6
+
+
+def test_polish_without_a_solution_keeps_the_best_start_and_says_so(monkeypatch):
+    """A polish MIP that ends without a solution (HiGHS takes no start: its time can run out with
+    nothing) leaves the best start, valid, with the flow bound, and a warning."""
+    problem = tight_problem(0)
+    exact = solve_exact(problem).objective
+    real = optimal._exact_mip
+
+    def no_solution(problem_, arcs, hint, settings, time_limit, backend=None):
+        if backend == settings.polish_backend and settings.max_lp_children == 0:
+            return None, float("-inf"), {"mip_status": "NOT_SOLVED", "mip_backend": backend}
+        return real(problem_, arcs, hint, settings, time_limit, backend)
+
+    monkeypatch.setattr(optimal, "_exact_mip", no_solution)
+    best = solve_optimal(problem, SolverSettings(time_limit_s=10.0, max_lp_children=0), with_explanations=False)
+    _check(problem, best, exact)
+    assert best.bound_source == "flow" and best.stats["chosen"] != "polish"
+    assert any("polish MIP ended NOT_SOLVED without a solution" in w for w in best.warnings), best.warnings
