@@ -509,7 +509,7 @@ def _all_proposals(
 
 def _split_anchored(
     children: Sequence[Child], cands: Sequence[dict[str, list[_Candidate]]], anchor: str, free: np.ndarray,
-    by_cheapest: Sequence[list[tuple[str, list[_Candidate]]]] | None = None,
+    by_cheapest: Sequence[list[tuple[str, list[_Candidate]]]],
 ) -> dict[str, _Candidate | None]:
     """As many siblings as fit in ``anchor`` (judge's separations respected), the others in
     their own cheapest free place elsewhere (or none); at most one sibling in a unit that does
@@ -518,8 +518,6 @@ def _split_anchored(
     ``by_cheapest``: each child's structures ordered by their cheapest candidate (computed once
     for every anchor); the search for a sibling's place elsewhere stops at the first structure
     whose cheapest candidate costs more than the best found (none after it can beat it)."""
-    if by_cheapest is None:
-        by_cheapest = [sorted(c.items(), key=lambda kv: kv[1][0].cost) for c in cands]
     used: dict[int, int] = {}
     chosen: dict[str, _Candidate | None] = {}
     in_anchor: list[Child] = []

@@ -212,7 +212,8 @@ def split_words(split: Mapping[str, Any], names: Mapping[str, str], lang: Lang) 
         return head + (" : le juge a permis de séparer ses enfants, ou ordonné d'en séparer deux." if fr
                        else ": the judge allowed its children to be placed apart, or ordered two of them apart.")
     n, lo, hi = int(split.get("members", 0)), split.get("age_min", 0), split.get("age_max", 0)
-    needs = [need_words(Need(v), lang) for v in split.get("needs", []) if v in Need._value2member_map_]
+    known = {n.value: n for n in Need}
+    needs = [need_words(known[v], lang) for v in split.get("needs", []) if v in known]
     who = (f"ses {n} enfants de {lo} à {hi} ans" if fr else f"its {n} children aged {lo} to {hi}")
     if needs:
         who += f" (besoins : {join(needs, lang)})" if fr else f" (needs: {join(needs, lang)})"

@@ -125,13 +125,6 @@ def structures_for_group(
     return found
 
 
-def describe_members(problem: Problem, block: SiblingBlock) -> str:
-    ages = [int(problem.child_age[m]) for m in block.members]
-    needs = sorted({n.value.replace("_", " ") for m in block.members for n in problem.children[m].needs})
-    text = f"{len(ages)} children aged {min(ages)} to {max(ages)}"
-    return text + (f" (needs: {', '.join(needs)})" if needs else "")
-
-
 SPLIT_KINDS = ("separable", "no_common_structure", "too_few_places", "full_at_its_turn", "needed_by_others")
 """Why a fratrie was split (:attr:`SplitCause.kind`): separable by the judge; no structure has
 eligible units for all its children; the structures eligible for all have too few places; they

@@ -32,6 +32,9 @@ router = APIRouter(tags=["proposals"])
 
 _RULES_MET = [*OPTION_RULES, CAPACITY_RULE]
 """The hard rules every proposal passes (each is checked, and ``require_valid_proposals`` guards them)."""
+_RULES_MET_NAMES = [r.name for r in _RULES_MET]
+_RULES_MET_WORDS = {lang: [rule_label(r.name, r.label, lang) for r in _RULES_MET] for lang in ("fr", "en")}
+"""Computed once: every proposal of every answer carries them."""
 
 K = Annotated[int, Query(ge=1, le=50, description="How many proposals.")]
 Order = Annotated[Literal["own", "system"], Query(description="own: the children's own score; system: own score + capacity prices.")]
@@ -110,8 +113,8 @@ def _proposal_out(snap: Snapshot, p: Proposal, priced: bool, stale: frozenset[st
         own_score=round(p.own_score, 3), capacity_price=round(p.capacity_price, 3) if priced else None,
         system_score=round(p.system_score, 3) if priced else None,
         components=[ComponentOut(name=c.name, quantity=c.quantity, unit=c.unit, cost=round(c.cost, 3)) for c in p.components],
-        rules_met=[r.name for r in _RULES_MET],
-        rules_met_words=[rule_label(r.name, r.label, lang) for r in _RULES_MET],
+        rules_met=_RULES_MET_NAMES,
+        rules_met_words=_RULES_MET_WORDS[lang],
         placements=[
             PlacementOut(child_id=x.child_id, structure_id=x.structure_id, unit_id=x.unit_id,
                          travel_minutes=None if x.travel_minutes is None else round(x.travel_minutes, 1),
