@@ -43,7 +43,7 @@ class Weights:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if not isinstance(value, (int, float)) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise DomainError(f"weight {f.name} must be a non-negative number, got {value!r}")
 
     @classmethod
@@ -61,8 +61,8 @@ class Weights:
             missing = sorted(known - set(values))
             if missing:
                 raise DomainError(f"missing weight(s) {', '.join(missing)}")
-            return cls(**{k: float(v) if isinstance(v, int) else v for k, v in values.items()})
-        return replace(base, **{k: float(v) if isinstance(v, int) else v for k, v in values.items()})
+            return cls(**{k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in values.items()})
+        return replace(base, **{k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in values.items()})
 
     @classmethod
     def load(cls, path: Path | str) -> Weights:

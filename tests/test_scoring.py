@@ -72,6 +72,11 @@ def test_weights_file_errors_name_the_file_and_key(tmp_path: Path):
     bad.write_text("transit_minuet = 2\n")
     with pytest.raises(DomainError, match=r"bad.toml: unknown weight\(s\) transit_minuet"):
         Weights.load(bad)
+    for text in ('unplaced_sibling = "lots"\n', "unplaced_sibling = true\n"):  # the weight of issue 13
+        typo = tmp_path / "typed.toml"
+        typo.write_text(text)
+        with pytest.raises(DomainError, match="typed.toml: weight unplaced_sibling must be a non-negative number"):
+            Weights.load(typo)
     neg = tmp_path / "neg.toml"
     neg.write_text("move = -1\n")
     with pytest.raises(DomainError, match="weight move must be a non-negative number"):
