@@ -214,7 +214,8 @@ def split_words(split: Mapping[str, Any], names: Mapping[str, str], lang: Lang) 
     n, lo, hi = int(split.get("members", 0)), split.get("age_min", 0), split.get("age_max", 0)
     known = {n.value: n for n in Need}
     needs = [need_words(known[v], lang) for v in split.get("needs", []) if v in known]
-    who = (f"ses {n} enfants de {lo} à {hi} ans" if fr else f"its {n} children aged {lo} to {hi}")
+    ages = (f"de {lo} ans" if lo == hi else f"de {lo} à {hi} ans") if fr else (f"aged {lo}" if lo == hi else f"aged {lo} to {hi}")
+    who = f"ses {n} enfants {ages}" if fr else f"its {n} children {ages}"
     if needs:
         who += f" (besoins : {join(needs, lang)})" if fr else f" (needs: {join(needs, lang)})"
     eligible, able = int(split.get("eligible_structures", 0)), int(split.get("able_structures", 0))

@@ -685,6 +685,10 @@ def test_a_split_fratrie_in_a_job_result_says_why_in_the_callers_language_and_hi
                 assert ("16 min" in sentence) and ("protégée" in sentence if lang == "fr" else "protected" in sentence)
             if kind != "separable":
                 assert ("handicap" in sentence) if lang == "fr" else ("disability" in sentence), sentence
+    twins = {"group_id": "F-2", "structures": ["S-near"], "kind": "no_common_structure", "members": 2, "age_min": 17,
+             "age_max": 17}
+    (shown,) = _with_sentences({"splits": [twins]}, snap, planner, "fr")["splits"]
+    assert "ses 2 enfants de 17 ans" in shown["sentence"], shown["sentence"]
     # a result stored before the machine fields existed keeps its text
     assert _with_sentences({"splits": ["Sibling group F-1 split"]}, snap, planner, "fr")["splits"] == ["Sibling group F-1 split"]
 
