@@ -8,12 +8,13 @@ siblings are left out, so the flow optimum is a relaxation.
 The flow never holds every eligible arc (300 million at 10x Paris scale would not fit in memory):
 :func:`flow_relaxation` starts from the ``FLOW_CANDIDATES`` cheapest arcs of each child (and its
 current unit), solves the flow (OR-Tools), recovers the dual price of a place in each unit
-(:func:`_place_prices`), then makes one vectorised pass over **all** eligible arcs
-(:func:`_negative_arcs`) that gives the Lagrangian bound at those prices (valid whatever the
-arcs held: weak duality) and the arcs whose reduced cost is negative; those are added and the
-flow solved again, until no arc is left (``converged``: the flow over the arcs held is then the
-flow over all arcs, and the bound is at least its value up to the 1/100 rounding of costs).
-A last pass (:func:`solver.lp.price_all`) raises the bound with the fratries' structure.
+(:func:`_place_prices`), then makes one pass over **all** eligible arcs (:func:`_negative_arcs`,
+compiled: :func:`solver.pricing.price_pass`) that gives the Lagrangian bound at those prices
+(valid whatever the arcs held: weak duality) and the arcs whose reduced cost is negative; those
+are added and the flow solved again, until no arc is left or the bound reaches the flow's value
+(``converged``: the flow over the arcs held is then the flow over all arcs, up to the 1/100
+rounding of costs). A last pass (:func:`solver.lp.price_all`) raises the bound with the
+fratries' structure.
 
 :func:`flow_around` re-solves the flow with some children fixed (the fratries placed by
 :func:`place_fratries`) on the arcs the relaxation held, and :func:`repair` makes an assignment
@@ -30,6 +31,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from solver.lp import RowPrices, SolverError, price_all
+from solver.pricing import price_pass
 from solver.problem import Arcs, Problem
 
 FRATRIE_STRUCTURES = 6
@@ -167,31 +169,13 @@ def _keep_best(problem: Problem, arcs: Arcs, assigned: np.ndarray, prices: np.nd
 
 
 def _negative_arcs(problem: Problem, prices: np.ndarray, own: np.ndarray, per_child: int) -> tuple[float, Arcs]:
-    """One pass over every eligible arc at ``prices``: the capacity Lagrangian bound, and the (at
-    most ``per_child``) arcs of each child whose priced cost is below ``own`` (negative reduced cost)."""
-    bound = float(problem.unplaced_cost.sum() - (prices * problem.capacity).sum())
-    parts: list[tuple[np.ndarray, ...]] = []
-    for kids, units, minutes, cost, eligible in problem.iter_blocks():
-        priced = cost + prices[units][None, :]
-        priced[~eligible] = np.inf
-        best = priced.min(axis=1)
-        bound += float((np.minimum(problem.unplaced_cost[kids], best) - problem.unplaced_cost[kids]).sum())
-        if not per_child:
-            continue
-        # candidates on the exact costs (rounding down lowers a cost by less than 1/SCALE), then
-        # the reduced cost on the flow's rounded costs for those only
-        priced -= own[kids][:, None]
-        r, c = np.nonzero(priced < 1.0 / SCALE)
-        if not r.size:
-            continue
-        reduced = np.floor(cost[r, c] * SCALE) / SCALE + prices[units[c]] - own[kids[r]]
-        neg = reduced < -1e-7
-        r, c, reduced = r[neg], c[neg], reduced[neg]
-        order, rank = _rank_per_child(r, reduced)
-        top = order[rank < per_child]  # the most negative of each child
-        r, c = r[top], c[top]
-        parts.append((kids[r], units[c], cost[r, c], minutes[r, c]))
-    return bound, Arcs.joined(parts)
+    """One pass over every eligible arc at ``prices`` (:func:`solver.pricing.price_pass`): the
+    capacity Lagrangian bound, and the (at most ``per_child``) arcs of each child whose priced
+    cost is below ``own`` (negative reduced cost, on the flow's rounded costs)."""
+    best, negative, _ = price_pass(problem, prices, own, -1e-7, per_child, SCALE)
+    unplaced = problem.unplaced_cost
+    bound = float(unplaced.sum() - (prices * problem.capacity).sum() + (np.minimum(unplaced, best) - unplaced).sum())
+    return bound, negative
 
 
 def flow_relaxation(
@@ -203,10 +187,11 @@ def flow_relaxation(
     """The flow relaxation over every eligible arc, by pricing (see the module docstring)."""
     start = time.perf_counter()
     free = np.ones(problem.n_children, dtype=bool)
+    t = time.perf_counter()
     arcs = problem.candidate_arcs(per_child)
     bound, rounds, converged = -np.inf, 0, False
     last_value = np.inf
-    timings = {"flow": 0.0, "prices": 0.0, "pricing_pass": 0.0}
+    timings = {"candidates": time.perf_counter() - t, "flow": 0.0, "prices": 0.0, "pricing_pass": 0.0}
     history: list[tuple[float, float, int, float]] = []
     while True:
         t = time.perf_counter()
@@ -222,7 +207,9 @@ def flow_relaxation(
         timings["pricing_pass"] += time.perf_counter() - t
         bound = max(bound, round_bound)
         history.append((round(value, 2), round(round_bound, 2), len(arcs), round(time.perf_counter() - start, 2)))
-        if not len(negative):
+        if not len(negative) or round_bound >= value:
+            # no arc left, or the bound at these prices has reached the flow's value (costs
+            # rounded down): no flow over every arc is cheaper, whatever the arcs left out
             converged = more
             break
         # drop arcs only while the flow value falls: the value cannot fall forever, and once it
@@ -237,8 +224,9 @@ def flow_relaxation(
     capacity_bound = bound
     bound = max(bound, price_all(problem, RowPrices(prices), None, 0)[0])
     timings["fratrie_bound"] = time.perf_counter() - t
-    stats = {"flow_rounds": rounds, "flow_arcs": len(arcs), "flow_value": value, "flow_converged": converged,
-             "flow_capacity_bound": capacity_bound, "flow_seconds_total": round(time.perf_counter() - start, 3)}
+    stats = {"flow_rounds": rounds, "flow_arcs": len(arcs), "flow_value": value,
+             "flow_converged": converged, "flow_capacity_bound": capacity_bound,
+             "flow_seconds_total": round(time.perf_counter() - start, 3)}
     stats.update({f"flow_{k}_seconds": round(v, 3) for k, v in timings.items()})
     stats["flow_history"] = history
     return FlowRelaxation(value, assigned, prices, bound, arcs, rounds, converged, stats, own)

@@ -40,6 +40,7 @@ from scipy.optimize import linear_sum_assignment
 
 from matcher.errors import PlacementError
 
+from solver.pricing import price_pass
 from solver.problem import Arcs, Problem, SiblingBlock
 from solver.solution import SolverSettings
 
@@ -374,11 +375,16 @@ def price_all(
     ordinary = np.flatnonzero(~special)
     # a child with no eligible unit at all appears in no block: it stays without a place
     bound += float(problem.unplaced_cost[ordinary].sum())
-    for kids, units, minutes, cost, eligible in problem.iter_blocks(ordinary):
-        priced = np.where(eligible, cost + rows.unit[units][None, :], np.inf)
-        best = priced.min(axis=1)
-        bound += float((np.minimum(problem.unplaced_cost[kids], best) - problem.unplaced_cost[kids]).sum())
-        if mu is not None and add_per_child:
+    if mu is None or not add_per_child:
+        # the bound alone: the compiled pass (the same costs and rules, arc by arc)
+        best, _, _ = price_pass(problem, rows.unit, children=ordinary)
+        unplaced = problem.unplaced_cost[ordinary]
+        bound += float((np.minimum(unplaced, best) - unplaced).sum())
+    else:
+        for kids, units, minutes, cost, eligible in problem.iter_blocks(ordinary):
+            priced = np.where(eligible, cost + rows.unit[units][None, :], np.inf)
+            best = priced.min(axis=1)
+            bound += float((np.minimum(problem.unplaced_cost[kids], best) - problem.unplaced_cost[kids]).sum())
             collect(kids, units, minutes, cost, priced - mu[kids][:, None])
     sep_of = _separations_of(problem)
     priced_of: dict[int, tuple[Arcs, np.ndarray]] = {}

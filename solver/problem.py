@@ -343,7 +343,9 @@ class Problem:
         return {d: k for k, d in enumerate(deps)}
 
     @cached_property
-    def _judge_children(self) -> frozenset[int]:
+    def judged_children(self) -> frozenset[int]:
+        """Children with a judge's constraint on their places (excluded structures or
+        départements, most minutes of travel)."""
         return frozenset(i for i, c in enumerate(self.children) if not c.judge.is_empty)
 
     @cached_property
@@ -390,22 +392,47 @@ class Problem:
 
     def cost_block(self, children: np.ndarray, units: np.ndarray, minutes: np.ndarray) -> np.ndarray:
         """Cost (score_option total) of children x units, given their minutes."""
+        school = self.child_school_row[children] != -1
+        school_minutes = None
+        if self.weights.school_minute and school.any():  # school_continuity
+            school_minutes = np.full(minutes.shape, np.nan, dtype=np.float32)
+            school_minutes[school] = self.school_minutes_block(children[school], units)
+        return self._cost(children[:, None], units[None, :], minutes, school_minutes)
+
+    def pair_costs(self, children: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cost, minutes) of each pair ``(children[k], units[k])`` (no eligibility check)."""
+        children, units = np.asarray(children, dtype=np.int64), np.asarray(units, dtype=np.int64)
+        minutes = self._minutes_at(self.child_travel_row[children], units)
+        school_minutes = self._minutes_at(self.child_school_row[children], units) if self.weights.school_minute else None
+        return self._cost(children, units, minutes, school_minutes), minutes
+
+    def _minutes_at(self, rows: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Minutes from each travel-matrix row to each unit's structure, pair by pair (NaN unreachable)."""
+        cols = self.structure_travel_col[self.unit_structure[units]]
+        ok = (rows >= 0) & (cols >= 0)
+        out = np.full(rows.shape, np.nan, dtype=np.float32)
+        out[ok] = self.travel.minutes[rows[ok], cols[ok]]
+        return out
+
+    def _cost(self, children: np.ndarray, units: np.ndarray, minutes: np.ndarray, school_minutes: np.ndarray | None) -> np.ndarray:
+        """The cost terms of :func:`matcher.scoring.score_option`, for child and unit indices that
+        broadcast to ``minutes``' shape (a block or pairs); ``school_minutes`` where school
+        continuity applies (ignored elsewhere)."""
         w = self.weights
         m = np.where(np.isnan(minutes), w.unreachable_minutes, minutes.astype(np.float64))
-        cost = m * w.transit_minute + self.structure_static_cost[self.unit_structure[units]][None, :]
-        school = self.child_school_row[children] != -1
-        if w.school_minute and school.any():  # school_continuity
-            sm = self.school_minutes_block(children[school], units)
-            cost[school] += np.where(np.isnan(sm), w.unreachable_minutes, sm.astype(np.float64)) * w.school_minute
-        if w.move:
+        cost = m * w.transit_minute + self.structure_static_cost[self.unit_structure[units]]
+        if school_minutes is not None:  # school_continuity
+            school = self.child_school_row[children] != -1
+            sm = np.where(np.isnan(school_minutes), w.unreachable_minutes, school_minutes.astype(np.float64))
+            cost = cost + np.where(school, sm * w.school_minute, 0.0)
+        if w.move:  # stability
             current = self.child_current_unit[children]
-            moved = (current[:, None] >= 0) & (current[:, None] != units[None, :])
-            cost += moved * w.move
+            cost = cost + ((current >= 0) & (current != units)) * w.move
         return cost
 
     def judge_mask(self, i: int, units: np.ndarray, minutes: np.ndarray) -> np.ndarray | None:
         """For child i: which of ``units`` pass the judge's rules (None when the child has none)."""
-        if i not in self._judge_children:
+        if i not in self.judged_children:
             return None
         judge = self.children[i].judge
         ok = np.ones(units.size, dtype=bool)
@@ -499,8 +526,7 @@ class Problem:
 
     def cost_of(self, i: int, j: int) -> float:
         """Cost of child i in unit j (no eligibility check)."""
-        kids, units = np.array([i]), np.array([j])
-        return float(self.cost_block(kids, units, self.minutes_block(kids, units))[0, 0])
+        return float(self.pair_costs(np.array([i]), np.array([j]))[0][0])
 
     def minutes_of(self, i: int, j: int) -> float | None:
         m = float(self.minutes_block(np.array([i]), np.array([j]))[0, 0])

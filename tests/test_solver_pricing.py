@@ -1,0 +1,89 @@
+"""The compiled pricing pass (solver.pricing) against the NumPy blocks of the problem, arc by arc:
+same eligible arcs (class and judge's rules), same costs, same cheapest priced option, same
+arcs below the threshold, least reduced cost first."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from solver.pricing import price_pass
+from tests.test_solver_methods import _problem
+
+SCALE = 100.0
+
+
+def _reference(problem, prices, own, threshold, keep):
+    """The same pass written with Problem.iter_blocks (the vectorised source of the rules and costs)."""
+    best = np.full(problem.n_children, np.inf)
+    found: dict[int, list[tuple[float, int, float, float]]] = {}
+    for kids, units, minutes, cost, eligible in problem.iter_blocks():
+        priced = np.where(eligible, cost + prices[units][None, :], np.inf)
+        best[kids] = priced.min(axis=1)
+        reduced = np.floor(cost * SCALE) / SCALE + prices[units][None, :] - own[kids][:, None]
+        for r, c in zip(*np.nonzero(eligible & (reduced < threshold))):
+            found.setdefault(int(kids[r]), []).append((float(reduced[r, c]), int(units[c]), float(cost[r, c]), float(minutes[r, c])))
+    arcs = {i: sorted(v)[:keep] for i, v in found.items()} if keep else {}
+    return best, arcs
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), n=st.integers(4, 40),
+       keep=st.integers(0, 5), threshold=st.sampled_from([-1e-7, 50.0, 500.0]))
+def test_the_compiled_pass_agrees_with_the_numpy_blocks(seed, scope, n, keep, threshold):
+    problem = _problem(seed, n, 7, scope)
+    rng = np.random.default_rng(seed)
+    prices = rng.uniform(0, 400, problem.n_units)
+    own = rng.uniform(0, 3000, problem.n_children)
+    best, arcs, reduced = price_pass(problem, prices, own, threshold, keep, SCALE)
+    want_best, want_arcs = _reference(problem, prices, own, threshold, keep)
+    assert best == pytest.approx(want_best, rel=0, abs=1e-9)
+    got: dict[int, list[tuple[float, int, float, float]]] = {}
+    for i, u, c, m, r in zip(arcs.child.tolist(), arcs.unit.tolist(), arcs.cost.tolist(), arcs.minutes.tolist(), reduced.tolist()):
+        got.setdefault(i, []).append((r, u, c, m))
+    assert sorted(got) == sorted(want_arcs)
+    for i, want in want_arcs.items():
+        assert [u for _, u, _, _ in got[i]] == [u for _, u, _, _ in want]
+        for (r, _, c, m), (wr, _, wc, wm) in zip(got[i], want):
+            assert r == pytest.approx(wr, abs=1e-9) and c == pytest.approx(wc, abs=1e-9)
+            assert (np.isnan(m) and np.isnan(wm)) or m == pytest.approx(wm)
+    # least reduced cost first within each child, children in order
+    assert (np.diff(arcs.child) >= 0).all()
+
+
+def test_judge_rules_and_an_empty_class_reach_the_compiled_pass():
+    # a judge's constraint removes arcs: the pass must not offer them (a pass that ignored the
+    # judge's mask would list them and find a cheaper best)
+    for seed in range(60):
+        problem = _problem(seed, 30, 7, "all")
+        if problem.judged_children:
+            break
+    else:
+        pytest.skip("no generated child with a judge's constraint")
+    judged = np.array(sorted(problem.judged_children))
+    prices = np.zeros(problem.n_units)
+    own = np.full(problem.n_children, 1e9)
+    best, arcs, _ = price_pass(problem, prices, own, 1e12, 10_000, SCALE, children=judged)
+    for k, i in enumerate(judged.tolist()):
+        eligible = set(problem.arcs_of(i).unit.tolist())
+        assert set(arcs.unit[arcs.child == i].tolist()) == eligible
+        assert np.isinf(best[k]) == (not eligible)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]))
+def test_pair_costs_are_the_block_costs(seed, scope):
+    # the objective and the starts' arcs are costed pair by pair (Problem.pair_costs): the same
+    # values as the blocks the solver prices, school continuity and moves included
+    problem = _problem(seed, 25, 7, scope)
+    kids = np.arange(problem.n_children)
+    units = np.arange(problem.n_units)
+    minutes = problem.minutes_block(kids, units)
+    block = problem.cost_block(kids, units, minutes)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, problem.n_children, 200)
+    u = rng.integers(0, problem.n_units, 200)
+    cost, pair_minutes = problem.pair_costs(i, u)
+    assert cost == pytest.approx(block[i, u], rel=0, abs=1e-9)
+    np.testing.assert_array_equal(pair_minutes, minutes[i, u])
