@@ -31,7 +31,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from solver.lp import RowPrices, SolverError, price_all
-from solver.pricing import price_pass
+from solver.pricing import label_correcting, price_pass
 from solver.problem import Arcs, Problem
 
 FRATRIE_STRUCTURES = 6
@@ -120,7 +120,8 @@ def _place_prices(problem: Problem, arcs: Arcs, assigned: np.ndarray, max_rounds
     The smallest prices ``>= 0`` with which no child would rather take another of its arcs (or
     its unplaced cost) than its place: ``price[v] >= own[c] - cost[c, v]``, ``own[c]`` being the
     child's cost plus its unit's price (its unplaced cost without a place). Label-correcting
-    rounds over the arcs grouped by unit (vectorised), on the flow's costs rounded down, so they
+    rounds over the arcs grouped by unit (compiled: :func:`solver.pricing.label_correcting`), on the
+    flow's costs rounded down, so they
     stop: an optimum has no positive cycle, and a unit with a free place keeps price 0.
     """
     cost = np.floor(arcs.cost * SCALE) / SCALE
@@ -134,17 +135,10 @@ def _place_prices(problem: Problem, arcs: Arcs, assigned: np.ndarray, max_rounds
         return price, np.where(placed, own, unplaced)
     order = np.argsort(arcs.unit, kind="stable")
     child_o, cost_o, unit_o = arcs.child[order], cost[order], arcs.unit[order]
-    starts = np.flatnonzero(np.r_[True, unit_o[1:] != unit_o[:-1]])
-    heads = unit_o[starts]
+    starts = np.r_[np.flatnonzero(np.r_[True, unit_o[1:] != unit_o[:-1]]), unit_o.size]
     where = np.maximum(assigned, 0)
-    for _ in range(max_rounds):
-        base = np.where(placed, own + price[where], unplaced)
-        best = np.maximum.reduceat(base[child_o] - cost_o, starts)
-        new = price.copy()
-        new[heads] = np.maximum(price[heads], best)
-        if np.allclose(new, price, rtol=0.0, atol=1e-9):
-            break
-        price = new
+    price, _ = label_correcting(child_o.astype(np.int64), cost_o, unit_o.astype(np.int64), starts.astype(np.int64),
+                                placed, own, unplaced, where, problem.n_units, max_rounds)
     return price, np.where(placed, own + price[where], unplaced)
 
 

@@ -87,3 +87,37 @@ def test_pair_costs_are_the_block_costs(seed, scope):
     cost, pair_minutes = problem.pair_costs(i, u)
     assert cost == pytest.approx(block[i, u], rel=0, abs=1e-9)
     np.testing.assert_array_equal(pair_minutes, minutes[i, u])
+
+
+def _jacobi_prices(problem, arcs, assigned, scale=SCALE):
+    """The place prices by rounds that update every unit at once (the former NumPy code)."""
+    cost = np.floor(arcs.cost * scale) / scale
+    unplaced = np.floor(problem.unplaced_cost * scale) / scale
+    placed = assigned >= 0
+    own = np.zeros(problem.n_children)
+    mine = assigned[arcs.child] == arcs.unit
+    own[arcs.child[mine]] = cost[mine]
+    price = np.zeros(problem.n_units)
+    where = np.maximum(assigned, 0)
+    for _ in range(10_000):
+        base = np.where(placed, own + price[where], unplaced)
+        new = price.copy()
+        np.maximum.at(new, arcs.unit, base[arcs.child] - cost)
+        if np.allclose(new, price, rtol=0.0, atol=1e-9):
+            break
+        price = new
+    return price
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), n=st.integers(4, 40))
+def test_compiled_place_prices_are_the_least_fixed_point(seed, scope, n):
+    # the compiled label-correcting rounds update in place: they must reach the same smallest
+    # prices as rounds that update every unit at once
+    from solver.flow import _min_cost_flow, _place_prices
+
+    problem = _problem(seed, n, 6, scope)
+    arcs = problem.candidate_arcs(3)
+    _, assigned = _min_cost_flow(problem, arcs, problem.capacity, np.ones(problem.n_children, dtype=bool))
+    prices, _ = _place_prices(problem, arcs, assigned)
+    assert prices == pytest.approx(_jacobi_prices(problem, arcs, assigned), abs=1e-6)
