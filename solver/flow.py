@@ -120,9 +120,9 @@ def _place_prices(problem: Problem, arcs: Arcs, assigned: np.ndarray, max_rounds
     The smallest prices ``>= 0`` with which no child would rather take another of its arcs (or
     its unplaced cost) than its place: ``price[v] >= own[c] - cost[c, v]``, ``own[c]`` being the
     child's cost plus its unit's price (its unplaced cost without a place). Label-correcting
-    rounds over the arcs grouped by unit (compiled: :func:`solver.pricing.label_correcting`), on the
-    flow's costs rounded down, so they
-    stop: an optimum has no positive cycle, and a unit with a free place keeps price 0.
+    rounds over the arcs grouped by unit (compiled: :func:`solver.pricing.label_correcting`), on
+    the flow's costs rounded down, so they stop: an optimum has no positive cycle, and a unit with
+    a free place keeps price 0.
     """
     cost = np.floor(arcs.cost * SCALE) / SCALE
     unplaced = np.floor(problem.unplaced_cost * SCALE) / SCALE
@@ -137,8 +137,8 @@ def _place_prices(problem: Problem, arcs: Arcs, assigned: np.ndarray, max_rounds
     child_o, cost_o, unit_o = arcs.child[order], cost[order], arcs.unit[order]
     starts = np.r_[np.flatnonzero(np.r_[True, unit_o[1:] != unit_o[:-1]]), unit_o.size]
     where = np.maximum(assigned, 0)
-    price, _ = label_correcting(child_o.astype(np.int64), cost_o, unit_o.astype(np.int64), starts.astype(np.int64),
-                                placed, own, unplaced, where, problem.n_units, max_rounds)
+    price = label_correcting(child_o.astype(np.int64), cost_o, unit_o.astype(np.int64), starts.astype(np.int64),
+                            placed, own, unplaced, where, problem.n_units, max_rounds)
     return price, np.where(placed, own + price[where], unplaced)
 
 

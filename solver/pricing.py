@@ -17,6 +17,7 @@ terms in the same order, so the same floating-point value); the class rules come
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 
 import numba
@@ -35,6 +36,8 @@ every core anyway."""
 class PricingArrays:
     """The problem as the compiled pass reads it (flat arrays, built once per problem)."""
 
+    child_class: np.ndarray
+    """Class of each child (int64)."""
     class_ptr: np.ndarray
     """Offsets of each class's open units in ``class_units`` (int64, classes + 1)."""
     class_units: np.ndarray
@@ -43,9 +46,12 @@ class PricingArrays:
     judge_ok: np.ndarray
 
 
+_ARRAYS: weakref.WeakKeyDictionary[Problem, PricingArrays] = weakref.WeakKeyDictionary()
+
+
 def pricing_arrays(problem: Problem) -> PricingArrays:
-    """The flat arrays of ``problem`` (cached on the problem: computed once)."""
-    cached = problem.__dict__.get("_pricing_arrays")
+    """The flat arrays of ``problem`` (computed once per problem, kept while it lives)."""
+    cached = _ARRAYS.get(problem)
     if cached is not None:
         return cached
     open_units = problem.class_open_units
@@ -63,8 +69,8 @@ def pricing_arrays(problem: Problem) -> PricingArrays:
                 masks.append(eligible[r])
                 offset += eligible.shape[1]
     judge_ok = np.concatenate(masks) if masks else np.zeros(0, dtype=bool)
-    arrays = PricingArrays(class_ptr, class_units, judge_ptr, judge_ok)
-    object.__setattr__(problem, "_pricing_arrays", arrays)  # a frozen dataclass: cache by hand
+    arrays = PricingArrays(problem.child_class.astype(np.int64), class_ptr, class_units, judge_ptr, judge_ok)
+    _ARRAYS[problem] = arrays
     return arrays
 
 
@@ -149,7 +155,7 @@ def price_pass(problem: Problem, prices: np.ndarray, own: np.ndarray | None = No
     own = np.zeros(problem.n_children) if own is None else np.asarray(own, dtype=np.float64)
     with _ONE_PASS_AT_A_TIME:
         best, count, unit, reduced, cost, minutes = _pass(
-            pool, problem.child_class.astype(np.int64), arrays.class_ptr, arrays.class_units, arrays.judge_ptr,
+            pool, arrays.child_class, arrays.class_ptr, arrays.class_units, arrays.judge_ptr,
             arrays.judge_ok, problem.unit_structure, problem.structure_travel_col, problem.structure_static_cost,
             problem.travel.minutes, problem.child_travel_row, problem.child_school_row, problem.child_current_unit,
             float(w.transit_minute), float(w.school_minute), float(w.move), float(w.unreachable_minutes),
@@ -166,11 +172,9 @@ def label_correcting(child_o, cost_o, unit_o, starts, placed, own, unplaced, whe
     ``base[c]`` is ``own[c] + price[where[c]]`` for a placed child and ``unplaced[c]`` otherwise:
     label-correcting rounds over the arcs grouped by unit (``starts``: each unit's first arc, and
     the end), updated in place (the same least fixed point as rounds that update all at once,
-    reached in fewer rounds). Returns the prices and the rounds taken."""
+    reached in fewer rounds)."""
     price = np.zeros(n_units)
-    rounds = 0
     for _ in range(max_rounds):
-        rounds += 1
         changed = False
         for k in range(starts.size - 1):
             v = unit_o[starts[k]]
@@ -185,4 +189,4 @@ def label_correcting(child_o, cost_o, unit_o, starts, placed, own, unplaced, whe
                 changed = True
         if not changed:
             break
-    return price, rounds
+    return price
