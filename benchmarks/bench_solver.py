@@ -166,7 +166,7 @@ def run_seeds(scale: float, seeds: list[int], scope: str, time_limit_s: float, e
             "bound_source": solution.bound_source, "wall_s": round(solution.wall_seconds, 2),
             "solve_s": solution.stats.get("solve_seconds"), "splits": len(solution.splits),
             "warnings": list(solution.warnings), "lp_retries": list(solution.stats.get("lp_retries", [])),
-            "chosen": solution.stats.get("chosen"),
+            "chosen": solution.stats.get("chosen"), "objectives": solution.stats.get("objectives"),
             "steps": {k: solution.stats[k] for k in ("flow_seconds", "flow_rounds", "polish_mip_backend",
                                                      "polish_mip_status", "polish_mip_seconds", "polish_mip_arcs")
                       if k in solution.stats},

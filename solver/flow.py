@@ -31,7 +31,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from solver.lp import RowPrices, SolverError, price_all
-from solver.pricing import label_correcting, price_pass
+from solver.pricing import keep_least, label_correcting, price_pass
 from solver.problem import Arcs, Problem
 
 FRATRIE_STRUCTURES = 6
@@ -57,6 +57,16 @@ dropped arc comes back when the pricing pass finds it worth it again)."""
 
 PRICING_ROUNDS = 50
 """Most flow / pricing rounds (Paris scale converges in a few)."""
+
+DROP_WHILE_FALLING = 1e-3
+"""Arcs are dropped (down to ``KEPT_PER_CHILD`` per child) only after a round whose flow value fell
+by more than this share; after smaller falls they accumulate. The smallest prices of a flow over
+too few arcs make many arcs left out look cheap, so the bound stays low; at 10x Paris scale,
+dropping after every fall, the value was within 0.003% of its last from round 20 while the
+bound swung 2-6% below it for 30 more rounds, and came within 0.01% only on the rounds after
+one where the value had not moved (so nothing was dropped): 50 rounds, 276 s, unconverged.
+With 1e-4: 21 rounds, 142 s; 1e-3: 15 rounds, 115 s (4.8 million arcs held at the end); 1e-2:
+14 rounds, 144 s (10 million arcs, slower flows); converged every time."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,31 +134,12 @@ def _place_prices(problem: Problem, arcs: Arcs, assigned: np.ndarray, max_rounds
     the flow's costs rounded down, so they stop: an optimum has no positive cycle, and a unit with
     a free place keeps price 0.
     """
-    cost = np.floor(arcs.cost * SCALE) / SCALE
-    unplaced = np.floor(problem.unplaced_cost * SCALE) / SCALE
     placed = assigned >= 0
-    own = np.zeros(problem.n_children)
-    mine = assigned[arcs.child] == arcs.unit
-    own[arcs.child[mine]] = cost[mine]
-    price = np.zeros(problem.n_units)
-    if not len(arcs):
-        return price, np.where(placed, own, unplaced)
-    order = np.argsort(arcs.unit, kind="stable")
-    child_o, cost_o, unit_o = arcs.child[order], cost[order], arcs.unit[order]
-    starts = np.r_[np.flatnonzero(np.r_[True, unit_o[1:] != unit_o[:-1]]), unit_o.size]
-    where = np.maximum(assigned, 0)
-    price = label_correcting(child_o.astype(np.int64), cost_o, unit_o.astype(np.int64), starts.astype(np.int64),
-                            placed, own, unplaced, where, problem.n_units, max_rounds)
-    return price, np.where(placed, own + price[where], unplaced)
-
-
-def _rank_per_child(child: np.ndarray, reduced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(order, rank): positions sorted by child then by reduced cost, and the rank of each within
-    its child (0: least reduced cost)."""
-    order = np.lexsort((reduced, child))
-    ordered = child[order]
-    first = np.r_[0, np.flatnonzero(ordered[1:] != ordered[:-1]) + 1] if ordered.size else np.zeros(0, dtype=np.int64)
-    return order, np.arange(ordered.size) - np.repeat(first, np.diff(np.r_[first, ordered.size]))
+    unplaced = np.floor(problem.unplaced_cost * SCALE) / SCALE
+    price, own = label_correcting(arcs.child.astype(np.int64), arcs.unit.astype(np.int64), arcs.cost,
+                                  np.asarray(assigned, dtype=np.int64), problem.unplaced_cost, problem.n_units,
+                                  SCALE, max_rounds)
+    return price, np.where(placed, own + price[np.maximum(assigned, 0)], unplaced)
 
 
 def _keep_best(problem: Problem, arcs: Arcs, assigned: np.ndarray, prices: np.ndarray, own: np.ndarray, kept: int) -> Arcs:
@@ -156,9 +147,13 @@ def _keep_best(problem: Problem, arcs: Arcs, assigned: np.ndarray, prices: np.nd
     if len(arcs) <= kept * problem.n_children:
         return arcs
     reduced = np.floor(arcs.cost * SCALE) / SCALE + prices[arcs.unit] - own[arcs.child]
-    order, rank = _rank_per_child(arcs.child, reduced)
-    keep = order[(rank < kept) | (assigned[arcs.child[order]] == arcs.unit[order])]
-    keep.sort()
+    holds = assigned[arcs.child] == arcs.unit
+    order = None if (np.diff(arcs.child) >= 0).all() else np.argsort(arcs.child, kind="stable")
+    if order is None:
+        keep = keep_least(arcs.child, reduced, holds, kept)
+    else:
+        keep = np.zeros(len(arcs), dtype=bool)
+        keep[order] = keep_least(arcs.child[order], reduced[order], holds[order], kept)
     return Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])
 
 
@@ -206,10 +201,10 @@ def flow_relaxation(
             # rounded down): no flow over every arc is cheaper, whatever the arcs left out
             converged = more
             break
-        # drop arcs only while the flow value falls: the value cannot fall forever, and once it
-        # stays, arcs only accumulate (every arc added is new: those held have no negative
-        # reduced cost), so the rounds cannot cycle
-        if value < last_value - 1e-9:
+        # drop arcs only while the flow value falls by more than DROP_WHILE_FALLING: it cannot
+        # fall that much forever, and after smaller falls arcs only accumulate (every arc added
+        # is new: those held have no negative reduced cost), so the rounds cannot cycle
+        if not np.isfinite(last_value) or value < last_value - DROP_WHILE_FALLING * abs(last_value):
             arcs = _keep_best(problem, arcs, assigned, prices, own, kept_per_child)
         last_value = value
         arcs = arcs.merged(negative, problem.n_units)

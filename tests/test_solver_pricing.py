@@ -121,3 +121,126 @@ def test_compiled_place_prices_are_the_least_fixed_point(seed, scope, n):
     _, assigned = _min_cost_flow(problem, arcs, problem.capacity, np.ones(problem.n_children, dtype=bool))
     prices, _ = _place_prices(problem, arcs, assigned)
     assert prices == pytest.approx(_jacobi_prices(problem, arcs, assigned), abs=1e-6)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), n=st.integers(4, 40),
+       per_child=st.integers(0, 6))
+def test_candidate_arcs_are_each_childs_cheapest_eligible_arcs_and_its_current_unit(seed, scope, n, per_child):
+    # the flow's first arcs (Problem.candidate_arcs, one compiled pass): against the NumPy blocks
+    problem = _problem(seed, n, 7, scope)
+    arcs = problem.candidate_arcs(per_child)
+    got: dict[int, set[int]] = {}
+    for i, u in zip(arcs.child.tolist(), arcs.unit.tolist()):
+        got.setdefault(i, set()).add(u)
+    for kids, units, minutes, cost, eligible in problem.iter_blocks():
+        for r, i in enumerate(kids.tolist()):
+            ok = np.flatnonzero(eligible[r])
+            floored = np.floor(cost[r, ok] * SCALE) / SCALE
+            want = set()
+            if per_child and ok.size:
+                cut = np.sort(floored)[min(per_child, ok.size) - 1]
+                cheapest = set(units[ok[floored < cut]].tolist())
+                tied = units[ok[floored == cut]].tolist()
+                want = cheapest | set(tied[: per_child - len(cheapest)])
+            current = int(problem.child_current_unit[i])
+            if current >= 0 and current in set(units[ok].tolist()):
+                want.add(current)
+            assert got.get(i, set()) == want, i
+    # each arc's cost and minutes are the blocks'
+    cost, minutes = problem.pair_costs(arcs.child, arcs.unit)
+    assert arcs.cost == pytest.approx(cost, rel=0, abs=1e-9)
+    np.testing.assert_array_equal(arcs.minutes, minutes)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), keep=st.integers(1, 4))
+def test_cheaper_units_are_the_least_costs_below_the_limit_over_every_unit(seed, scope, keep):
+    # the explanations' better-looking places (solver.pricing.cheaper_units): every unit, eligible
+    # or not, below each child's limit, least cost first, ties in unit order
+    from solver.pricing import cheaper_units
+
+    problem = _problem(seed, 25, 7, scope)
+    kids = np.arange(problem.n_children)
+    units = np.arange(problem.n_units)
+    block = problem.cost_block(kids, units, problem.minutes_block(kids, units))
+    below = np.random.default_rng(seed).uniform(0, 3000, kids.size)
+    got, got_cost = cheaper_units(problem, kids, below, keep)
+    for i in kids.tolist():
+        want = np.flatnonzero(block[i] < below[i])
+        want = want[np.argsort(block[i, want], kind="stable")][:keep]
+        shown = got[i] >= 0
+        assert got[i][shown].tolist() == want.tolist()
+        assert got_cost[i][shown] == pytest.approx(block[i, want], rel=0, abs=1e-9)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000))
+def test_eligible_pairs_agree_with_eligible_units(seed):
+    # the explanations' eligibility of a better-looking place (judge's rules included)
+    problem = _problem(seed, 30, 7, "all")
+    kids = np.repeat(np.arange(problem.n_children), problem.n_units)
+    units = np.tile(np.arange(problem.n_units), problem.n_children)
+    want = np.concatenate([np.isin(np.arange(problem.n_units), problem.eligible_units(i)) for i in range(problem.n_children)])
+    np.testing.assert_array_equal(problem.eligible_pairs(kids, units), want)
+
+
+def _random_arcs(rng, n_children, n_units, size, ordered):
+    from solver.problem import Arcs
+
+    child = rng.integers(0, n_children, size).astype(np.int32)
+    unit = rng.integers(0, n_units, size).astype(np.int32)
+    arcs = Arcs(child, unit, rng.uniform(0, 100, size), rng.uniform(0, 100, size).astype(np.float32))
+    return arcs.deduplicated(n_units) if ordered else arcs
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 100_000), ordered=st.booleans(), size=st.integers(0, 60), other=st.integers(0, 60))
+def test_merging_arcs_keeps_each_pair_once_first_seen_ordered_by_pair(seed, ordered, size, other):
+    # the fast merge (ordered arcs, new pairs inserted) must give what joining and deduplicating gives
+    from solver.problem import Arcs
+
+    rng = np.random.default_rng(seed)
+    a, b = _random_arcs(rng, 6, 5, size, ordered), _random_arcs(rng, 6, 5, other, False)
+    got = a.merged(b, 5)
+    want = Arcs.joined([a.columns(), b.columns()]).deduplicated(5)
+    for g, w in zip(got.columns(), want.columns()):
+        np.testing.assert_array_equal(g, w)
+    assert got.child.dtype == np.int32 and got.unit.dtype == np.int32 and got.minutes.dtype == np.float32
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 100_000), ordered=st.booleans(), kept=st.integers(1, 4))
+def test_keep_best_keeps_each_childs_least_reduced_arcs_and_the_one_it_holds(seed, ordered, kept):
+    # the flow drops arcs between rounds (solver.flow._keep_best, compiled): against a sort
+    from solver.flow import SCALE, _keep_best
+
+    rng = np.random.default_rng(seed)
+    n_children, n_units = 5, 8
+    arcs = _random_arcs(rng, n_children, n_units, 40, ordered)
+
+    class _Sized:
+        pass
+
+    problem = _Sized()
+    problem.n_children = n_children
+    prices = rng.uniform(0, 50, n_units)
+    own = rng.uniform(0, 100, n_children)
+    assigned = np.full(n_children, -1)
+    for i in range(n_children):
+        mine = arcs.unit[arcs.child == i]
+        if mine.size and rng.random() < 0.7:
+            assigned[i] = rng.choice(mine)
+    got = _keep_best(problem, arcs, assigned, prices, own, kept)
+    reduced = np.floor(arcs.cost * SCALE) / SCALE + prices[arcs.unit] - own[arcs.child]
+    want = set()
+    if len(arcs) <= kept * n_children:
+        want = set(range(len(arcs)))
+    else:
+        for i in range(n_children):
+            mine = np.flatnonzero(arcs.child == i)
+            want |= set(mine[np.argsort(reduced[mine], kind="stable")][:kept].tolist())
+            want |= set(mine[arcs.unit[mine] == assigned[i]].tolist())
+    positions = sorted(want)
+    np.testing.assert_array_equal(got.child, arcs.child[positions])
+    np.testing.assert_array_equal(got.unit, arcs.unit[positions])
