@@ -55,6 +55,11 @@ KEPT_PER_CHILD = 64
 reduced cost (and the one it holds); the others are dropped, so the flow stays small at 10x (a
 dropped arc comes back when the pricing pass finds it worth it again)."""
 
+FLOW_GAP = 1e-4
+"""The rounds also stop once the bound is within this share of the flow's value (``converged``
+stays False then): at 10x Paris scale the last round took 7 s to close the last 0.0024%, and the
+optimiser's gap is measured against the bound, which loses at most that share."""
+
 PRICING_ROUNDS = 50
 """Most flow / pricing rounds (Paris scale converges in a few)."""
 
@@ -172,6 +177,7 @@ def flow_relaxation(
     per_child: int = FLOW_CANDIDATES,
     max_rounds: int = PRICING_ROUNDS,
     kept_per_child: int = KEPT_PER_CHILD,
+    gap: float = FLOW_GAP,
 ) -> FlowRelaxation:
     """The flow relaxation over every eligible arc, by pricing (see the module docstring)."""
     start = time.perf_counter()
@@ -200,6 +206,8 @@ def flow_relaxation(
             # no arc left, or the bound at these prices has reached the flow's value (costs
             # rounded down): no flow over every arc is cheaper, whatever the arcs left out
             converged = more
+            break
+        if bound >= value - gap * abs(value):
             break
         # drop arcs only while the flow value falls by more than DROP_WHILE_FALLING: it cannot
         # fall that much forever, and after smaller falls arcs only accumulate (every arc added

@@ -50,7 +50,7 @@ def test_pricing_reaches_the_flow_over_every_arc(seed, scope, n, per_child, kept
     # one to three arcs per child to start with, and as many kept between rounds: pricing must
     # add the ones that matter (and bring back the dropped ones that matter again)
     problem = _problem(seed, n, 6, scope)
-    relaxed = flow_relaxation(problem, per_child=per_child, kept_per_child=kept)
+    relaxed = flow_relaxation(problem, per_child=per_child, kept_per_child=kept, gap=0.0)
     everything = _every_arc(problem)
     full, _ = _min_cost_flow(problem, everything, problem.capacity, np.ones(problem.n_children, dtype=bool))
     assert relaxed.converged
@@ -62,6 +62,22 @@ def test_pricing_reaches_the_flow_over_every_arc(seed, scope, n, per_child, kept
     load = np.bincount(relaxed.assigned[relaxed.assigned >= 0], minlength=problem.n_units)
     assert (relaxed.prices[load < problem.capacity] == 0).all()
     assert relaxed.bound >= full - 0.01 * problem.n_children - 1e-6
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]), n=st.integers(4, 30),
+       gap=st.sampled_from([1e-4, 1e-2, 0.1]))
+def test_pricing_stops_once_the_bound_is_within_the_gap(seed, scope, n, gap):
+    # the rounds may stop before convergence once the bound is within ``gap`` of the flow's value:
+    # then the bound is still below the flow over every arc, and within the gap of the value held
+    problem = _problem(seed, n, 6, scope)
+    relaxed = flow_relaxation(problem, per_child=1, kept_per_child=1, gap=gap)
+    full, _ = _min_cost_flow(problem, _every_arc(problem), problem.capacity, np.ones(problem.n_children, dtype=bool))
+    capacity_bound = relaxed.stats["flow_capacity_bound"]
+    # (the flow's costs are rounded down to 1/100, the bound's are not: 0.01 a child apart at most)
+    assert capacity_bound <= full + 0.01 * problem.n_children + 1e-6
+    assert full <= relaxed.value + 1e-6
+    assert relaxed.converged or capacity_bound >= relaxed.value - gap * abs(relaxed.value) - 1e-9
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])

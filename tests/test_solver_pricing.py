@@ -244,3 +244,44 @@ def test_keep_best_keeps_each_childs_least_reduced_arcs_and_the_one_it_holds(see
     positions = sorted(want)
     np.testing.assert_array_equal(got.child, arcs.child[positions])
     np.testing.assert_array_equal(got.unit, arcs.unit[positions])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000))
+def test_drop_forbidden_removes_exactly_each_childs_forbidden_structures(seed):
+    # a judge's separation forbids the structures where the other child lives (solver.lp.drop_forbidden)
+    from solver.lp import drop_forbidden
+
+    rng = np.random.default_rng(seed)
+    n_children, n_units, n_structures = 6, 9, 4
+
+    class _Problem:
+        structure_ids = [f"S{k}" for k in range(n_structures)]
+        unit_structure = rng.integers(0, n_structures, n_units)
+        forbidden_structures = {int(i): frozenset(rng.choice(n_structures, rng.integers(1, 3), replace=False).tolist())
+                                for i in rng.choice(n_children, rng.integers(0, 4), replace=False)}
+
+    arcs = _random_arcs(rng, n_children, n_units, 40, True)
+    kept = drop_forbidden(_Problem, arcs)
+    want = [k for k in range(len(arcs))
+            if int(_Problem.unit_structure[arcs.unit[k]]) not in _Problem.forbidden_structures.get(int(arcs.child[k]), ())]
+    np.testing.assert_array_equal(kept.child, arcs.child[want])
+    np.testing.assert_array_equal(kept.unit, arcs.unit[want])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 100_000), scope=st.sampled_from(["waiting", "all"]))
+def test_all_arcs_are_each_childs_arcs_of(seed, scope):
+    # the fratrie bound's arcs (solver.pricing.all_arcs, compiled) are Problem.arcs_of's, child by child
+    from solver.pricing import all_arcs
+
+    problem = _problem(seed, 30, 7, scope)
+    kids = np.random.default_rng(seed).permutation(problem.n_children)[: problem.n_children // 2 + 1]
+    arcs, start = all_arcs(problem, kids)
+    for k, i in enumerate(kids.tolist()):
+        want = problem.arcs_of(i)
+        a, b = start[k], start[k + 1]
+        assert (arcs.child[a:b] == i).all()
+        np.testing.assert_array_equal(arcs.unit[a:b], want.unit)
+        assert arcs.cost[a:b] == pytest.approx(want.cost, rel=0, abs=1e-9)
+        np.testing.assert_array_equal(arcs.minutes[a:b], want.minutes)
