@@ -214,7 +214,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         # starts: split fratries placed at raw cost, and at cost + price (which counts the
         # children a place pushes out). The raw-cost start is never the better one (Paris
         # scale, scope all, 20 seeds), but its arcs widen the polish's support: without it the
-        # polished gap's median went from 0.068% to 0.084% and seed 12 split a fratrie
+        # polished gap's median went from 0.068% to 0.084%
         try:
             relaxed = flow_relaxation(problem)
         except SolverError as error:
