@@ -13,7 +13,8 @@ compiled: :func:`solver.pricing.price_pass`) that gives the Lagrangian bound at 
 (valid whatever the arcs held: weak duality) and the arcs whose reduced cost is negative; those
 are added and the flow solved again, until no arc is left or the bound reaches the flow's value
 (``converged``: the flow over the arcs held is then the flow over all arcs, up to the 1/100
-rounding of costs). A last pass (:func:`solver.lp.price_all`) raises the bound with the
+rounding of costs), or comes within ``FLOW_GAP`` of it. Arcs are dropped between rounds only
+after large falls of the value (``DROP_WHILE_FALLING``). A last pass (:func:`solver.lp.price_all`) raises the bound with the
 fratries' structure.
 
 :func:`flow_around` re-solves the flow with some children fixed (the fratries placed by

@@ -7,11 +7,17 @@ pass computes each arc's cost in registers and keeps only what the caller needs:
 priced option of each child (the Lagrangian bound) and the arcs of least reduced cost below a
 threshold (pricing's candidates), at most ``keep`` per child.
 
+The same arc cost (:func:`_arc_cost`) serves the other compiled steps of the optimiser at that
+scale: each child's cheapest arcs (:func:`cheapest_arcs`, the flow's first arcs), every arc of
+some children (:func:`all_arcs`, the fratries' part of the bound), the cheaper-looking units of
+the explanations (:func:`cheaper_units`), and, on the flow's own arcs, the place prices
+(:func:`label_correcting`) and the arcs kept between rounds (:func:`keep_least`).
+
 *One source of truth.* The cost is that of :meth:`~solver.problem.Problem.cost_block` (the same
 terms in the same order, so the same floating-point value); the class rules come from
 :attr:`~solver.problem.Problem.class_open_units` and the judge's rules from
 :meth:`~solver.problem.Problem.judge_mask` (evaluated once per problem, :func:`judge_eligibility`).
-``tests/test_solver_pricing.py`` checks the pass against the NumPy blocks arc by arc.
+``tests/test_solver_pricing.py`` checks each of them against the NumPy blocks arc by arc.
 """
 
 from __future__ import annotations
