@@ -160,7 +160,7 @@ def _keep_best(problem: Problem, arcs: Arcs, assigned: np.ndarray, prices: np.nd
     else:
         keep = np.zeros(len(arcs), dtype=bool)
         keep[order] = keep_least(arcs.child[order], reduced[order], holds[order], kept)
-    return Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])
+    return arcs.take(keep)
 
 
 def _negative_arcs(problem: Problem, prices: np.ndarray, own: np.ndarray, per_child: int) -> tuple[float, Arcs]:
@@ -239,7 +239,7 @@ def flow_around(problem: Problem, relaxation: FlowRelaxation, fixed: np.ndarray)
         raise SolverError("flow_around: the fixed children overfill a unit")
     arcs = relaxation.arcs
     keep = free[arcs.child]
-    _, assigned = _min_cost_flow(problem, Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep]), capacity, free)
+    _, assigned = _min_cost_flow(problem, arcs.take(keep), capacity, free)
     assigned[~free] = fixed[~free]
     return assigned
 

@@ -210,7 +210,7 @@ def drop_forbidden(problem: Problem, arcs: Arcs) -> Arcs:
     banned = np.array([i * n_s + s for i, structures in problem.forbidden_structures.items() for s in structures],
                       dtype=np.int64)
     keep = ~np.isin(arcs.child.astype(np.int64) * n_s + problem.unit_structure[arcs.unit], banned)
-    return Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])
+    return arcs.take(keep)
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,7 +255,7 @@ def _priced_arcs(problem: Problem, children: list[int], rows: RowPrices) -> dict
     out: dict[int, tuple[Arcs, np.ndarray]] = {}
     for k, i in enumerate(children):
         a, b = start[k], start[k + 1]
-        arcs = drop_forbidden(problem, Arcs(every.child[a:b], every.unit[a:b], every.cost[a:b], every.minutes[a:b]))
+        arcs = drop_forbidden(problem, every.take(slice(a, b)))
         out[i] = (arcs, _priced(problem, i, arcs, rows, sep_of))
     return out
 
@@ -539,7 +539,7 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
         for s, _, _ in fits:
             for arcs in member_arcs:
                 keep = problem.unit_structure[arcs.unit] == s
-                model.add(drop_forbidden(problem, Arcs(arcs.child[keep], arcs.unit[keep], arcs.cost[keep], arcs.minutes[keep])))
+                model.add(drop_forbidden(problem, arcs.take(keep)))
     if extra_arcs is not None:
         model.add(drop_forbidden(problem, extra_arcs))
     build_s = time.perf_counter() - start

@@ -285,7 +285,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                 if exact is not None:
                     bounds["mip"] = min(kept_bound, incumbent)
             elif new.sum() <= settings.max_stage2_arcs:
-                kept = kept.merged(Arcs(within.child[new], within.unit[new], within.cost[new], within.minutes[new]), problem.n_units)
+                kept = kept.merged(within.take(new), problem.n_units)
                 remaining = settings.time_limit_s - (time.perf_counter() - start)
                 exact, kept_bound, exact_stats = _exact_mip(problem, kept, hint, settings, remaining)
                 stats.update({f"stage2_{k}": v for k, v in exact_stats.items()})

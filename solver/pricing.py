@@ -193,18 +193,25 @@ def _pass(children, child_class, class_ptr, class_units, judge_ptr, judge_ok, un
     return best, count, out_unit, out_reduced, out_cost, out_minutes, cur_cost, cur_minutes
 
 
+def _cost_inputs(problem: Problem) -> tuple:
+    """What :func:`_arc_cost` reads, in the kernels' argument order (after the rules' arrays)."""
+    w = problem.weights
+    return (problem.unit_structure, problem.structure_travel_col, problem.structure_static_cost, problem.travel.minutes,
+            problem.child_travel_row, problem.child_school_row, problem.child_current_unit, float(w.transit_minute),
+            float(w.school_minute), float(w.move), float(w.unreachable_minutes))
+
+
+def _rule_inputs(problem: Problem) -> tuple:
+    """The class and judge's rules as the kernels read them (:class:`PricingArrays`)."""
+    arrays = pricing_arrays(problem)
+    return arrays.child_class, arrays.class_ptr, arrays.class_units, arrays.judge_ptr, arrays.judge_ok
+
+
 def _run_pass(problem: Problem, pool: np.ndarray, prices: np.ndarray, own: np.ndarray, threshold: float, keep: int,
               scale: float) -> tuple[np.ndarray, ...]:
-    arrays = pricing_arrays(problem)
-    w = problem.weights
     with _ONE_PASS_AT_A_TIME:
-        return _pass(
-            pool, arrays.child_class, arrays.class_ptr, arrays.class_units, arrays.judge_ptr,
-            arrays.judge_ok, problem.unit_structure, problem.structure_travel_col, problem.structure_static_cost,
-            problem.travel.minutes, problem.child_travel_row, problem.child_school_row, problem.child_current_unit,
-            float(w.transit_minute), float(w.school_minute), float(w.move), float(w.unreachable_minutes),
-            np.asarray(prices, dtype=np.float64), np.asarray(own, dtype=np.float64), float(threshold), int(keep),
-            float(scale))
+        return _pass(pool, *_rule_inputs(problem), *_cost_inputs(problem), np.asarray(prices, dtype=np.float64),
+                     np.asarray(own, dtype=np.float64), float(threshold), int(keep), float(scale))
 
 
 def _children(problem: Problem, children: np.ndarray | None) -> np.ndarray:
@@ -259,17 +266,11 @@ def all_arcs(problem: Problem, children: np.ndarray) -> tuple[Arcs, np.ndarray]:
     :meth:`~solver.problem.Problem.arcs_of`, ordered by unit), child after child; child ``k``'s
     arcs are ``start[k]:start[k + 1]``. Compiled (the fratries' members at 10x Paris scale: 48
     million arcs, where the NumPy blocks took 4 s for their costs alone)."""
-    arrays = pricing_arrays(problem)
     pool = np.asarray(children, dtype=np.int64)
-    w = problem.weights
     start = np.zeros(pool.size + 1, dtype=np.int64)
 
     def run(fill: bool, unit: np.ndarray, cost: np.ndarray, minutes: np.ndarray) -> None:
-        _all_arcs(pool, start, fill, arrays.child_class, arrays.class_ptr, arrays.class_units, arrays.judge_ptr,
-                  arrays.judge_ok, problem.unit_structure, problem.structure_travel_col, problem.structure_static_cost,
-                  problem.travel.minutes, problem.child_travel_row, problem.child_school_row, problem.child_current_unit,
-                  float(w.transit_minute), float(w.school_minute), float(w.move), float(w.unreachable_minutes),
-                  unit, cost, minutes)
+        _all_arcs(pool, start, fill, *_rule_inputs(problem), *_cost_inputs(problem), unit, cost, minutes)
 
     with _ONE_PASS_AT_A_TIME:
         run(False, np.zeros(0, dtype=np.int32), np.zeros(0), np.zeros(0, dtype=np.float32))
@@ -306,19 +307,21 @@ def _cheaper(children, below, keep, n_units, unit_structure, structure_col, stat
     for k in numba.prange(n):
         i = children[k]
         row, srow, cur = anchor_row[i], school_row[i], current_unit[i]
-        limit = below[k]
+        h_cost = np.empty(keep)
+        h_seq = np.empty(keep, dtype=np.int64)
+        h_unit = np.empty(keep, dtype=np.int64)
+        h_same = np.empty(keep)
+        h_minutes = np.empty(keep, dtype=np.float32)
+        found = 0
         for u in range(n_units):
-            c, _ = _arc_cost(u, row, srow, cur, unit_structure, structure_col, static, minutes, transit_minute,
-                             school_minute, move, unreachable)
-            if c < limit and c < out_cost[k, keep - 1]:
-                # insert after the equal ones (ties in unit order)
-                q = keep - 1
-                while q > 0 and out_cost[k, q - 1] > c:
-                    out_cost[k, q] = out_cost[k, q - 1]
-                    out_unit[k, q] = out_unit[k, q - 1]
-                    q -= 1
-                out_cost[k, q] = c
-                out_unit[k, q] = u
+            c, mm = _arc_cost(u, row, srow, cur, unit_structure, structure_col, static, minutes, transit_minute,
+                              school_minute, move, unreachable)
+            if c < below[k]:
+                found = _heap_offer(h_cost, h_seq, h_unit, h_same, h_minutes, found, keep, c, u, u, c, mm)
+        order = _heap_order(h_cost, h_seq, found)
+        for q in range(found):
+            out_unit[k, q] = h_unit[order[q]]
+            out_cost[k, q] = h_cost[order[q]]
     return out_unit, out_cost
 
 
@@ -327,15 +330,11 @@ def cheaper_units(problem: Problem, children: np.ndarray, below: np.ndarray, kee
     least cost whose cost is below ``below`` (ties in unit order; -1 and ``inf`` where fewer), over
     **every** unit, eligible or not (the explanations discuss why a cheaper-looking place was not
     given, ineligible ones included): one compiled pass over children x units."""
-    w = problem.weights
     pool = np.asarray(children, dtype=np.int64)
     if keep <= 0 or not pool.size:
         return np.full((pool.size, max(keep, 0)), -1, dtype=np.int64), np.full((pool.size, max(keep, 0)), np.inf)
     with _ONE_PASS_AT_A_TIME:
-        return _cheaper(pool, np.asarray(below, dtype=np.float64), int(keep), problem.n_units, problem.unit_structure,
-                        problem.structure_travel_col, problem.structure_static_cost, problem.travel.minutes,
-                        problem.child_travel_row, problem.child_school_row, problem.child_current_unit,
-                        float(w.transit_minute), float(w.school_minute), float(w.move), float(w.unreachable_minutes))
+        return _cheaper(pool, np.asarray(below, dtype=np.float64), int(keep), problem.n_units, *_cost_inputs(problem))
 
 
 @numba.njit(cache=True)

@@ -131,6 +131,10 @@ class Arcs:
         _, first = np.unique(self.child.astype(np.int64) * max(n_units, 1) + self.unit, return_index=True)
         return Arcs(self.child[first].astype(np.int32), self.unit[first].astype(np.int32), self.cost[first], self.minutes[first])
 
+    def take(self, index: np.ndarray | slice) -> Arcs:
+        """The arcs at ``index`` (a mask, positions or a slice), in that order."""
+        return Arcs(self.child[index], self.unit[index], self.cost[index], self.minutes[index])
+
     def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         return self.child, self.unit, self.cost, self.minutes
 

@@ -118,13 +118,13 @@ def structures_for_group(
     for arcs in member_arcs:
         of = problem.unit_structure[arcs.unit]
         order = np.argsort(of, kind="stable")
-        grouped.append((of[order], Arcs(arcs.child[order], arcs.unit[order], arcs.cost[order], arcs.minutes[order])))
+        grouped.append((of[order], arcs.take(order)))
 
     def arcs_in(s: int) -> list[Arcs]:
         out = []
         for of, arcs in grouped:
             lo, hi = np.searchsorted(of, s), np.searchsorted(of, s, side="right")
-            out.append(Arcs(arcs.child[lo:hi], arcs.unit[lo:hi], arcs.cost[lo:hi], arcs.minutes[lo:hi]))
+            out.append(arcs.take(slice(lo, hi)))
         return out
 
     found = []
