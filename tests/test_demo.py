@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import json
 
 import pytest
@@ -134,3 +135,17 @@ def test_an_answer_that_breaks_a_hard_rule_is_an_error(tmp_path, monkeypatch):
                                       "--time-limit", "5", "--json"])
     assert result.exit_code == 1
     assert "placement demo (greedy): the answer breaks a hard rule" in " ".join(result.output.split())
+
+
+def test_split_sentences_name_each_structure_beside_its_id(tmp_path):
+    # an officer reads "Fratrie F-1 is split over MECS X (S-1) and ...", not bare ids (scale 0.3,
+    # seed 1: two splits with each method)
+    result = runner.invoke(app, ["demo", "--scale", "0.3", "--seed", "1", "--time-limit", "5", "--json",
+                                 "--database-url", f"sqlite:///{tmp_path / 'demo.sqlite3'}"])
+    assert result.exit_code == 0, result.output
+    splits = [s for m in json.loads(result.stdout)["methods"].values() for s in m["splits"]]
+    assert splits, "this instance splits fratries"
+    for sentence in splits:
+        assert sentence.startswith("Fratrie ") and " is split over " in sentence
+        where = sentence.split(" is split over ", 1)[1]
+        assert re.search(r"\S \([^()]+\)", where), sentence

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from matcher import AgeBand, AnchorKind, PlacementError, Weights, Zone
 from matcher.outcome import summarize
+from matcher.words import split_words, structure_name
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ def run_demo(
             require_valid_solution(problem, solutions[name], f"placement demo ({name})")
             done()
         bound = solutions["optimal"].bound  # one proven bound, both methods measured against it
+        structure_names = {s.id: structure_name(s) for s in system.structures}  # "name (id)" in the split sentences
         for name, solution in solutions.items():
             summary = summarize(system, solution.unit_of_child, travel).to_dict()
             summary.update(
@@ -154,7 +156,7 @@ def run_demo(
                 bound=None if bound is None else round(bound, 1),
                 gap=relative_gap(solution.objective, bound),
                 wall_seconds=round(solution.wall_seconds, 2),
-                splits=[str(s) for s in solution.splits],
+                splits=[split_words(s.to_dict(), structure_names, "en") for s in solution.splits],
                 bound_source=solutions["optimal"].bound_source,
                 warnings=list(solution.warnings),
             )
