@@ -4,10 +4,11 @@ data version."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
@@ -20,23 +21,37 @@ from data.db import accounts
 from matcher.words import Lang, pick_lang
 
 
-def get_services(request: Request) -> Services:
+# Dependencies that do no I/O are ``async def``: they run on the event loop, where a plain
+# ``def`` would cost each request a hand-off to a worker thread and back (issue 13: the service
+# is CPU-bound, and each hand-off costs CPU in the kernel and in anyio).
+
+
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def read_session(services: ServicesDep) -> Iterator[Session]:
-    with services.db.read() as session:
+async def read_session(services: ServicesDep) -> AsyncIterator[Session]:
+    """The request's read session. Opening it does no I/O (the connection is taken at the first
+    query); at the end it is closed on a worker thread only when it still holds a transaction
+    (most requests end theirs earlier, :meth:`Services.record`)."""
+    session = services.db.read_session()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(read_session)]
@@ -97,7 +112,8 @@ def caller_of_token(request: Request, services: Services, token: str, session: S
     except InvalidToken:
         raise _unauthorized("The access token is invalid or expired: sign in again or refresh it.") from None
     try:
-        account = accounts.get_account(session, claims.user_id)
+        account, version = accounts.account_and_version(session, claims.user_id)
+        request.state.data_version = version  # read with the account: see current_snapshot
     finally:
         if request.method not in ("GET", "HEAD"):
             session.rollback()
@@ -107,7 +123,7 @@ def caller_of_token(request: Request, services: Services, token: str, session: S
                   request.client.host if request.client else "")
 
 
-def current_caller(caller: Annotated[Caller | None, Depends(authorize)]) -> Caller:
+async def current_caller(caller: Annotated[Caller | None, Depends(authorize)]) -> Caller:
     if caller is None:  # a public route asking for a caller: a mistake in the policy table
         raise _unauthorized("Sign in first: this route needs a bearer token (POST /auth/token).")
     return caller
@@ -116,7 +132,7 @@ def current_caller(caller: Annotated[Caller | None, Depends(authorize)]) -> Call
 CallerDep = Annotated[Caller, Depends(current_caller)]
 
 
-def request_lang(
+async def request_lang(
     accept_language: Annotated[str | None, Header(description="fr (default) or en: the language of the sentences.")] = None,
     lang: Annotated[Literal["fr", "en"] | None, Query(description="Overrides Accept-Language (fr or en).")] = None,
 ) -> Lang:
@@ -128,8 +144,18 @@ def request_lang(
 LangDep = Annotated[Lang, Depends(request_lang)]
 
 
-def current_snapshot(services: ServicesDep, session: SessionDep) -> Snapshot:
-    return services.systems.snapshot(session)
+async def current_snapshot(request: Request, services: ServicesDep, session: SessionDep,
+                           _caller: Annotated[Caller | None, Depends(authorize)]) -> Snapshot:
+    """The snapshot at the data version the request's store reads saw. A signed-in request read
+    that version with its account (:func:`caller_of_token`): when the snapshot held is that
+    recent, it is returned on the event loop, with no query and no hand-off to a worker thread;
+    otherwise the version is read (or the snapshot brought up to date) on a worker thread."""
+    version = getattr(request.state, "data_version", None)
+    if version is not None:
+        snap = services.systems.at_least(version)
+        if snap is not None:
+            return snap
+    return await run_in_threadpool(services.systems.snapshot, session)
 
 
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]

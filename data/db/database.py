@@ -144,6 +144,10 @@ class Database:
         with self._read() as session:
             yield session
 
+    def read_session(self) -> Session:
+        """A session for reading that the caller closes (what :meth:`read` wraps)."""
+        return self._read()
+
     @contextmanager
     def consistent_read(self) -> Iterator[Session]:
         """A read session whose queries all see one snapshot of the store (PostgreSQL:
@@ -300,7 +304,7 @@ class StoreVersion:
 
 
 def current_version(session: Session) -> int:
-    version = session.scalar(select(Meta.version).where(Meta.id == 1))
+    version = session.connection().scalar(select(Meta.version).where(Meta.id == 1))
     return int(version or 0)
 
 

@@ -71,7 +71,7 @@ def unit_state(session: Session, unit_id: str) -> UnitState:
 def live_holds(session: Session, now: datetime) -> dict[str, int]:
     """Places held per unit by reservations still live at ``now`` (expired ones not counted,
     even before the sweep has released them)."""
-    rows = session.execute(
+    rows = session.connection().execute(  # a plain row per unit: no ORM layer (read on every proposal)
         select(ReservationRow.unit_id, func.sum(ReservationRow.places))
         .where(ReservationRow.status == HELD, ReservationRow.expires_at > now)
         .group_by(ReservationRow.unit_id)
