@@ -166,6 +166,9 @@ class SystemIndex:
     separation_partners: Mapping[str, frozenset[str]] = field(default_factory=dict)
     """For each child named in a judge's separation order (on either side), the children it must
     not live with (hard rule ``judge_separation``)."""
+    _near: dict[tuple[int, float], frozenset[str]] = field(default_factory=dict, repr=False)
+    """Memo of :meth:`competitors`: the waiting children near each unit (this index's data never
+    changes; a new version of the data gets a new index)."""
 
     @classmethod
     def build(cls, system: PlacementSystem, travel: TravelMatrix) -> SystemIndex:
@@ -243,9 +246,16 @@ class SystemIndex:
     def competitors(self, unit_position: int, exclude: frozenset[str], within: float = COMPETITION_MINUTES) -> int:
         """Other waiting children whose age and sex the unit takes and whose anchor (family home, visit site, school or service) is
         within ``within`` minutes of it (a cheap measure of demand; needs are not checked)."""
+        near = self._near.get((unit_position, within))
+        if near is None:
+            near = self._near_children(unit_position, within)
+            self._near[(unit_position, within)] = near
+        return len(near) - len(near & exclude) if exclude else len(near)
+
+    def _near_children(self, unit_position: int, within: float) -> frozenset[str]:
         col = int(self.unit_col[unit_position])
         if col < 0 or not len(self.waiting_ids):
-            return 0
+            return frozenset()
         lo, hi = self.unit_age_min[unit_position], self.unit_age_max[unit_position]
         sex = int(self.unit_sex[unit_position])
         mask = (self.waiting_age >= lo) & (self.waiting_age <= hi) & (self.waiting_row >= 0)
@@ -254,13 +264,9 @@ class SystemIndex:
         elif sex == 2:
             mask &= ~self.waiting_female
         rows = self.waiting_row[mask]
-        minutes = self.travel.minutes[rows, col]
-        near = np.asarray(minutes <= within)
-        count = int(near.sum())
-        if exclude:
-            ids = np.asarray(self.waiting_ids, dtype=object)[mask][near]
-            count -= sum(1 for i in ids if i in exclude)
-        return count
+        near = np.asarray(self.travel.minutes[rows, col] <= within)
+        ids = np.flatnonzero(mask)[near]
+        return frozenset(self.waiting_ids[i] for i in ids)
 
 
 _SEX_CODE = {UnitSex.MIXED: 0, UnitSex.GIRLS: 1, UnitSex.BOYS: 2}
@@ -328,18 +334,19 @@ def _candidates(
     where a child the judge separated this one from lives now."""
     system = index.system
     on = system.reference_date
-    row = index.minutes_row(child)
-    school_row = index.travel.row(child.school.id) if child.school is not None else None
+    row = _as_list(index.minutes_row(child))
+    school_row = _as_list(index.travel.row(child.school.id)) if child.school is not None else None
     banned = _banned_structures(index, child, asked | {child.id})
     found: dict[str, list[_Candidate]] = {}
-    for j in index.prefilter(child, free):
-        unit = system.units[j]
+    units, cols = system.units, index.unit_col
+    for j in index.prefilter(child, free).tolist():
+        unit = units[j]
         if unit.structure_id in banned:
             continue
         structure = system.structure_by_id[unit.structure_id]
-        col = int(index.unit_col[j])
-        minutes = _at(row, col)
-        option = Option(structure, unit, minutes, _at(school_row, col))
+        col = int(cols[j])
+        minutes = _at_list(row, col)
+        option = Option(structure, unit, minutes, _at_list(school_row, col))
         if not is_eligible(child, option, on):
             continue
         found.setdefault(structure.id, []).append(
@@ -361,6 +368,18 @@ def _stay(index: SystemIndex, child: Child, weights: Weights) -> dict[str, list[
     option = Option.of(child, structure, unit, index.travel)
     return {structure.id: [_Candidate(child, structure, unit, j, option.travel_minutes,
                                       score_option(child, option, weights, system.reference_date), 0.0, stays=True)]}
+
+
+def _as_list(row: np.ndarray | None) -> list[float] | None:
+    return None if row is None else row.tolist()
+
+
+def _at_list(row: list[float] | None, col: int) -> float | None:
+    """:func:`_at` on a row already turned into a list (the candidate loop reads it often)."""
+    if row is None or col < 0:
+        return None
+    value = row[col]
+    return None if value != value else value  # NaN: unreachable
 
 
 def _at(row: np.ndarray | None, col: int) -> float | None:
