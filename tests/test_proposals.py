@@ -147,6 +147,27 @@ def test_explanation_counts_the_other_children_waiting_nearby():
     assert "2 other children waiting of that age and sex live within 45 min" in props[0].explanation
 
 
+def test_competitors_memo_counts_the_same_for_each_child_asking():
+    """The waiting children near a unit are memoised per index; each asker is still left out of
+    its own count, and a second ask (memo hit) gives the same answer as the first."""
+    from matcher.proposals import SystemIndex
+
+    home2 = Home("H-2", PARIS_18)
+    sys = system(
+        [child("C-1", 8), child("C-2", 9, home=home2), child("C-3", 10, home=home2), child("C-old", 17, home=home2)],
+        [structure("S-near")],
+        [unit("U-near", "S-near", capacity=1)],
+    )
+    travel = matrix(sys, {("H-1", "S-near"): 10, ("H-2", "S-near"): 30})
+    index = SystemIndex.build(sys, travel)
+    j = index.unit_position["U-near"]
+    for _ in range(2):
+        assert index.competitors(j, frozenset()) == 3  # C-old (17) is outside the 4-11 unit
+        assert index.competitors(j, frozenset({"C-1"})) == 2
+        assert index.competitors(j, frozenset({"C-2", "C-3"})) == 1
+        assert index.competitors(j, frozenset(), within=20) == 1  # only C-1 lives within 20 min
+
+
 def test_why_not_names_the_rule_that_excludes():
     sys, travel = three_structures(judge=JudgeConstraints(excluded_structures=frozenset({"S-mid"})))
     answer = why_not(sys, ["C-1"], "S-mid", travel, W)
