@@ -19,6 +19,10 @@
    the first answered proposal, then p50/p95 and requests/s of child proposals and of fratrie
    proposals sent by 1, 4 and 16 client threads. ``--with-job`` keeps a batch job (optimal,
    ``--job-seconds``) running beside the requests. ``--load-only`` skips parts 1-3.
+   ``--generator wrk`` sends the load with ``wrk`` (C) for ``--seconds`` per level instead of
+   Python threads: on a machine with few cores the load generator then takes little of the CPU
+   the server is measured on. Each level also reports the CPU milliseconds a request cost the
+   server, PostgreSQL and the load generator.
 
 Progress goes to stderr; the JSON report (with the load average before and after) to stdout.
 """
@@ -149,7 +153,15 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
     server = psutil.Process(server_pid)
     postgres = {p.pid: used(p) for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")}
     return {"server": used(server) + sum(used(c) for c in server.children(recursive=True)),
-            "postgres": postgres, "client": used(psutil.Process())}
+            "postgres": postgres, "client": _client_cpu()}
+
+
+def _client_cpu() -> float:
+    """This process and the load generators it ran and waited for (wrk)."""
+    import psutil
+
+    t = psutil.Process().cpu_times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _cpu_ms_per_request(before: dict, after: dict, n: int) -> dict[str, float]:
@@ -165,15 +177,21 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def _headers_for(url: str) -> dict[str, str]:
+    """The token of an officer who may ask ``url`` (the child's or the fratrie's service)."""
+    import re
+
+    assert AUTH is not None
+    found = re.search(r"(?:/children/|child_id=)([^/?&]+)", url)
+    group = re.search(r"/sibling-groups/([^/?&]+)", url)
+    return (AUTH.for_child(found.group(1)) if found
+            else AUTH.as_user(f"po-{AUTH.group_service[group.group(1)]}") if group
+            else AUTH.as_user("manager"))
+
+
 def timed(client: httpx.Client, url: str, headers: dict[str, str] | None = None) -> float:
     if headers is None and AUTH is not None:
-        import re
-
-        found = re.search(r"(?:/children/|child_id=)([^/?&]+)", url)
-        group = re.search(r"/sibling-groups/([^/?&]+)", url)
-        headers = (AUTH.for_child(found.group(1)) if found
-                   else AUTH.as_user(f"po-{AUTH.group_service[group.group(1)]}") if group
-                   else AUTH.as_user("manager"))
+        headers = _headers_for(url)
     t = time.perf_counter()
     r = client.get(url, headers=headers)
     elapsed = (time.perf_counter() - t) * 1000
@@ -296,9 +314,58 @@ def reservations(base: str, db, child_ids: list[str], clients: int = 20, timeout
             "double_bookings": len(problems)}
 
 
+_WRK_SCRIPT = """
+local reqs = {%s}
+local i = 0
+request = function()
+  i = i + 1
+  local r = reqs[(i %% #reqs) + 1]
+  return wrk.format("GET", r[1], {["Authorization"] = r[2]})
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %%d %%d %%.3f %%.3f %%.3f %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+"""
+
+
+def wrk_load(base: str, paths: list[str], clients: int, seconds: float, timeout: float) -> dict[str, float]:
+    """``clients`` connections of ``wrk`` (a load generator in C: it costs the shared cores far
+    less than Python threads) sending ``paths`` in turn, each with its officer's token, for
+    ``seconds``: p50/p95/p99 and requests/s. Any answer other than 200 fails the benchmark."""
+    import re
+    import shutil
+    import tempfile
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("--generator wrk needs wrk (apt-get install wrk)")
+    entries = []
+    for path in paths:
+        headers = _headers_for(path)
+        entries.append('{"%s", "%s"}' % (path, headers["Authorization"]))
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(_WRK_SCRIPT % ",\n".join(entries))
+    try:
+        done = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", f"--timeout={timeout:g}s", "-s", f.name,
+                               base], capture_output=True, text=True, check=True)
+    finally:
+        os.unlink(f.name)
+    found = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) (\d+)", done.stdout)
+    if found is None:
+        raise SystemExit(f"wrk gave no result: {done.stdout[-300:]} {done.stderr[-300:]}")
+    n, micros, p50, p95, p99, errors = found.groups()
+    non_200 = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
+    if int(errors) or non_200:
+        raise SystemExit(f"wrk: {errors} errors, {non_200.group(1) if non_200 else 0} answers other than 200")
+    return {"n": int(n), "p50_ms": round(float(p50), 1), "p95_ms": round(float(p95), 1), "p99_ms": round(float(p99), 1),
+            "requests_per_s": round(int(n) / (int(micros) / 1e6), 1)}
+
+
 def under_load(db_url: str, schema: str, child_ids: list[str], group_ids: list[str], workers_list: list[int],
                clients_list: list[int], n: int, timeout: float, with_job: bool, job_seconds: float,
-               warm: bool = True, root: str | None = None, label: str = "") -> dict:
+               warm: bool = True, root: str | None = None, label: str = "", generator: str = "httpx",
+               seconds: float = 10.0) -> dict:
     """Part 4: for each number of server processes, a fresh server: start-up and first request,
     then child and fratrie proposals by 1, 4, 16... clients (p50/p95, requests/s)."""
     out: dict = {}
@@ -326,16 +393,19 @@ def under_load(db_url: str, schema: str, child_ids: list[str], group_ids: list[s
                     row[name] = {}
                     for threads in clients_list:
                         picks = [rng.choice(ids) for _ in range(n)]
-                        progress(f"  {name}: {n} requests, {threads} client(s)")
                         cpu0 = _cpu_seconds(proc.pid)
-                        t = time.perf_counter()
-                        with ThreadPoolExecutor(threads) as pool:
-                            ms = list(pool.map(lambda c: timed(client, pattern.format(c)), picks))
-                        wall = time.perf_counter() - t
+                        if generator == "wrk":
+                            progress(f"  {name}: wrk, {seconds:g} s, {threads} connection(s)")
+                            measured = wrk_load(base, [pattern.format(c) for c in picks], threads, seconds, timeout)
+                        else:
+                            progress(f"  {name}: {n} requests, {threads} client(s)")
+                            t = time.perf_counter()
+                            with ThreadPoolExecutor(threads) as pool:
+                                ms = list(pool.map(lambda c: timed(client, pattern.format(c)), picks))
+                            measured = {**_stats(ms), "requests_per_s": round(n / (time.perf_counter() - t), 1)}
                         cpu1 = _cpu_seconds(proc.pid)
-                        row[name][f"{threads}_clients"] = {
-                            **_stats(ms), "requests_per_s": round(n / wall, 1),
-                            **_cpu_ms_per_request(cpu0, cpu1, n)}
+                        row[name][f"{threads}_clients"] = {**measured,
+                                                           **_cpu_ms_per_request(cpu0, cpu1, measured["n"])}
                 if job_id is not None:
                     row["job_status_after"] = client.get(f"/jobs/{job_id}",
                                                         headers=AUTH.as_user("planner") if AUTH else None).json()["status"]
@@ -365,6 +435,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--baseline-root", default=None,
                     help="Part 4 also with the server of this checkout (e.g. a `git worktree` of an older "
                          "commit), each row right before the current code's: ratios within one run.")
+    ap.add_argument("--generator", choices=("httpx", "wrk"), default="httpx",
+                    help="Part 4's load: httpx threads (--load-requests each level) or wrk (C, --seconds each level).")
+    ap.add_argument("--seconds", type=float, default=10.0, help="Length of each level with --generator wrk.")
     args = ap.parse_args(argv)
 
     import uuid
@@ -394,7 +467,8 @@ def main(argv: list[str] | None = None) -> None:
             clients = [int(x) for x in args.clients_list.split(",")]
             report = {"scale": args.scale, "children": len(system.children), "waiting": len(waiting),
                       "fratries_waiting": len(groups), "database": "postgresql", "cores": os.cpu_count(),
-                      "load_average_before": load_before, "with_job": args.with_job}
+                      "load_average_before": load_before, "with_job": args.with_job,
+                      "generator": args.generator}
             if args.cold:
                 report.update(under_load(args.postgres, schema, waiting, groups, workers[:1], clients[:1], 20,
                                          args.timeout, False, args.job_seconds, warm=False))
@@ -402,9 +476,10 @@ def main(argv: list[str] | None = None) -> None:
                 if args.baseline_root:
                     report.update(under_load(args.postgres, schema, waiting, groups, [w], clients, args.load_requests,
                                              args.timeout, args.with_job, args.job_seconds, root=args.baseline_root,
-                                             label="baseline_"))
+                                             label="baseline_", generator=args.generator, seconds=args.seconds))
                 report.update(under_load(args.postgres, schema, waiting, groups, [w], clients, args.load_requests,
-                                         args.timeout, args.with_job, args.job_seconds))
+                                         args.timeout, args.with_job, args.job_seconds, generator=args.generator,
+                                         seconds=args.seconds))
             report["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         finally:
             db.drop_schema()

@@ -327,9 +327,11 @@ def _server_log(caplog) -> str:
 
 
 def test_an_unexpected_error_echoes_nothing_and_logs_no_personal_data(api: Api, monkeypatch, caplog):
-    def broken(session):
+    def broken(_session_or_version):
         raise KeyError("child C-1 born 2018-03-01 lives at 12 rue X")
 
+    # both ways a request gets its snapshot: the one held (no I/O) and the one read from the store
+    monkeypatch.setattr(api.services.systems, "at_least", broken)
     monkeypatch.setattr(api.services.systems, "snapshot", broken)
     client = TestClient(api.client.app, raise_server_exceptions=False)
     with caplog.at_level(logging.DEBUG):
