@@ -120,9 +120,14 @@ def start_server(database_url: str, schema: str | None = None, workers: int = 1,
                **(extra_env or {}))
     if schema:
         env["PGOPTIONS"] = f"-csearch_path={schema}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--workers", str(workers)], env=env, cwd=root)
+    command = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
+    if workers > 1 and os.path.exists(os.path.join(root or ".", "api", "workers.py")):
+        # what `placement serve --workers N` runs: a listening socket per worker (api.workers)
+        command = [sys.executable, "-c", "import uvicorn; from api.workers import run_balanced; run_balanced("
+                   f"uvicorn.Config('api.app:create_app', factory=True, host='127.0.0.1', port={port}, "
+                   f"workers={workers}, log_level='warning'))"]
+    proc = subprocess.Popen(command, env=env, cwd=root)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 600
     while time.time() < deadline:

@@ -118,14 +118,15 @@ def server_env(database_url: str, data_dir: Path, secret_key: str, **settings: s
 
 @contextmanager
 def served(database_url: str, data_dir: Path, secret_key: str | None = None, timeout_s: float = 90,
-           **settings: str) -> Iterator[Server]:
-    """``placement serve`` on a free loopback port over a store already holding a system."""
+           workers: int = 1, **settings: str) -> Iterator[Server]:
+    """``placement serve`` (``--workers``) on a free loopback port over a store already holding a system."""
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / f"server-{port}.log"
     env = server_env(database_url, data_dir, secret_key or secrets.token_urlsafe(40), **settings)
     with open(log, "w") as out:
-        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)],
+        process = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port),
+                                    "--workers", str(workers)],
                                    env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     server = Server(process, f"http://127.0.0.1:{port}", log)
     try:

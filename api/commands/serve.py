@@ -80,6 +80,8 @@ def register(app: typer.Typer) -> None:
             help="Server processes (each holds its own copy of the system: memory times N).")] = 1,
     ) -> None:
         """Start the placement officers' service (OpenAPI docs at /docs)."""
+        import socket
+
         import uvicorn
 
         from matcher import PlacementError
@@ -102,4 +104,13 @@ def register(app: typer.Typer) -> None:
         import os
 
         os.environ["DATABASE_URL"] = database_url or prepared.url
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+        if not hasattr(socket, "SO_REUSEPORT"):  # not Linux or BSD: one shared socket
+            uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers)
+            return
+        from api.workers import PortTaken, run_balanced
+
+        try:
+            run_balanced(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers))
+        except PortTaken as err:
+            typer.echo(f"error: {err}", err=True)
+            raise typer.Exit(2) from None
