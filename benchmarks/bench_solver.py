@@ -157,7 +157,7 @@ def run_seeds(scale: float, seeds: list[int], scope: str, time_limit_s: float, e
     rows = []
     for seed in seeds:
         system = generate(scale=scale, seed=seed)
-        problem = Problem.build(system, travel_matrix(system.homes, system.structures), Weights.default(), scope=scope)  # type: ignore[arg-type]
+        problem = Problem.build(system, travel_matrix(system.origins, system.structures), Weights.default(), scope=scope)  # type: ignore[arg-type]
         solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
         require_valid(problem, solution.unit_of_child, f"bench seed {seed}")
         row = {

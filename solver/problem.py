@@ -250,6 +250,12 @@ class Problem:
         child_row = np.array([travel.row_of_home.get(c.anchor.id, -1) for c in children], dtype=np.int64)
         school_row = np.array([travel.row_of_home.get(c.school.id, -2) if school_continuity_applies(c, on) else -1
                                for c in children], dtype=np.int64)
+        missing = [c.id for c, r, sr in zip(children, child_row, school_row) if r < 0 or sr == -2]
+        if missing:  # a matrix built from the family homes alone, not from system.origins
+            shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            raise DomainError(f"the travel matrix has no row for the anchor or the school of {len(missing)} "
+                              f"child(ren) ({shown}): build it from system.origins (homes, schools, visit sites "
+                              "and services), not from the family homes alone")
         child_current = np.array(
             [unit_index.get(c.current.unit_id, -1) if c.current is not None else -1 for c in children],
             dtype=np.int64,

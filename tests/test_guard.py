@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from matcher import RULES, CurrentPlacement, JudgeConstraints, Need, RuleKind, Sex, SiblingGroup, StructureType, Weights
-from matcher.errors import HardRuleViolation
+from matcher.errors import DomainError, HardRuleViolation
 from matcher.model import Home, UnitSex
 from matcher.travel import TravelMatrix
 from solver.problem import Problem, need_mask
@@ -247,11 +247,17 @@ def test_a_fratrie_partly_unplaced_is_not_split():
     assert violations(fratrie_problem(), {"C-a": "U-open", "C-b": None}, splits=[]) == []
 
 
-def test_a_home_missing_from_the_travel_matrix_is_unknown_travel_not_another_row():
+def test_a_home_missing_from_the_travel_matrix_is_refused_and_an_unreachable_one_is_unknown_travel():
     kids = [child("C-1", 8, judge=JudgeConstraints(max_travel_minutes=45.0)),
             child("C-2", 8, home=Home("H-2", PARIS_18))]
     sys = system(kids, [structure("S-1")], [unit("U-1", "S-1")])
-    travel = TravelMatrix.from_homes(("H-2",), ("S-1",), np.array([[10.0]], dtype=np.float32))  # no row for H-1
+    # no row for H-1: a matrix built for other origins (the 20-seed benchmark built it from the
+    # family homes alone, so children anchored at a school or a visit site cost "unreachable")
+    travel = TravelMatrix.from_homes(("H-2",), ("S-1",), np.array([[10.0]], dtype=np.float32))
+    with pytest.raises(DomainError, match=r"no row for the anchor or the school of 1 child\(ren\) \(C-1\): build it from system.origins"):
+        Problem.build(sys, travel, W)
+    # a row that reaches nothing: unknown travel, never another row's minutes
+    travel = TravelMatrix.from_homes(("H-2", "H-1"), ("S-1",), np.array([[10.0], [np.nan]], dtype=np.float32))
     problem = Problem.build(sys, travel, W)
     [v] = violations(problem, {"C-1": "U-1", "C-2": None})
     assert (v.rule, v.reason) == ("judge_max_travel", "in unit U-1: travel time unknown; the judge set a maximum of 45 min")

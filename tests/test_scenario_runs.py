@@ -34,7 +34,7 @@ def minutes_for(homes, structures):
 
 def base() -> BaseInstance:
     system = tiny()
-    return BaseInstance(system, CROWFLY.matrix(system.homes, system.structures), Weights.default())
+    return BaseInstance(system, CROWFLY.matrix(system.origins, system.structures), Weights.default())
 
 
 REFERENCE = parse_scenario("name: Référence\ndescription: rien ne change\nchanges: []\n", "ref.yaml")
@@ -94,7 +94,7 @@ def test_every_solution_passes_the_hard_rule_guard(monkeypatch):
 
 def test_figures_count_fratries_moves_and_groups_on_a_hand_made_assignment():
     system = tiny()
-    travel = CROWFLY.matrix(system.homes, system.structures)
+    travel = CROWFLY.matrix(system.origins, system.structures)
     assignment = {"C-p1": "U-par", "C-n1": "U-nev", "C-n2": "U-par", "C-af": "U-af", "C-w1": None, "C-w2": "U-pou",
                   "C-w3": None}
     f = scenario_figures(system, system, assignment, travel)

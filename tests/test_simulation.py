@@ -43,7 +43,7 @@ WEIGHTS = Weights.default()
 @pytest.fixture(scope="module")
 def small():
     system = generate(0.05, seed=1)
-    return system, CrowFlyTravel().matrix(system.homes, system.structures)
+    return system, CrowFlyTravel().matrix(system.origins, system.structures)
 
 
 @pytest.fixture(scope="module")
