@@ -114,9 +114,31 @@ def test_the_table_names_fratries_with_no_place_and_says_why(tmp_path):
     result = runner.invoke(app, ["demo", "--scale", "0.2", "--seed", "3", "--time-limit", "5",
                                  "--database-url", f"sqlite:///{tmp_path / 'd.sqlite3'}"])
     assert result.exit_code == 0, result.output
-    flat = " ".join(result.output.split())
-    assert "no place at all" in flat and "together, some children without a place" in flat
-    assert "Places are fewer than the children waiting" in flat and "min-equivalent" not in flat
+    flat = " ".join(result.output.split())  # French by default: the planners' language
+    assert "aucune place" in flat and "réunies, certains enfants sans place" in flat
+    assert "Les places sont moins nombreuses que les enfants en attente" in flat and "min-equivalent" not in flat
+    assert "placed" not in flat and "Children waiting" not in flat
+
+
+def test_the_table_speaks_english_when_asked_and_the_json_keeps_its_fields(report):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from api.commands.demo import DemoReport, render
+
+    said = {}
+    for lang in ("fr", "en"):
+        out = StringIO()
+        render(DemoReport(**report), Console(file=out, width=200), lang)
+        said[lang] = " ".join(out.getvalue().split())
+    assert "no place at all" in said["en"] and "together, some children without a place" in said["en"]
+    assert "Places are fewer than the children waiting" in said["en"] and "aucune place" not in said["en"]
+    assert "écart à la borne" in said["fr"] and "gap to the bound" not in said["fr"]
+    optimal = report["methods"]["optimal"]
+    assert f"{100 * optimal['gap']:.1f}".replace(".", ",") + "\u00a0%" in said["fr"].replace(" %", "\u00a0%")
+    assert set(optimal["siblings"]) >= {"kept_together", "none_placed"}  # machine fields, English keys
+    assert runner.invoke(app, ["demo", "--lang", "de", "--json"]).exit_code == 2
 
 
 @pytest.mark.parametrize("method", ["greedy", "optimal"])
@@ -145,7 +167,7 @@ def test_split_sentences_name_each_structure_beside_its_id(tmp_path):
     assert result.exit_code == 0, result.output
     splits = [s for m in json.loads(result.stdout)["methods"].values() for s in m["splits"]]
     assert splits, "this instance splits fratries"
-    for sentence in splits:
-        assert sentence.startswith("Fratrie ") and " is split over " in sentence
-        where = sentence.split(" is split over ", 1)[1]
+    for sentence in splits:  # French by default (--lang en: "Fratrie F-1 is split over ...")
+        assert sentence.startswith("La fratrie ") and " est répartie entre " in sentence
+        where = sentence.split(" est répartie entre ", 1)[1]
         assert re.search(r"\S \([^()]+\)", where), sentence

@@ -9,6 +9,7 @@ baseline (first come, nearest available) and with the optimiser, and prints both
 from __future__ import annotations
 
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from rich.table import Table
 
 from matcher import AgeBand, AnchorKind, PlacementError, Weights, Zone
 from matcher.outcome import summarize
-from matcher.words import split_words, structure_name
+from matcher.words import NEED_WORDS, Lang, split_words, structure_name
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,18 @@ def _steps(console: Console, enabled: bool) -> Iterator[Any]:
         yield _Shown()
 
 
+_STEPS = {
+    "fr": {"build": "Construction du dispositif parisien de placement",
+           "store": "Enregistrement dans la base de données et relecture",
+           "travel": "Minutes en transports en commun depuis chaque domicile, école, lieu de visite et service",
+           "assign": "Affectation des enfants en attente ({})"},
+    "en": {"build": "Building the Paris placement system", "store": "Storing it in the database and reading it back",
+           "travel": "Public-transport minutes from every family home, school, visit site and service",
+           "assign": "Assigning the waiting children ({})"},
+}
+"""The progress steps the demo shows while it works."""
+
+
 def run_demo(
     *,
     data_dir: Path | None,
@@ -97,6 +110,7 @@ def run_demo(
     console: Console,
     show_progress: bool,
     reset: bool = False,
+    lang: Lang = "fr",
 ) -> DemoReport:
     from data.db import Database
     from data.db.database import DEMO_URL
@@ -117,7 +131,7 @@ def run_demo(
             "Run it on its own store (the default, var/demo.sqlite3) or pass --reset to replace them anyway"
         )
     with _steps(console, show_progress) as steps:
-        done = steps.step("Building the Paris placement system")
+        done = steps.step(_STEPS[lang]["build"])
         if data_dir is not None:
             system = read_dataset(data_dir)
             source = str(data_dir)
@@ -126,13 +140,13 @@ def run_demo(
             source = f"generated (scale {scale:g}, seed {seed})"
         done()
 
-        done = steps.step("Storing it in the database and reading it back")
+        done = steps.step(_STEPS[lang]["store"])
         db.migrate()
         db.save_system(system)
         system = db.load_system()
         done()
 
-        done = steps.step("Public-transport minutes from every family home, school, visit site and service")
+        done = steps.step(_STEPS[lang]["travel"])
         travel = travel_matrix(system.origins, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
         done()
 
@@ -140,7 +154,7 @@ def run_demo(
         problem = Problem.build(system, travel, weights, scope="waiting")
         solutions = {}
         for name in ("greedy", "optimal"):
-            done = steps.step(f"Assigning the waiting children ({name})")
+            done = steps.step(_STEPS[lang]["assign"].format(_WORDS[lang][name]))
             if name == "greedy":
                 solutions[name] = solve_greedy(problem, with_bound=False, with_explanations=False)
             else:
@@ -156,7 +170,7 @@ def run_demo(
                 bound=None if bound is None else round(bound, 1),
                 gap=relative_gap(solution.objective, bound),
                 wall_seconds=round(solution.wall_seconds, 2),
-                splits=[split_words(s.to_dict(), structure_names, "en") for s in solution.splits],
+                splits=[split_words(s.to_dict(), structure_names, lang) for s in solution.splits],
                 bound_source=solutions["optimal"].bound_source,
                 warnings=list(solution.warnings),
             )
@@ -178,82 +192,154 @@ def run_demo(
     return DemoReport(dataset, methods, comparison)
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
+_WORDS: dict[str, dict[str, str]] = {
+    "fr": {
+        "title": "Enfants en attente d'une place : référence gloutonne et optimiseur",
+        "intro": "[bold]Dispositif parisien de placement[/bold] ({source}, enregistré dans {database}), au {date} : "
+                 "{children} enfants confiés, {fratries} fratries, {structures} structures, {places} places dont "
+                 "{free} libres ; [bold]{waiting} enfants en attente d'une place[/bold].",
+        "greedy": "glouton", "optimal": "optimiseur",
+        "placed": "placés", "zone_paris": "  à Paris", "zone_ile_de_france": "  ailleurs en Île-de-France",
+        "zone_province": "  hors Île-de-France", "median": "trajet depuis le point d'ancrage, médiane",
+        "p90": "trajet depuis le point d'ancrage, 90e centile", "anchor": "  ancrage : {}",
+        "anchor_family_home": "domicile familial", "anchor_school": "école", "anchor_visit_site": "lieu de visite",
+        "anchor_service": "service", "hotel": "hôtel proposé (16-21 ans)", "school_changes": "changements d'école",
+        "fratries": "fratries en attente", "kept": "  réunies, chaque enfant placé",
+        "split": "  réparties entre plusieurs structures", "not_all": "  réunies, certains enfants sans place",
+        "none": "  aucune place", "unplaced": "sans place", "age": "  {} ans", "need": "  besoin : {}",
+        "cost": "coût journalier des nouvelles places", "objective": "objectif (en minutes de trajet)",
+        "bound": "borne inférieure prouvée", "gap": "écart à la borne", "wall": "durée",
+        "warning": "avertissement",
+        "only": "{n} enfant(s) ont une place avec {a} et aucune avec {b} : {fr} d'entre eux dans {groups} "
+                "fratrie(s) ; besoins : {needs}.",
+        "no_need": "aucun besoin particulier",
+        "why": "Les places sont moins nombreuses que les enfants en attente : l'optimiseur donne chaque place là où "
+               "elle sert le plus (une urgence, un enfant de 0 à 3 ans, un enfant handicapé ou qui a besoin de soins "
+               "psychiques, un enfant d'une fratrie, puis les trajets plus courts) et ne répartit une fratrie que "
+               "lorsque la garder réunie laisserait d'autres enfants sans place (voir docs/SOLVER.md).",
+    },
+    "en": {
+        "title": "Children waiting for a place: greedy baseline vs optimiser",
+        "intro": "[bold]Paris placement system[/bold] ({source}, stored in {database}), on {date}: {children} children "
+                 "in care, {fratries} fratries, {structures} structures, {places} places of which {free} free; "
+                 "[bold]{waiting} children waiting for a place[/bold].",
+        "greedy": "greedy", "optimal": "optimal",
+        "placed": "placed", "zone_paris": "  in Paris", "zone_ile_de_france": "  elsewhere in Île-de-France",
+        "zone_province": "  in the provinces", "median": "transit from the anchor, median",
+        "p90": "transit from the anchor, p90", "anchor": "  anchor: {}",
+        "anchor_family_home": "family home", "anchor_school": "school", "anchor_visit_site": "visit site",
+        "anchor_service": "service", "hotel": "proposed a hotel (16-21)", "school_changes": "school changes",
+        "fratries": "fratries waiting", "kept": "  kept together, every child placed",
+        "split": "  split over several structures", "not_all": "  together, some children without a place",
+        "none": "  no place at all", "unplaced": "without a place", "age": "  aged {}", "need": "  need: {}",
+        "cost": "daily cost of the new places", "objective": "objective (in minutes of travel)",
+        "bound": "proven lower bound", "gap": "gap to the bound", "wall": "wall time", "warning": "warning",
+        "only": "{n} child(ren) have a place with {a} and none with {b}: {fr} of them in {groups} fratrie(s); "
+                "needs: {needs}.",
+        "no_need": "no special need",
+        "why": "Places are fewer than the children waiting: the optimiser gives each place where it does most good "
+               "(an urgent case, a 0-3, a child with a disability or needing psychological care, a child of a "
+               "fratrie, then shorter trips), and splits a fratrie only when keeping it whole would leave other "
+               "children without a place (see docs/SOLVER.md).",
+    },
+}
+"""The demo's table and sentences in each language (machine fields stay in the JSON)."""
+
+
+def _pct(x: float, lang: Lang = "en") -> str:
+    text = f"{100 * x:.1f}%"
+    return text.replace(".", ",").replace("%", "\u00a0%") if lang == "fr" else text
+
+
+def _number(x: float, lang: Lang) -> str:
+    text = f"{x:,.0f}"
+    return text.replace(",", "\u202f") if lang == "fr" else text
 
 
 def _minutes(x: float | None) -> str:
     return "-" if x is None else f"{x:.0f} min"
 
 
-def render(report: DemoReport, console: Console) -> None:
+def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
+    w = _WORDS[lang]
     d = report.dataset
-    console.print(
-        f"[bold]Paris placement system[/bold] ({d['source']}, stored in {d['database']}), "
-        f"on {d['reference_date']}: {d['children']} children in care, {d['sibling_groups']} fratries, "
-        f"{d['structures']} structures, {d['places']} places of which {d['free_places']} free; "
-        f"[bold]{d['waiting']} children waiting for a place[/bold]."
-    )
+    source = d["source"]
+    if lang == "fr":  # the JSON keeps "generated (scale 1, seed 1)"
+        source = re.sub(r"^generated \(scale ([^,]+), seed (\d+)\)$",
+                        lambda g: f"population générée, échelle {g[1].replace('.', ',')}, graine {g[2]}", source)
+    console.print(w["intro"].format(source=source, database=d["database"], date=d["reference_date"],
+                                    children=d["children"], fratries=d["sibling_groups"], structures=d["structures"],
+                                    places=d["places"], free=d["free_places"], waiting=d["waiting"]))
     names = list(report.methods)
-    table = Table(title="Children waiting for a place: greedy baseline vs optimiser")
+    table = Table(title=w["title"])
     table.add_column("", no_wrap=True)
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(w.get(name, name), justify="right")
     m = report.methods
 
     def row(label: str, fn: Any) -> None:
         table.add_row(label, *(fn(m[n]) for n in names))
 
-    row("placed", lambda s: f"{s['placed']} / {s['children']}")
-    for zone, label in ((Zone.PARIS, "  in Paris"), (Zone.ILE_DE_FRANCE, "  elsewhere in Île-de-France"),
-                        (Zone.PROVINCE, "  in the provinces")):
-        row(label, lambda s, z=zone.value: f"{s['placed_by_zone'][z]} ({_pct(s['share_by_zone'][z])})")
-    row("transit from the anchor, median", lambda s: _minutes(s["travel"]["median_minutes"]))
-    row("transit from the anchor, p90", lambda s: _minutes(s["travel"]["p90_minutes"]))
+    row(w["placed"], lambda s: f"{s['placed']} / {s['children']}")
+    for zone in (Zone.PARIS, Zone.ILE_DE_FRANCE, Zone.PROVINCE):
+        row(w[f"zone_{zone.value}"], lambda s, z=zone.value: f"{s['placed_by_zone'][z]} ({_pct(s['share_by_zone'][z], lang)})")
+    row(w["median"], lambda s: _minutes(s["travel"]["median_minutes"]))
+    row(w["p90"], lambda s: _minutes(s["travel"]["p90_minutes"]))
     for kind in AnchorKind:  # the point each child's travel is measured from (Child.anchor)
-        row(f"  anchor: {kind.value.replace('_', ' ')}", lambda s, k=kind.value: str(s["anchor_used"].get(k, 0)))
-    row("proposed a hotel (16-21)", lambda s: str(s["in_hotel"]))
-    row("school changes", lambda s: str(s["school_changes"]))
-    row("fratries waiting", lambda s: str(s["siblings"]["groups"]))
-    row("  kept together, every child placed", lambda s: str(s["siblings"]["kept_together"]))
-    row("  split over several structures", lambda s: str(s["siblings"]["split"] + s["siblings"]["split_allowed"]))
-    row("  together, some children without a place", lambda s: str(s["siblings"]["not_all_placed"]))
-    row("  no place at all", lambda s: str(s["siblings"].get("none_placed", 0)))
-    row("without a place", lambda s: str(s["unplaced"]))
+        label = w["anchor"].format(w.get(f"anchor_{kind.value}", kind.value.replace("_", " ")))
+        row(label, lambda s, k=kind.value: str(s["anchor_used"].get(k, 0)))
+    row(w["hotel"], lambda s: str(s["in_hotel"]))
+    row(w["school_changes"], lambda s: str(s["school_changes"]))
+    row(w["fratries"], lambda s: str(s["siblings"]["groups"]))
+    row(w["kept"], lambda s: str(s["siblings"]["kept_together"]))
+    row(w["split"], lambda s: str(s["siblings"]["split"] + s["siblings"]["split_allowed"]))
+    row(w["not_all"], lambda s: str(s["siblings"]["not_all_placed"]))
+    row(w["none"], lambda s: str(s["siblings"].get("none_placed", 0)))
+    row(w["unplaced"], lambda s: str(s["unplaced"]))
     for band in AgeBand:
-        row(f"  aged {band.value}", lambda s, b=band.value: str(s["unplaced_by_age_band"][b]))
+        row(w["age"].format(band.value), lambda s, b=band.value: str(s["unplaced_by_age_band"][b]))
     needs = sorted({n for s in m.values() for n in s["unplaced_by_need"]})
     for need in needs:
-        row(f"  need: {need.replace('_', ' ')}", lambda s, n=need: str(s["unplaced_by_need"].get(n, 0)))
-    row("daily cost of the new places", lambda s: f"{s['daily_cost_eur']:,.0f} EUR")
-    row("objective (in minutes of travel)", lambda s: f"{s['objective']:,.0f}")
-    row("proven lower bound", lambda s: "-" if s["bound"] is None else f"{s['bound']:,.0f} ({s['bound_source']})")
-    row("gap to the bound", lambda s: "-" if s["gap"] is None else _pct(s["gap"]))
-    row("wall time", lambda s: f"{s['wall_seconds']:.2f} s")
+        row(w["need"].format(_need(need, lang)), lambda s, n=need: str(s["unplaced_by_need"].get(n, 0)))
+    row(w["cost"], lambda s: f"{_number(s['daily_cost_eur'], lang)} €" if lang == "fr" else f"{s['daily_cost_eur']:,.0f} EUR")
+    row(w["objective"], lambda s: _number(s["objective"], lang))
+    row(w["bound"], lambda s: "-" if s["bound"] is None else
+        f"{_number(s['bound'], lang)} ({_BOUND_SOURCE.get(lang, {}).get(s['bound_source'], s['bound_source'])})")
+    row(w["gap"], lambda s: "-" if s["gap"] is None else _pct(s["gap"], lang))
+    row(w["wall"], lambda s: f"{s['wall_seconds']:.2f} s".replace(".", ",") if lang == "fr" else f"{s['wall_seconds']:.2f} s")
     console.print(table)
     for name in names:
         for split in m[name]["splits"]:
-            console.print(f"[yellow]{name}:[/yellow] {split}")
-        for warning in m[name].get("warnings", []):
-            console.print(f"[red]{name}, warning:[/red] {warning}")
+            console.print(f"[yellow]{w.get(name, name)} :[/yellow] {split}" if lang == "fr"
+                          else f"[yellow]{name}:[/yellow] {split}")
+        for warning in m[name].get("warnings", []):  # the solver's own words (English, as its logs)
+            console.print(f"[red]{w.get(name, name)}, {w['warning']}{' :' if lang == 'fr' else ':'}[/red] {warning}")
     if report.comparison:
-        for key, a, b in (("placed_by_greedy_only", "greedy", "the optimiser"),
-                          ("placed_by_optimal_only", "the optimiser", "greedy")):
+        for key, a, b in (("placed_by_greedy_only", "greedy", "optimal"), ("placed_by_optimal_only", "optimal", "greedy")):
             c = report.comparison[key]
             if not c["children"]:
                 continue
-            needs = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in c["by_need"].items() if k != "none") or "no special need"
-            console.print(
-                f"{c['children']} child(ren) have a place with {a} and none with {b}: {c['in_fratries']} of them "
-                f"in {c['fratries']} fratrie(s); needs: {needs}."
-            )
-        console.print(
-            "Places are fewer than the children waiting: the optimiser gives each place where it does most good "
-            "(an urgent case, a 0-3, a child with a disability or needing psychological care, a child of a "
-            "fratrie, then shorter trips), "
-            "and splits a fratrie only when keeping it whole would leave other children without a place "
-            "(see docs/SOLVER.md)."
-        )
+            needs_said = ", ".join(f"{n} {_need(k, lang)}" for k, n in c["by_need"].items() if k != "none") or w["no_need"]
+            who = {"greedy": "l'algorithme glouton" if lang == "fr" else "greedy",
+                   "optimal": "l'optimiseur" if lang == "fr" else "the optimiser"}
+            console.print(w["only"].format(n=c["children"], a=who[a], b=who[b], fr=c["in_fratries"], groups=c["fratries"],
+                                           needs=needs_said))
+        console.print(w["why"])
+
+
+def _need(value: str, lang: Lang) -> str:
+    """A need's value ("disability") in words for the table."""
+    from matcher import Need
+
+    if value == "none":
+        return "aucun besoin particulier" if lang == "fr" else "no special need"
+    known = {n.value: n for n in Need}
+    return NEED_WORDS[lang][known[value]] if value in known and known[value] in NEED_WORDS[lang] \
+        else value.replace("_", " ")
+
+
+_BOUND_SOURCE = {"fr": {"flow": "flot", "lagrangian": "lagrangien", "mip": "MIP"}}
+"""Where the bound comes from (``Solution.bound_source``), as the table says it."""
 
 
 def register(app: typer.Typer) -> None:
@@ -271,14 +357,19 @@ def register(app: typer.Typer) -> None:
         weights: Annotated[Path | None, typer.Option(help="TOML file overriding matcher/weights.toml.")] = None,
         time_limit: Annotated[float, typer.Option(min=0.1, help="Optimiser time limit, seconds.")] = 30.0,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="Language of the table and sentences: fr (default) or en; "
+                                          "the JSON's machine fields are English either way.")] = "fr",
     ) -> None:
         """Build the Paris instance, assign the waiting children (greedy and optimal), print the outcome."""
         console = Console(stderr=as_json)
+        if lang not in ("fr", "en"):
+            console.print(f"[red]error:[/red] --lang must be fr or en, not {lang[:16]!r}")
+            raise typer.Exit(code=2)
         try:
             report = run_demo(
                 data_dir=data, scale=scale, seed=seed, database_url=database_url,
                 time_limit_s=time_limit, weights=Weights.load(weights) if weights else Weights.default(),
-                console=console, show_progress=not as_json, reset=reset,
+                console=console, show_progress=not as_json, reset=reset, lang=lang,  # type: ignore[arg-type]
             )
         except PlacementError as err:
             console.print(f"[red]error:[/red] {err}")
@@ -286,4 +377,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
         else:
-            render(report, console)
+            render(report, console, lang)  # type: ignore[arg-type]
