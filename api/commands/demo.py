@@ -319,7 +319,7 @@ def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
             c = report.comparison[key]
             if not c["children"]:
                 continue
-            needs_said = ", ".join(f"{n} {_need(k, lang)}" for k, n in c["by_need"].items() if k != "none") or w["no_need"]
+            needs_said = ", ".join(f"{_need(k, lang)} ({n})" for k, n in c["by_need"].items() if k != "none") or w["no_need"]
             who = {"greedy": "l'algorithme glouton" if lang == "fr" else "greedy",
                    "optimal": "l'optimiseur" if lang == "fr" else "the optimiser"}
             console.print(w["only"].format(n=c["children"], a=who[a], b=who[b], fr=c["in_fratries"], groups=c["fratries"],
