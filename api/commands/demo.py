@@ -22,7 +22,7 @@ from rich.table import Table
 
 from matcher import AgeBand, AnchorKind, PlacementError, Weights, Zone
 from matcher.outcome import summarize
-from matcher.words import NEED_WORDS, Lang, split_words, structure_name
+from matcher.words import Lang, split_words, structure_name
 
 
 @dataclass(frozen=True)
@@ -200,8 +200,8 @@ _WORDS: dict[str, dict[str, str]] = {
                  "{free} libres ; [bold]{waiting} enfants en attente d'une place[/bold].",
         "greedy": "glouton", "optimal": "optimiseur",
         "placed": "placés", "zone_paris": "  à Paris", "zone_ile_de_france": "  ailleurs en Île-de-France",
-        "zone_province": "  hors Île-de-France", "median": "trajet depuis le point d'ancrage, médiane",
-        "p90": "trajet depuis le point d'ancrage, 90e centile", "anchor": "  ancrage : {}",
+        "zone_province": "  hors Île-de-France", "median": "trajet depuis l'ancrage, médiane",
+        "p90": "trajet depuis l'ancrage, 90e centile", "anchor": "  ancrage : {}",
         "anchor_family_home": "domicile familial", "anchor_school": "école", "anchor_visit_site": "lieu de visite",
         "anchor_service": "service", "hotel": "hôtel proposé (16-21 ans)", "school_changes": "changements d'école",
         "fratries": "fratries en attente", "kept": "  réunies, chaque enfant placé",
@@ -328,14 +328,18 @@ def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
 
 
 def _need(value: str, lang: Lang) -> str:
-    """A need's value ("disability") in words for the table."""
-    from matcher import Need
-
+    """A need's value ("disability") in the table's short words ("handicap")."""
     if value == "none":
         return "aucun besoin particulier" if lang == "fr" else "no special need"
-    known = {n.value: n for n in Need}
-    return NEED_WORDS[lang][known[value]] if value in known and known[value] in NEED_WORDS[lang] \
-        else value.replace("_", " ")
+    return _NEED_SHORT[lang].get(value, value.replace("_", " "))
+
+
+_NEED_SHORT = {
+    "fr": {"disability": "handicap", "psychic_care": "soins psychiques", "mother_child": "accueil mère-enfant",
+           "protection": "protection (place secrète)", "unaccompanied_minor": "mineur non accompagné"},
+    "en": {},
+}
+"""Short names of the needs for the table (matcher.words.NEED_WORDS reads as part of a sentence)."""
 
 
 _BOUND_SOURCE = {"fr": {"flow": "flot", "lagrangian": "lagrangien", "mip": "MIP"}}
