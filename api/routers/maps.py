@@ -90,8 +90,7 @@ Area = Annotated[maps.Layer | None, Query(description="paris, idf or france (def
             summary="Map of a child's proposals (SVG)")
 def child_map(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
               k: K = 10, order: proposals_router.Order = "own", area: Area = None) -> Response:
-    found = proposals_router.child_proposals(child_id, services, session, snap, caller, lang="fr", k=k, order=order,
-                                            why_not=None)
+    found = proposals_router.answer_for_child(child_id, services, session, snap, caller, "fr", k=k, order=order)
     child = snap.system.child_by_id[child_id]
     return _svg(_proposals_map(services, snap, _home_of(child), found.proposals, f"Propositions pour l'enfant {child_id}", area))
 
@@ -100,8 +99,7 @@ def child_map(child_id: str, services: ServicesDep, session: SessionDep, snap: S
             summary="Map of a fratrie's proposals (SVG)")
 def group_map(group_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
               k: K = 10, order: proposals_router.Order = "own", area: Area = None) -> Response:
-    found = proposals_router.group_proposals(group_id, services, session, snap, caller, lang="fr", k=k, order=order,
-                                            why_not=None, allow_moves=False)
+    found = proposals_router.answer_for_group(group_id, services, session, snap, caller, "fr", k=k, order=order)
     group = snap.system.sibling_group_by_id[group_id]
     first = snap.system.child_by_id[group.child_ids[0]]
     return _svg(_proposals_map(services, snap, _home_of(first), found.proposals, f"Propositions pour la fratrie {group_id}",

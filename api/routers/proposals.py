@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 
 from api import policy
 from api.deps import CallerDep, LangDep, ServicesDep, SessionDep, SnapshotDep
@@ -139,22 +140,43 @@ def _why_not_out(w: WhyNot) -> WhyNotOut:
     )
 
 
-@router.get("/children/{child_id}/proposals", response_model=ProposalsOut, summary="Proposals for a child")
-def child_proposals(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
-                    lang: LangDep, k: K = 10, order: Order = "own", why_not: WhyNotQ = None) -> ProposalsOut:
+def answer_for_child(child_id: str, services: Services, session, snap: Snapshot, caller: Caller, lang: Lang,
+                     k: int = 10, order: str = "own", why_not: str | None = None) -> ProposalsOut:
+    """A child's proposals, their read audited (the route's work; the map draws the same)."""
     policy.child(caller, snap.system, child_id)
     answer = _proposals(services, session, snap, caller, [child_id], None, k, order, why_not, lang=lang)
     services.record(caller.entries("read-proposals", "child", [child_id]), reading=session)
     return answer
 
 
-@router.get("/sibling-groups/{group_id}/proposals", response_model=ProposalsOut,
-            summary="Proposals for a sibling group (fratrie)")
-def group_proposals(group_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep, caller: CallerDep,
-                    lang: LangDep, k: K = 10, order: Order = "own", why_not: WhyNotQ = None,
-                    allow_moves: AllowMoves = False) -> ProposalsOut:
+def answer_for_group(group_id: str, services: Services, session, snap: Snapshot, caller: Caller, lang: Lang,
+                     k: int = 10, order: str = "own", why_not: str | None = None,
+                     allow_moves: bool = False) -> ProposalsOut:
+    """A fratrie's proposals, the reads of its children audited."""
     group = policy.sibling_group(caller, snap.system, group_id)
     answer = _proposals(services, session, snap, caller, list(group.child_ids), group_id, k, order, why_not,
                         allow_moves, lang)
     services.record(caller.entries("read-proposals", "child", group.child_ids), reading=session)
     return answer
+
+
+# The two routes officers call most are ``async def`` and run their work on a worker thread
+# themselves: FastAPI then checks the answer against ``ProposalsOut`` on the event loop, where for a
+# plain ``def`` route it hands that check to a worker thread too (one hand-off more per request:
+# 4-5% more requests/s, BENCHMARKS.md).
+
+
+@router.get("/children/{child_id}/proposals", response_model=ProposalsOut, summary="Proposals for a child")
+async def child_proposals(child_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep,
+                          caller: CallerDep, lang: LangDep, k: K = 10, order: Order = "own",
+                          why_not: WhyNotQ = None) -> ProposalsOut:
+    return await run_in_threadpool(answer_for_child, child_id, services, session, snap, caller, lang, k, order, why_not)
+
+
+@router.get("/sibling-groups/{group_id}/proposals", response_model=ProposalsOut,
+            summary="Proposals for a sibling group (fratrie)")
+async def group_proposals(group_id: str, services: ServicesDep, session: SessionDep, snap: SnapshotDep,
+                          caller: CallerDep, lang: LangDep, k: K = 10, order: Order = "own", why_not: WhyNotQ = None,
+                          allow_moves: AllowMoves = False) -> ProposalsOut:
+    return await run_in_threadpool(answer_for_group, group_id, services, session, snap, caller, lang, k, order,
+                                   why_not, allow_moves)
