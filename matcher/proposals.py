@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -479,6 +479,55 @@ def _make(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Draft:
+    """What ranking one of a fratrie's options needs, without building it: :func:`_make` then
+    builds only the ``k`` shown (and the first on the own score). The scores are summed in the
+    order :func:`_make` sums them, so that both rank the same."""
+
+    chosen: Mapping[str, _Candidate | None]
+    structure_id: str
+    own_score: float
+    capacity_price: float
+    siblings_together: bool | None
+    key: tuple[tuple[str, str | None], ...]
+
+    @property
+    def system_score(self) -> float:
+        return self.own_score + self.capacity_price
+
+
+def _draft(children: Sequence[Child], chosen: Mapping[str, _Candidate | None], weights: Weights, on) -> _Draft:
+    """:func:`_make`'s ranking fields (structure, own score, price, together, key), computed alike."""
+    totals: dict[str, float] = {}
+    unplaced_cost = 0.0
+    structures: list[str] = []
+    prices: list[float] = []
+    key: list[tuple[str, str | None]] = []
+    for child in children:
+        cand = chosen.get(child.id)
+        if cand is None:
+            unplaced_cost += weights.unplaced_cost(child, on)
+            prices.append(0.0)
+            key.append((child.id, None))
+            continue
+        structures.append(cand.structure.id)
+        prices.append(cand.price)
+        key.append((child.id, cand.unit.id))
+        for comp in cand.score.components:
+            totals[comp.name] = totals.get(comp.name, 0.0) + comp.cost
+    costs = list(totals.values())
+    used = len(set(structures))
+    if len(children) > 1:
+        costs.append(max(used - 1, 0) * weights.siblings_split)
+    missing = len(children) - len(structures)
+    if missing:
+        costs.append(unplaced_cost)
+    main = max(set(structures), key=lambda s: (structures.count(s), -structures.index(s))) if structures else ""
+    together = None if len(children) < 2 else used <= 1 and not missing
+    return _Draft(chosen, main, sum(costs), sum(prices), together, tuple(key))
+
+
 def _all_proposals(
     system: PlacementSystem,
     children: Sequence[Child],
@@ -488,7 +537,11 @@ def _all_proposals(
     held: Mapping[str, int],
     index: SystemIndex | None,
     allow_moves: bool = False,
-) -> tuple[list[Proposal], SystemIndex, np.ndarray, list[dict[str, list[_Candidate]]]]:
+    drafts: bool = False,
+) -> tuple[list[Any], SystemIndex, np.ndarray, list[dict[str, list[_Candidate]]]]:
+    """Every option for the children (a fratrie: each structure that takes them together, and the
+    splits anchored on each structure), as proposals, or as :class:`_Draft` with ``drafts``."""
+    build = _draft if drafts else _make
     index = index if index is not None and index.system is system else SystemIndex.build(system, travel)
     free = index.free_places(held)
     on = system.reference_date
@@ -508,7 +561,7 @@ def _all_proposals(
         for sid in sorted(shared):
             joint = _joint([c[sid] for c in cands], free)
             if joint is not None:
-                p = _make(children, {c.id: j for c, j in zip(children, joint)}, weights, on)
+                p = build(children, {c.id: j for c, j in zip(children, joint)}, weights, on)
                 seen.add(p.key)
                 proposals.append(p)
         # split options, anchored on each structure that takes at least one sibling
@@ -519,7 +572,7 @@ def _all_proposals(
             key = tuple((c.id, chosen[c.id].unit.id if chosen.get(c.id) else None) for c in children)  # Proposal.key
             if key in seen:  # the same split from another anchor: made once
                 continue
-            p = _make(children, chosen, weights, on)
+            p = build(children, chosen, weights, on)
             if p.key not in seen and not p.siblings_together:
                 seen.add(p.key)
                 proposals.append(p)
@@ -569,18 +622,18 @@ def _split_anchored(
     return chosen
 
 
-def _is_stale(p: Proposal, stale: frozenset[str]) -> int:
-    return 1 if stale and any(pl.unit_id in stale for pl in p.placements) else 0
+def _is_stale(p: Proposal | _Draft, stale: frozenset[str]) -> int:
+    return 1 if stale and any(unit in stale for _, unit in p.key) else 0
 
 
-def _own_key(p: Proposal, group: bool, stale: frozenset[str] = frozenset()):
+def _own_key(p: Proposal | _Draft, group: bool, stale: frozenset[str] = frozenset()):
     """Together first (a fratrie), then the score; at an equal score (to the minute-equivalent),
     fresh vacancies before stale ones."""
     return ((0 if p.siblings_together else 1) if group else 0, round(p.own_score), _is_stale(p, stale),
             round(p.own_score, 9), p.structure_id, p.key)
 
 
-def _system_key(p: Proposal, group: bool, stale: frozenset[str] = frozenset()):
+def _system_key(p: Proposal | _Draft, group: bool, stale: frozenset[str] = frozenset()):
     return ((0 if p.siblings_together else 1) if group else 0, round(p.system_score), _is_stale(p, stale),
             round(p.system_score, 9), p.structure_id, p.key)
 
@@ -694,7 +747,7 @@ def _moves(p: Proposal, system: PlacementSystem, group: bool, lang: Lang) -> tup
 
 
 def _split_reason(children: Sequence[Child], cands: Sequence[Mapping[str, list[_Candidate]]],
-                  proposals: Sequence[Proposal], system: PlacementSystem, lang: Lang) -> str:
+                  proposals: Sequence[Proposal | _Draft], system: PlacementSystem, lang: Lang) -> str:
     """Why a fratrie's proposal does not keep every sibling in one structure, in words."""
     fr = lang == "fr"
     pairs = _separated(children)
@@ -765,19 +818,20 @@ def propose(
         return _propose_one(system, children[0], travel, weights, k, prices, unit_prices is not None,
                             order, held or {}, index, lang, stale_units)
     held = held or {}
-    proposals, index, _, cands = _all_proposals(system, children, travel, weights, prices, held, index,
-                                                allow_moves)
-    reason = _split_reason(children, cands, proposals, system, lang) \
-        if any(p.siblings_together is False for p in proposals) else None
+    options, index, _, cands = _all_proposals(system, children, travel, weights, prices, held, index,
+                                              allow_moves, drafts=True)
+    reason = _split_reason(children, cands, options, system, lang) \
+        if any(p.siblings_together is False for p in options) else None
     group = len(children) > 1
-    by_own = sorted(proposals, key=lambda p: _own_key(p, group, stale_units))
-    by_system = sorted(proposals, key=lambda p: _system_key(p, group, stale_units))
+    by_own = sorted(options, key=lambda p: _own_key(p, group, stale_units))
+    by_system = sorted(options, key=lambda p: _system_key(p, group, stale_units))
     own_rank = {p.key: r for r, p in enumerate(by_own, 1)}
     system_rank = {p.key: r for r, p in enumerate(by_system, 1)}
     chosen = (by_own if order == "own" else by_system)[:k]
-    reference = by_own[0] if by_own else None
-    out = [_finish(p, own_rank[p.key], system_rank[p.key], reference, index, children, unit_prices is not None, lang,
-                   reason) for p in chosen]
+    on = system.reference_date
+    reference = _make(children, by_own[0].chosen, weights, on) if by_own else None
+    out = [_finish(_make(children, p.chosen, weights, on), own_rank[p.key], system_rank[p.key], reference, index,
+                   children, unit_prices is not None, lang, reason) for p in chosen]
     return require_valid_proposals(system, out, travel, held, index, f"proposals for {', '.join(child_ids)}")
 
 

@@ -536,3 +536,31 @@ def test_propose_never_returns_a_proposal_that_breaks_a_hard_rule(monkeypatch, b
     assert rule in caught.value.rules
     assert str(caught.value).startswith("proposals for C-a, C-b: the answer breaks a hard rule")
     assert "C-a" in str(caught.value)
+
+
+def test_a_fratries_drafts_rank_exactly_as_its_proposals():
+    """propose() ranks a fratrie's options on drafts (matcher.proposals._draft) and builds only the
+    k shown (_make): both must give the same structure, scores, together flag and key, to the
+    last bit, on every option (splits, unplaced siblings, prices, held places)."""
+    from api.services import CrowFlyTravel
+    from data.generator import generate
+    from matcher.proposals import SystemIndex, _all_proposals
+
+    system = generate(scale=0.1, seed=5)
+    travel = CrowFlyTravel().matrix(system.origins, system.structures)
+    index = SystemIndex.build(system, travel)
+    rng = np.random.default_rng(5)
+    prices = {u.id: float(rng.integers(0, 80)) for u in system.units}
+    held = {u.id: 1 for u in system.units[::3]}
+    compared = 0
+    for group in system.sibling_groups:
+        children = [system.child_by_id[c] for c in group.child_ids]
+        for moves in (False, True):
+            made, *_ = _all_proposals(system, children, travel, W, prices, held, index, moves)
+            drafts, *_ = _all_proposals(system, children, travel, W, prices, held, index, moves, drafts=True)
+            assert [d.key for d in drafts] == [p.key for p in made]
+            for d, p in zip(drafts, made):
+                assert (d.structure_id, d.own_score, d.capacity_price, d.siblings_together, d.system_score) == \
+                    (p.structure_id, p.own_score, p.capacity_price, p.siblings_together, p.system_score)
+            compared += len(made)
+    assert compared > 100
