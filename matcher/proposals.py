@@ -469,21 +469,21 @@ def _make(
     missing = sum(1 for p in placements if p.unit_id is None)
     if missing:
         components.append(ScoreComponent("unplaced", float(missing), "children", unplaced_cost))
-    main = max(set(structures), key=lambda s: (structures.count(s), -structures.index(s))) if structures else ""
+    ranked = _draft(children, chosen, weights, on)  # the ranking numbers: one computation for both
     return Proposal(
-        structure_id=main,
+        structure_id=ranked.structure_id,
         placements=tuple(placements),
         components=tuple(components),
-        own_score=sum(c.cost for c in components),
-        capacity_price=sum(p.unit_price for p in placements),
+        own_score=ranked.own_score,
+        capacity_price=ranked.capacity_price,
     )
 
 
 @dataclass(frozen=True, slots=True)
 class _Draft:
     """What ranking one of a fratrie's options needs, without building it: :func:`_make` then
-    builds only the ``k`` shown (and the first on the own score). The scores are summed in the
-    order :func:`_make` sums them, so that both rank the same."""
+    builds only the ``k`` shown (and the first on the own score), and takes these numbers from
+    here, so that the proposals shown carry the scores they were ranked on."""
 
     chosen: Mapping[str, _Candidate | None]
     structure_id: str
@@ -498,7 +498,8 @@ class _Draft:
 
 
 def _draft(children: Sequence[Child], chosen: Mapping[str, _Candidate | None], weights: Weights, on) -> _Draft:
-    """:func:`_make`'s ranking fields (structure, own score, price, together, key), computed alike."""
+    """The ranking fields of an option (structure, own score, price, together, key). The own score
+    is the sum of :func:`_make`'s components, in their order."""
     totals: dict[str, float] = {}
     unplaced_cost = 0.0
     structures: list[str] = []

@@ -534,6 +534,31 @@ def test_serve_starts_several_processes_on_the_same_store(tmp_path, monkeypatch)
     assert os.environ["DATABASE_URL"] == url and "2 processes" in result.output
 
 
+def test_serve_with_workers_refuses_a_taken_port_naming_it(tmp_path, monkeypatch):
+    """A port already held (here by a listening socket with SO_REUSEPORT, which would otherwise
+    share its traffic) is refused before any worker starts, with the address in the sentence."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+    from api.workers import reuse_port_socket
+    from data.io import write_dataset
+
+    if not hasattr(socket, "SO_REUSEPORT"):
+        pytest.skip("no SO_REUSEPORT here: uvicorn's shared socket is used")
+    data = write_dataset(sample_system(), tmp_path / "data")
+    url = f"sqlite:///{tmp_path / 'taken.sqlite3'}"
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///not-this-one.sqlite3")  # restored after the test
+    with reuse_port_socket("127.0.0.1", 0) as holder:
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--workers", "2", "--port", str(port), "--database-url", url,
+                                          "--data", str(data)])
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in " ".join(result.output.split())
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_REUSEPORT spreads connections on Linux")
 def test_several_processes_share_the_connections_evenly(tmp_path):
     """Each worker listens on its own SO_REUSEPORT socket (api.workers), and 32 kept-alive

@@ -199,6 +199,7 @@ _WORDS: dict[str, dict[str, str]] = {
                  "{children} enfants confiés, {fratries} fratries, {structures} structures, {places} places dont "
                  "{free} libres ; [bold]{waiting} enfants en attente d'une place[/bold].",
         "greedy": "glouton", "optimal": "optimiseur",
+        "greedy_who": "l'algorithme glouton", "optimal_who": "l'optimiseur",
         "placed": "placés", "zone_paris": "  à Paris", "zone_ile_de_france": "  ailleurs en Île-de-France",
         "zone_province": "  hors Île-de-France", "median": "trajet depuis l'ancrage, médiane",
         "p90": "trajet depuis l'ancrage, 90e centile", "anchor": "  ancrage : {}",
@@ -224,6 +225,7 @@ _WORDS: dict[str, dict[str, str]] = {
                  "in care, {fratries} fratries, {structures} structures, {places} places of which {free} free; "
                  "[bold]{waiting} children waiting for a place[/bold].",
         "greedy": "greedy", "optimal": "optimal",
+        "greedy_who": "greedy", "optimal_who": "the optimiser",
         "placed": "placed", "zone_paris": "  in Paris", "zone_ile_de_france": "  elsewhere in Île-de-France",
         "zone_province": "  in the provinces", "median": "transit from the anchor, median",
         "p90": "transit from the anchor, p90", "anchor": "  anchor: {}",
@@ -303,8 +305,7 @@ def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
         row(w["need"].format(_need(need, lang)), lambda s, n=need: str(s["unplaced_by_need"].get(n, 0)))
     row(w["cost"], lambda s: f"{_number(s['daily_cost_eur'], lang)} €" if lang == "fr" else f"{s['daily_cost_eur']:,.0f} EUR")
     row(w["objective"], lambda s: _number(s["objective"], lang))
-    row(w["bound"], lambda s: "-" if s["bound"] is None else
-        f"{_number(s['bound'], lang)} ({_BOUND_SOURCE.get(lang, {}).get(s['bound_source'], s['bound_source'])})")
+    row(w["bound"], lambda s: "-" if s["bound"] is None else _number(s["bound"], lang))  # its source: the JSON
     row(w["gap"], lambda s: "-" if s["gap"] is None else _pct(s["gap"], lang))
     row(w["wall"], lambda s: f"{s['wall_seconds']:.2f} s".replace(".", ",") if lang == "fr" else f"{s['wall_seconds']:.2f} s")
     console.print(table)
@@ -320,10 +321,8 @@ def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
             if not c["children"]:
                 continue
             needs_said = ", ".join(f"{_need(k, lang)} ({n})" for k, n in c["by_need"].items() if k != "none") or w["no_need"]
-            who = {"greedy": "l'algorithme glouton" if lang == "fr" else "greedy",
-                   "optimal": "l'optimiseur" if lang == "fr" else "the optimiser"}
-            console.print(w["only"].format(n=c["children"], a=who[a], b=who[b], fr=c["in_fratries"], groups=c["fratries"],
-                                           needs=needs_said))
+            console.print(w["only"].format(n=c["children"], a=w[f"{a}_who"], b=w[f"{b}_who"], fr=c["in_fratries"],
+                                           groups=c["fratries"], needs=needs_said))
         console.print(w["why"])
 
 
@@ -342,8 +341,6 @@ _NEED_SHORT = {
 """Short names of the needs for the table (matcher.words.NEED_WORDS reads as part of a sentence)."""
 
 
-_BOUND_SOURCE = {"fr": {"flow": "flot", "lagrangian": "lagrangien", "mip": "MIP"}}
-"""Where the bound comes from (``Solution.bound_source``), as the table says it."""
 
 
 def register(app: typer.Typer) -> None:
