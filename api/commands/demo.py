@@ -342,7 +342,6 @@ _NEED_SHORT = {
 
 
 
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
