@@ -341,7 +341,6 @@ _NEED_SHORT = {
 """Short names of the needs for the table (matcher.words.NEED_WORDS reads as part of a sentence)."""
 
 
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
