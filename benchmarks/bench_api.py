@@ -424,6 +424,7 @@ def under_load(db_url: str, schema: str, child_ids: list[str], group_ids: list[s
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=1, help="Seed of the generated population.")
     ap.add_argument("--requests", type=int, default=300)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--reserve", type=int, default=400, help="Children that reserve a place.")
@@ -452,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
 
     load_before = [round(x, 2) for x in os.getloadavg()]
     progress(f"generating scale {args.scale}")
-    system = generate(scale=args.scale, seed=1)
+    system = generate(scale=args.scale, seed=args.seed)
     waiting = [c.id for c in system.children if c.is_waiting]
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     db = Database(args.postgres, schema=schema)
@@ -470,7 +471,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             workers = [int(x) for x in args.workers_list.split(",")]
             clients = [int(x) for x in args.clients_list.split(",")]
-            report = {"scale": args.scale, "children": len(system.children), "waiting": len(waiting),
+            report = {"scale": args.scale, "seed": args.seed, "children": len(system.children), "waiting": len(waiting),
                       "fratries_waiting": len(groups), "database": "postgresql", "cores": os.cpu_count(),
                       "load_average_before": load_before, "with_job": args.with_job,
                       "generator": args.generator}
