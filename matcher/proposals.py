@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -39,7 +40,7 @@ from matcher.rules import (
     siblings_together,
     unit_takes_siblings,
 )
-from matcher.scoring import OptionScore, ScoreComponent, Weights, score_option
+from matcher.scoring import OptionScore, ScoreComponent, Weights, school_continuity_applies, score_option, score_total
 from matcher.travel import TravelMatrix
 from matcher.words import (
     Lang,
@@ -304,15 +305,26 @@ class _Candidate:
     unit: Unit
     position: int
     minutes: float | None
-    score: OptionScore
+    school_minutes: float | None
+    cost: float
+    """The option's score total (:func:`~matcher.scoring.score_total`): what every ranking and
+    the fratrie search compare."""
     price: float
+    weights: Weights = field(compare=False, repr=False)
+    on: date = field(compare=False, repr=False)
     stays: bool = False
     """The child's own current place (no move): it uses no free place."""
-    cost: float = field(init=False)
-    """The option's score (its total, computed once: the fratrie search compares it often)."""
+    _score: OptionScore | None = field(default=None, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "cost", self.score.total)
+    @property
+    def score(self) -> OptionScore:
+        """The option's score component by component, built the first time it is asked for:
+        only the options shown (and the reference) need it."""
+        if self._score is None:
+            option = Option(self.structure, self.unit, self.minutes, self.school_minutes)
+            object.__setattr__(self, "_score", score_option(self.child, option, self.weights, self.on))
+        assert self._score is not None
+        return self._score
 
 
 def _children(system: PlacementSystem, child_ids: Sequence[str]) -> tuple[Child, ...]:
@@ -337,6 +349,7 @@ def _candidates(
     row = _as_list(index.minutes_row(child))
     school_row = _as_list(index.travel.row(child.school.id)) if child.school is not None else None
     banned = _banned_structures(index, child, asked | {child.id})
+    school_applies = school_continuity_applies(child, on)
     found: dict[str, list[_Candidate]] = {}
     units, cols = system.units, index.unit_col
     for j in index.prefilter(child, free).tolist():
@@ -346,12 +359,14 @@ def _candidates(
         structure = system.structure_by_id[unit.structure_id]
         col = int(cols[j])
         minutes = _at_list(row, col)
-        option = Option(structure, unit, minutes, _at_list(school_row, col))
+        school_minutes = _at_list(school_row, col)
+        option = Option(structure, unit, minutes, school_minutes)
         if not is_eligible(child, option, on):
             continue
         found.setdefault(structure.id, []).append(
-            _Candidate(child, structure, unit, int(j), minutes, score_option(child, option, weights, on),
-                       float(prices.get(unit.id, 0.0)))
+            _Candidate(child, structure, unit, int(j), minutes, school_minutes,
+                       score_total(child, option, weights, on, school_applies),
+                       float(prices.get(unit.id, 0.0)), weights, on)
         )
     for cands in found.values():
         cands.sort(key=lambda c: (c.cost, c.price, c.unit.id))
@@ -366,8 +381,10 @@ def _stay(index: SystemIndex, child: Child, weights: Weights) -> dict[str, list[
     structure = system.structure_by_id[unit.structure_id]
     j = index.unit_position[unit.id]
     option = Option.of(child, structure, unit, index.travel)
-    return {structure.id: [_Candidate(child, structure, unit, j, option.travel_minutes,
-                                      score_option(child, option, weights, system.reference_date), 0.0, stays=True)]}
+    on = system.reference_date
+    score = score_option(child, option, weights, on)
+    return {structure.id: [_Candidate(child, structure, unit, j, option.travel_minutes, option.school_minutes,
+                                      score.total, 0.0, weights, on, stays=True, _score=score)]}
 
 
 def _as_list(row: np.ndarray | None) -> list[float] | None:

@@ -96,3 +96,39 @@ def test_a_child_with_a_special_need_costs_more_to_leave_without_a_place():
     plain, special = child("A"), child("B", needs=(Need.DISABILITY,))
     assert W.unplaced_cost(special, ON) == W.unplaced_cost(plain, ON) + W.unplaced_special_needs
     assert W.unplaced_cost(child("C", needs=(Need.UNACCOMPANIED_MINOR,)), ON) == W.unplaced_cost(plain, ON)
+
+
+def test_score_total_equals_the_scores_total_to_the_last_bit():
+    """matcher.scoring.score_total (what the proposals rank every eligible unit on) must equal
+    score_option(...).total exactly, on every term: a dropped or reordered term fails here. The
+    pairs cover every term at a non-zero cost (moves, schools, hotels, the provinces, unknown
+    travel), each weight set apart so that a swapped weight shows too."""
+    import numpy as np
+
+    from api.services import CrowFlyTravel
+    from data.generator import generate
+    from matcher import Option
+    from matcher.scoring import school_continuity_applies, score_total
+
+    system = generate(scale=0.1, seed=3)
+    travel = CrowFlyTravel().matrix(system.origins, system.structures)
+    weights = Weights.from_mapping({"transit_minute": 1.1, "outside_paris": 7.3, "outside_ile_de_france": 13.7,
+                                    "daily_price_eur": 0.31, "move": 41.9, "school_minute": 0.53, "hotel": 97.1},
+                                   base=Weights.default())
+    on = system.reference_date
+    rng = np.random.default_rng(3)
+    seen: set[str] = set()
+    for child in system.children:
+        applies = school_continuity_applies(child, on)
+        for j in rng.choice(len(system.units), size=6, replace=False):
+            unit = system.units[int(j)]
+            structure = system.structure_of(unit)
+            opt = Option.of(child, structure, unit, travel)
+            if rng.random() < 0.1:
+                opt = Option(structure, unit, None, None)  # unreachable: counted as a long trip
+            score = score_option(child, opt, weights, on)
+            assert score_total(child, opt, weights, on) == score.total
+            assert score_total(child, opt, weights, on, applies) == score.total
+            seen |= {c.name for c in score.components if c.cost}
+    assert seen == {"transit_time", "outside_paris", "outside_ile_de_france", "daily_price", "stability",
+                    "school_continuity", "hotel_stay"}
