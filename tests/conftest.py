@@ -58,7 +58,7 @@ def open_test_database(backend: str, tmp_path) -> Database:
             if os.environ.get("CI"):
                 pytest.fail(f"{problem} (CI is set, so PostgreSQL must be there)")
             pytest.skip(problem)
-        db = Database(POSTGRES_URL, schema=f"t_{uuid.uuid4().hex[:12]}", pool_size=25)
+        db = Database(POSTGRES_URL, schema=f"t_{uuid.uuid4().hex[:12]}", pool_size=25, max_overflow=25)
     db.migrate()
     return db
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from data.db.errors import ConflictError, NotFoundError
@@ -84,14 +84,16 @@ def get_account(session: Session, user_id: int) -> Account | None:
     return None if row is None else _account(row)
 
 
-_ACCOUNT_AND_VERSION = select(*_ACCOUNT_COLUMNS, select(Meta.version).where(Meta.id == 1).scalar_subquery())
+_ACCOUNT_AND_VERSION = (select(*_ACCOUNT_COLUMNS, select(Meta.version).where(Meta.id == 1).scalar_subquery())
+                        .where(UserRow.id == bindparam("user_id")))
+"""Built once: building the statement on each request cost as much CPU as running it."""
 
 
 def account_and_version(session: Session, user_id: int) -> tuple[Account | None, int | None]:
     """The account as stored now and the store's data version, in one statement: what every
     signed-in request reads first (None, None for an unknown id). Run on the session's
     connection, without the ORM's layer (a plain row: a third of the CPU of two ORM queries)."""
-    row = session.connection().execute(_ACCOUNT_AND_VERSION.where(UserRow.id == user_id)).first()
+    row = session.connection().execute(_ACCOUNT_AND_VERSION, {"user_id": user_id}).first()
     if row is None:
         return None, None
     return _account(row), int(row[-1] or 0)

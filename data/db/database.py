@@ -79,7 +79,8 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 class Database:
     """An engine, its sessions and the store's whole-system operations."""
 
-    def __init__(self, url: str = DEFAULT_URL, *, schema: str | None = None, pool_size: int = 10):
+    def __init__(self, url: str = DEFAULT_URL, *, schema: str | None = None, pool_size: int = 20,
+                 max_overflow: int = 10):
         try:
             self.url = make_url(url)
             self.url.get_dialect()
@@ -94,7 +95,10 @@ class Database:
         else:
             connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
             self.engine = create_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                # pool_size: connections kept open. With 10, 16 concurrent requests and the audit's
+                # writer went past it, and each connection past it was opened for one request and
+                # closed after (PostgreSQL forks a process each time). 20 + 10 per server process.
+                self.url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
                 connect_args=connect_args,
             )
         self._read = sessionmaker(self.engine, expire_on_commit=False)
