@@ -33,6 +33,13 @@ async def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
+def _services(request: Request) -> Services:
+    """The services, for the dependencies below: read from the request rather than declared as a
+    sub-dependency, which FastAPI would resolve again under each of them (each resolution costs
+    CPU on every request: the dependencies of the proposal routes are resolved 25 times)."""
+    return request.app.state.services
+
+
 async def get_settings(services: ServicesDep) -> Settings:
     return services.settings
 
@@ -40,11 +47,11 @@ async def get_settings(services: ServicesDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def read_session(services: ServicesDep) -> AsyncIterator[Session]:
+async def read_session(request: Request) -> AsyncIterator[Session]:
     """The request's read session. Opening it does no I/O (the connection is taken at the first
     query); at the end it is closed on a worker thread only when it still holds a transaction
     (most requests end theirs earlier, :meth:`Services.record`)."""
-    session = services.db.read_session()
+    session = _services(request).db.read_session()
     try:
         yield session
     finally:
@@ -68,8 +75,7 @@ ACCESS_COOKIE = "placement_access"
 """The cookie that carries the access token of a signed-in page (api.web.session)."""
 
 
-def authorize(request: Request, services: ServicesDep, session: SessionDep,
-              token: Annotated[str | None, Depends(bearer)]) -> Caller | None:
+def authorize(request: Request, session: SessionDep, token: Annotated[str | None, Depends(bearer)]) -> Caller | None:
     """The access policy, applied to every route of the app (``api.policy.POLICY``): deny by
     default, a token of one of the route's roles otherwise. The token comes from the
     ``Authorization: Bearer`` header, or for the pages and their script from the session cookie.
@@ -84,6 +90,7 @@ def authorize(request: Request, services: ServicesDep, session: SessionDep,
     if rule.public:
         return None
     token = token or request.cookies.get(ACCESS_COOKIE)
+    services = _services(request)
     if rule.page:
         try:
             caller = caller_of_token(request, services, token, session) if token else None
@@ -144,12 +151,13 @@ async def request_lang(
 LangDep = Annotated[Lang, Depends(request_lang)]
 
 
-async def current_snapshot(request: Request, services: ServicesDep, session: SessionDep,
+async def current_snapshot(request: Request, session: SessionDep,
                            _caller: Annotated[Caller | None, Depends(authorize)]) -> Snapshot:
     """The snapshot at the data version the request's store reads saw. A signed-in request read
     that version with its account (:func:`caller_of_token`): when the snapshot held is that
     recent, it is returned on the event loop, with no query and no hand-off to a worker thread;
     otherwise the version is read (or the snapshot brought up to date) on a worker thread."""
+    services = _services(request)
     version = getattr(request.state, "data_version", None)
     if version is not None:
         snap = services.systems.at_least(version)
@@ -161,14 +169,14 @@ async def current_snapshot(request: Request, services: ServicesDep, session: Ses
 SnapshotDep = Annotated[Snapshot, Depends(current_snapshot)]
 
 
-def writer_snapshot(services: ServicesDep, session: SessionDep) -> Snapshot:
+def writer_snapshot(request: Request, session: SessionDep) -> Snapshot:
     """The snapshot for endpoints that write (a GET among them when it releases expired holds or
     records a read itself): read on the request's read session, whose transaction then ends
     before the endpoint opens its write session, so that a request never holds two pooled
     connections at once (otherwise concurrent holds and confirmations, each of which may wait
     for the snapshot to be brought up to date, exhaust the pool waiting for each other)."""
     try:
-        return services.systems.snapshot(session)
+        return _services(request).systems.snapshot(session)
     finally:
         session.rollback()
 
