@@ -206,16 +206,16 @@ class Location:
     lon: float
     commune: str
     departement: str
+    zone: Zone = field(init=False, repr=False, compare=False)
+    """Paris, Île-de-France or the provinces, from the département (set once: the scores and the
+    proposals ask for it for every option)."""
 
     def __post_init__(self) -> None:
         if not (-90.0 <= self.lat <= 90.0) or not (-180.0 <= self.lon <= 180.0):
             raise DomainError(f"location ({self.lat}, {self.lon}) is not a latitude/longitude")
         if not self.commune or not self.departement:
             raise DomainError("location needs a commune code and a département code")
-
-    @property
-    def zone(self) -> Zone:
-        return Zone.of_departement(self.departement)
+        object.__setattr__(self, "zone", Zone.of_departement(self.departement))
 
 
 @dataclass(frozen=True, slots=True)

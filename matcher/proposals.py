@@ -40,7 +40,7 @@ from matcher.rules import (
     siblings_together,
     unit_takes_siblings,
 )
-from matcher.scoring import OptionScore, ScoreComponent, Weights, school_continuity_applies, score_option, score_total
+from matcher.scoring import OptionScore, ScoreComponent, Weights, school_continuity_applies, score_costs, score_option
 from matcher.travel import TravelMatrix
 from matcher.words import (
     Lang,
@@ -306,15 +306,22 @@ class _Candidate:
     position: int
     minutes: float | None
     school_minutes: float | None
-    cost: float
-    """The option's score total (:func:`~matcher.scoring.score_total`): what every ranking and
-    the fratrie search compare."""
+    costs: tuple[float, ...]
+    """The costs of the option's score components in their order
+    (:func:`~matcher.scoring.score_costs`): a fratrie's drafts sum them as :func:`_make` sums
+    the components."""
     price: float
     weights: Weights = field(compare=False, repr=False)
     on: date = field(compare=False, repr=False)
     stays: bool = False
     """The child's own current place (no move): it uses no free place."""
     _score: OptionScore | None = field(default=None, compare=False, repr=False)
+    cost: float = field(init=False)
+    """The option's score total (the sum of ``costs``): what every ranking and the fratrie
+    search compare."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cost", sum(self.costs))
 
     @property
     def score(self) -> OptionScore:
@@ -365,7 +372,7 @@ def _candidates(
             continue
         found.setdefault(structure.id, []).append(
             _Candidate(child, structure, unit, int(j), minutes, school_minutes,
-                       score_total(child, option, weights, on, school_applies),
+                       score_costs(child, option, weights, on, school_applies),
                        float(prices.get(unit.id, 0.0)), weights, on)
         )
     for cands in found.values():
@@ -384,7 +391,8 @@ def _stay(index: SystemIndex, child: Child, weights: Weights) -> dict[str, list[
     on = system.reference_date
     score = score_option(child, option, weights, on)
     return {structure.id: [_Candidate(child, structure, unit, j, option.travel_minutes, option.school_minutes,
-                                      score.total, 0.0, weights, on, stays=True, _score=score)]}
+                                      tuple(c.cost for c in score.components), 0.0, weights, on, stays=True,
+                                      _score=score)]}
 
 
 def _as_list(row: np.ndarray | None) -> list[float] | None:
@@ -517,7 +525,7 @@ class _Draft:
 def _draft(children: Sequence[Child], chosen: Mapping[str, _Candidate | None], weights: Weights, on) -> _Draft:
     """The ranking fields of an option (structure, own score, price, together, key). The own score
     is the sum of :func:`_make`'s components, in their order."""
-    totals: dict[str, float] = {}
+    totals: dict[int, float] = {}
     unplaced_cost = 0.0
     structures: list[str] = []
     prices: list[float] = []
@@ -532,8 +540,8 @@ def _draft(children: Sequence[Child], chosen: Mapping[str, _Candidate | None], w
         structures.append(cand.structure.id)
         prices.append(cand.price)
         key.append((child.id, cand.unit.id))
-        for comp in cand.score.components:
-            totals[comp.name] = totals.get(comp.name, 0.0) + comp.cost
+        for i, cost in enumerate(cand.costs):  # as _make sums the components, by name in their order
+            totals[i] = totals.get(i, 0.0) + cost
     costs = list(totals.values())
     used = len(set(structures))
     if len(children) > 1:

@@ -210,30 +210,39 @@ def score_option(child: Child, option: Option, weights: Weights, on: date) -> Op
     )
 
 
-def score_total(child: Child, option: Option, weights: Weights, on: date,
-                school_applies: bool | None = None) -> float:
-    """``score_option(child, option, weights, on).total`` to the last bit, without building its
-    components: the same terms, summed in the same order. The proposals rank every eligible unit
-    on it and build the full score only for the options they show. ``school_applies``:
-    :func:`school_continuity_applies` for this child and date when the caller has it already (it
-    depends on neither the option nor the weights)."""
+def score_costs(child: Child, option: Option, weights: Weights, on: date,
+                school_applies: bool | None = None) -> tuple[float, ...]:
+    """The costs of ``score_option(child, option, weights, on)``'s components, in their order and
+    to the last bit, without building the components: the proposals rank every eligible unit on
+    their sum (:func:`score_total`) and build the full score only for the options they show.
+    ``school_applies``: :func:`school_continuity_applies` for this child and date when the caller
+    has it already (it depends on neither the option nor the weights)."""
     structure = option.structure
-    zone = structure.zone
+    zone = structure.location.zone
     minutes = option.travel_minutes if option.travel_minutes is not None else weights.unreachable_minutes
-    total = 0 + minutes * weights.transit_minute
-    total += (0.0 if zone is Zone.PARIS else 1.0) * weights.outside_paris
-    total += (1.0 if zone is Zone.PROVINCE else 0.0) * weights.outside_ile_de_france
-    total += structure.daily_price_eur * weights.daily_price_eur
-    total += (1.0 if child.current is not None and child.current.unit_id != option.unit.id else 0.0) * weights.move
     if school_applies is None:
         school_applies = school_continuity_applies(child, on)
     if school_applies:
         school = option.school_minutes if option.school_minutes is not None else weights.unreachable_minutes
-        total += school * weights.school_minute
+        school_cost = school * weights.school_minute
     else:
-        total += 0.0
-    total += (1.0 if structure.type is StructureType.HOTEL else 0.0) * weights.hotel
-    return total
+        school_cost = 0.0
+    return (
+        minutes * weights.transit_minute,
+        (0.0 if zone is Zone.PARIS else 1.0) * weights.outside_paris,
+        (1.0 if zone is Zone.PROVINCE else 0.0) * weights.outside_ile_de_france,
+        structure.daily_price_eur * weights.daily_price_eur,
+        (1.0 if child.current is not None and child.current.unit_id != option.unit.id else 0.0) * weights.move,
+        school_cost,
+        (1.0 if structure.type is StructureType.HOTEL else 0.0) * weights.hotel,
+    )
+
+
+def score_total(child: Child, option: Option, weights: Weights, on: date,
+                school_applies: bool | None = None) -> float:
+    """``score_option(child, option, weights, on).total`` to the last bit (the same sum of the
+    same costs in the same order), from :func:`score_costs`."""
+    return sum(score_costs(child, option, weights, on, school_applies))
 
 
 def _soft(fn: Any, label: str) -> Rule:

@@ -98,9 +98,10 @@ def test_a_child_with_a_special_need_costs_more_to_leave_without_a_place():
     assert W.unplaced_cost(child("C", needs=(Need.UNACCOMPANIED_MINOR,)), ON) == W.unplaced_cost(plain, ON)
 
 
-def test_score_total_equals_the_scores_total_to_the_last_bit():
-    """matcher.scoring.score_total (what the proposals rank every eligible unit on) must equal
-    score_option(...).total exactly, on every term: a dropped or reordered term fails here. The
+def test_score_costs_and_total_equal_the_scores_to_the_last_bit():
+    """matcher.scoring.score_costs and score_total (what the proposals rank every eligible unit
+    on, and a fratrie's drafts sum) must equal score_option's component costs and total exactly,
+    on every term: a dropped, swapped or reordered term fails here. The
     pairs cover every term at a non-zero cost (moves, schools, hotels, the provinces, unknown
     travel), each weight set apart so that a swapped weight shows too."""
     import numpy as np
@@ -108,7 +109,7 @@ def test_score_total_equals_the_scores_total_to_the_last_bit():
     from api.services import CrowFlyTravel
     from data.generator import generate
     from matcher import Option
-    from matcher.scoring import school_continuity_applies, score_total
+    from matcher.scoring import school_continuity_applies, score_costs, score_total
 
     system = generate(scale=0.1, seed=3)
     travel = CrowFlyTravel().matrix(system.origins, system.structures)
@@ -127,6 +128,7 @@ def test_score_total_equals_the_scores_total_to_the_last_bit():
             if rng.random() < 0.1:
                 opt = Option(structure, unit, None, None)  # unreachable: counted as a long trip
             score = score_option(child, opt, weights, on)
+            assert score_costs(child, opt, weights, on, applies) == tuple(c.cost for c in score.components)
             assert score_total(child, opt, weights, on) == score.total
             assert score_total(child, opt, weights, on, applies) == score.total
             seen |= {c.name for c in score.components if c.cost}
