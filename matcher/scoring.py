@@ -213,8 +213,9 @@ def score_option(child: Child, option: Option, weights: Weights, on: date) -> Op
 def score_costs(child: Child, option: Option, weights: Weights, on: date,
                 school_applies: bool | None = None) -> tuple[float, ...]:
     """The costs of ``score_option(child, option, weights, on)``'s components, in their order and
-    to the last bit, without building the components: the proposals rank every eligible unit on
-    their sum (:func:`score_total`) and build the full score only for the options they show.
+    to the last bit, without building the components (their ``sum`` is the score's total): the
+    proposals rank every eligible unit on that sum and build the full score only for the options
+    they show.
     ``school_applies``: :func:`school_continuity_applies` for this child and date when the caller
     has it already (it depends on neither the option nor the weights)."""
     structure = option.structure
@@ -236,13 +237,6 @@ def score_costs(child: Child, option: Option, weights: Weights, on: date,
         school_cost,
         (1.0 if structure.type is StructureType.HOTEL else 0.0) * weights.hotel,
     )
-
-
-def score_total(child: Child, option: Option, weights: Weights, on: date,
-                school_applies: bool | None = None) -> float:
-    """``score_option(child, option, weights, on).total`` to the last bit (the same sum of the
-    same costs in the same order), from :func:`score_costs`."""
-    return sum(score_costs(child, option, weights, on, school_applies))
 
 
 def _soft(fn: Any, label: str) -> Rule:

@@ -99,8 +99,8 @@ def test_a_child_with_a_special_need_costs_more_to_leave_without_a_place():
 
 
 def test_score_costs_and_total_equal_the_scores_to_the_last_bit():
-    """matcher.scoring.score_costs and score_total (what the proposals rank every eligible unit
-    on, and a fratrie's drafts sum) must equal score_option's component costs and total exactly,
+    """matcher.scoring.score_costs (the proposals rank every eligible unit on their sum, and a
+    fratrie's drafts sum them) must equal score_option's component costs and total exactly,
     on every term: a dropped, swapped or reordered term fails here. The
     pairs cover every term at a non-zero cost (moves, schools, hotels, the provinces, unknown
     travel), each weight set apart so that a swapped weight shows too."""
@@ -109,7 +109,7 @@ def test_score_costs_and_total_equal_the_scores_to_the_last_bit():
     from api.services import CrowFlyTravel
     from data.generator import generate
     from matcher import Option
-    from matcher.scoring import school_continuity_applies, score_costs, score_total
+    from matcher.scoring import school_continuity_applies, score_costs
 
     system = generate(scale=0.1, seed=3)
     travel = CrowFlyTravel().matrix(system.origins, system.structures)
@@ -129,8 +129,7 @@ def test_score_costs_and_total_equal_the_scores_to_the_last_bit():
                 opt = Option(structure, unit, None, None)  # unreachable: counted as a long trip
             score = score_option(child, opt, weights, on)
             assert score_costs(child, opt, weights, on, applies) == tuple(c.cost for c in score.components)
-            assert score_total(child, opt, weights, on) == score.total
-            assert score_total(child, opt, weights, on, applies) == score.total
+            assert sum(score_costs(child, opt, weights, on)) == score.total
             seen |= {c.name for c in score.components if c.cost}
     assert seen == {"transit_time", "outside_paris", "outside_ile_de_france", "daily_price", "stability",
                     "school_continuity", "hotel_stay"}
