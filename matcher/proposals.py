@@ -620,7 +620,7 @@ def _split_anchored(
     chosen: dict[str, _Candidate | None] = {}
     in_anchor: list[Child] = []
     for child, by_structure in zip(children, cands):
-        if any(o in child.judge.separated_from or child.id in o.judge.separated_from for o in in_anchor):
+        if any(o.id in child.judge.separated_from or child.id in o.judge.separated_from for o in in_anchor):
             continue
         for cand in by_structure.get(anchor, []):
             if cand.stays or used.get(cand.position, 0) < _room(cand, free):

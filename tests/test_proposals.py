@@ -74,11 +74,13 @@ def test_proposals_name_unknown_and_repeated_children():
         propose(sys, ["C-1", "C-1"], travel, W)
 
 
-def fratrie(together: bool = True, separated: bool = False):
+def fratrie(together: bool = True, separated: bool = False, order_on: str = "C-a"):
+    """Two siblings; ``separated``: a judge's separation order, recorded on ``order_on``'s side."""
     home = Home("H-F", PARIS_18)
-    judge = JudgeConstraints(separated_from=frozenset({"C-b"})) if separated else None
-    kids = [child("C-a", 5, home=home, sibling_group_id="F-1", judge=judge),
-            child("C-b", 13, Sex.FEMALE, home=home, sibling_group_id="F-1")]
+    judge_a = JudgeConstraints(separated_from=frozenset({"C-b"})) if separated and order_on == "C-a" else None
+    judge_b = JudgeConstraints(separated_from=frozenset({"C-a"})) if separated and order_on == "C-b" else None
+    kids = [child("C-a", 5, home=home, sibling_group_id="F-1", judge=judge_a),
+            child("C-b", 13, Sex.FEMALE, home=home, sibling_group_id="F-1", judge=judge_b)]
     structures = [structure("S-both"), structure("S-small"), structure("S-teen")]
     units = [
         unit("U-both-4", "S-both", (4, 11), capacity=3),
@@ -111,10 +113,21 @@ def test_siblings_together_needs_enough_free_places_in_one_structure():
     assert not any(p.siblings_together for p in props)
 
 
-def test_judge_separation_never_puts_the_siblings_in_one_structure():
-    sys, travel = fratrie(separated=True)
-    props = propose(sys, ["C-a", "C-b"], travel, W)
-    assert props and all(len({p.structure_id for p in prop.placements}) == 2 for prop in props)
+@pytest.mark.parametrize("asked", [["C-a", "C-b"], ["C-b", "C-a"]])
+def test_judge_separation_never_puts_the_siblings_in_one_structure(asked):
+    """Whichever sibling the order is recorded on, the same options, none in one structure (the
+    split search compared a sibling with the ids of the order: when only the later sibling
+    carried it, the split that keeps the first sibling in S-both and puts the other elsewhere
+    was lost)."""
+    found = []
+    for order_on in ("C-a", "C-b"):
+        sys, travel = fratrie(separated=True, order_on=order_on)
+        props = propose(sys, asked, travel, W)
+        assert props and all(len({p.structure_id for p in prop.placements}) == 2 for prop in props)
+        found.append(sorted(tuple(sorted((x.child_id, x.structure_id) for x in p.placements)) for p in props))
+    assert found[0] == found[1]
+    first = asked[0]
+    assert any((first, "S-both") in option for option in found[0])
 
 
 def test_system_ordering_adds_capacity_prices_and_explains_the_difference():
