@@ -27,7 +27,7 @@ from matcher.words import Lang, pick_lang
 
 
 async def get_services(request: Request) -> Services:
-    return request.app.state.services
+    return _services(request)
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Literal
 
 import numpy as np
@@ -311,27 +310,15 @@ class _Candidate:
     (:func:`~matcher.scoring.score_costs`): a fratrie's drafts sum them as :func:`_make` sums
     the components."""
     price: float
-    weights: Weights = field(compare=False, repr=False)
-    on: date = field(compare=False, repr=False)
     stays: bool = False
     """The child's own current place (no move): it uses no free place."""
-    _score: OptionScore | None = field(default=None, compare=False, repr=False)
     cost: float = field(init=False)
     """The option's score total (the sum of ``costs``): what every ranking and the fratrie
-    search compare."""
+    search compare. The score component by component is built by :func:`_make`, only for the
+    options shown (and the reference)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cost", sum(self.costs))
-
-    @property
-    def score(self) -> OptionScore:
-        """The option's score component by component, built the first time it is asked for:
-        only the options shown (and the reference) need it."""
-        if self._score is None:
-            option = Option(self.structure, self.unit, self.minutes, self.school_minutes)
-            object.__setattr__(self, "_score", score_option(self.child, option, self.weights, self.on))
-        assert self._score is not None
-        return self._score
 
 
 def _children(system: PlacementSystem, child_ids: Sequence[str]) -> tuple[Child, ...]:
@@ -373,7 +360,7 @@ def _candidates(
         found.setdefault(structure.id, []).append(
             _Candidate(child, structure, unit, int(j), minutes, school_minutes,
                        score_costs(child, option, weights, on, school_applies),
-                       float(prices.get(unit.id, 0.0)), weights, on)
+                       float(prices.get(unit.id, 0.0)))
         )
     for cands in found.values():
         cands.sort(key=lambda c: (c.cost, c.price, c.unit.id))
@@ -388,11 +375,8 @@ def _stay(index: SystemIndex, child: Child, weights: Weights) -> dict[str, list[
     structure = system.structure_by_id[unit.structure_id]
     j = index.unit_position[unit.id]
     option = Option.of(child, structure, unit, index.travel)
-    on = system.reference_date
-    score = score_option(child, option, weights, on)
     return {structure.id: [_Candidate(child, structure, unit, j, option.travel_minutes, option.school_minutes,
-                                      tuple(c.cost for c in score.components), 0.0, weights, on, stays=True,
-                                      _score=score)]}
+                                      score_costs(child, option, weights, system.reference_date), 0.0, stays=True)]}
 
 
 def _as_list(row: np.ndarray | None) -> list[float] | None:
@@ -469,6 +453,7 @@ def _make(
     placements = []
     totals: dict[str, list[float]] = {}
     order: list[str] = []
+    units_of: dict[str, str] = {}
     unplaced_cost = 0.0
     for child in children:
         cand = chosen.get(child.id)
@@ -477,15 +462,16 @@ def _make(
             unplaced_cost += weights.unplaced_cost(child, on)
             continue
         moved = child.current.unit_id if child.current is not None and child.current.unit_id != cand.unit.id else None
-        placements.append(ChildPlacement(child.id, cand.structure.id, cand.unit.id, cand.minutes, cand.score,
+        score = score_option(child, Option(cand.structure, cand.unit, cand.minutes, cand.school_minutes), weights, on)
+        placements.append(ChildPlacement(child.id, cand.structure.id, cand.unit.id, cand.minutes, score,
                                          cand.price, moved, child.anchor.kind.value))
-        for comp in cand.score.components:
+        for comp in score.components:
             if comp.name not in totals:
                 totals[comp.name] = [0.0, 0.0]
                 order.append(comp.name)
+                units_of[comp.name] = comp.unit
             totals[comp.name][0] += comp.quantity
             totals[comp.name][1] += comp.cost
-    units_of = {c.name: c.unit for cand in chosen.values() if cand for c in cand.score.components}
     components = [ScoreComponent(n, totals[n][0], units_of[n], totals[n][1]) for n in order]
     structures = [p.structure_id for p in placements if p.structure_id is not None]
     extra = max(len(set(structures)) - 1, 0) if len(children) > 1 else 0
