@@ -46,8 +46,10 @@ from matcher.words import (
     difference_words,
     join,
     minutes,
+    of,
     plural,
     rule_reason,
+    separator,
     sibling_words,
     structure_name,
     unit_words,
@@ -84,7 +86,9 @@ class Proposal:
     """A ranked option for the children asked about."""
 
     structure_id: str
-    """The structure of the proposal (for a split fratrie: the one with the most siblings)."""
+    """The structure of the proposal: where the children are newly placed (for a split fratrie:
+    the one receiving the most new placements; a sibling's current home only when everyone
+    stays there or a sibling is newly placed there too)."""
     placements: tuple[ChildPlacement, ...]
     components: tuple[ScoreComponent, ...]
     """Soft components summed over the children, then ``siblings_split`` and ``unplaced``."""
@@ -379,6 +383,27 @@ def _stay(index: SystemIndex, child: Child, weights: Weights) -> dict[str, list[
                                       score_costs(child, option, weights, system.reference_date), 0.0, stays=True)]}
 
 
+def _sibling_candidates(index: SystemIndex, child: Child, free: np.ndarray, weights: Weights,
+                        prices: Mapping[str, float], asked: frozenset[str], allow_moves: bool) -> dict[str, list[_Candidate]]:
+    """A sibling's candidates: a waiting child's free places; a placed child's own unit (staying
+    uses no free place and carries no capacity price), and with ``allow_moves`` also every free
+    place elsewhere (a move is an option, never an obligation)."""
+    if child.current is None:
+        return _candidates(index, child, free, weights, prices, asked)
+    stay = _stay(index, child, weights)
+    if not allow_moves:
+        return stay
+    (sid, [here]), = stay.items()
+    found = _candidates(index, child, free, weights, prices, asked)
+    if sid not in _banned_structures(index, child, asked | {child.id}) and \
+            is_eligible(child, Option(here.structure, here.unit, here.minutes, here.school_minutes),
+                        index.system.reference_date):
+        mine = [c for c in found.get(sid, []) if c.unit.id != here.unit.id] + [here]
+        mine.sort(key=lambda c: (c.cost, c.price, c.unit.id))
+        found[sid] = mine
+    return found
+
+
 def _as_list(row: np.ndarray | None) -> list[float] | None:
     return None if row is None else row.tolist()
 
@@ -514,6 +539,7 @@ def _draft(children: Sequence[Child], chosen: Mapping[str, _Candidate | None], w
     totals: dict[int, float] = {}
     unplaced_cost = 0.0
     structures: list[str] = []
+    new: list[str] = []
     prices: list[float] = []
     key: list[tuple[str, str | None]] = []
     for child in children:
@@ -524,6 +550,8 @@ def _draft(children: Sequence[Child], chosen: Mapping[str, _Candidate | None], w
             key.append((child.id, None))
             continue
         structures.append(cand.structure.id)
+        if not cand.stays:
+            new.append(cand.structure.id)
         prices.append(cand.price)
         key.append((child.id, cand.unit.id))
         for i, cost in enumerate(cand.costs):  # as _make sums the components, by name in their order
@@ -535,7 +563,10 @@ def _draft(children: Sequence[Child], chosen: Mapping[str, _Candidate | None], w
     missing = len(children) - len(structures)
     if missing:
         costs.append(unplaced_cost)
-    main = max(set(structures), key=lambda s: (structures.count(s), -structures.index(s))) if structures else ""
+    # the headline structure: where the children are newly placed (a sibling who stays where they
+    # live heads the proposal only when nobody is newly placed)
+    heads = new or structures
+    main = max(set(heads), key=lambda s: (heads.count(s), structures.count(s), -structures.index(s))) if heads else ""
     together = None if len(children) < 2 else used <= 1 and not missing
     return _Draft(chosen, main, sum(costs), sum(prices), together, tuple(key))
 
@@ -559,7 +590,7 @@ def _all_proposals(
     on = system.reference_date
     group = len(children) > 1
     asked = frozenset(c.id for c in children)
-    cands = [_stay(index, c, weights) if group and c.current is not None and not allow_moves
+    cands = [_sibling_candidates(index, c, free, weights, prices, asked, allow_moves) if group
              else _candidates(index, c, free, weights, prices, asked) for c in children]
     proposals: list[Proposal] = []
     if len(children) == 1:
@@ -679,35 +710,87 @@ def _place_words(index: SystemIndex, unit_id: str, lang: Lang) -> str:
     return f"{unit_words(unit, lang)} {'à' if lang == 'fr' else 'at'} {where}"
 
 
+def _newly_placed(p: Proposal, system: PlacementSystem) -> list[ChildPlacement]:
+    """The placements of ``p`` that take a place (a sibling who stays where they live takes none)."""
+    out = []
+    for pl in p.placements:
+        if pl.unit_id is None:
+            continue
+        current = system.child_by_id[pl.child_id].current
+        if current is None or current.unit_id != pl.unit_id:
+            out.append(pl)
+    return out
+
+
+def _travel_bound(weights: Weights) -> float:
+    """The most a longer trip can cost one child, minutes-equivalent: an unreachable trip, outside
+    Paris and Île-de-France. A capacity price above it cannot come from travel alone: giving the
+    place away most likely leaves another child without a place."""
+    return weights.unreachable_minutes + weights.outside_paris + weights.outside_ile_de_france
+
+
+def _price_words(place: str, price: float, weights: Weights, taken: bool, lang: Lang) -> str:
+    """What taking (``taken``) or leaving free ``place``, of capacity price ``price``, means for the
+    other children waiting, as a clause: the minutes it adds to (or spares) their trips, or, above
+    what travel alone can explain (:func:`_travel_bound`), a child left without a place (or given one)."""
+    fr = lang == "fr"
+    beyond_travel = price > _travel_bound(weights)
+    if taken and beyond_travel:
+        return (f"prendre la place de {place} laisserait probablement un autre enfant en attente sans place (ce "
+                "qu'elle coûte aux autres enfants dépasse ce qu'un trajet plus long peut coûter)" if fr else
+                f"taking the place in {place} would likely leave another child waiting without a place (what it "
+                "costs the other children is more than a longer trip can cost)")
+    if taken:
+        return (f"prendre la place de {place} allongerait d'environ {minutes(price, lang)} au total les trajets des "
+                "autres enfants en attente" if fr else
+                f"taking the place in {place} would add about {minutes(price, lang)} in all to the trips of the "
+                "other children waiting")
+    if beyond_travel:
+        return (f"elle laisse libre une place de {place}, qui permettrait probablement de placer un autre enfant en "
+                "attente resté sinon sans place" if fr else
+                f"it leaves free a place in {place}, which would likely give a place to another child waiting who "
+                "would otherwise have none")
+    return (f"elle laisse libre une place de {place}, qui épargnerait environ {minutes(price, lang)} de trajet au "
+            "total aux autres enfants en attente" if fr else
+            f"it leaves free a place in {place}, which would spare the other children waiting about "
+            f"{minutes(price, lang)} of travel in all")
+
+
 def _explain(p: Proposal, reference: Proposal, index: SystemIndex, children: Sequence[Child], priced: bool,
-             lang: Lang = "en") -> str | None:
+             weights: Weights, lang: Lang = "en") -> str | None:
     """Why the system-aware rank differs from the own rank, in words: the minutes of travel it
-    costs or saves this child (against ``reference``, the first on the child's own score) and what
-    the place used or left free is worth to the other children waiting, and to how many."""
+    costs or saves these children (against ``reference``, the first on the children's own score,
+    named by its headline structure) and what the place used or left free means for the other
+    children waiting (:func:`_price_words`), and how many of them live nearby."""
     if not priced or p.own_rank == p.system_rank:
         return None
     fr = lang == "fr"
+    system = index.system
     exclude = frozenset(c.id for c in children)
     ranks = (f"classée n° {p.system_rank} en tenant compte des autres enfants en attente, n° {p.own_rank} pour "
              f"{_who(children, lang)} {_alone(children)}" if fr else
              f"#{p.own_rank} on its own, #{p.system_rank} system-wide")
-    if p.system_rank > p.own_rank:
-        used = [pl for pl in p.placements if pl.unit_id is not None]
-        dearest = max(used, key=lambda pl: pl.unit_price)
-        n = index.competitors(index.unit_position[dearest.unit_id], exclude)
-        place = _place_words(index, dearest.unit_id, lang)
+
+    def nearby(unit_id: str) -> str:
+        n = index.competitors(index.unit_position[unit_id], exclude)
         if fr:
-            return (f"Moins bien classée ({ranks}) : la place de {place} vaut environ "
-                    f"{minutes(dearest.unit_price, lang)} de trajet pour les enfants en attente ; "
-                    f"{plural(n, 'autre enfant', 'autres enfants')} en attente de cet âge et de ce sexe "
-                    f"{'habite' if n == 1 else 'habitent'} à moins de {COMPETITION_MINUTES:.0f} min.")
-        who = "other child" if n == 1 else "other children"
-        return (f"Ranked lower system-wide ({ranks}): the place in {place} is worth about "
-                f"{minutes(dearest.unit_price, lang)} of travel to the children waiting; {n} {who} waiting of that "
-                f"age and sex live within {COMPETITION_MINUTES:.0f} min of it.")
+            return (f"{plural(n, 'autre enfant', 'autres enfants')} en attente de cet âge et de ce sexe "
+                    f"{'habite' if n == 1 else 'habitent'} à moins de {COMPETITION_MINUTES:.0f} min")
+        return (f"{n} {'other child' if n == 1 else 'other children'} waiting of that age and sex "
+                f"{'lives' if n == 1 else 'live'} within {COMPETITION_MINUTES:.0f} min of it")
+
+    if p.system_rank > p.own_rank:
+        used = _newly_placed(p, system) or [pl for pl in p.placements if pl.unit_id is not None]
+        dearest = max(used, key=lambda pl: pl.unit_price)
+        assert dearest.unit_id is not None
+        said = _price_words(_place_words(index, dearest.unit_id, lang), dearest.unit_price, weights, True, lang)
+        if fr:
+            return f"Moins bien classée ({ranks}) : {said} ; {nearby(dearest.unit_id)}."
+        return f"Ranked lower system-wide ({ranks}): {said}; {nearby(dearest.unit_id)}."
     extra = _travel(p) - _travel(reference)
-    ref_name = structure_name(index.system.structure_by_id[reference.structure_id]) if reference.structure_id else "-"
-    freed = [pl for pl in reference.placements if pl.unit_id is not None]
+    ref_name = structure_name(system.structure_by_id[reference.structure_id]) if reference.structure_id else "-"
+    mine = {pl.unit_id for pl in p.placements}
+    freed = [pl for pl in _newly_placed(reference, system) if pl.unit_id not in mine]
     urgent = [c.id for c in children if c.urgency is Urgency.URGENT]
     if fr:
         trip = (f"pour {_who(children, lang)}, c'est {minutes(abs(extra), lang)} de trajet "
@@ -723,17 +806,9 @@ def _explain(p: Proposal, reference: Proposal, index: SystemIndex, children: Seq
             sentence += f" ({join(urgent, lang)} {'is' if len(urgent) == 1 else 'are'} urgent)"
     if freed:
         dearest = max(freed, key=lambda pl: pl.unit_price)
-        n = index.competitors(index.unit_position[dearest.unit_id], exclude)
-        place = _place_words(index, dearest.unit_id, lang)
-        if fr:
-            sentence += (f" ; elle laisse libre une place de {place}, qui vaut environ "
-                         f"{minutes(dearest.unit_price, lang)} de trajet pour "
-                         f"{plural(n, 'autre enfant', 'autres enfants')} en attente de cet âge et de ce sexe "
-                         f"habitant à moins de {COMPETITION_MINUTES:.0f} min.")
-        else:
-            sentence += (f"; it leaves free a place in {place}, worth about {minutes(dearest.unit_price, lang)} "
-                         f"of travel to the {n} other {'child' if n == 1 else 'children'} waiting of that age and sex "
-                         f"who {'lives' if n == 1 else 'live'} within {COMPETITION_MINUTES:.0f} min of it.")
+        assert dearest.unit_id is not None
+        said = _price_words(_place_words(index, dearest.unit_id, lang), dearest.unit_price, weights, False, lang)
+        sentence += f"{separator(lang)}{said}{separator(lang)}{nearby(dearest.unit_id)}."
     else:
         sentence += "."
     return sentence
@@ -750,7 +825,7 @@ def _moves(p: Proposal, system: PlacementSystem, group: bool, lang: Lang) -> tup
         new = system.structure_by_id[pl.structure_id or ""]
         who = sibling_words(child, lang) if group else child.id
         if lang == "fr":
-            out.append(f"Déplace {who} de {structure_name(old)} (unité {pl.moved_from}) vers {structure_name(new)} "
+            out.append(f"Déplace {who} {of(structure_name(old))} (unité {pl.moved_from}) vers {structure_name(new)} "
                        f"(unité {pl.unit_id}).")
         else:
             out.append(f"Moves {who} from {structure_name(old)} (unit {pl.moved_from}) to {structure_name(new)} "
@@ -759,34 +834,88 @@ def _moves(p: Proposal, system: PlacementSystem, group: bool, lang: Lang) -> tup
 
 
 def _split_reason(children: Sequence[Child], cands: Sequence[Mapping[str, list[_Candidate]]],
-                  proposals: Sequence[Proposal | _Draft], system: PlacementSystem, lang: Lang) -> str:
-    """Why a fratrie's proposal does not keep every sibling in one structure, in words."""
+                  proposals: Sequence[Proposal | _Draft], index: SystemIndex, free: np.ndarray, weights: Weights,
+                  allow_moves: bool, lang: Lang) -> str:
+    """Why a fratrie's proposal does not keep every sibling in one structure, in words: the judge's
+    order; a together option ranked first; a sibling who stays where they live because moves are
+    not allowed (when moving them would keep the fratrie together); or no structure that takes
+    them all (with free places for each, or for all of them together)."""
     fr = lang == "fr"
+    system = index.system
     pairs = _separated(children)
     if pairs:
         said = join([f"{a} {'et' if fr else 'and'} {b}" for a, b in pairs], lang)
         return (f"Le juge a ordonné que {said} soient placés séparément." if fr
                 else f"The judge ordered {said} placed apart.")
+    if any(p.siblings_together for p in proposals):
+        return ("Une option qui garde la fratrie réunie existe et passe avant celle-ci." if fr
+                else "An option that keeps the siblings together exists and ranks before this one.")
+    stayers = [c for c in children if c.current is not None]
+    if stayers and not allow_moves:
+        asked = frozenset(c.id for c in children)
+        cands = [_sibling_candidates(index, c, free, weights, {}, asked, True) for c in children]
+        where = _together_somewhere(cands, free)
+        if where is not None:
+            return _stay_words(children, stayers, where, system, lang)
     shared = sorted(set.intersection(*(set(c) for c in cands))) if cands else []
     if not shared:
         return ("Aucune structure n'a de place libre qui convienne à chacun d'eux (âges, sexe ou besoins différents)."
                 if fr else "No structure has a free place that suits each of them (different ages, sexes or needs).")
-    if not any(p.siblings_together for p in proposals):
-        names = join([structure_name(system.structure_by_id[s]) for s in shared[:3]], lang)
-        more = len(shared) - 3
-        tail = (f" et {more} autre(s)" if fr else f" and {more} more") if more > 0 else ""
-        return (f"Les structures qui accueilleraient chacun d'eux ({names}{tail}) n'ont pas assez de places libres "
-                f"pour les {len(children)} ensemble." if fr else
-                f"The structures that would take each of them ({names}{tail}) have too few free places for all "
-                f"{len(children)} together.")
-    return ("Une option qui garde la fratrie réunie existe et passe avant celle-ci." if fr
-            else "An option that keeps the siblings together exists and ranks before this one.")
+    names = join([structure_name(system.structure_by_id[s]) for s in shared[:3]], lang)
+    more = len(shared) - 3
+    tail = (f" et {more} autre(s)" if fr else f" and {more} more") if more > 0 else ""
+    return (f"Les structures qui accueilleraient chacun d'eux ({names}{tail}) n'ont pas assez de places libres "
+            f"pour les {len(children)} ensemble." if fr else
+            f"The structures that would take each of them ({names}{tail}) have too few free places for all "
+            f"{len(children)} together.")
+
+
+def _together_somewhere(cands: Sequence[Mapping[str, list[_Candidate]]], free: np.ndarray) -> str | None:
+    """The structure of the cheapest option that keeps every child in it (None: none)."""
+    best: tuple[float, str] | None = None
+    for sid in sorted(set.intersection(*(set(c) for c in cands))):
+        joint = _joint([c[sid] for c in cands], free)
+        if joint is not None:
+            cost = sum(c.cost for c in joint)
+            if best is None or cost < best[0]:
+                best = (cost, sid)
+    return None if best is None else best[1]
+
+
+def _stay_words(children: Sequence[Child], stayers: Sequence[Child], together: str, system: PlacementSystem,
+                lang: Lang) -> str:
+    """A fratrie split because its placed siblings stay where they live (moves not allowed),
+    while moving them would keep it together at ``together``."""
+    fr = lang == "fr"
+    homes = list(dict.fromkeys(system.unit_by_id[c.current.unit_id].structure_id  # type: ignore[union-attr]
+                               for c in stayers))
+    others = [c.id for c in children if c not in stayers]
+    who = join([sibling_words(c, lang) for c in stayers], lang)
+    who = who[:1].upper() + who[1:]
+    many = len(stayers) > 1
+    there = join([structure_name(system.structure_by_id[h]) for h in homes], lang)
+    target = structure_name(system.structure_by_id[together])
+    if fr:
+        head = (f"{who} {'vivent' if many else 'vit'} à {there} et y {'restent' if many else 'reste'}, "
+                "les déplacements n'étant pas autorisés")
+        if len(homes) == 1 and others:
+            head += f" ; cette structure ne peut pas accueillir aussi {join(others, lang)}"
+        them = "les" if many else ("la" if stayers[0].sex is Sex.FEMALE else "le")
+        return (f"{head}. Autoriser les déplacements (allow_moves) permettrait de {them} déplacer pour réunir la "
+                f"fratrie, par exemple à {target}.")
+    head = f"{who} {'live' if many else 'lives'} at {there} and {'stay' if many else 'stays'} there, as moves are not allowed"
+    if len(homes) == 1 and others:
+        head += f"; that structure cannot take {join(others, lang)} as well"
+    them = "them" if many else ("her" if stayers[0].sex is Sex.FEMALE else "him")
+    return (f"{head}. Allowing moves (allow_moves) would let {them} be moved to keep the siblings together, for "
+            f"example at {target}.")
 
 
 def _finish(p: Proposal, own_rank: int, system_rank: int, reference: Proposal | None, index: SystemIndex,
-            children: Sequence[Child], priced: bool, lang: Lang, split_reason: str | None = None) -> Proposal:
+            children: Sequence[Child], priced: bool, weights: Weights, lang: Lang,
+            split_reason: str | None = None) -> Proposal:
     ranked = Proposal(p.structure_id, p.placements, p.components, p.own_score, p.capacity_price, own_rank, system_rank)
-    explanation = _explain(ranked, reference or ranked, index, children, priced, lang)
+    explanation = _explain(ranked, reference or ranked, index, children, priced, weights, lang)
     return Proposal(ranked.structure_id, ranked.placements, ranked.components, ranked.own_score,
                     ranked.capacity_price, own_rank, system_rank, explanation,
                     _moves(ranked, index.system, len(children) > 1, lang),
@@ -830,9 +959,9 @@ def propose(
         return _propose_one(system, children[0], travel, weights, k, prices, unit_prices is not None,
                             order, held or {}, index, lang, stale_units)
     held = held or {}
-    options, index, _, cands = _all_proposals(system, children, travel, weights, prices, held, index,
-                                              allow_moves, drafts=True)
-    reason = _split_reason(children, cands, options, system, lang) \
+    options, index, free, cands = _all_proposals(system, children, travel, weights, prices, held, index,
+                                                 allow_moves, drafts=True)
+    reason = _split_reason(children, cands, options, index, free, weights, allow_moves, lang) \
         if any(p.siblings_together is False for p in options) else None
     group = len(children) > 1
     by_own = sorted(options, key=lambda p: _own_key(p, group, stale_units))
@@ -843,7 +972,7 @@ def propose(
     on = system.reference_date
     reference = _make(children, by_own[0].chosen, weights, on) if by_own else None
     out = [_finish(_make(children, p.chosen, weights, on), own_rank[p.key], system_rank[p.key], reference, index,
-                   children, unit_prices is not None, lang, reason) for p in chosen]
+                   children, unit_prices is not None, weights, lang, reason) for p in chosen]
     return require_valid_proposals(system, out, travel, held, index, f"proposals for {', '.join(child_ids)}")
 
 
@@ -871,7 +1000,7 @@ def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, we
     out = []
     for i in (by_own if order == "own" else by_system)[:k]:
         p = _make((child,), {child.id: cands[i]}, weights, on)
-        out.append(_finish(p, own_rank[i], system_rank[i], reference, index, (child,), priced, lang))
+        out.append(_finish(p, own_rank[i], system_rank[i], reference, index, (child,), priced, weights, lang))
     return require_valid_proposals(system, out, travel, held, index, f"proposals for {child.id}")
 
 
@@ -978,12 +1107,15 @@ def why_not(
     """Why ``structure_id`` is not proposed first for the children, in a sentence in ``lang``:
     the child already lives there; or every rule that excludes each of its units; or it is full
     (naming only the units that would take the child); or the judge's separation; or the options
-    ranked ahead. ``checks`` keeps every rule's verdict on every unit (capacity included)."""
+    ranked ahead. For a fratrie with a sibling who lives there already, the sentence names them
+    first (they stay: they need no free place) and says what it means for the others. ``checks``
+    keeps every rule's verdict on every unit (capacity included), each reason in ``lang``."""
     children = _children(system, child_ids)
     structure = system.structure_by_id.get(structure_id)
     if structure is None:
         raise DomainError(f"unknown structure {structure_id!r}")
     fr = lang == "fr"
+    sep = separator(lang)
     held = held or {}
     on = system.reference_date
     name = structure_name(structure)
@@ -998,7 +1130,7 @@ def why_not(
     for child in children:
         reasons: list[str] = []
         fits_but_full = False
-        fits = child in lives_here and (group and not allow_moves)
+        fits = child in lives_here and group  # a sibling who lives here may stay: no free place needed
         age = child.age_on(on)
         minutes_ = travel.between(child.anchor.id, structure_id)
         for unit in units:
@@ -1007,6 +1139,9 @@ def why_not(
                         taken, unit.takes_siblings)
             found = exclusions(child, Option.of(child, structure, live, travel), on,
                                include_capacity=True)
+            if fr:  # the machine field ``rule`` stays; the reason is said in the answer's language
+                found = [Exclusion(e.rule, rule_reason(e.rule, child, structure, live, minutes_, age, lang))
+                         for e in found]
             checks.append(UnitCheck(child.id, unit.id, tuple(found)))
             rule_found = [e for e in found if e.rule != "free_place"]
             if not found:
@@ -1015,7 +1150,7 @@ def why_not(
                 fits_but_full = True
                 full_units[unit.id] = live
             else:
-                said = "; ".join(rule_reason(e.rule, child, structure, unit, minutes_, age, lang) for e in rule_found)
+                said = sep.join(rule_reason(e.rule, child, structure, unit, minutes_, age, lang) for e in rule_found)
                 reasons.append(f"unité {unit.id} : {said}" if fr else f"unit {unit.id}: {said}")
         if not fits and not fits_but_full:
             rule_blocked[child.id] = reasons or ["la structure n'a aucune unité" if fr else "the structure has no unit"]
@@ -1029,58 +1164,84 @@ def why_not(
                     f"{where} already {'lives' if len(lives_here) == 1 else 'live'} at {name}: "
                     f"{'there is nothing to propose there' if not group else 'the siblings are there already'}.")
         return WhyNot(structure_id, "already_placed", sentence, tuple(checks))
+    # a sibling lives here (and stays): say so first, then what it means for the others
+    others = join([c.id for c in children if c not in lives_here], lang)
+    if lives_here:
+        who = join([f"{sibling_words(c, lang)} ({'unité' if fr else 'unit'} {c.current.unit_id})"  # type: ignore[union-attr]
+                    for c in lives_here], lang)
+        many = len(lives_here) > 1
+        head = (f"{who} {'vivent' if many else 'vit'} déjà à {name}" if fr else
+                f"{who} already {'live' if many else 'lives'} at {name}")
+        head = head[:1].upper() + head[1:]
+        subject, but, and_ = ("la structure", ", mais ", ", et ") if fr else ("it", ", but ", ", and ")
+    else:
+        head, subject, but, and_ = "", name, "", ""
     if rule_blocked:
         parts = [(f"pour {cid} : " if fr else f"for {cid}: ") + " | ".join(r) for cid, r in rule_blocked.items()]
-        sentence = (f"{name} est exclue " if fr else f"{name} is excluded ") + "; ".join(parts) + "."
-        return WhyNot(structure_id, "excluded", sentence, tuple(checks))
+        sentence = (f"{subject} est exclue " if fr else f"{subject} is excluded ") + sep.join(parts) + "."
+        return WhyNot(structure_id, "excluded", head + but + sentence, tuple(checks))
     if only_full:
         listed = ", ".join(
             (f"{u.id} {u.occupied}/{u.capacity}") for u in full_units.values()
         )
-        sentence = (f"{name} n'a pas de place libre pour {join(only_full, lang)} : toutes les unités qui "
-                    f"{'l' if len(only_full) == 1 else 'les'}'accueilleraient sont complètes "
+        sentence = (f"{subject} n'a pas de place libre pour {join(only_full, lang)} : toutes les unités qui "
+                    f"{'l' + chr(39) if len(only_full) == 1 else 'les '}accueilleraient sont complètes "
                     f"(places prises / capacité : {listed})." if fr else
-                    f"{name} has no free place for {join(only_full, lang)}: every unit that would take "
+                    f"{subject} has no free place for {join(only_full, lang)}: every unit that would take "
                     f"{'them' if len(only_full) > 1 else 'the child'} is full (taken / capacity: {listed}).")
-        return WhyNot(structure_id, "full", sentence, tuple(checks))
+        return WhyNot(structure_id, "full", head + but + sentence, tuple(checks))
     partners = index.separation_partners if index is not None and index.system is system else separation_partners(system)
     asked = frozenset(c.id for c in children)
     living = [(c.id, o) for c in children for o in sorted(partners.get(c.id, ())) if o not in asked
               and (now := system.child_by_id[o].current) is not None
               and system.unit_by_id[now.unit_id].structure_id == structure_id]
     if living:
-        said = "; ".join((f"{a} de {b}" if fr else f"{a} from {b}") for a, b in living)
-        return WhyNot(structure_id, "separated",
-                      f"{name} ne peut pas les accueillir : le juge a séparé {said}, qui y vit." if fr else
-                      f"{name} cannot take them: the judge separated {said}, who lives there.", tuple(checks))
+        said = sep.join((f"{a} de {b}" if fr else f"{a} from {b}") for a, b in living)
+        return WhyNot(structure_id, "separated", head + but + (
+                      f"{subject} ne peut pas les accueillir : le juge a séparé {said}, qui y vit." if fr else
+                      f"{subject} cannot take them: the judge separated {said}, who lives there."), tuple(checks))
     pairs = _separated(children)
     if pairs:
         said = join([f"{a} {'et' if fr else 'and'} {b}" for a, b in pairs], lang)
-        return WhyNot(structure_id, "separated",
-                      f"{name} ne peut pas les accueillir tous : le juge a ordonné que {said} soient placés séparément."
-                      if fr else f"{name} cannot take all of them: the judge ordered {said} placed apart.",
+        return WhyNot(structure_id, "separated", head + but + (
+                      f"{subject} ne peut pas les accueillir tous : le juge a ordonné que {said} soient placés séparément."
+                      if fr else f"{subject} cannot take all of them: the judge ordered {said} placed apart."),
                       tuple(checks))
     proposals, *_ = _all_proposals(system, children, travel, weights, {}, held, index, allow_moves)
     by_own = sorted(proposals, key=lambda p: _own_key(p, group, stale_units))
     rank = next((r for r, p in enumerate(by_own, 1) if p.structure_id == structure_id and
                  (not group or p.siblings_together)), None)
     if rank is None:
-        return WhyNot(structure_id, "full",
-                      f"{name} accueille chacun d'eux mais n'a pas assez de places libres pour les {len(children)} "
-                      "ensemble." if fr else
-                      f"{name} takes each of them but has too few free places for all {len(children)} together.",
-                      tuple(checks))
+        if lives_here:
+            sentence = (f"{head}, mais la structure n'a pas assez de places libres pour accueillir aussi {others}." if fr else
+                        f"{head}, but it has too few free places to take {others} as well.")
+        else:
+            sentence = (f"{name} accueille chacun d'eux mais n'a pas assez de places libres pour les {len(children)} "
+                        "ensemble." if fr else
+                        f"{name} takes each of them but has too few free places for all {len(children)} together.")
+        return WhyNot(structure_id, "full", sentence, tuple(checks))
     mine = by_own[rank - 1]
+    room = ((f"la structure a de la place pour {others}" if fr else f"it has room for {others}") if lives_here else "")
     if rank == 1:
-        return WhyNot(structure_id, "best", f"{name} est la meilleure option." if fr else f"{name} is the best option.",
-                      tuple(checks), rank)
+        sentence = (f"{head}{and_}{room} : c'est la meilleure option." if fr else
+                    f"{head}{and_}{room}: it is the best option.") if lives_here else \
+            (f"{name} est la meilleure option." if fr else f"{name} is the best option.")
+        return WhyNot(structure_id, "best", sentence, tuple(checks), rank)
     ahead = tuple(by_own[: min(rank - 1, 5)])
     best = ahead[0]
     best_name = structure_name(system.structure_by_id[best.structure_id])
     why = _difference(best, mine, lang)
-    sentence = (f"{name} convient mais arrive en position {rank} : {plural(rank - 1, 'meilleure option', 'meilleures options')} "
-                f"avant elle, la première étant {best_name} ({why})." if fr else
-                f"{name} fits but ranks #{rank}: {rank - 1} better option(s) ahead, the best {best_name} ({why}).")
+    if lives_here:
+        sentence = (f"{head}{and_}{room}, mais arrive en position {rank} : "
+                    f"{plural(rank - 1, 'meilleure option', 'meilleures options')} avant elle, la première étant "
+                    f"{best_name} ({why})." if fr else
+                    f"{head}{and_}{room}, but ranks #{rank}: {rank - 1} better option(s) ahead, the best {best_name} "
+                    f"({why}).")
+    else:
+        sentence = (f"{name} convient mais arrive en position {rank} : "
+                    f"{plural(rank - 1, 'meilleure option', 'meilleures options')} avant elle, la première étant "
+                    f"{best_name} ({why})." if fr else
+                    f"{name} fits but ranks #{rank}: {rank - 1} better option(s) ahead, the best {best_name} ({why}).")
     return WhyNot(structure_id, "ranked_lower", sentence, tuple(checks), rank, ahead)
 
 

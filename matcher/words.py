@@ -92,8 +92,31 @@ ZONE_WORDS = {
 }
 
 
+MISSING_NEED_WORDS: Mapping[Need, str] = {
+    Need.DISABILITY: "ne prend pas en charge le handicap", Need.PSYCHIC_CARE: "n'offre pas de soins psychiques",
+    Need.MOTHER_CHILD: "n'offre pas d'accueil mère-enfant", Need.PROTECTION: "n'offre pas de place secrète de protection",
+    Need.UNACCOMPANIED_MINOR: "n'offre pas d'accompagnement de mineur non accompagné",
+}
+"""French: what a structure lacking a need does not do, as a verb phrase ("la structure ...")."""
+
+
 def need_words(need: Need, lang: Lang) -> str:
     return NEED_WORDS[lang].get(need, need.value.replace("_", " "))
+
+
+def of(name: str) -> str:
+    """French "de X", elided before a vowel or a mute h: "d'Assistant familial", "de MECS"."""
+    return f"d'{name}" if name[:1].lower() in "aàâeéèêëiîïoôuùûyh" else f"de {name}"
+
+
+def years(age: int) -> str:
+    """An age in French: "1 an", "5 ans", "moins d'un an"."""
+    return "moins d'un an" if age <= 0 else plural(age, "an", "ans")
+
+
+def separator(lang: Lang) -> str:
+    """Between clauses: " ; " in French (a space before it), "; " in English."""
+    return " ; " if lang == "fr" else "; "
 
 
 def plural(n: int, one: str, many: str) -> str:
@@ -134,15 +157,16 @@ def rule_reason(rule: str, child: Child, structure: Structure, unit: Unit, trave
     fr = lang == "fr"
     j = child.judge
     if rule == "age_range":
-        return (f"à {age} ans, {child.id} est hors de la tranche {unit.age_min}-{unit.age_max} ans de l'unité"
+        return (f"à {years(age)}, {child.id} est hors de la tranche {unit.age_min}-{unit.age_max} ans de l'unité"
                 if fr else f"at {age}, {child.id} is outside the unit's {unit.age_min}-{unit.age_max} age range")
     if rule == "unit_sex":
         return (f"l'unité n'accueille que des {'filles' if unit.sex is UnitSex.GIRLS else 'garçons'}" if fr
                 else f"the unit takes {'girls' if unit.sex is UnitSex.GIRLS else 'boys'} only")
     if rule == "needs_met":
         missing = sorted(child.needs - structure.capabilities)
-        said = join([need_words(n, lang) for n in missing], lang)
-        return f"la structure n'offre pas {said}" if fr else f"the structure does not provide {said}"
+        if fr:
+            return "la structure " + join([MISSING_NEED_WORDS[n] for n in missing], lang)
+        return f"the structure does not provide {join([need_words(n, lang) for n in missing], lang)}"
     if rule == "young_adult_units":
         if age >= 18:
             return (f"à {age} ans, il faut une unité pour jeunes majeurs (18-21 ans)" if fr
@@ -152,6 +176,9 @@ def rule_reason(rule: str, child: Child, structure: Structure, unit: Unit, trave
     if rule == "mother_child_units":
         return ("les places mère-enfant sont réservées à une jeune femme enceinte ou mère d'un enfant de moins de 3 ans"
                 if fr else "mother-child places are only for a pregnant young woman or a mother of a child under 3")
+    if rule == "hotel_age":
+        return (f"un hôtel n'accueille que des jeunes de 16 à 21 ans, et {child.id} a {years(age)}" if fr
+                else f"a hotel only takes young people aged 16 to 21, and {child.id} is {age}")
     if rule == "secret_places":
         return ("place secrète réservée aux enfants sous protection" if fr
                 else "a secret place, reserved for children under protection")
@@ -169,7 +196,7 @@ def rule_reason(rule: str, child: Child, structure: Structure, unit: Unit, trave
                 f"{minutes(limit, lang)} fixé par le juge" if fr else
                 f"{minutes(travel_minutes, lang)} from the family home, over the judge's maximum of {minutes(limit, lang)}")
     if rule == "free_place":
-        return (f"complète ({unit.occupied} places prises sur {unit.capacity})" if fr
+        return (f"complète ({plural(unit.occupied, 'place prise', 'places prises')} sur {unit.capacity})" if fr
                 else f"full ({unit.occupied} of {unit.capacity} places taken)")
     return rule.replace("_", " ")
 

@@ -136,15 +136,16 @@ def test_system_ordering_adds_capacity_prices_and_explains_the_difference():
     own = propose(sys, ["C-1"], travel, W, unit_prices=prices)
     assert own[0].placements[0].unit_id == "U-near" and own[0].system_rank == 3
     assert "Ranked lower system-wide (#1 on its own, #3 system-wide)" in own[0].explanation
-    assert "the place in the 4-11 unit U-near at mecs S-near (S-near) is worth about 100 min of travel" in own[0].explanation
+    assert "taking the place in the 4-11 unit U-near at mecs S-near (S-near) would add about 100 min in all to " \
+        "the trips of the other children waiting" in own[0].explanation
     assert "min-equivalent" not in own[0].explanation
     by_system = propose(sys, ["C-1"], travel, W, unit_prices=prices, order="system")
     assert [p.placements[0].unit_id for p in by_system] == ["U-mid", "U-far", "U-near"]
     assert by_system[0].explanation.startswith("Ranked higher system-wide (#2 on its own, #1 system-wide)")
     # the extra travel for this child, and what the place it leaves free is worth to whom
     assert "for C-1 it means 15 min more travel than mecs S-near (S-near), first on its own" in by_system[0].explanation
-    assert "it leaves free a place in the 4-11 unit U-near at mecs S-near (S-near), worth about 100 min of travel " \
-        "to the 0 other children waiting" in by_system[0].explanation
+    assert "it leaves free a place in the 4-11 unit U-near at mecs S-near (S-near), which would spare the other " \
+        "children waiting about 100 min of travel in all; 0 other children waiting" in by_system[0].explanation
     assert propose(sys, ["C-1"], travel, W)[0].explanation is None
 
 
@@ -328,8 +329,8 @@ def test_index_with_changes_equals_the_index_built_from_scratch(unplace):
 
 
 def placed_fratrie():
-    """C-a is placed in S-far (a 4-11 unit with no room left); her brother C-b waits. S-both has
-    room for both and is much nearer home."""
+    """C-a is placed in S-far (a 4-11 unit with one free place, 120 min away); her brother C-b
+    waits. S-both has room for both and is much nearer home: moving her is better than staying."""
     from datetime import date
 
     from matcher import CurrentPlacement
@@ -341,7 +342,7 @@ def placed_fratrie():
     structures = [structure("S-both", name="MECS Both"), structure("S-far", location=SAINT_DENIS, name="MECS Far")]
     units = [unit("U-both", "S-both", (4, 11), capacity=3), unit("U-far", "S-far", (4, 11), capacity=2, occupied=1)]
     sys = system(kids, structures, units, [SiblingGroup("F-1", ("C-a", "C-b"))])
-    return sys, matrix(sys, {("H-F", "S-both"): 10, ("H-F", "S-far"): 60})
+    return sys, matrix(sys, {("H-F", "S-both"): 10, ("H-F", "S-far"): 120})
 
 
 def test_a_placed_sibling_is_not_moved_unless_asked_and_then_the_move_is_named():
@@ -577,3 +578,161 @@ def test_a_fratries_drafts_rank_exactly_as_its_proposals():
                     (p.structure_id, p.own_score, p.capacity_price, p.siblings_together, p.system_score)
             compared += len(made)
     assert compared > 100
+
+
+# --- user audit of the officers' service: moves, split fratries, prices and French words ---------
+
+
+def living_sibling(free_at_home: int = 1, b_needs=(), home_minutes: float = 15):
+    """C-a (a boy of 8) lives in U-home (S-home, Assistant familial, ``free_at_home`` free places);
+    his sister C-b (9) waits. S-mid takes both, a little farther; S-b takes her alone."""
+    from datetime import date
+
+    from matcher import CurrentPlacement
+
+    home = Home("H-F", PARIS_18)
+    kids = [child("C-a", 8, home=home, sibling_group_id="F-1", current=CurrentPlacement("U-home", date(2025, 3, 1))),
+            child("C-b", 9, Sex.FEMALE, home=home, sibling_group_id="F-1", needs=b_needs)]
+    structures = [structure("S-home", StructureType.ASSISTANT_FAMILIAL, name="Assistant familial S-home"),
+                  structure("S-mid", name="MECS Mid", capabilities=b_needs), structure("S-b", name="MECS B",
+                                                                                        capabilities=b_needs)]
+    units = [unit("U-home", "S-home", (4, 11), capacity=1 + free_at_home, occupied=1),
+             unit("U-mid", "S-mid", (4, 11), capacity=4), unit("U-b", "S-b", (4, 11), capacity=1)]
+    sys = system(kids, structures, units, [SiblingGroup("F-1", ("C-a", "C-b"))])
+    return sys, matrix(sys, {("H-F", "S-home"): home_minutes, ("H-F", "S-mid"): 25, ("H-F", "S-b"): 12})
+
+
+@pytest.mark.parametrize("allow_moves", [False, True])
+def test_with_moves_allowed_a_placed_sibling_may_still_stay_and_pays_no_capacity_price(allow_moves):
+    """Audit 1: ``allow_moves`` allows a move, it does not force one. C-a's unit has one free
+    place, for his sister: the best proposal keeps both there, C-a staying (no move, no capacity
+    price for his own seat); S-mid (both moved) comes after."""
+    sys, travel = living_sibling()
+    prices = {"U-home": 40.0, "U-mid": 5.0, "U-b": 5.0}
+    props = propose(sys, ["C-a", "C-b"], travel, W, k=10, unit_prices=prices, allow_moves=allow_moves)
+    first = props[0]
+    assert first.siblings_together and first.structure_id == "S-home"
+    assert {p.child_id: (p.unit_id, p.moved_from) for p in first.placements} == \
+        {"C-a": ("U-home", None), "C-b": ("U-home", None)}
+    assert first.moves == ()
+    stayer = next(p for p in first.placements if p.child_id == "C-a")
+    assert stayer.unit_price == 0.0 and first.capacity_price == 40.0  # only C-b takes a place
+    assert all(p.unit_price == 0.0 for prop in props for p in prop.placements if p.child_id == "C-a"
+               and p.moved_from is None)
+    moved = [p for p in props if any(pl.moved_from for pl in p.placements)]
+    assert bool(moved) == allow_moves
+    if allow_moves:
+        assert any(p.structure_id == "S-mid" and p.siblings_together for p in moved)
+    answer = why_not(sys, ["C-a", "C-b"], "S-home", travel, W, allow_moves=allow_moves)
+    assert answer.verdict == "best"
+
+
+def test_with_moves_allowed_a_move_is_proposed_first_only_when_it_is_better():
+    """Audit 1: the same fratrie with the home 150 min away: moving both to S-mid is better."""
+    sys, travel = living_sibling(home_minutes=150)
+    first = propose(sys, ["C-a", "C-b"], travel, W, allow_moves=True)[0]
+    assert first.structure_id == "S-mid" and first.placements[0].moved_from == "U-home"
+    stay = propose(sys, ["C-a", "C-b"], travel, W, allow_moves=False)[0]
+    assert stay.structure_id == "S-home" and stay.placements[0].moved_from is None
+
+
+def test_a_split_fratrie_is_headed_where_the_children_are_newly_placed_and_says_why_in_words():
+    """Audit 7: C-a lives in a full foster home; his sister goes elsewhere. The proposal is headed
+    by her new structure, not his home; the explanation compares with the first on its own
+    score; the split reason says he stays because moves are not allowed, and where moving him
+    would keep them together."""
+    sys, travel = living_sibling(free_at_home=0)
+    prices = {"U-b": 300.0}
+    props = propose(sys, ["C-a", "C-b"], travel, W, k=5, unit_prices=prices, lang="fr")
+    assert [p.structure_id for p in props] == ["S-b", "S-mid"]
+    assert all(p.siblings_together is False for p in props)
+    assert props[0].split_reason == (
+        "Son frère C-a vit à Assistant familial S-home (S-home) et y reste, les déplacements n'étant pas "
+        "autorisés ; cette structure ne peut pas accueillir aussi C-b. Autoriser les déplacements (allow_moves) "
+        "permettrait de le déplacer pour réunir la fratrie, par exemple à MECS Mid (S-mid).")
+    by_system = propose(sys, ["C-a", "C-b"], travel, W, k=5, unit_prices=prices, order="system", lang="en")
+    assert by_system[0].structure_id == "S-mid"
+    assert "13 min more travel than MECS B (S-b), first on its own" in by_system[0].explanation
+    assert "Assistant familial S-home" not in by_system[0].explanation
+    assert by_system[0].split_reason.startswith("The brother C-a lives at Assistant familial S-home (S-home) and "
+                                                "stays there, as moves are not allowed")
+    # with moves allowed, the fratrie is kept together: no split reason to give first
+    moved = propose(sys, ["C-a", "C-b"], travel, W, allow_moves=True)
+    assert moved[0].siblings_together and moved[0].structure_id == "S-mid"
+
+
+def test_the_capacity_price_is_not_said_as_travel_time():
+    """Audit 13: the capacity price is not minutes of travel: below what a longer trip can cost it
+    is said as the minutes added to the other children's trips, above it as a child who would
+    likely be left without a place."""
+    sys, travel = three_structures()
+    low = propose(sys, ["C-1"], travel, W, unit_prices={"U-near": 100.4})[0].explanation
+    assert "taking the place in the 4-11 unit U-near at mecs S-near (S-near) would add about 100 min in all " \
+        "to the trips of the other children waiting" in low
+    assert "without a place" not in low and "worth" not in low
+    high = propose(sys, ["C-1"], travel, W, unit_prices={"U-near": 2016.0}, lang="fr")[0].explanation
+    assert "prendre la place de l'unité 4-11 ans U-near à mecs S-near (S-near) laisserait probablement un " \
+        "autre enfant en attente sans place" in high
+    assert "2016" not in high and "de trajet pour" not in high
+    freed = propose(sys, ["C-1"], travel, W, unit_prices={"U-near": 2016.0}, order="system")[0].explanation
+    assert "it leaves free a place in the 4-11 unit U-near at mecs S-near (S-near), which would likely give a " \
+        "place to another child waiting who would otherwise have none" in freed
+
+
+def test_why_not_where_a_sibling_already_lives_names_him_and_says_what_it_means_for_the_others():
+    """Audit 14 (and 1): a sibling who lives in the structure asked about is named; with room for
+    his sister it is the best option, moves allowed or not; else it says who it excludes and why."""
+    sys, travel = living_sibling()
+    for allow_moves in (False, True):
+        answer = why_not(sys, ["C-b", "C-a"], "S-home", travel, W, allow_moves=allow_moves)
+        assert answer.verdict == "best"
+        assert answer.sentence == ("The brother C-a (unit U-home) already lives at Assistant familial S-home (S-home), "
+                                   "and it has room for C-b: it is the best option.")
+    full = why_not(*living_sibling(free_at_home=0)[:1], ["C-a", "C-b"], "S-home", living_sibling()[1], W, lang="fr")
+    assert full.verdict == "full" and full.sentence.startswith(
+        "Son frère C-a (unité U-home) vit déjà à Assistant familial S-home (S-home), mais la structure n'a pas de "
+        "place libre pour C-b : toutes les unités qui l'accueilleraient sont complètes")
+    from matcher import Need
+
+    sys, travel = living_sibling(b_needs=(Need.PSYCHIC_CARE,))
+    excluded = why_not(sys, ["C-a", "C-b"], "S-home", travel, W, lang="fr")
+    assert excluded.verdict == "excluded"
+    assert excluded.sentence == ("Son frère C-a (unité U-home) vit déjà à Assistant familial S-home (S-home), mais "
+                                 "la structure est exclue pour C-b : unité U-home : la structure n'offre pas de soins "
+                                 "psychiques.")
+
+
+def test_french_words_of_rules_moves_and_checks():
+    """Audit 12: natural French for missing needs, "1 an", elision before a vowel, a space before
+    " ; ", and each check's reason in French (the machine field ``rule`` unchanged)."""
+    from datetime import date
+
+    from matcher import CurrentPlacement, Need
+
+    baby = child("C-1", 1, needs=(Need.DISABILITY, Need.PROTECTION))
+    sys = system([baby], [structure("S-1", name="Accueil S-1")], [unit("U-1", "S-1", (4, 11), capacity=1, occupied=1)])
+    travel = matrix(sys, {("H-1", "S-1"): 10})
+    answer = why_not(sys, ["C-1"], "S-1", travel, W, lang="fr")
+    assert answer.sentence == (
+        "Accueil S-1 (S-1) est exclue pour C-1 : unité U-1 : à 1 an, C-1 est hors de la tranche 4-11 ans de "
+        "l'unité ; la structure ne prend pas en charge le handicap et n'offre pas de place secrète de protection.")
+    reasons = {e.rule: e.reason for e in answer.checks[0].exclusions}
+    assert reasons["age_range"] == "à 1 an, C-1 est hors de la tranche 4-11 ans de l'unité"
+    assert reasons["free_place"] == "complète (1 place prise sur 1)"
+    english = why_not(sys, ["C-1"], "S-1", travel, W, lang="en").checks[0].exclusions
+    assert [e.rule for e in english] == list(reasons)
+    assert "n'offre pas un" not in answer.sentence
+    kids = [child("C-a", 6, Sex.FEMALE, sibling_group_id="F-1", current=CurrentPlacement("U-af", date(2026, 1, 5))),
+            child("C-b", 9, sibling_group_id="F-1"), child("C-c", 7), child("C-d", 8)]
+    fsys = system(kids, [structure("S-af", StructureType.ASSISTANT_FAMILIAL, name="Assistant familial AF-1"),
+                         structure("S-both", name="MECS Both")],
+                  [unit("U-af", "S-af", (4, 11), capacity=1, occupied=1), unit("U-both", "S-both", (4, 11), capacity=1,
+                                                                                 occupied=0)],
+                  [SiblingGroup("F-1", ("C-a", "C-b"))])
+    ftravel = matrix(fsys, {("H-1", "S-af"): 90, ("H-1", "S-both"): 10})
+    full = why_not(fsys, ["C-c", "C-d"], "S-both", ftravel, W, lang="fr", held={"U-both": 1})
+    assert "toutes les unités qui les accueilleraient sont complètes" in full.sentence
+    moves = [m for p in propose(fsys, ["C-a", "C-b"], ftravel, W, k=10, allow_moves=True, lang="fr") for m in p.moves]
+    assert moves and all("d'Assistant familial AF-1" in m for m in moves if "AF-1" in m)
+    assert "Déplace sa sœur C-a d'Assistant familial AF-1 (S-af) (unité U-af) vers MECS Both (S-both) (unité U-both)." \
+        in moves
