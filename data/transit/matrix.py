@@ -38,7 +38,8 @@ from matcher.model import Place, Structure
 from matcher.travel import TravelMatrix
 
 CACHE_ENV = "PLACEMENT_CACHE_DIR"
-MATRIX_FORMAT = "travel-matrix-v1"
+MATRIX_FORMAT = "travel-matrix-v2"
+"""v2: points outside mainland France are NaN and no pair is a walk beyond 5 km (issue 13)."""
 Home = Place
 """Any origin of the matrix (family home, school, visit site, service place)."""
 

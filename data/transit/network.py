@@ -17,7 +17,9 @@ ready to board) and an *arrival* node (you just got off), and for every line cal
 
 A journey is access (walk, or a feeder bus beyond walking distance) to the departure node of one
 of the k nearest stops, the shortest path to the arrival node of one of the k nearest stops of
-the destination, and egress. Province stations are arrival points reached from Île-de-France
+the destination, and egress; walking all the way only below 5 km. Only points in mainland
+metropolitan France are served (:func:`served`): at sea, abroad, in Corsica or overseas a point
+is unreachable (NaN). Province stations are arrival points reached from Île-de-France
 gateway stations by TER/TGV (rail minutes precomputed by the build step). The figure is the
 average over a weekday 09:00-18:00 window: see docs/TRAVEL_TIMES.md.
 """
@@ -47,12 +49,17 @@ _TO_L93 = Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
 _EPS = 1e-4
 """A zero-cost edge is stored as this many minutes (csgraph drops explicit zeros)."""
 ROAD_MAX_KM = 1000.0
-"""Beyond this straight-line distance (overseas), no road fallback: unreachable (NaN)."""
+"""A point farther than this from :data:`SERVICE_AREA_CENTRE` is called overseas (or 0,0) in the
+reason given for it; the test of what the network serves is :func:`served`."""
 SERVICE_AREA_CENTRE = (46.6, 2.5)
-"""Centre of mainland France (lat, lon): a point more than :data:`ROAD_MAX_KM` from it (overseas,
-0,0, latitude and longitude swapped) is outside the network and unreachable from anywhere."""
+"""Centre of mainland France (lat, lon)."""
+CORSICA_DEPARTEMENTS = ("2A", "2B")
+"""Corsica: no ferry or plane is modelled, so no journey reaches it."""
 DIRECT_FEEDER_MAX_M = 5000.0
 """A direct feeder (bus) from origin to destination is considered only below this distance."""
+DIRECT_WALK_MAX_M = 5000.0
+"""Walking all the way is considered only below this distance (about 80 minutes on foot);
+beyond it a walk is never an answer: the network, the road fallback or unreachable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,37 @@ class Journey:
         return bool(np.isfinite(self.minutes))
 
 
+@lru_cache(maxsize=1)
+def _land() -> tuple[object, object]:
+    """(mainland, Corsica) as prepared shapely geometries (lon/lat degrees): the metropolitan
+    départements of data/reference/geography/, each widened by the tolerance that
+    :func:`data.geography.locate` gives a simplified coastline or border
+    (``NEAREST_DEPARTEMENT_MAX_DEGREES``): a point it places in a mainland département is served."""
+    import shapely
+
+    from data.geography import NEAREST_DEPARTEMENT_MAX_DEGREES, departements
+
+    deps = departements()
+    corsica = deps.code.isin(CORSICA_DEPARTEMENTS).to_numpy()
+    areas = []
+    for part in (~corsica, corsica):
+        area = shapely.union_all(deps.geometry.to_numpy()[part]).buffer(NEAREST_DEPARTEMENT_MAX_DEGREES)
+        shapely.prepare(area)
+        areas.append(area)
+    return areas[0], areas[1]
+
+
+def served(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Whether each point lies in the area the network serves: mainland metropolitan France
+    (the départements, Corsica excepted, within about 10 km for simplified coastlines and
+    borders). Vectorised: a few milliseconds for thousands of points."""
+    import shapely
+
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    return np.asarray(shapely.contains_xy(_land()[0], lon, lat), dtype=bool).reshape(lat.shape)
+
+
 def km_from_service_area(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Great-circle kilometres from :data:`SERVICE_AREA_CENTRE` (the Lambert-93 projection is
     meaningless far from France, so this check does not use it)."""
@@ -88,8 +126,29 @@ def km_from_service_area(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 def outside_service_area(lat: float, lon: float) -> bool:
-    """True for a point the network cannot reach at all (see :data:`SERVICE_AREA_CENTRE`)."""
-    return bool(km_from_service_area(np.array([lat]), np.array([lon]))[0] > ROAD_MAX_KM)
+    """True for a point the network cannot reach at all (see :func:`served`)."""
+    return not bool(served(np.array([lat]), np.array([lon]))[0])
+
+
+UNSERVED_REASONS = ("swapped", "overseas", "corsica", "outside")
+"""Why a point is not served: latitude and longitude swapped (the point swapped back is served);
+more than :data:`ROAD_MAX_KM` from mainland France (overseas, 0,0); in Corsica (no ferry or plane
+modelled); elsewhere outside mainland France (at sea, or abroad beyond the border)."""
+
+
+def unserved_reason(lat: float, lon: float) -> str | None:
+    """None for a served point, else one of :data:`UNSERVED_REASONS`."""
+    import shapely
+
+    if not outside_service_area(lat, lon):
+        return None
+    if abs(lon) <= 90 and not outside_service_area(lon, lat):
+        return "swapped"
+    if float(km_from_service_area(np.array([lat]), np.array([lon]))[0]) > ROAD_MAX_KM:
+        return "overseas"
+    if bool(shapely.contains_xy(_land()[1], lon, lat)):
+        return "corsica"
+    return "outside"
 
 
 def to_l93(lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -254,8 +313,7 @@ class TransitNetwork:
 
     def _road(self, d_m: np.ndarray) -> np.ndarray:
         p = self.params
-        road = p.road_fixed_min + d_m * p.detour_factor / (p.road_kmh * 1000.0 / 60.0)
-        return np.where(d_m <= ROAD_MAX_KM * 1000.0, road, np.nan)
+        return p.road_fixed_min + d_m * p.detour_factor / (p.road_kmh * 1000.0 / 60.0)
 
     def minutes_matrix(
         self,
@@ -267,8 +325,9 @@ class TransitNetwork:
         """Door-to-door minutes (float32, NaN = unreachable), origins (n, 2) x destinations (m, 2) lat/lon.
 
         min over access stop i and egress point j of access + stop-to-point + egress, computed as
-        min-plus products in chunks of origins; direct walking (or a direct bus below 5 km) when
-        shorter; road when no station is within reach of either end.
+        min-plus products in chunks of origins; direct walking or a direct bus (below 5 km) when
+        shorter; road when the data gives no public-transport path. A point outside the served
+        area (:func:`served`: at sea, abroad, in Corsica, overseas) is unreachable: NaN.
         """
         origins = _as_points(origins, "origins")
         destinations = _as_points(destinations, "destinations")
@@ -276,8 +335,8 @@ class TransitNetwork:
         dx, dy = to_l93(destinations[:, 0], destinations[:, 1])
         a_idx, a_min, _ = self._access(ox, oy)
         e_idx, e_min, _ = self._access(dx, dy)
-        o_out = km_from_service_area(origins[:, 0], origins[:, 1]) > ROAD_MAX_KM
-        d_out = km_from_service_area(destinations[:, 0], destinations[:, 1]) > ROAD_MAX_KM
+        o_out = ~served(origins[:, 0], origins[:, 1])
+        d_out = ~served(destinations[:, 0], destinations[:, 1])
         n_o, m = len(origins), len(destinations)
         out = np.empty((n_o, m), dtype=np.float32)
         k = a_idx.shape[1]
@@ -293,7 +352,7 @@ class TransitNetwork:
             for kk in range(e_idx.shape[1]):
                 np.minimum(t, best[:, e_idx[:, kk]] + e_min[None, :, kk], out=t)
             d = np.hypot(ox[start:stop, None] - dx[None, :], oy[start:stop, None] - dy[None, :])
-            direct = self._walk(d)
+            direct = np.where(d <= DIRECT_WALK_MAX_M, self._walk(d), np.inf)
             bus = np.where(d <= DIRECT_FEEDER_MAX_M, self._feeder(d, np.zeros_like(d, bool)), np.inf)
             np.minimum(t, np.minimum(direct, bus).astype(np.float32), out=t)
             t = np.where(np.isfinite(t), t, self._road(d)).astype(np.float32)
@@ -316,7 +375,7 @@ class TransitNetwork:
         dist = float(np.hypot(ox - dx, oy - dy)[0])
         if not np.isfinite(total):
             return Journey(float("nan"), [])
-        if abs(total - float(self._walk(dist))) < 1e-3:
+        if dist <= DIRECT_WALK_MAX_M and abs(total - float(self._walk(dist))) < 1e-3:
             return Journey(total, [Leg("walk", total, None, "origin", "destination")])
         a_idx, a_min, a_walk = self._access(ox, oy)
         e_idx, e_min, e_walk = self._access(dx, dy)
