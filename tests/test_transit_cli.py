@@ -15,10 +15,19 @@ LA_DEFENSE = "48.8935,2.2400"
 
 
 def test_travel_time_prints_minutes_and_legs():
-    result = runner.invoke(app, ["travel-time", "--from", CHATELET, "--to", LA_DEFENSE])
+    result = runner.invoke(app, ["travel-time", "--from", CHATELET, "--to", LA_DEFENSE, "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert "min door to door" in result.output
     assert "ride RER A" in result.output and "wait for RER A" in result.output and "walk origin" in result.output
+
+
+def test_travel_time_speaks_french_by_default():
+    result = runner.invoke(app, ["travel-time", "--from", CHATELET, "--to", LA_DEFENSE])
+    assert result.exit_code == 0, result.output
+    assert "min porte à porte" in result.output
+    assert "RER A Châtelet" in result.output and "attente de RER A" in result.output and "à pied départ" in result.output
+    refused = runner.invoke(app, ["travel-time", "--from", CHATELET, "--to", LA_DEFENSE, "--lang", "de"])
+    assert refused.exit_code == 2 and "--lang must be fr or en" in refused.output
 
 
 def test_travel_time_json():

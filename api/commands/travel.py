@@ -32,22 +32,62 @@ def parse_point(text: str, option: str) -> tuple[float, float]:
     return lat, lon
 
 
-def _swapped_notes(points) -> list[str]:
-    """For each point outside the network's area whose swapped coordinates fall inside it: a
-    sentence saying so (latitude and longitude were probably given the wrong way round)."""
-    from data.transit.network import ROAD_MAX_KM, outside_service_area
+_REASONS = {
+    "en": {
+        "swapped": "{opt} {lat},{lon} looks swapped: latitude first, then longitude (did you mean {lon},{lat}?)",
+        "overseas": "{opt} {lat},{lon} is more than {km} km from mainland France: no journey by public transport or road",
+        "corsica": "{opt} {lat},{lon} is in Corsica: no ferry or plane link is modelled",
+        "outside": "{opt} {lat},{lon} is outside mainland metropolitan France (at sea or abroad): the network does not serve it",
+    },
+    "fr": {
+        "swapped": "{opt} {lat},{lon} semble inversé : la latitude d'abord, puis la longitude ({lon},{lat} ?)",
+        "overseas": "{opt} {lat},{lon} est à plus de {km} km de la France métropolitaine : aucun trajet en transports en commun ni par la route",
+        "corsica": "{opt} {lat},{lon} est en Corse : pas de liaison modélisée (ni ferry ni avion)",
+        "outside": "{opt} {lat},{lon} est hors de France métropolitaine continentale (au large ou à l'étranger) : le réseau ne le dessert pas",
+    },
+}
+"""Why a point is not served (data.transit.network.UNSERVED_REASONS), in each language."""
 
-    notes = []
+_WORDS = {
+    "en": {
+        "unreachable": "unreachable by public transport or road",
+        "minutes": "{m:.0f} min door to door (weekday 09:00-18:00 average)",
+        "walk": "walk {a} -> {b}", "wait": "wait for {line} at {a}", "ride": "ride {line} {a} -> {b}",
+        "transfer": "transfer {a} -> {b}", "other": "{kind} ({line}) {a} -> {b}",
+    },
+    "fr": {
+        "unreachable": "inaccessible en transports en commun comme par la route",
+        "minutes": "{m:.0f} min porte à porte (moyenne en semaine, 9 h-18 h)",
+        "walk": "à pied {a} -> {b}", "wait": "attente de {line} à {a}", "ride": "{line} {a} -> {b}",
+        "transfer": "correspondance {a} -> {b}", "other": "{kind} ({line}) {a} -> {b}",
+        "origin": "départ", "destination": "arrivée", "feeder": "rabattement", "road": "route",
+        "bus (assumed)": "bus (supposé)", "local bus or taxi (assumed)": "bus local ou taxi (supposé)",
+        "road (assumed)": "route (supposée)",
+        "TER/TGV (incl. boarding buffers)": "TER/TGV (marges d'embarquement comprises)",
+    },
+}
+"""The human answer in each language (the JSON's machine fields are English either way)."""
+
+
+def _unserved(points) -> list[tuple[str, str, float, float]]:
+    """(option, reason, lat, lon) for each point the network does not serve."""
+    from data.transit.network import unserved_reason
+
+    out = []
     for (lat, lon), option in points:
-        if not outside_service_area(lat, lon):
-            continue
-        if abs(lon) <= 90 and not outside_service_area(lon, lat):
-            notes.append(f"{option} {lat},{lon} looks swapped: latitude first, then longitude "
-                         f"(did you mean {lon},{lat}?)")
-        else:
-            notes.append(f"{option} {lat},{lon} is more than {ROAD_MAX_KM:,.0f} km from mainland France: "
-                         "no journey by public transport or road")
-    return notes
+        reason = unserved_reason(lat, lon)
+        if reason is not None:
+            out.append((option, reason, lat, lon))
+    return out
+
+
+def _reason_notes(unserved, lang: str) -> list[str]:
+    """A sentence per point not served, saying why (swapped coordinates, overseas, Corsica, at
+    sea or abroad)."""
+    from data.transit.network import ROAD_MAX_KM
+
+    km = f"{ROAD_MAX_KM:,.0f}" if lang == "en" else f"{ROAD_MAX_KM:,.0f}".replace(",", "\u202f")
+    return [_REASONS[lang][reason].format(opt=opt, lat=lat, lon=lon, km=km) for opt, reason, lat, lon in unserved]
 
 
 def _fail(err: Exception) -> None:
@@ -63,8 +103,16 @@ def register(app: typer.Typer) -> None:
         origin: Annotated[str, typer.Option("--from", help="Origin as LAT,LON (WGS84), e.g. 48.8617,2.3470.")],
         destination: Annotated[str, typer.Option("--to", help="Destination as LAT,LON (WGS84).")],
         as_json: Annotated[bool, typer.Option("--json", help="Print the journey as JSON.")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="Language of the answer: fr (default) or en; "
+                                          "the JSON's machine fields are English either way.")] = "fr",
     ) -> None:
-        """Door-to-door public-transport minutes between two points, with the legs (walk, wait, ride, transfer)."""
+        """Door-to-door public-transport minutes between two points, with the legs (walk, wait, ride, transfer).
+
+        A point outside mainland metropolitan France (at sea, abroad, in Corsica, overseas) is
+        unreachable, and the answer says why."""
+        if lang not in ("fr", "en"):
+            typer.echo(f"error: --lang must be fr or en, not {lang[:16]!r}", err=True)
+            raise typer.Exit(code=2)
         a = parse_point(origin, "--from")
         b = parse_point(destination, "--to")
         from data.transit import TransitNetwork
@@ -77,27 +125,27 @@ def register(app: typer.Typer) -> None:
             {"kind": leg.kind, "line": leg.line, "from": leg.from_name, "to": leg.to_name, "minutes": round(leg.minutes, 1)}
             for leg in journey.legs
         ]
+        unserved = _unserved(((a, "--from"), (b, "--to"))) if not journey.reachable else []
         if as_json:
             minutes = round(journey.minutes, 1) if journey.reachable else None
             payload = {"from": list(a), "to": list(b), "minutes": minutes, "reachable": journey.reachable, "legs": legs}
             if not journey.reachable:
-                payload["notes"] = _swapped_notes(((a, "--from"), (b, "--to")))
+                payload["unserved"] = [{"point": opt, "reason": reason} for opt, reason, _, _ in unserved]
+                payload["notes"] = _reason_notes(unserved, lang)
             typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
+        w = _WORDS[lang]
         if not journey.reachable:
-            typer.echo("unreachable by public transport or road")
-            for note in _swapped_notes(((a, "--from"), (b, "--to"))):
+            typer.echo(w["unreachable"])
+            for note in _reason_notes(unserved, lang):
                 typer.echo(note)
             return
-        typer.echo(f"{journey.minutes:.0f} min door to door (weekday 09:00-18:00 average)")
+        typer.echo(w["minutes"].format(m=journey.minutes))
         for leg in legs:
-            what = {
-                "walk": f"walk {leg['from']} -> {leg['to']}",
-                "wait": f"wait for {leg['line']} at {leg['from']}",
-                "ride": f"ride {leg['line']} {leg['from']} -> {leg['to']}",
-                "transfer": f"transfer {leg['from']} -> {leg['to']}",
-            }.get(leg["kind"], f"{leg['kind']} ({leg['line']}) {leg['from']} -> {leg['to']}")
-            typer.echo(f"  {leg['minutes']:6.1f} min  {what}")
+            names = {k: w.get(str(leg[k]), leg[k]) for k in ("from", "to", "line", "kind")}
+            what = w.get(leg["kind"], w["other"]) if leg["kind"] in ("walk", "wait", "ride", "transfer") else w["other"]
+            text = what.format(a=names["from"], b=names["to"], line=names["line"], kind=names["kind"])
+            typer.echo(f"  {leg['minutes']:6.1f} min  {text}")
 
     @app.command("isochrone")
     def isochrone(
