@@ -747,7 +747,7 @@ def _price_words(place: str, price: float, weights: Weights, taken: bool, lang: 
                 "other children waiting")
     if beyond_travel:
         return (f"elle laisse libre une place de {place}, qui permettrait probablement de placer un autre enfant en "
-                "attente resté sinon sans place" if fr else
+                "attente qui resterait sinon sans place" if fr else
                 f"it leaves free a place in {place}, which would likely give a place to another child waiting who "
                 "would otherwise have none")
     return (f"elle laisse libre une place de {place}, qui épargnerait environ {minutes(price, lang)} de trajet au "
