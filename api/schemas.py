@@ -24,6 +24,12 @@ def _utc(value: Any) -> Any:
     return value
 
 
+def iso_utc(value: datetime, timespec: str = "auto") -> str:
+    """ISO 8601 with its offset, a naive time read as UTC: ``2026-12-02T18:11:45+00:00`` (every
+    time the API and the command line print)."""
+    return _utc(value).isoformat(timespec=timespec)
+
+
 Timestamp = Annotated[datetime, AfterValidator(_utc), PlainSerializer(lambda d: d.isoformat(), return_type=str)]
 """An ISO 8601 timestamp with its offset (``2026-11-23T09:00:00+00:00``)."""
 

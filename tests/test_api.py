@@ -594,6 +594,38 @@ def test_serve_loads_a_dataset_into_the_store_and_builds_the_app(tmp_path, monke
     assert "No account yet" in result.output and "placement users add admin --role administrator" in result.output
 
 
+def test_serve_data_never_replaces_officers_work_without_reset(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from typer.testing import CliRunner
+
+    from api.cli import app as cli
+    from data.db import Database
+    from data.db import repository as repo
+    from data.io import write_dataset
+    from tests.api_support import sample_system
+
+    monkeypatch.setenv("PLACEMENT_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    data = write_dataset(sample_system(), tmp_path / "data")
+    store = tmp_path / "serve.sqlite3"
+    url = f"sqlite:///{store}"
+    assert CliRunner().invoke(cli, ["serve", "--database-url", url, "--data", str(data)]).exit_code == 0  # no work yet
+    db = Database(url)
+    with db.write() as session:
+        repo.hold(session, unit_id="U-nev", child_ids=["C-1"], sibling_group_id=None, ttl=timedelta(hours=1),
+                  now=repo.utcnow())
+    refused = CliRunner().invoke(cli, ["serve", "--database-url", url, "--data", str(data)])
+    assert refused.exit_code == 2, refused.output
+    said = " ".join(refused.output.split())
+    assert str(store) in "".join(said.split()) and "--reset" in said and "1 reservation(s)" in said
+    assert db.officers_work() == {"reservations": 1, "placements": 0}  # untouched
+    replaced = CliRunner().invoke(cli, ["serve", "--database-url", url, "--data", str(data), "--reset"])
+    assert replaced.exit_code == 0, replaced.output
+    assert db.officers_work() == {"reservations": 0, "placements": 0}
+    db.dispose()
+
+
 @pytest.mark.parametrize(
     "case,message",
     [

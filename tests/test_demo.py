@@ -110,13 +110,14 @@ def test_every_fratrie_is_accounted_for_and_the_methods_are_compared(report):
     assert optimal["placed"] - greedy["placed"] == c["placed_by_optimal_only"]["children"] - c["placed_by_greedy_only"]["children"]
 
 
-def test_the_table_names_fratries_with_no_place_and_says_why(tmp_path):
+def test_the_table_names_fratries_with_no_place_and_says_why(tmp_path, report):
     result = runner.invoke(app, ["demo", "--scale", "0.2", "--seed", "3", "--time-limit", "5",
                                  "--database-url", f"sqlite:///{tmp_path / 'd.sqlite3'}"])
     assert result.exit_code == 0, result.output
     flat = " ".join(result.output.split())  # French by default: the planners' language
     assert "aucune place" in flat and "réunies, certains enfants sans place" in flat
-    assert "Les places sont moins nombreuses que les enfants en attente" in flat and "min-equivalent" not in flat
+    why = FEWER if report["dataset"]["free_places"] < report["dataset"]["waiting"] else NOT_FIT  # the same instance
+    assert why["fr"] in flat and "min-equivalent" not in flat
     assert "placed" not in flat and "Children waiting" not in flat
 
 
@@ -133,12 +134,41 @@ def test_the_table_speaks_english_when_asked_and_the_json_keeps_its_fields(repor
         render(DemoReport(**report), Console(file=out, width=200), lang)
         said[lang] = " ".join(out.getvalue().split())
     assert "no place at all" in said["en"] and "together, some children without a place" in said["en"]
-    assert "Places are fewer than the children waiting" in said["en"] and "aucune place" not in said["en"]
+    why = FEWER if report["dataset"]["free_places"] < report["dataset"]["waiting"] else NOT_FIT
+    assert why["en"] in said["en"] and "aucune place" not in said["en"]
     assert "écart à la borne" in said["fr"] and "gap to the bound" not in said["fr"]
     optimal = report["methods"]["optimal"]
     assert f"{100 * optimal['gap']:.1f}".replace(".", ",") + "\u00a0%" in said["fr"].replace(" %", "\u00a0%")
     assert set(optimal["siblings"]) >= {"kept_together", "none_placed"}  # machine fields, English keys
     assert runner.invoke(app, ["demo", "--lang", "de", "--json"]).exit_code == 2
+
+
+FEWER = {"fr": "Les places sont moins nombreuses que les enfants en attente",
+         "en": "Places are fewer than the children waiting"}
+NOT_FIT = {"fr": "Les places libres sont assez nombreuses, mais toutes ne conviennent pas",
+           "en": "Free places are enough in number, but not all of them fit the children waiting"}
+
+
+def test_the_table_says_why_children_have_no_place_only_with_what_is_true(report):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from api.commands.demo import DemoReport, render
+
+    waiting = report["dataset"]["waiting"]
+    assert any(m["unplaced"] for m in report["methods"].values())
+    all_placed = {k: {**m, "unplaced": 0} for k, m in report["methods"].items()}
+    cases = [(waiting - 1, report["methods"], FEWER), (waiting, report["methods"], NOT_FIT),
+             (5 * waiting, all_placed, None)]
+    for free, methods, expected in cases:
+        shown = DemoReport(**{**report, "methods": methods, "dataset": {**report["dataset"], "free_places": free}})
+        for lang in ("fr", "en"):
+            out = StringIO()
+            render(shown, Console(file=out, width=200), lang)
+            said = " ".join(out.getvalue().split())
+            for sentence in (FEWER, NOT_FIT):
+                assert (sentence[lang] in said) is (sentence is expected), (free, lang, sentence[lang])
 
 
 @pytest.mark.parametrize("method", ["greedy", "optimal"])

@@ -259,6 +259,8 @@ def test_reads_and_changes_are_in_the_audit_trail_and_the_chain_verifies(api: Ap
     by_user = _cli(api, "audit", "--user", "structure_manager")
     assert "\tread\tunit\tU-nev\t" in by_user.output
     assert _cli(api, "audit", "--since", "2999-01-01").output == ""
+    for line in _cli(api, "audit", "--limit", "3").output.splitlines():  # every time with its offset
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", line.split("\t")[1]), line
     verified = _cli(api, "audit", "verify")
     assert verified.exit_code == 0 and "Audit trail intact" in verified.output
 

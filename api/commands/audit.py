@@ -26,10 +26,11 @@ def register(app: typer.Typer) -> None:
         limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 1000,
         database_url: DatabaseUrl = None,
     ) -> None:
-        """List audit rows (oldest first), tab-separated: id, time (UTC), user, role, action,
+        """List audit rows (oldest first), tab-separated: id, time (ISO 8601, +00:00), user, role, action,
         subject type, subject id, from where."""
         if ctx.invoked_subcommand is not None:
             return
+        from api.schemas import iso_utc
         from data.db import audit
 
         db = _database(database_url)
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
         finally:
             db.dispose()
         for r in rows:
-            typer.echo(f"{r.id}\t{r.at.isoformat(timespec='seconds')}\t{r.actor}\t{r.role}\t{r.action}\t"
+            typer.echo(f"{r.id}\t{iso_utc(r.at, 'seconds')}\t{r.actor}\t{r.role}\t{r.action}\t"
                        f"{r.subject_type}\t{r.subject_id}\t{r.remote}")
 
     @trail.command("verify")

@@ -218,6 +218,11 @@ _WORDS: dict[str, dict[str, str]] = {
                "elle sert le plus (une urgence, un enfant de 0 à 3 ans, un enfant handicapé ou qui a besoin de soins "
                "psychiques, un enfant d'une fratrie, puis les trajets plus courts) et ne répartit une fratrie que "
                "lorsque la garder réunie laisserait d'autres enfants sans place (voir docs/SOLVER.md).",
+        "why_fit": "Les places libres sont assez nombreuses, mais toutes ne conviennent pas aux enfants en attente "
+                   "(âge, sexe, besoins, décisions du juge) : l'optimiseur donne chaque place là où elle sert le plus "
+                   "(une urgence, un enfant de 0 à 3 ans, un enfant handicapé ou qui a besoin de soins psychiques, "
+                   "un enfant d'une fratrie, puis les trajets plus courts) et ne répartit une fratrie que lorsque la "
+                   "garder réunie laisserait d'autres enfants sans place (voir docs/SOLVER.md).",
     },
     "en": {
         "title": "Children waiting for a place: greedy baseline vs optimiser",
@@ -243,6 +248,11 @@ _WORDS: dict[str, dict[str, str]] = {
                "(an urgent case, a 0-3, a child with a disability or needing psychological care, a child of a "
                "fratrie, then shorter trips), and splits a fratrie only when keeping it whole would leave other "
                "children without a place (see docs/SOLVER.md).",
+        "why_fit": "Free places are enough in number, but not all of them fit the children waiting (age, sex, needs, "
+                   "the judge's orders): the optimiser gives each place where it does most good (an urgent case, a "
+                   "0-3, a child with a disability or needing psychological care, a child of a fratrie, then "
+                   "shorter trips), and splits a fratrie only when keeping it whole would leave other children "
+                   "without a place (see docs/SOLVER.md).",
     },
 }
 """The demo's table and sentences in each language (machine fields stay in the JSON)."""
@@ -323,7 +333,21 @@ def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
             needs_said = ", ".join(f"{_need(k, lang)} ({n})" for k, n in c["by_need"].items() if k != "none") or w["no_need"]
             console.print(w["only"].format(n=c["children"], a=w[f"{a}_who"], b=w[f"{b}_who"], fr=c["in_fratries"],
                                            groups=c["fratries"], needs=needs_said))
-        console.print(w["why"])
+        why = _why(report)
+        if why is not None:
+            console.print(w[why])
+
+
+def _why(report: DemoReport) -> str | None:
+    """Which sentence says why children are left without a place, only when it is true: ``why``
+    when the free places are fewer than the children waiting, ``why_fit`` when they are not but
+    a method still leaves a child without a place (the free places do not fit them), none when
+    every child is placed."""
+    if report.dataset["free_places"] < report.dataset["waiting"]:
+        return "why"
+    if any(s["unplaced"] for s in report.methods.values()):
+        return "why_fit"
+    return None
 
 
 def _need(value: str, lang: Lang) -> str:

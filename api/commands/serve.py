@@ -28,8 +28,12 @@ class Prepared:
     """Accounts in the store (none: the service answers nobody until one is created)."""
 
 
-def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1.0, seed: int = 1) -> Prepared:
-    """Migrate the store, fill it when empty, and build the app (does not start a server)."""
+def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1.0, seed: int = 1,
+            reset: bool = False) -> Prepared:
+    """Migrate the store, fill it when empty (or with ``data_dir``), and build the app (does not
+    start a server). A dataset never replaces a store holding officers' reservations or
+    confirmed placements unless ``reset``: that is a :class:`PlacementError` naming the store and
+    ``--reset``, and nothing is written."""
     from api.app import create_app
     from api.settings import Settings
     from data.db import Database
@@ -45,6 +49,15 @@ def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1
     db = Database(url)
     try:
         db.migrate()
+        work = db.officers_work()
+        if data_dir is not None and any(work.values()) and not reset:
+            from matcher import PlacementError
+
+            raise PlacementError(
+                f"the store {db.url_for_display} holds {work['reservations']} reservation(s) and "
+                f"{work['placements']} confirmed placement(s) made through the officers' service; --data would "
+                "replace them. Serve the dataset from another store (--database-url) or pass --reset to replace "
+                "them anyway")
         if system is None and db.is_empty():
             from data.generator import generate
 
@@ -73,8 +86,11 @@ def register(app: typer.Typer) -> None:
             "--database-url", envvar="DATABASE_URL",
             help="SQLAlchemy URL of the store (default: SQLite file var/placement.sqlite3).")] = None,
         data: Annotated[Path | None, typer.Option(
-            "--data", help="Dataset directory loaded into the store (replacing what it holds).",
+            "--data", help="Dataset directory loaded into the store, replacing its system (refused when the store "
+            "holds reservations or confirmed placements, unless --reset).",
             exists=True, file_okay=False, dir_okay=True)] = None,
+        reset: Annotated[bool, typer.Option("--reset", help="With --data: replace the store even if it holds "
+                                            "reservations or confirmed placements.")] = False,
         workers: Annotated[int, typer.Option(
             min=1, max=32, envvar="PLACEMENT_WORKERS",
             help="Server processes (each holds its own copy of the system: memory times N).")] = 1,
@@ -87,7 +103,7 @@ def register(app: typer.Typer) -> None:
         from matcher import PlacementError
 
         try:
-            prepared = prepare(database_url=database_url, data_dir=data)
+            prepared = prepare(database_url=database_url, data_dir=data, reset=reset)
         except (PlacementError, OSError) as err:
             typer.echo(f"error: {err}", err=True)
             raise typer.Exit(2) from None
