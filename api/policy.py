@@ -160,13 +160,14 @@ _PARAMETER_OF = {"Child": "child_id", "Sibling group": "group_id", "Structure": 
                  "Reservation": "reservation_id", "Batch job": "job_id", "Scenario job": "job_id", "Simulation": "job_id"}
 
 
-def not_found(kind: str, ident: str) -> ApiProblem:
-    """The one answer for an id that does not exist and an id the caller may not see (with an
-    ``errors`` entry naming the parameter, as every 404)."""
-    from api.problems import shown
+def not_found(kind: str, ident: str, field: str | None = None, where: str = "path") -> ApiProblem:
+    """The one answer for an id that does not exist and an id the caller may not see: the same
+    404 as :func:`api.problems.not_found`, with an ``errors`` entry naming the parameter
+    (``field``, default the path parameter of ``kind``) and where it was sent (path, query or
+    body)."""
+    from api.problems import not_found as problem
 
-    return ApiProblem(404, "Not found", f"{kind} {shown(ident)} does not exist.",
-                      [{"field": _PARAMETER_OF.get(kind, "id"), "in": "path", "reason": f"no {kind.lower()} has this id"}])
+    return problem(kind, ident, field or _PARAMETER_OF.get(kind, "id"), where)
 
 
 # --- row-level scoping --------------------------------------------------------------------------
@@ -180,55 +181,67 @@ def acts_for_child(caller: Caller, child: Child) -> bool:
     return caller.role in SERVICE_ROLES and child.service is not None and child.service.value == caller.service
 
 
-def child(caller: Caller, system: PlacementSystem, child_id: str) -> Child:
-    """A child of the caller's service; 404 otherwise (unknown or not theirs alike)."""
+def acts_for_group(caller: Caller, system: PlacementSystem, group: SiblingGroup) -> bool:
+    """The caller acts for every child of the fratrie (and so may hold it)."""
+    return all(acts_for_child(caller, system.child_by_id[c]) for c in group.child_ids)
+
+
+def child(caller: Caller, system: PlacementSystem, child_id: str, field: str = "child_id",
+          where: str = "path") -> Child:
+    """A child of the caller's service; 404 otherwise (unknown or not theirs alike), naming the
+    parameter ``field`` sent ``where`` (path, query or body)."""
     found = system.child_by_id.get(child_id)
     if found is None or not acts_for_child(caller, found):
-        raise not_found("Child", child_id)
+        raise not_found("Child", child_id, field, where)
     return found
 
 
-def sibling_group(caller: Caller, system: PlacementSystem, group_id: str) -> SiblingGroup:
-    """A fratrie every child of which is of the caller's service; 404 otherwise."""
+def sibling_group(caller: Caller, system: PlacementSystem, group_id: str, field: str = "group_id",
+                  where: str = "path") -> SiblingGroup:
+    """A fratrie every child of which is of the caller's service; 404 otherwise (naming
+    ``field`` sent ``where``)."""
     group = system.sibling_group_by_id.get(group_id)
-    if group is None or not all(acts_for_child(caller, system.child_by_id[c]) for c in group.child_ids):
-        raise not_found("Sibling group", group_id)
+    if group is None or not acts_for_group(caller, system, group):
+        raise not_found("Sibling group", group_id, field, where)
     return group
 
 
-def structure(caller: Caller, system: PlacementSystem, structure_id: str) -> Structure:
+def structure(caller: Caller, system: PlacementSystem, structure_id: str, field: str = "structure_id",
+              where: str = "path") -> Structure:
     found = system.structure_by_id.get(structure_id)
     if found is None or not sees_structure(caller, found):
-        raise not_found("Structure", structure_id)
+        raise not_found("Structure", structure_id, field, where)
     return found
 
 
-def unit(caller: Caller, system: PlacementSystem, unit_id: str) -> Unit:
+def unit(caller: Caller, system: PlacementSystem, unit_id: str, field: str = "unit_id", where: str = "path") -> Unit:
     """A unit the caller may see: of a structure they see, and for a structure manager one of
-    their own structures; 404 otherwise."""
+    their own structures; 404 otherwise (naming ``field`` sent ``where``)."""
     found = system.unit_by_id.get(unit_id)
     if found is None or not sees_structure(caller, system.structure_of(found)) \
             or (caller.role == MANAGER and found.structure_id not in caller.structure_ids):
-        raise not_found("Unit", unit_id)
+        raise not_found("Unit", unit_id, field, where)
     return found
 
 
-def reservation(caller: Caller, system: PlacementSystem, row) -> str:
+def reservation(caller: Caller, system: PlacementSystem, row, asked: str | None = None) -> str:
     """The structure id of a reservation the caller may see and act on: an administrator any,
-    an officer those of their service on places they see; 404 otherwise."""
+    an officer those of their service on places they see; 404 otherwise, naming the id
+    ``asked`` (for a part of a bundle, the part asked for, never another row's id)."""
     held_unit = system.unit_by_id.get(row.unit_id)
     structure_id = held_unit.structure_id if held_unit is not None else ""
     if caller.is_admin:
         return structure_id
     visible = held_unit is not None and sees_structure(caller, system.structure_of(held_unit))
     if not visible or caller.role not in SERVICE_ROLES or row.service != caller.service:
-        raise not_found("Reservation", row.id)
+        raise not_found("Reservation", row.id if asked is None else asked)
     return structure_id
 
 
-def job(caller: Caller, row) -> None:
+def job(caller: Caller, row, asked: str | None = None) -> None:
+    """A batch job is seen by its owner only; 404 otherwise (naming the id ``asked``)."""
     if row.owner != caller.name:
-        raise not_found("Batch job", row.id)
+        raise not_found("Batch job", row.id if asked is None else asked)
 
 
 def child_origin(caller: Caller) -> None:

@@ -50,10 +50,17 @@ class ApiProblem(Exception):
         self.headers = headers
 
 
+NOT_FOUND_REASON = "not found"
+"""The reason of every 404's ``errors`` entry: the same for an id that does not exist and for one
+the caller may not see (docs/SECURITY.md), whichever part of the code refuses it."""
+
+
 def not_found(what: str, value: object, field: str, where: str = "path") -> ApiProblem:
-    """A 404 naming the parameter: ``Child 'C-404' does not exist.`` with an ``errors`` entry."""
+    """The one 404 naming the parameter: ``Child 'C-404' does not exist.`` with an ``errors``
+    entry (the parameter ``field``, sent ``in`` path, query or body). Only the id asked is named,
+    clipped; the generic handler of the store's ``NotFoundError`` gives the same body."""
     return ApiProblem(404, "Not found", f"{what} {shown(value)} does not exist.",
-                      [{"field": field, "in": where, "reason": f"no {what.lower()} has this id"}])
+                      [{"field": field, "in": where, "reason": NOT_FOUND_REASON}])
 
 
 def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
@@ -65,7 +72,7 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] |
         "detail": detail,
     }
     if instance:
-        body["instance"] = clip(instance, 200)
+        body["instance"] = clip(instance)
     if errors is not None:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
@@ -163,8 +170,8 @@ def install(app: FastAPI) -> None:
         async def handler(request: Request, exc: Exception) -> JSONResponse:
             errors = None
             if status == 404:  # name the path parameter(s) the store did not find
-                errors = [{"field": name, "in": "path", "reason": "not found"} for name in request.path_params] or \
-                    [{"field": "path", "in": "path", "reason": "not found"}]
+                errors = [{"field": name, "in": "path", "reason": NOT_FOUND_REASON} for name in request.path_params] or \
+                    [{"field": "path", "in": "path", "reason": NOT_FOUND_REASON}]
             return problem(status, title, _sentence(str(exc)), errors, str(request.url.path))
         return handler
 
@@ -200,8 +207,10 @@ def _validation_error(e: dict[str, Any]) -> dict[str, Any]:
 
 
 class BodyLimit:
-    """ASGI middleware: a body over ``limit`` bytes is a 413 problem (checked on Content-Length,
-    and while reading a body sent without it)."""
+    """ASGI middleware: a body over ``limit`` bytes is a 413 problem, checked on Content-Length
+    and, for a body sent without it (chunked), while it is read: the app's own answer to a body
+    it could not read whole (FastAPI turns the interrupted read into a 400) is then replaced by
+    the 413."""
 
     def __init__(self, app, limit: int = MAX_BODY_BYTES):
         self.app, self.limit = app, limit
@@ -216,26 +225,31 @@ class BodyLimit:
             return
         seen = 0
         started = False
+        too_large = False
 
         async def limited():
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    too_large = True
                     raise _TooLarge()
             return message
 
         async def watched(message):
             nonlocal started
+            if too_large and not started:
+                return  # the app's answer to a body cut short: the 413 is sent instead
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
             await self.app(scope, limited, watched)
         except _TooLarge:
-            if not started:
-                await self._refuse(scope, receive, send)
+            pass
+        if too_large and not started:
+            await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope, receive, send) -> None:
         response = problem(413, "Content too large",

@@ -165,7 +165,9 @@ class ProposalsOut(BaseModel):
 
 class PlacementIn(_In):
     child_id: str = Field(min_length=1, max_length=64)
-    unit_id: str = Field(min_length=1, max_length=64)
+    unit_id: str | None = Field(min_length=1, max_length=64, description=(
+        "The unit to hold; null (given, not left out) for a sibling the proposal leaves without a place for "
+        "now: nothing is held for them. A sibling listed in the unit they live in stays there."))
 
 
 class ReservationIn(_In):
@@ -178,8 +180,9 @@ class ReservationIn(_In):
     sibling_group_id: str | None = Field(None, min_length=1, max_length=64)
     placements: list[PlacementIn] | None = Field(
         None, min_length=1, max_length=20,
-        description="For a sibling group: each child's unit (copy a proposal's placements). A sibling already "
-        "placed who stays where they are is left out.")
+        description="For a sibling group: each child's unit, as a proposal gives them (copy its placements as they "
+        "are: a sibling left without a place has unit_id null, one who stays where they live may be listed there "
+        "or left out). Every waiting sibling is listed.")
     hold_hours: float | None = Field(None, gt=0, le=720, description="Default: the server's PLACEMENT_HOLD_HOURS.")
 
     @model_validator(mode="after")

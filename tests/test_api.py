@@ -264,8 +264,9 @@ def test_cancel_gives_the_place_back(api: Api):
 
 
 def test_a_full_unit_is_a_conflict_with_the_counts(api: Api):
-    api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"})
-    body = problem_of(api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-2"}), 409)
+    api.post("/reservations", {"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
+                                                                          {"child_id": "C-3", "unit_id": "U-near-12"}]})
+    body = problem_of(api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}), 409)
     assert body["detail"] == "Unit U-near-4 has 0 free place(s) for 1 child(ren): 1 occupied and 1 held of 2."
 
 
@@ -286,21 +287,21 @@ def test_a_child_holds_one_place_at_a_time(api: Api):
 def test_an_ineligible_unit_is_refused_naming_each_rule(api: Api):
     body = problem_of(api.post("/reservations", {"unit_id": "U-pou", "sibling_group_id": "F-1"}), 422)
     assert body["title"] == "Not eligible"
-    reasons = [e["reason"] for e in body["errors"]]
-    assert reasons == ["C-2: age_range: age 9 is outside the unit's 0-3 range",
-                       "C-3: age_range: age 13 is outside the unit's 0-3 range"]
+    reasons = [(e["child_id"], e["rule"], e["reason"]) for e in body["errors"]]
+    assert reasons == [("C-2", "age_range", "à 9 ans, C-2 est hors de la tranche 0-3 ans de l'unité"),
+                       ("C-3", "age_range", "à 13 ans, C-3 est hors de la tranche 0-3 ans de l'unité")]
 
 
 def test_expired_holds_are_released_on_access_and_by_the_sweep(api: Api):
     rid = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}).json()["id"]
-    other = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-2", "hold_hours": 1}).json()["id"]
+    other = api.post("/reservations", {"unit_id": "U-nev", "sibling_group_id": "F-1", "hold_hours": 1}).json()["id"]
     api.clock.advance(hours=49)
     assert "U-near-4" in units_of(api.get("/places"))  # expired holds no longer count, even before release
     r = api.get(f"/reservations/{rid}")
     assert r.json()["status"] == "expired"
     assert problem_of(api.post(f"/reservations/{rid}/confirm"), 409)["detail"] == f"Reservation {rid} is already expired."
     with api.db.read() as s:
-        assert s.get(UnitRow, "U-near-4").held == 0 and s.get(UnitRow, "U-nev").held == 1
+        assert s.get(UnitRow, "U-near-4").held == 0 and s.get(UnitRow, "U-nev").held == 2
     assert api.services.sweep() == 1
     with api.db.read() as s:
         assert s.get(UnitRow, "U-nev").held == 0
@@ -312,7 +313,8 @@ def test_expired_holds_are_released_on_access_and_by_the_sweep(api: Api):
 def test_a_hold_on_a_unit_whose_holds_expired_succeeds(api: Api):
     api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1", "hold_hours": 1})
     api.clock.advance(hours=2)
-    assert api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-2"}).status_code == 201
+    assert api.post("/reservations", {"sibling_group_id": "F-1", "placements": [
+        {"child_id": "C-2", "unit_id": "U-near-4"}, {"child_id": "C-3", "unit_id": "U-near-12"}]}).status_code == 201
 
 
 @pytest.mark.parametrize(

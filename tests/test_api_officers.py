@@ -10,9 +10,10 @@ from datetime import date
 
 import pytest
 
-from matcher import CurrentPlacement
+from matcher import CurrentPlacement, Need, SiblingGroup
+from matcher.model import JudgeConstraints
 from matcher.words import pick_lang
-from tests.api_support import Api, running_api, sample_system
+from tests.api_support import OTHER_SERVICE, Api, running_api, sample_system
 
 PROBLEM = "application/problem+json"
 OFFSET = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d$")
@@ -157,6 +158,81 @@ def test_an_error_never_echoes_more_than_64_characters(api: Api):
         body = response.json()
         text = body["detail"] + " ".join(str(e) for e in body.get("errors", []))
         assert "x" * 64 not in text, text
+
+
+def test_no_field_of_an_error_carries_more_than_64_characters_of_the_path(api: Api):
+    long = "Q" * 200
+    answers = [api.get(f"/children/{long}"), api.get(f"/units/{long}"), api.get(f"/reservations/{long}"),
+               api.get(f"/sibling-groups/{long}/proposals"), api.post(f"/reservations/{long}/confirm"),
+               api.get(f"/jobs/{long}"),  # 403: an officer may not read jobs
+               api.get(f"/jobs/{long}", role="planner"), api.get(f"/{long}")]
+    assert answers[5].status_code == 403
+    for response in answers:
+        body = response.json()
+        assert response.status_code >= 400 and "instance" in body, body
+        for value in (body["detail"], body["instance"], *(str(v) for e in body.get("errors") or [] for v in e.values())):
+            assert "Q" * 64 not in value, (response.url, value)
+
+
+def _chunks(data: bytes, size: int = 65_536):
+    for i in range(0, len(data), size):
+        yield data[i:i + size]
+
+
+def test_a_body_over_one_megabyte_sent_in_chunks_is_413_too(api: Api):
+    big = b'{"unit_id": "U-nev", "child_id": "' + b"x" * 1_100_000 + b'"}'
+    sent = api.client.post("/reservations", content=_chunks(big),
+                           headers={**api.headers("officer"), "content-type": "application/json"})
+    assert "content-length" not in {k.lower() for k in sent.request.headers}  # chunked, no length
+    body = problem_of(sent, 413)
+    assert body["errors"][0]["field"] == "body" and "1 MB" in body["detail"]
+    small = b'{"unit_id": "U-nev", "child_id": "C-1"}'
+    assert api.client.post("/reservations", content=_chunks(small, 7),
+                           headers={**api.headers("officer"), "content-type": "application/json"}).status_code == 201
+
+
+def test_a_404_names_the_parameter_as_sent_and_where(api: Api):
+    api.add_account("officer-other", "officer", service="sector-2")
+    cases = [
+        (api.post("/reservations", {"sibling_group_id": "F-9999", "unit_id": "U-nev"}), "sibling_group_id", "body"),
+        (api.post("/reservations", {"sibling_group_id": "F-1", "unit_id": "U-nev"}, role="officer-other"),
+         "sibling_group_id", "body"),
+        (api.post("/reservations", {"child_id": "C-nope", "unit_id": "U-nev"}), "child_id", "body"),
+        (api.post("/reservations", {"child_id": "C-1", "unit_id": "U-nev"}, role="officer-other"), "child_id", "body"),
+        (api.get("/places?child_id=C-nope"), "child_id", "query"),
+        (api.get("/places?child_id=C-1", role="officer-other"), "child_id", "query"),
+        (api.post("/reservations", {"child_id": "C-1", "unit_id": "U-x"}), "unit_id", "body"),
+        (api.get("/children/C-1/proposals?why_not=S-x"), "why_not", "query"),
+        (api.get("/children/C-nope"), "child_id", "path"),
+    ]
+    for response, field, where in cases:
+        body = problem_of(response, 404)
+        assert [(e["field"], e["in"]) for e in body["errors"]] == [(field, where)], (response.url, body)
+
+
+def test_the_sentence_of_an_ineligible_unit_names_no_rule_and_speaks_the_callers_language(api: Api):
+    fr = problem_of(api.post("/reservations", {"unit_id": "U-near-12", "child_id": "C-1"}), 422)
+    en = problem_of(api.post("/reservations?lang=en", {"unit_id": "U-near-12", "child_id": "C-1"}), 422)
+    assert en["detail"] == ("Unit U-near-12 cannot take C-1: at 8, C-1 is outside the unit's 12-15 age range; "
+                            "the unit takes girls only.")
+    assert fr["detail"] == ("L'unité U-near-12 ne peut pas accueillir C-1 : à 8 ans, C-1 est hors de la tranche "
+                            "12-15 ans de l'unité ; l'unité n'accueille que des filles.")
+    for body in (fr, en):
+        assert not re.search(r"[a-z]+_[a-z]+", body["detail"]), body["detail"]
+        assert [(e["rule"], e["child_id"], e["unit_id"], e["field"]) for e in body["errors"]] == [
+            ("age_range", "C-1", "U-near-12", "unit_id"), ("unit_sex", "C-1", "U-near-12", "unit_id")]
+    assert held_of(api, "U-near-12") == 0
+
+
+@pytest.mark.parametrize("rule", ["age_range", "hotel_age", "judge_max_travel"])
+def test_every_hard_rule_is_said_in_words_never_by_its_name(rule):
+    from api.routers.reservations import _rule_words
+
+    system = sample_system()
+    child, unit = system.child_by_id["C-1"], system.unit_by_id["U-pou"]
+    for lang in ("fr", "en"):
+        said = _rule_words(rule, child, system.structure_of(unit), unit, 30.0, 8, lang)
+        assert said and "_" not in said and said != rule.replace("_", " "), (lang, said)  # a sentence, not a name
 
 
 def test_docs_are_served_without_a_cdn(api: Api):
@@ -326,15 +402,90 @@ def test_a_fratrie_hold_is_all_or_nothing(api: Api):
         ({"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
                                                      {"child_id": "C-1", "unit_id": "U-nev"}]}, 422, "not in sibling group"),
         ({"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
-                                                     {"child_id": "C-3", "unit_id": "U-pou"}]}, 422, "C-3: age_range"),
+                                                     {"child_id": "C-3", "unit_id": "U-pou"}]}, 422,
+         "C-3 (unit U-pou): at 13, C-3 is outside the unit's 0-3 age range"),
         ({"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
                                                      {"child_id": "C-3", "unit_id": "U-x"}]}, 404, "Unit 'U-x'"),
         ({"child_id": "C-1", "placements": [{"child_id": "C-1", "unit_id": "U-nev"}]}, 422, "give sibling_group_id"),
     ],
 )
 def test_fratrie_hold_errors(api: Api, body, status, text):
-    assert text in problem_of(api.post("/reservations", body), status)["detail"]
+    assert text in problem_of(api.post("/reservations?lang=en", body), status)["detail"]
     assert held_of(api, "U-near-4") == 0
+
+
+def _with(base, **changes_by_child):
+    """``base`` with some children changed (``C_2={"current": ...}`` for C-2)."""
+    changes = {k.replace("_", "-"): v for k, v in changes_by_child.items()}
+    return replace(base, children=tuple(replace(c, **changes.get(c.id, {})) for c in base.children))
+
+
+def test_a_child_of_a_fratrie_that_stays_together_is_not_held_alone_while_a_sibling_waits(api: Api):
+    body = problem_of(api.post("/reservations?lang=en", {"child_id": "C-2", "unit_id": "U-nev"}), 422)
+    assert body["detail"] == ("C-2 belongs to sibling group F-1, which stays together, and C-3 is waiting too: hold "
+                              "the places for the sibling group (sibling_group_id F-1, with placements for several "
+                              "units), not for one child.")
+    assert body["errors"] == [{"field": "child_id", "in": "body", "rule": "siblings_together",
+                               "reason": "sibling group F-1 stays together: C-3 is waiting too",
+                               "sibling_group_id": "F-1", "waiting_siblings": ["C-3"]}]
+    french = problem_of(api.post("/reservations", {"child_id": "C-3", "unit_id": "U-nev"}), 422)["detail"]
+    assert french.startswith("C-3 fait partie de la fratrie F-1, qui doit rester réunie, et C-2 attend aussi une "
+                             "place : réservez pour la fratrie (sibling_group_id F-1")
+    assert held_of(api, "U-nev") == 0  # nothing held
+    assert api.post("/reservations", {"sibling_group_id": "F-1", "unit_id": "U-nev"}).status_code == 201
+
+
+@pytest.mark.parametrize("case", ["separable", "judge_apart", "sibling_placed", "other_service"])
+def test_a_child_of_a_fratrie_is_held_alone_when_the_fratrie_need_not_be_held_whole(db, case):
+    base = sample_system()
+    if case == "separable":
+        base = replace(base, sibling_groups=(SiblingGroup("F-1", ("C-2", "C-3"), together=False),))
+    elif case == "judge_apart":
+        base = _with(base, C_2={"judge": JudgeConstraints(separated_from=frozenset({"C-3"}))},
+                     C_3={"judge": JudgeConstraints(separated_from=frozenset({"C-2"}))})
+    elif case == "sibling_placed":
+        base = placed_sibling_system()
+    else:  # the officer does not act for C-3: they could not hold the fratrie
+        base = _with(base, C_3={"service": OTHER_SERVICE})
+    db.save_system(base)
+    with running_api(db, seed=False) as api:
+        child, unit = ("C-3", "U-near-12") if case == "sibling_placed" else ("C-2", "U-near-4")
+        r = api.post("/reservations", {"child_id": child, "unit_id": unit})
+        assert r.status_code == 201, r.text
+
+
+def test_a_sibling_already_holding_a_place_does_not_keep_the_other_from_a_hold(api: Api):
+    assert problem_of(api.post("/reservations", {"child_id": "C-3", "unit_id": "U-near-12"}), 422)
+    first = api.post("/reservations", {"sibling_group_id": "F-1", "placements": [
+        {"child_id": "C-2", "unit_id": "U-near-4"}, {"child_id": "C-3", "unit_id": None}]})
+    assert first.status_code == 201 and first.json()["child_ids"] == ["C-2"]
+    later = api.post("/reservations", {"child_id": "C-3", "unit_id": "U-near-12"})
+    assert later.status_code == 201, later.text
+
+
+def test_the_fratrie_hold_holds_every_proposal_of_the_fratrie_copied_as_it_is(db):
+    """Every proposal the fratrie's proposals route makes (together, split over several
+    structures, a sibling left without a place, a placed sibling who stays) is held by copying its
+    placements into the fratrie hold, so the refusal to hold one sibling alone leaves no one stuck."""
+    systems = {"sample": sample_system(), "placed": placed_sibling_system(),
+               "no place for C-3": _with(sample_system(), C_3={"needs": frozenset({Need.DISABILITY})})}
+    seen = set()
+    for name, system in systems.items():
+        db.save_system(system)
+        with running_api(db, seed=False) as api:
+            proposals = api.get("/sibling-groups/F-1/proposals?k=50").json()["proposals"]
+            assert proposals, name
+            for p in proposals:
+                placements = [{"child_id": x["child_id"], "unit_id": x["unit_id"]} for x in p["placements"]]
+                seen.add((p["siblings_together"], any(x["unit_id"] is None for x in placements)))
+                r = api.post("/reservations", {"sibling_group_id": "F-1", "placements": placements})
+                assert r.status_code == 201, (name, placements, r.text)
+                lives = {"placed": {"C-2": "U-nev"}}.get(name, {})
+                held = {c for part in r.json()["parts"] for c in part["child_ids"]}
+                assert held == {x["child_id"] for x in placements
+                                if x["unit_id"] is not None and x["unit_id"] != lives.get(x["child_id"])}
+                assert api.post(f"/reservations/{r.json()['id']}/cancel").status_code == 200
+    assert (True, False) in seen and (False, False) in seen and (False, True) in seen
 
 
 def test_concurrent_fratrie_holds_and_single_holds_never_overbook(db):

@@ -236,6 +236,43 @@ def test_a_caller_sees_only_their_own_jobs(api: Api):
     assert detail(api.get(f"/jobs/{job}/result", role="administrator"), 404) == f"Batch job {job!r} does not exist."
 
 
+def _same_404(hidden, absent, hidden_id: str, absent_id: str) -> None:
+    """The answers for an id the caller may not see and for one that does not exist are the same
+    bytes, but for the id asked (each names only its own)."""
+    assert hidden.status_code == absent.status_code == 404, (hidden.text, absent.text)
+    assert hidden.headers["content-type"] == absent.headers["content-type"]
+    assert hidden.content.replace(hidden_id.encode(), b"<id>") == absent.content.replace(absent_id.encode(), b"<id>")
+
+
+def test_a_hidden_reservation_or_job_is_the_same_404_as_an_absent_one(api: Api):
+    api.add_account("officer-other", "officer", service=OTHER_SERVICE.value)
+    other = "officer-other"
+    rid = api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-1"}).json()["id"]
+    absent = "R-" + "0" * (len(rid) - 2)
+    _same_404(api.get(f"/reservations/{rid}", role=other), api.get(f"/reservations/{absent}", role=other), rid, absent)
+    for verb in ("confirm", "cancel"):
+        _same_404(api.post(f"/reservations/{rid}/{verb}", role=other),
+                  api.post(f"/reservations/{absent}/{verb}", role=other), rid, absent)
+    # a part of a fratrie's hold: the answer names the part asked, never the hold's first part
+    bundle = api.post("/reservations", {"sibling_group_id": "F-1", "placements": [
+        {"child_id": "C-2", "unit_id": "U-near-4"}, {"child_id": "C-3", "unit_id": "U-near-12"}]}).json()
+    lead, member = bundle["id"], bundle["parts"][1]["reservation_id"]
+    for verb in ("confirm", "cancel"):
+        hidden = api.post(f"/reservations/{member}/{verb}", role=other)
+        assert lead not in hidden.text
+        _same_404(hidden, api.post(f"/reservations/{absent}/{verb}", role=other), member, absent)
+    _same_404(api.get(f"/reservations/{member}", role=other), api.get(f"/reservations/{absent}", role=other),
+              member, absent)
+    # someone else's batch job and a job that does not exist
+    job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
+    api.services.jobs.wait(job, timeout=60)
+    nope = "J-" + "0" * (len(job) - 2)
+    for tail in ("", "/result", "/cancel"):
+        send = api.post if tail == "/cancel" else api.get
+        _same_404(send(f"/jobs/{job}{tail}", role="administrator"), send(f"/jobs/{nope}{tail}", role="administrator"),
+                  job, nope)
+
+
 # --- audit trail ---------------------------------------------------------------------------------
 
 

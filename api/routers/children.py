@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api import policy
 from api.deps import Caller, CallerDep, ServicesDep, SessionDep, SnapshotDep
-from api.problems import ApiProblem, not_found
+from api.problems import ApiProblem
 from api.schemas import (
     ChildFileOut,
     CurrentPlacementOut,
@@ -50,7 +50,8 @@ def _home(child: Child) -> FamilyHomeOut | None:
     return FamilyHomeOut(commune=loc.commune, departement=loc.departement, arrondissement=arrondissement)
 
 
-def _live_holds_of(session, now, child_ids: list[str] | None = None) -> dict[str, str]:
+def live_holds_of(session, now, child_ids: list[str] | None = None) -> dict[str, str]:
+    """The live hold (reservation id) of each of these children who holds a place."""
     query = (select(ReservationChildRow.child_id, ReservationRow.id)
              .join(ReservationRow, ReservationRow.id == ReservationChildRow.reservation_id)
              .where(ReservationRow.status == HELD, ReservationRow.expires_at > now))
@@ -94,7 +95,7 @@ def waiting(
         and (waiting_since_after is None or c.waiting_since >= waiting_since_after)
     ]
     page = chosen[offset:offset + limit]
-    holds = _live_holds_of(session, services.now(), [c.id for c in page]) if page else {}
+    holds = live_holds_of(session, services.now(), [c.id for c in page]) if page else {}
     today = services.now().date()
     items = [
         WaitingChildOut(
@@ -138,7 +139,7 @@ def file(child_id: str, services: ServicesDep, session: SessionDep, snap: Snapsh
     judge = child.judge
     visible = [sid for sid in sorted(judge.excluded_structures)
                if sid in system.structure_by_id and policy.sees_structure(caller, system.structure_by_id[sid])]
-    hold = _live_holds_of(session, services.now(), [child.id]).get(child.id)
+    hold = live_holds_of(session, services.now(), [child.id]).get(child.id)
     answer = ChildFileOut(
         id=child.id, age=child.age_on(on), age_band=child.age_band_on(on).value, sex=child.sex.value,
         urgency=child.urgency.value, legal_basis=child.legal_basis.value, needs=sorted(n.value for n in child.needs),

@@ -17,6 +17,7 @@ from api.problems import ApiProblem
 from api.schemas import JobIn, JobOut, JobResultOut, JobsOut
 from api.services import JOB_STAGES, JobQueueFull
 from data.db import repository as repo
+from data.db.errors import NotFoundError
 from data.db.models import BatchJobRow
 from matcher.words import split_words, structure_name
 
@@ -62,8 +63,12 @@ def mine(session: SessionDep, caller: CallerDep) -> JobsOut:
 
 
 def _job(session, caller, job_id: str) -> BatchJobRow:
-    row = repo.get_job(session, job_id)
-    policy.job(caller, row)
+    """A job the caller started: the same 404 for an unknown id and someone else's job."""
+    try:
+        row = repo.get_job(session, job_id)
+    except NotFoundError:
+        raise policy.not_found("Batch job", job_id) from None
+    policy.job(caller, row, job_id)
     return row
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from api import policy
 from api.deps import CallerDep, ServicesDep, SessionDep, SnapshotDep
-from api.problems import ApiProblem, not_found
+from api.problems import ApiProblem
 from api.schemas import FreePlace, FreePlaces
 from api.services import Snapshot
 from data.db import repository as repo
@@ -80,7 +80,7 @@ def free_places(
     minutes: np.ndarray | None = None
     if child_id is not None:
         policy.child_origin(caller)
-        child = policy.child(caller, system, child_id)
+        child = policy.child(caller, system, child_id, "child_id", "query")
         row = snap.travel.row(child.anchor.id)
         minutes = np.full(len(system.units), np.nan, dtype=np.float64)
         if row is not None:

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from api import policy
 from api.deps import CallerDep, LangDep, ServicesDep, SessionDep, SnapshotDep
 from api.policy import Caller
-from api.problems import ApiProblem, not_found
+from api.problems import ApiProblem
 from api.schemas import (
     AheadOut,
     ComponentOut,
@@ -81,9 +81,7 @@ def _proposals(services: Services, session, snap: Snapshot, caller: Caller, chil
                     held=held, index=snap.index, allow_moves=allow_moves, lang=lang, stale_units=stale)
     answer = None
     if why is not None:
-        structure = snap.system.structure_by_id.get(why)
-        if structure is None or not policy.sees_structure(caller, structure):
-            raise not_found("Structure", why, "why_not", "query")
+        policy.structure(caller, snap.system, why, "why_not", "query")
         answer = _why_not_out(why_not(snap.system, child_ids, why, snap.travel, services.weights,
                                       held=held, index=snap.index, allow_moves=allow_moves, lang=lang,
                                       stale_units=stale))

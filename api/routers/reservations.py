@@ -15,14 +15,17 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import select
 
 from api import policy
-from api.deps import CallerDep, ServicesDep, WriterSnapshotDep
+from api.deps import CallerDep, LangDep, ServicesDep, WriterSnapshotDep
 from api.problems import ApiProblem, shown
+from api.routers.children import live_holds_of
 from api.schemas import ReservationIn, ReservationOut, ReservationPartOut, ReservationsOut
 from data.db import audit
 from data.db import repository as repo
+from data.db.errors import NotFoundError
 from data.db.models import ReservationRow
 from matcher.model import Service
-from matcher.rules import Option, exclusions
+from matcher.rules import CAPACITY_RULE, GROUP_RULES, OPTION_RULES, Option, exclusions
+from matcher.words import Lang, join, rule_label, rule_reason
 
 router = APIRouter(prefix="/reservations", tags=["reservations"])
 
@@ -47,49 +50,31 @@ def _structure_id(snap, unit_id: str) -> str:
     return unit.structure_id if unit else ""
 
 
-def _unit(snap, caller, unit_id: str, field: str):
-    """A unit the caller may hold: unknown and not visible alike are the same 404."""
-    try:
-        return policy.unit(caller, snap.system, unit_id)
-    except ApiProblem as err:
-        err.errors = [{"field": field, "in": "body", "reason": "no unit has this id"}]
-        raise
-
-
-
 @router.post("", response_model=ReservationOut, status_code=status.HTTP_201_CREATED,
              summary="Hold places for a child or a sibling group (in several units at once: all or nothing)",
              responses={404: {"description": "Unknown unit, child or sibling group"},
                         409: {"description": "Not enough free places, or a child already holds one"},
-                        422: {"description": "Invalid body, or a hard rule excludes the unit"}})
-def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
+                        422: {"description": "Invalid body, a hard rule excludes the unit, or a child of a "
+                                             "fratrie that stays together held alone while a sibling waits"}})
+def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep,
+         lang: LangDep) -> ReservationOut:
     system = snap.system
     if body.child_id is not None:
-        children = [policy.child(caller, system, body.child_id)]
+        children = [policy.child(caller, system, body.child_id, "child_id", "body")]
     else:
-        group = policy.sibling_group(caller, system, body.sibling_group_id or "")
+        group = policy.sibling_group(caller, system, body.sibling_group_id or "", "sibling_group_id", "body")
         children = [system.child_by_id[c] for c in group.child_ids]
     if body.placements is None:
-        unit = _unit(snap, caller, body.unit_id or "", "unit_id")
+        unit = policy.unit(caller, system, body.unit_id or "", "unit_id", "body")
         plan = [(children, unit)]
         for child in children:
             if child.current is not None and child.current.unit_id == unit.id:
                 raise ApiProblem(409, "Conflict", f"Child {child.id} is already placed in unit {unit.id}.")
+        if body.child_id is not None:
+            _not_without_siblings(services, snap, caller, children[0], lang)
     else:
         plan = _bundle_plan(snap, caller, children, body)
-    errors = []
-    for kids, unit in plan:
-        structure = system.structure_of(unit)
-        for child in kids:
-            option = Option.of(child, structure, unit, snap.travel)
-            for e in exclusions(child, option, system.reference_date):
-                errors.append({"field": "unit_id" if body.placements is None else "placements", "in": "body",
-                               "reason": f"{child.id}: {e}"})
-    if errors:
-        said = "; ".join(e["reason"] for e in errors)
-        where = plan[0][1].id if len(plan) == 1 else ", ".join(u.id for _, u in plan)
-        raise ApiProblem(422, "Not eligible", f"Unit {where} cannot take them: {said}." if len(plan) == 1
-                         else f"Units {where} cannot take them: {said}.", errors)
+    _eligible(snap, plan, "unit_id" if body.placements is None else "placements", lang)
     hours = body.hold_hours if body.hold_hours is not None else services.settings.hold_hours
     with services.db.write() as session:
         rows = repo.hold_bundle(session, parts=[(u.id, [c.id for c in kids]) for kids, u in plan],
@@ -100,12 +85,102 @@ def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, ca
     return _out(rows, snap, caller)
 
 
+def _not_without_siblings(services, snap, caller, child, lang: Lang) -> None:
+    """A child of a fratrie that must stay together is not held alone while a sibling is waiting
+    too (without a place and without a hold): the fratrie is held in one step instead
+    (``sibling_group_id``, with ``placements`` over several units, a sibling left without a place
+    for now given ``unit_id: null``), which can hold every proposal the fratrie's proposals give.
+    Not refused: a fratrie that may be split, siblings the judge ordered apart from the child,
+    siblings placed or holding a place already, and a fratrie the caller does not act for whole
+    (they could not hold it; its other children are never named to them)."""
+    system = snap.system
+    group = system.sibling_group_by_id.get(child.sibling_group_id or "")
+    if group is None or not group.together or not policy.acts_for_group(caller, system, group):
+        return
+    others = [system.child_by_id[c] for c in group.child_ids if c != child.id]
+    waiting = [o.id for o in others if o.is_waiting
+               and o.id not in child.judge.separated_from and child.id not in o.judge.separated_from]
+    if waiting:
+        with services.db.read() as session:
+            holding = live_holds_of(session, services.now(), waiting)
+        waiting = [c for c in waiting if c not in holding]
+    if not waiting:
+        return
+    fr = lang == "fr"
+    who = join(waiting, lang)
+    if fr:
+        detail = (f"{child.id} fait partie de la fratrie {group.id}, qui doit rester réunie, et "
+                  f"{who} {'attend' if len(waiting) == 1 else 'attendent'} aussi une place : réservez pour la "
+                  f"fratrie (sibling_group_id {group.id}, avec placements si elle va dans plusieurs unités), "
+                  "pas pour un seul enfant.")
+        reason = f"la fratrie {group.id} doit rester réunie : {who} {'attend' if len(waiting) == 1 else 'attendent'} aussi"
+    else:
+        detail = (f"{child.id} belongs to sibling group {group.id}, which stays together, and {who} "
+                  f"{'is' if len(waiting) == 1 else 'are'} waiting too: hold the places for the sibling group "
+                  f"(sibling_group_id {group.id}, with placements for several units), not for one child.")
+        reason = f"sibling group {group.id} stays together: {who} {'is' if len(waiting) == 1 else 'are'} waiting too"
+    raise ApiProblem(422, "Invalid request", detail,
+                     [{"field": "child_id", "in": "body", "rule": "siblings_together", "reason": reason,
+                       "sibling_group_id": group.id, "waiting_siblings": waiting}])
+
+
+_RULE_LABELS = {r.name: r.label for r in (*OPTION_RULES, CAPACITY_RULE, *GROUP_RULES)}
+
+
+def _rule_words(rule: str, child, structure, unit, travel_minutes, age: int, lang: Lang) -> str:
+    """Why the hard rule ``rule`` excludes the unit, in words in ``lang`` (the rule's label where
+    no sentence of its own exists): never the rule's machine name."""
+    said = rule_reason(rule, child, structure, unit, travel_minutes, age, lang)
+    if said == rule.replace("_", " "):
+        label = rule_label(rule, _RULE_LABELS.get(rule, said), lang)
+        said = f"règle « {label} »" if lang == "fr" else f"rule \u201c{label}\u201d"
+    return said
+
+
+def _eligible(snap, plan, field: str, lang: Lang) -> None:
+    """422 when a hard rule excludes a unit of the plan for one of its children: the sentence
+    says why in words in ``lang``; each ``errors`` entry names the child, the unit and the rule
+    (its machine name, never in the sentence)."""
+    system = snap.system
+    on = system.reference_date
+    fr = lang == "fr"
+    sep, colon = (" ; ", " : ") if fr else ("; ", ": ")
+    everyone = [c.id for kids, _ in plan for c in kids]
+    errors: list[dict] = []
+    clauses: list[str] = []
+    for kids, unit in plan:
+        structure = system.structure_of(unit)
+        for child in kids:
+            option = Option.of(child, structure, unit, snap.travel)
+            found = exclusions(child, option, on)
+            if not found:
+                continue
+            said = [_rule_words(e.rule, child, structure, unit, option.travel_minutes, child.age_on(on), lang)
+                    for e in found]
+            errors += [{"field": field, "in": "body", "child_id": child.id, "unit_id": unit.id, "rule": e.rule,
+                        "reason": words} for e, words in zip(found, said)]
+            who = child.id if len(plan) == 1 else f"{child.id} ({'unité' if fr else 'unit'} {unit.id})"
+            clauses.append(sep.join(said) if len(everyone) == 1 else who + colon + sep.join(said))
+    if not errors:
+        return
+    units = ", ".join(u.id for _, u in plan)
+    if fr:
+        whom = "les accueillir" if len(everyone) > 1 else f"accueillir {everyone[0]}"
+        head = f"L'unité {units} ne peut pas {whom}" if len(plan) == 1 else f"Les unités {units} ne peuvent pas {whom}"
+    else:
+        whom = "them" if len(everyone) > 1 else everyone[0]
+        head = f"Unit {units} cannot take {whom}" if len(plan) == 1 else f"Units {units} cannot take {whom}"
+    raise ApiProblem(422, "Not eligible", head + colon + sep.join(clauses) + ".", errors)
+
+
 def _bundle_plan(snap, caller, children, body: ReservationIn):
-    """The units of a fratrie's hold in several units: every sibling who is not staying where
-    they live is listed once, and no one else."""
+    """The units of a fratrie's hold in several units, as a proposal gives them: every waiting
+    sibling is listed once, with a unit or with none (``unit_id: null``: left without a place
+    for now, nothing held for them); a sibling already placed is left out or listed with the
+    unit they live in (they stay); no one else is listed, and at least one place is held."""
     system = snap.system
     ids = {c.id for c in children}
-    listed: dict[str, str] = {}
+    listed: dict[str, str | None] = {}
     for p in body.placements or ():
         if p.child_id not in ids:
             raise ApiProblem(422, "Invalid request", f"Child {shown(p.child_id)} is not in sibling group "
@@ -119,23 +194,33 @@ def _bundle_plan(snap, caller, children, body: ReservationIn):
     missing = sorted(ids - set(listed) - staying)
     if missing:
         raise ApiProblem(422, "Invalid request", f"The hold leaves out {', '.join(missing)}: every waiting sibling "
-                         "needs a unit (all or nothing).",
+                         "needs a unit, or unit_id null when left without a place for now (all or nothing).",
                          [{"field": "placements", "in": "body", "reason": f"missing {', '.join(missing)}"}])
     by_unit: dict[str, list] = {}
     for child in children:
-        if child.id not in listed:
+        if listed.get(child.id) is None:
             continue
-        unit = _unit(snap, caller, listed[child.id], "placements")
+        unit = policy.unit(caller, system, listed[child.id] or "", "placements", "body")
         if child.current is not None and child.current.unit_id == unit.id:
-            raise ApiProblem(409, "Conflict", f"Child {child.id} is already placed in unit {unit.id}: leave them out.")
+            continue  # listed where they live, as a proposal lists a sibling who stays: nothing to hold
         by_unit.setdefault(unit.id, []).append(child)
+    if not by_unit:
+        raise ApiProblem(422, "Invalid request", "The hold gives no sibling a new unit: there is nothing to hold.",
+                         [{"field": "placements", "in": "body", "reason": "no unit to hold"}])
     return [(kids, system.unit_by_id[u]) for u, kids in by_unit.items()]
 
 
-def _visible(snap, caller, rows: list[ReservationRow], reservation_id: str) -> None:
-    """Every reservation of a bundle is one the caller may see and act on; 404 otherwise."""
+def _bundle(session, snap, caller, reservation_id: str) -> list[ReservationRow]:
+    """Every reservation of the bundle of ``reservation_id``, each one the caller may see and act
+    on; otherwise the same 404 as for an id that does not exist, naming only the id asked."""
+    try:
+        row = repo.get_reservation(session, reservation_id)
+    except NotFoundError:
+        raise policy.not_found("Reservation", reservation_id) from None
+    rows = repo.bundle_of(session, row)
     for r in rows:
-        policy.reservation(caller, snap.system, r)
+        policy.reservation(caller, snap.system, r, reservation_id)
+    return rows
 
 
 @router.get("", response_model=ReservationsOut, summary="List reservations (by holder, service, status)")
@@ -193,9 +278,7 @@ def _may_see(snap, caller, row: ReservationRow) -> bool:
 @router.get("/{reservation_id}", response_model=ReservationOut, summary="A reservation (expired holds are released on access)")
 def get(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> ReservationOut:
     with services.db.write() as session:
-        row = repo.refresh_expiry(session, repo.get_reservation(session, reservation_id), services.now())
-        rows = repo.bundle_of(session, row)
-        _visible(snap, caller, rows, reservation_id)
+        rows = _bundle(session, snap, caller, reservation_id)
         for r in rows:
             repo.refresh_expiry(session, r, services.now())
         audit.record(session, caller.entries("read", "reservation", [r.id for r in rows]), repo.utcnow())
@@ -204,8 +287,7 @@ def get(reservation_id: str, services: ServicesDep, snap: WriterSnapshotDep, cal
 
 def _check_visible(services, snap, caller, reservation_id: str) -> None:
     with services.db.read() as session:
-        row = repo.get_reservation(session, reservation_id)
-        _visible(snap, caller, repo.bundle_of(session, row), reservation_id)
+        _bundle(session, snap, caller, reservation_id)
 
 
 @router.post("/{reservation_id}/confirm", response_model=ReservationOut,

@@ -15,7 +15,6 @@ const label = (v) => LABELS[v] || SEX[v] || v;
 const STATUS = { held: "réservée", confirmed: "confirmée", cancelled: "annulée", expired: "expirée",
   queued: "en file", running: "en cours", succeeded: "terminé", failed: "échoué", cancelling: "annulation", cancelled_job: "annulé" };
 const URGENCY = { urgent: "Urgent", normal: "Normale" };
-const CURRENT_UNIT = {};  // child id -> the unit they live in (from their file)
 
 // --- talking to the API ------------------------------------------------------------------------
 
@@ -183,7 +182,6 @@ function judgeWords(j) {
 function showFiles(files) {
   const dl = $("#file"); dl.replaceChildren();
   for (const f of files) {
-    if (f.current_placement && f.current_placement.unit_id) CURRENT_UNIT[f.id] = f.current_placement.unit_id;
     const place = f.current_placement ? `${f.current_placement.structure_name || "lieu protégé"} depuis le ${day(f.current_placement.since)}` : "en attente";
     const rows = [
       ["Enfant", `${f.id} : ${f.age} ans (${f.age_band}), ${label(f.sex)}`],
@@ -236,12 +234,11 @@ function showProposals(data, subject) {
 }
 
 async function holdProposal(p, subject) {
-  // a child: the unit; a fratrie: every sibling's unit in one request, all or nothing (a sibling
-  // who stays where they live is left out)
+  // a child: the unit; a fratrie: the proposal's placements as they are, in one request, all or
+  // nothing (a sibling left without a place has unit_id null, one who stays is listed where they live)
   const body = subject.child_id ? { child_id: subject.child_id, unit_id: p.placements[0].unit_id }
     : { sibling_group_id: subject.sibling_group_id,
-        placements: p.placements.filter((x) => x.unit_id && x.unit_id !== CURRENT_UNIT[x.child_id])
-          .map((x) => ({ child_id: x.child_id, unit_id: x.unit_id })) };
+        placements: p.placements.map((x) => ({ child_id: x.child_id, unit_id: x.unit_id })) };
   try {
     const r = await api("/reservations", { method: "POST", json: body });
     const where = r.parts && r.parts.length > 1 ? ` dans ${r.parts.length} unités` : "";
