@@ -100,7 +100,7 @@ def test_the_matrix_gives_nan_for_points_outside():
 
 
 def test_no_answer_is_a_long_walk():
-    """Between two places of mainland France more than 5 km apart, walking all the way is never
+    """Between two places of mainland France more than ``DIRECT_WALK_MAX_M`` (15 km) apart, walking all the way is never
     the answer: before issue 13, a province-to-province pair the network did not join came out as
     a walk of days (5,887 minutes from near Valenciennes to the Nièvre)."""
     from data.transit import TransitNetwork

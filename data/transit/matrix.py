@@ -38,8 +38,8 @@ from matcher.model import Place, Structure
 from matcher.travel import TravelMatrix
 
 CACHE_ENV = "PLACEMENT_CACHE_DIR"
-MATRIX_FORMAT = "travel-matrix-v2"
-"""v2: points outside mainland France are NaN and no pair is a walk beyond 5 km (issue 13)."""
+MATRIX_FORMAT = "travel-matrix-v3"
+"""v3: points outside mainland France are NaN and no pair is a walk beyond 15 km (issue 13; v2: 5 km)."""
 Home = Place
 """Any origin of the matrix (family home, school, visit site, service place)."""
 
