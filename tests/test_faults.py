@@ -156,9 +156,15 @@ def test_postgres_restarted_under_traffic_gives_503_then_no_lost_or_doubled_conf
         auth = sign_in(server.base, "officer", passwords["officer"])
         held = {}
         for child_id, unit_id in wanted.items():
-            r = httpx.post(server.base + "/reservations", json={"unit_id": unit_id, "child_id": child_id}, headers=auth)
+            if child_id in held:
+                continue
+            # C-2 and C-3 are the fratrie F-1, which stays together: held in one step
+            body = ({"unit_id": unit_id, "sibling_group_id": "F-1"} if child_id in ("C-2", "C-3")
+                    else {"unit_id": unit_id, "child_id": child_id})
+            r = httpx.post(server.base + "/reservations", json=body, headers=auth)
             assert r.status_code == 201, r.text
-            held[child_id] = r.json()["id"]
+            for held_child in r.json()["child_ids"]:
+                held[held_child] = r.json()["id"]
         seen: Counter = Counter()
         retry_after: set[str] = set()
         stop = threading.Event()
