@@ -89,6 +89,8 @@ class _Model:
         self.lp.SetTimeLimit(int(max(1.0, settings.time_limit_s) * 1000))
         inf = self.lp.infinity()
         self.child_row = []
+        self.unplaced_vars: list[pywraplp.Variable] = []
+        """Each child's "no place" variable (a MIP start sets them with the arcs')."""
         self.objective = self.lp.Objective()
         for i in range(problem.n_children):
             row = self.lp.Constraint(1.0, 1.0, f"child_{i}")
@@ -96,6 +98,7 @@ class _Model:
             row.SetCoefficient(y, 1.0)
             self.objective.SetCoefficient(y, float(problem.unplaced_cost[i]))
             self.child_row.append(row)
+            self.unplaced_vars.append(y)
         self.capacity_row: dict[int, pywraplp.Constraint] = {}
         self.link_row: dict[tuple[int, int], pywraplp.Constraint] = {}  # (child, structure)
         self.w_var: dict[tuple[int, int], pywraplp.Variable] = {}  # (block, structure)
@@ -105,12 +108,15 @@ class _Model:
         self._member_arcs: dict[int, list[Arcs]] = {}
         self.sep_row: dict[tuple[int, int], pywraplp.Constraint] = {}  # (pair, structure)
         self.sep_of: dict[int, list[int]] = {}
+        self.split_vars: dict[int, pywraplp.Variable] = {}
+        """Each fratrie's structures beyond the first (``siblings_split`` each)."""
         for k, (a, b) in enumerate(problem.separations):
             self.sep_of.setdefault(a, []).append(k)
             self.sep_of.setdefault(b, []).append(k)
         for g, block in enumerate(problem.blocks):
             if block.together:
                 kvar = self.lp.Var(0.0, inf, self.integer, f"split_{g}")
+                self.split_vars[g] = kvar
                 self.objective.SetCoefficient(kvar, problem.weights.siblings_split)
                 row = self.lp.Constraint(-inf, 1.0, f"siblings_together_{g}")
                 row.SetCoefficient(kvar, -1.0)

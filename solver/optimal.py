@@ -119,23 +119,18 @@ def _from_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
 def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float,
                backend: str | None = None) -> tuple[np.ndarray | None, float, dict]:
     """The MIP on the kept arcs (the LP's own model with binary variables; ``backend``, default
-    ``settings.mip_backend``; SCIP starts from ``hint``, HiGHS does not take one): assignment,
-    best bound, stats."""
+    ``settings.mip_backend``), started from ``hint`` (an assignment: unit per child, -1 none):
+    assignment, best bound (a valid lower bound on the MIP over these arcs, -inf when none was
+    proven), stats."""
     backend = backend or settings.mip_backend
     began = time.perf_counter()
     model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend=backend)
-    highs_gap = settings.mip_gap / 2
-    if backend == "HIGHS":
-        # OR-Tools passes neither the relative gap nor HiGHS's dual bound (its proto solver sets
-        # the "best bound" to the objective value): the gap goes in as a HiGHS option, and the
-        # bound is derived from it below; "output_flag": its banner goes to stdout otherwise
-        model.lp.SetSolverSpecificParametersAsString(
-            f"mip_rel_gap={highs_gap!r}" + ("" if settings.log else ",output_flag=false"))
     model.add(arcs)
     held = model.arcs()
     hinted = hint[held.child] == held.unit
-    if backend == "SCIP":
-        model.lp.SetHint(model.vars, [1.0 if h else 0.0 for h in hinted.tolist()])
+    if backend == "HIGHS":
+        return _highs_mip(problem, model, held, hinted, hint, settings, time_limit, began)
+    model.lp.SetHint(model.vars, [1.0 if h else 0.0 for h in hinted.tolist()])
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, settings.mip_gap)
     if settings.log:
@@ -159,19 +154,145 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
             raise SolverError(f"the MIP solver ({backend}) says the model is infeasible, which cannot happen "
                               "(every child may stay without a place)")
         return None, -np.inf, stats
-    if backend == "HIGHS":
-        # OPTIMAL means HiGHS stopped with (objective - its dual bound) <= mip_rel_gap * max(1,
-        # |objective|) or <= its absolute gap (1e-6); FEASIBLE (time limit) proves nothing
-        value = model.objective.Value()
-        bound = (value - highs_gap * max(1.0, abs(value)) - 1e-6 - 1e-9 * abs(value)
-                 if status == pywraplp.Solver.OPTIMAL else -np.inf)
-    else:
-        bound = model.objective.BestBound()
+    bound = model.objective.BestBound()
     stats["mip_bound"] = bound
     chosen = np.array([v.solution_value() > 0.5 for v in model.vars], dtype=bool)
     assigned = np.full(problem.n_children, -1, dtype=np.int64)
     assigned[held.child[chosen]] = held.unit[chosen]
     return assigned, bound, stats
+
+
+def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, hint: np.ndarray,
+               settings: SolverSettings, time_limit: float, began: float) -> tuple[np.ndarray | None, float, dict]:
+    """:func:`_exact_mip` by HiGHS through its own bindings (``highspy``): the model built by
+    :class:`solver.lp._Model` goes over as arrays, with the hint as a start. Through OR-Tools,
+    HiGHS took no start (it then spent most of its time finding any good solution: Paris, scope
+    all, seed 5, polish on 41,000 arcs, 920,398 until the sub-MIP found 850,089 at 17.6 s) and
+    reported no dual bound; here it starts from the hint, so it is never worse than it, and its
+    dual bound is valid whether it ends optimal or at the time limit."""
+    import highspy
+    from ortools.linear_solver import linear_solver_pb2
+
+    proto = linear_solver_pb2.MPModelProto()
+    model.lp.ExportModelToProto(proto)
+    n_var, n_row = len(proto.variable), len(proto.constraint)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = n_var, n_row
+    lp.col_cost_ = np.array([v.objective_coefficient for v in proto.variable], dtype=np.float64)
+    lp.col_lower_ = np.array([v.lower_bound for v in proto.variable], dtype=np.float64)
+    lp.col_upper_ = np.array([v.upper_bound for v in proto.variable], dtype=np.float64)
+    lp.integrality_ = [highspy.HighsVarType.kInteger if v.is_integer else highspy.HighsVarType.kContinuous
+                       for v in proto.variable]
+    lp.offset_ = proto.objective_offset
+    lp.row_lower_ = np.array([c.lower_bound for c in proto.constraint], dtype=np.float64)
+    lp.row_upper_ = np.array([c.upper_bound for c in proto.constraint], dtype=np.float64)
+    index = [np.asarray(c.var_index, dtype=np.int32) for c in proto.constraint]
+    value = [np.asarray(c.coefficient, dtype=np.float64) for c in proto.constraint]
+    lengths = np.array([len(x) for x in index], dtype=np.int64)
+    matrix = lp.a_matrix_
+    matrix.format_ = highspy.MatrixFormat.kRowwise
+    matrix.num_row_, matrix.num_col_ = n_row, n_var
+    matrix.start_ = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    matrix.index_ = np.concatenate(index) if index else np.zeros(0, np.int32)
+    matrix.value_ = np.concatenate(value) if value else np.zeros(0)
+    h = _quiet_highs(highspy) if not settings.log else highspy.Highs()
+    h.setOptionValue("output_flag", bool(settings.log))
+    # half the gap asked, as through OR-Tools before: the waiting batch then ends at its proven
+    # optimum (with the whole gap, 4 of 20 seeds stopped 0.001-0.007% above it)
+    h.setOptionValue("mip_rel_gap", float(settings.mip_gap) / 2)
+    h.passModel(lp)
+    h.setSolution(n_var, np.arange(n_var, dtype=np.int32), _start(problem, model, hinted, hint, n_var))
+    t = time.perf_counter()
+    h.setOptionValue("time_limit", float(max(0.5, time_limit - (t - began))))
+    h.run()
+    status, info = h.getModelStatus(), h.getInfo()
+    feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    stats = {
+        "mip_status": "OPTIMAL" if status == highspy.HighsModelStatus.kOptimal else
+        ("FEASIBLE" if feasible else f"{h.modelStatusToString(status)} (no solution)"),
+        "mip_backend": "HIGHS",
+        "mip_seconds": round(time.perf_counter() - t, 3),
+        "mip_build_seconds": round(t - began, 3),
+        "mip_nodes": int(info.mip_node_count),
+        "mip_arcs": len(held),
+    }
+    if status == highspy.HighsModelStatus.kInfeasible:
+        raise SolverError("the MIP solver (HiGHS) says the model is infeasible, which cannot happen "
+                          "(every child may stay without a place)")
+    bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else -np.inf
+    stats["mip_bound"] = bound
+    if not feasible:
+        return None, bound, stats
+    values = np.asarray(h.getSolution().col_value)
+    chosen = values[[v.index() for v in model.vars]] > 0.5
+    assigned = np.full(problem.n_children, -1, dtype=np.int64)
+    assigned[held.child[chosen]] = held.unit[chosen]
+    return assigned, bound, stats
+
+
+_HIGHS_BANNER_SHOWN = False
+"""HiGHS prints its banner when the first ``Highs`` of a process is made, and only then."""
+
+
+def _quiet_highs(highspy):  # noqa: ANN001, ANN202 (the module, imported lazily)
+    """A new ``highspy.Highs``; the first of the process without the banner HiGHS prints on
+    standard output then (before any option can turn it off: it would land in the middle of
+    ``placement demo``'s table)."""
+    global _HIGHS_BANNER_SHOWN
+    if _HIGHS_BANNER_SHOWN:
+        return highspy.Highs()
+    import os
+    import sys
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            made = highspy.Highs()
+            _HIGHS_BANNER_SHOWN = True
+            return made
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _start(problem: Problem, model: _Model, hinted: np.ndarray, hint: np.ndarray, n_var: int) -> np.ndarray:
+    """The value of every variable of ``model`` for the assignment ``hint``: its arcs, "no place",
+    each fratrie's structures (``w``) and structures beyond the first."""
+    values = np.zeros(n_var)
+    values[[v.index() for v in model.vars]] = hinted
+    values[[y.index() for y in model.unplaced_vars]] = hint < 0
+    structure = np.where(hint >= 0, problem.unit_structure[np.maximum(hint, 0)], -1)
+    for (g, s), w in model.w_var.items():
+        values[w.index()] = float(any(structure[m] == s for m in problem.blocks[g].members))
+    for g, k in model.split_vars.items():
+        used = {int(structure[m]) for m in problem.blocks[g].members if structure[m] >= 0}
+        values[k.index()] = max(len(used) - 1, 0)
+    return values
+
+
+STAGE2_MIN_SECONDS = 1.0
+"""Stage 2 runs only when this much time is left once its model is built."""
+
+
+def _build_seconds(stage1: dict, n_arcs: int) -> float:
+    """Seconds to build a MIP of ``n_arcs`` arcs, at the rate stage 1's build ran on this machine."""
+    arcs, seconds = stage1.get("mip_arcs") or 0, stage1.get("mip_build_seconds") or 0.0
+    return n_arcs * seconds / arcs if arcs and seconds > 0 else 0.0
+
+
+def _polish(problem: Problem, support: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float,
+            name: str, stats: dict, warnings: list[str]) -> np.ndarray | None:
+    """The MIP (``settings.polish_backend``) on ``support`` from ``hint``: its assignment (None,
+    with a warning, when it ended without one); its stats go in ``stats`` under ``name``."""
+    polished, _, polish_stats = _exact_mip(problem, drop_forbidden(problem, support), hint, settings, time_limit,
+                                           backend=settings.polish_backend)
+    stats.update({f"{name}_{k}": v for k, v in polish_stats.items()})
+    if polished is None:
+        warnings.append(f"polish MIP ended {polish_stats['mip_status']} without a solution in {time_limit:.1f} s: "
+                        "the best start stands")
+    return polished
 
 
 def _keys(problem: Problem, arcs: Arcs) -> np.ndarray:
@@ -284,6 +405,12 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             if not new.any():
                 if exact is not None:
                     bounds["mip"] = min(kept_bound, incumbent)
+            elif (build := _build_seconds(exact_stats, len(kept) + int(new.sum()))) > (
+                    left := settings.time_limit_s - (time.perf_counter() - start)) - STAGE2_MIN_SECONDS:
+                # building the model alone would use the time left (Paris, scope all at scale
+                # 0.2: 172,000 arcs, 3.8 s to build with 2.2 s left; the solve overran its 14 s by 3 s)
+                warnings.append(f"exact MIP stage 2 skipped: {int(new.sum())} more arcs would take about "
+                                f"{build:.0f} s to build with {max(left, 0.0):.0f} s left: no MIP bound")
             elif new.sum() <= settings.max_stage2_arcs:
                 kept = kept.merged(within.take(new), problem.n_units)
                 remaining = settings.time_limit_s - (time.perf_counter() - start)
@@ -305,20 +432,27 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         # no LP over every arc (Paris scale, scope all, or GLOP failed): polish the best start
         # with the MIP on the flow's cheapest priced arcs of each child and the starts' arcs, in
         # the time left (a better assignment, not a bound: that MIP sees only some arcs)
+        # (the polish MIP starts from the best start: never worse than it; with HiGHS through
+        # OR-Tools it took none, and a polish that ran out of time had nothing)
         remaining = settings.time_limit_s - (time.perf_counter() - start)
         if remaining >= settings.polish_min_seconds:
             values = {name: objective_of(problem, a) for name, a in candidates}
             hint = dict(candidates)[min(values, key=values.get)]
             support = relaxed.support(problem, settings.polish_arcs_per_child).merged(start_arcs, problem.n_units)
-            # (HiGHS takes no start: the best start stays among the candidates, so never worse)
-            polished, _, polish_stats = _exact_mip(problem, drop_forbidden(problem, support), hint, settings, remaining,
-                                                   backend=settings.polish_backend)
-            stats.update({f"polish_{k}": v for k, v in polish_stats.items()})
+            polished = _polish(problem, support, hint, settings, remaining, "polish", stats, warnings)
             if polished is not None:
                 candidates.append(("polish", polished))
-            else:
-                warnings.append(f"polish MIP ended {polish_stats['mip_status']} without a solution in "
-                                f"{remaining:.1f} s: the best start stands")
+                hint = polished
+            # then, in the time left, with the arcs that keep each fratrie the flow splits in one
+            # of its best structures (the flow never prices them in): a second MIP, from the first's
+            # answer. Not the first step: that MIP is harder, and at Paris scale on 2 cores it often
+            # needs more than the 14 s budget (scope all, 20 seeds: BENCHMARKS.md)
+            wider = support.merged(relaxed.fratrie_support(problem, settings.polish_fratrie_structures), problem.n_units)
+            remaining = settings.time_limit_s - (time.perf_counter() - start)
+            if len(wider) > len(support) and remaining >= settings.polish_min_seconds:
+                polished = _polish(problem, wider, hint, settings, remaining, "polish_fratries", stats, warnings)
+                if polished is not None:
+                    candidates.append(("polish_fratries", polished))
         else:
             stats["polish_skipped"] = f"{remaining:.1f} s left, less than SolverSettings.polish_min_seconds"
     values = {name: objective_of(problem, a) for name, a in candidates}

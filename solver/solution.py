@@ -63,20 +63,23 @@ class SolverSettings:
     """Most rounds of LP pricing (column generation); it stops earlier when nothing is left to add
     (converged, usually within 20 rounds) or after half the time limit."""
     mip_backend: str = "HIGHS"
-    """OR-Tools backend of the exact MIP stages. HiGHS (shipped with OR-Tools) replaced SCIP:
-    on the waiting batch it solves stage 2 about twice as fast (seed 1: 4.5 s and the optimum
-    169,038.5, where SCIP took 7.8 s to stop at 169,042.0; seed 15: 16 s against 31 s, on the
-    loaded shared machine). Stage 1 and the polish step keep SCIP, which starts from the best
-    start (HiGHS takes none, and once ended its time with no solution at all). Through OR-Tools
-    HiGHS reports no dual bound: stage 2 asks it for half of ``mip_gap`` and takes the objective
-    less that gap as the bound (a time-limited HiGHS stage proves none)."""
+    """Backend of the exact MIP stage 2: "HIGHS" (through ``highspy``, from the best assignment so
+    far, reporting HiGHS's dual bound: :func:`solver.optimal._highs_mip`) or an OR-Tools backend
+    ("SCIP"). HiGHS replaced SCIP: on the waiting batch it solves stage 2 about twice as fast
+    (seed 1: 4.5 s and the optimum 169,038.5, where SCIP took 7.8 s to stop at 169,042.0; seed
+    15: 16 s against 31 s, on the loaded shared machine). Stage 1 keeps SCIP."""
     mip_gap: float = 0.0001
     """The exact step (SCIP) stops when its relative gap is this small (issue 10's target for the
     waiting batch: 0.01% on every seed)."""
-    max_lp_children: int = 2_000
-    """Above this many children the LP and the MIP are skipped: the result is the best flow start
-    with the flow's bounds (Paris, scope all, 5,106 children: GLOP needs about 2.3 s per pricing
-    round, does not converge in the budget and ends ABNORMAL; the waiting scope has 357)."""
+    max_lp_children: int = 500
+    """Above this many children the LP and its MIP stages are skipped: the best flow start is
+    polished (``polish_arcs_per_child``) and the bound is the flow's (Paris, scope all, 5,106
+    children: GLOP needs about 2.3 s per pricing round, does not converge in the budget and ends
+    ABNORMAL; the waiting scope has 357-371 and reaches its proven optimum by the LP path). Was
+    2,000: from about 560 children the LP path used its whole budget for a worse answer than
+    the polish (scope all, against the exact optimum: 562 children, 0.075% above it in 11.6 s
+    against 0.032% in 1.9 s; 766, 0.40% against 0.048%; 1,021, 0.25% in 17 s, over its 14 s
+    budget, against 0.020% in 1.9 s)."""
     polish_arcs_per_child: int = 8
     """When no LP over every arc runs (above ``max_lp_children``, or GLOP failed): the best start
     is polished by the MIP (``polish_backend``) on this many arcs of least reduced cost per child
@@ -85,11 +88,15 @@ class SolverSettings:
     3,435,710 optimal on them, 6: 3,435,208 in 4.3 s, 10: 3,434,895 in 9.4 s, 16: 3,434,335 in
     11.4 s; flow bound 3,432,218). 6 rather than 8: over seeds 1-8, 8 per child gave 0.025-0.078%
     but up to 14.8 s wall with a 14 s budget, 6 gave 0.027-0.085% with more room."""
+    polish_fratrie_structures: int = 10
+    """The polish also holds, for each fratrie that must stay together and that the flow splits,
+    its members' arcs into this many structures that could hold it whole
+    (:meth:`solver.flow.FlowRelaxation.fratrie_support`). 0: none."""
     polish_backend: str = "HIGHS"
-    """OR-Tools backend of the polish MIP. HiGHS replaced SCIP there (issue 10, second round): on
-    the 31,000 arcs of 6 per child (Paris, scope all, seed 1) it proves its gap in 4.3 s where
-    SCIP takes 13.6 s. HiGHS takes no start: the best start stays a candidate (never worse), and
-    a polish that ends without a solution is a warning."""
+    """Backend of the polish MIPs (as ``mip_backend``). HiGHS replaced SCIP there (issue 10, second
+    round): on the 31,000 arcs of 6 per child (Paris, scope all, seed 1) it proves its gap in
+    4.3 s where SCIP takes 13.6 s. It starts from the best assignment so far, so a polish stopped
+    by the time limit is never worse than its start."""
     polish_min_seconds: float = 1.0
     """The polish runs only with at least this much of the time limit left."""
     max_stage2_arcs: int = 300_000
