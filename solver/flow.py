@@ -107,32 +107,24 @@ class FlowRelaxation:
         prices those arcs in: a restricted MIP without them can keep such a fratrie together
         only where its start put it (Paris, scale 0.2, seed 1: the optimum put 2 of the 3
         arcs it used outside the flow's arcs there, and the polish stopped 0.25% above it)."""
-        parts: list[Arcs] = []
+        from solver.siblings import places_for_group
+
+        parts: list[tuple[np.ndarray, ...]] = []
         n_s = len(problem.structure_ids)
-        capacity = problem.capacity.astype(np.float64)
         for block in problem.blocks:
-            if not block.together or per_group <= 0:
+            if not block.together or per_group <= 0 or _kept_together(problem, self.assigned, block.members):
                 continue
-            members = list(block.members)
-            units = self.assigned[members]
-            if (units >= 0).all() and len({int(problem.unit_structure[u]) for u in units}) == 1:
-                continue
-            member_arcs = [problem.arcs_of(m) for m in members]
+            member_arcs = [problem.arcs_of(m) for m in block.members]
             total = np.zeros(n_s)
             for arcs in member_arcs:
                 cheapest = np.full(n_s, np.inf)
                 np.minimum.at(cheapest, problem.unit_structure[arcs.unit], arcs.cost + self.prices[arcs.unit])
                 total += cheapest
-            reached = np.unique(np.concatenate([arcs.unit for arcs in member_arcs]))
-            room = np.where(problem.unit_takes_siblings[reached], capacity[reached], np.minimum(capacity[reached], 1))
-            total[np.bincount(problem.unit_structure[reached], weights=room, minlength=n_s) < len(members)] = np.inf
+            total[places_for_group(problem, member_arcs, problem.capacity) < len(member_arcs)] = np.inf
             hopeful = np.flatnonzero(np.isfinite(total))
             best = hopeful[np.argsort(total[hopeful], kind="stable")[:per_group]]
-            parts.extend(arcs.take(np.isin(problem.unit_structure[arcs.unit], best)) for arcs in member_arcs)
-        found = Arcs.empty()
-        for part in parts:
-            found = found.merged(part, problem.n_units)
-        return found
+            parts.extend(arcs.take(np.isin(problem.unit_structure[arcs.unit], best)).columns() for arcs in member_arcs)
+        return Arcs.joined(parts)  # each child's arcs once: no pair twice
 
     def support(self, problem: Problem, per_child: int) -> Arcs:
         """The ``per_child`` arcs of least reduced cost of each child at the flow's prices (and
@@ -279,6 +271,12 @@ def flow_around(problem: Problem, relaxation: FlowRelaxation, fixed: np.ndarray)
     return assigned
 
 
+def _kept_together(problem: Problem, assigned: np.ndarray, members) -> bool:  # noqa: ANN001
+    """Every member placed, all in one structure."""
+    units = assigned[list(members)]
+    return bool((units >= 0).all()) and len({int(problem.unit_structure[u]) for u in units}) == 1
+
+
 def place_fratries(problem: Problem, relaxed: np.ndarray, prices: np.ndarray | None = None) -> np.ndarray:
     """Unit per child (-1: left to the flow) for the fratries that must stay together.
 
@@ -297,9 +295,8 @@ def place_fratries(problem: Problem, relaxed: np.ndarray, prices: np.ndarray | N
         if not block.together:
             continue
         members = list(block.members)
-        units = relaxed[members]
-        if (units >= 0).all() and len({int(problem.unit_structure[u]) for u in units}) == 1:
-            fixed[members] = units
+        if _kept_together(problem, relaxed, members):
+            fixed[members] = relaxed[members]
         else:
             split.append(block)
     remaining = problem.capacity.astype(np.int64) - np.bincount(fixed[fixed >= 0], minlength=problem.n_units)

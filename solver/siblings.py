@@ -71,6 +71,16 @@ def fit_in_structure(
     return unit_of
 
 
+def places_for_group(problem: Problem, member_arcs: list[Arcs], remaining: np.ndarray) -> np.ndarray:
+    """Per structure, the places a fratrie could take there: the ``remaining`` places of the units
+    some member may join, one at most in a unit that does not take siblings."""
+    n_s = len(problem.structure_ids)
+    units = np.unique(np.concatenate([arcs.unit for arcs in member_arcs])) if member_arcs else np.zeros(0, dtype=np.int64)
+    room = np.maximum(remaining[units], 0)
+    room = np.where(problem.unit_takes_siblings[units], room, np.minimum(room, 1))
+    return np.bincount(problem.unit_structure[units], weights=room, minlength=n_s)
+
+
 def structures_for_group(
     problem: Problem,
     block: SiblingBlock,
@@ -105,10 +115,7 @@ def structures_for_group(
         has = np.zeros(n_s, dtype=bool)
         has[problem.unit_structure[arcs.unit[remaining[arcs.unit] > 0]]] = True
         with_room += has
-    units = np.unique(np.concatenate([arcs.unit for arcs in member_arcs])) if member_arcs else np.zeros(0, dtype=np.int64)
-    room = np.maximum(remaining[units], 0)
-    room = np.where(problem.unit_takes_siblings[units], room, np.minimum(room, 1))
-    places = np.bincount(problem.unit_structure[units], weights=room, minlength=n_s)
+    places = places_for_group(problem, member_arcs, remaining)
     size = len(member_arcs)
     common = np.flatnonzero((reach == size) & (with_room == size) & (places >= size))
     common = common[np.lexsort((common, longest[common]))]
