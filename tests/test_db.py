@@ -416,3 +416,41 @@ def test_concurrent_holds_of_one_child_on_two_units_give_one_hold(db: Database):
             assert len(held) == 1
             repository.cancel(session, held[0].id, now)
             assert repository.double_bookings(session) == []
+
+
+def test_a_database_that_does_not_answer_is_unavailable_within_the_connect_timeout(monkeypatch):
+    """A PostgreSQL address whose listener never answers (the handshake completes, the server
+    says nothing) fails within ``CONNECT_TIMEOUT_S`` with the store named, instead of holding the
+    caller for ever."""
+    import socket
+    import threading
+    import time
+
+    from data.db.errors import StoreUnavailableError
+    from data.db import database as database_module
+
+    monkeypatch.setattr(database_module, "CONNECT_TIMEOUT_S", 1)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # never accepted: the kernel completes the handshake, nobody answers
+    port = silent.getsockname()[1]
+    outcome: list[BaseException | None] = []
+
+    def connect() -> None:
+        store = Database(f"postgresql+psycopg://postgres@127.0.0.1:{port}/test")
+        try:
+            store.migrate()
+            outcome.append(None)
+        except BaseException as err:  # noqa: BLE001 - the test looks at what it was
+            outcome.append(err)
+        finally:
+            store.dispose()
+
+    started = time.monotonic()
+    worker = threading.Thread(target=connect, daemon=True)
+    worker.start()
+    worker.join(15)
+    silent.close()
+    assert outcome, "the connection attempt was still waiting after 15 s"
+    assert isinstance(outcome[0], StoreUnavailableError) and f"127.0.0.1:{port}" in str(outcome[0]), outcome
+    assert time.monotonic() - started < 10

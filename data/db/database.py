@@ -75,6 +75,9 @@ DEMO_URL = "sqlite:///var/demo.sqlite3"
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
+CONNECT_TIMEOUT_S = 5
+"""Seconds to open a PostgreSQL connection before the store is called unavailable."""
+
 
 class Database:
     """An engine, its sessions and the store's whole-system operations."""
@@ -93,7 +96,12 @@ class Database:
         if self.is_sqlite:
             self.engine = self._sqlite_engine()
         else:
-            connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
+            # connect_timeout: a server that does not answer fails the request within seconds
+            # (503) instead of holding it, and a worker thread, for as long as the system's TCP
+            # timeout (minutes), or for ever when a listener never answers.
+            connect_args: dict[str, object] = {"connect_timeout": CONNECT_TIMEOUT_S}
+            if schema:
+                connect_args["options"] = f"-csearch_path={schema}"
             self.engine = create_engine(
                 # pool_size: connections kept open. With 10, 16 concurrent requests and the audit's
                 # writer went past it, and each connection past it was opened for one request and
