@@ -167,9 +167,11 @@ def run_seeds(scale: float, seeds: list[int], scope: str, time_limit_s: float, e
             "solve_s": solution.stats.get("solve_seconds"), "splits": len(solution.splits),
             "warnings": list(solution.warnings), "lp_retries": list(solution.stats.get("lp_retries", [])),
             "chosen": solution.stats.get("chosen"), "objectives": solution.stats.get("objectives"),
-            "steps": {k: solution.stats[k] for k in ("flow_seconds", "flow_rounds", "polish_mip_backend",
-                                                     "polish_mip_status", "polish_mip_seconds", "polish_mip_arcs")
-                      if k in solution.stats},
+            "steps": {k: solution.stats[k] for k in (
+                "flow_seconds", "flow_rounds", "polish_mip_backend", "polish_mip_status", "polish_mip_build_seconds",
+                "polish_mip_time_limit", "polish_mip_seconds", "polish_mip_arcs", "polish_fratries_mip_status",
+                "polish_fratries_mip_build_seconds", "polish_fratries_mip_time_limit", "polish_fratries_mip_seconds",
+                "polish_fratries_mip_arcs", "explain_seconds") if k in solution.stats},
         }
         if exact:
             from tests.exact_reference import solve_exact

@@ -138,13 +138,15 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     t = time.perf_counter()
     # the time limit counts from the call: building the model (Python, one arc at a time) takes
     # part of it (about 1 s for 34,000 arcs; without this the polish overran its budget by that)
-    model.lp.SetTimeLimit(int(max(0.5, time_limit - (t - began)) * 1000))
+    limit = max(0.5, time_limit - (t - began))
+    model.lp.SetTimeLimit(int(limit * 1000))
     status = model.lp.Solve(params)
     stats = {
         "mip_status": {pywraplp.Solver.OPTIMAL: "OPTIMAL", pywraplp.Solver.FEASIBLE: "FEASIBLE",
                        pywraplp.Solver.NOT_SOLVED: "NOT_SOLVED"}.get(status, f"status {status} (time limit)" if status == 99 else str(status)),
         "mip_backend": backend,
         "mip_seconds": round(time.perf_counter() - t, 3),
+        "mip_time_limit": round(limit, 3),
         "mip_build_seconds": round(t - began, 3),
         "mip_nodes": model.lp.nodes(),
         "mip_arcs": len(held),
@@ -203,7 +205,8 @@ def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, 
     h.passModel(lp)
     h.setSolution(n_var, np.arange(n_var, dtype=np.int32), _start(problem, model, hinted, hint, n_var))
     t = time.perf_counter()
-    h.setOptionValue("time_limit", float(max(0.5, time_limit - (t - began))))
+    limit = float(max(0.5, time_limit - (t - began)))
+    h.setOptionValue("time_limit", limit)
     h.run()
     status, info = h.getModelStatus(), h.getInfo()
     feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
@@ -212,6 +215,7 @@ def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, 
         ("FEASIBLE" if feasible else f"{h.modelStatusToString(status)} (no solution)"),
         "mip_backend": "HIGHS",
         "mip_seconds": round(time.perf_counter() - t, 3),
+        "mip_time_limit": round(limit, 3),
         "mip_build_seconds": round(t - began, 3),
         "mip_nodes": int(info.mip_node_count),
         "mip_arcs": len(held),
@@ -434,7 +438,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         # the time left (a better assignment, not a bound: that MIP sees only some arcs)
         # (the polish MIP starts from the best start: never worse than it; with HiGHS through
         # OR-Tools it took none, and a polish that ran out of time had nothing)
-        remaining = settings.time_limit_s - (time.perf_counter() - start)
+        # (both polishes leave SolverSettings.finish_reserve_s of the budget for what follows)
+        remaining = settings.time_limit_s - settings.finish_reserve_s - (time.perf_counter() - start)
         if remaining >= settings.polish_min_seconds:
             values = {name: objective_of(problem, a) for name, a in candidates}
             hint = dict(candidates)[min(values, key=values.get)]
@@ -448,7 +453,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             # answer. Not the first step: that MIP is harder, and at Paris scale on 2 cores it often
             # needs more than the 14 s budget (scope all, 20 seeds: BENCHMARKS.md)
             wider = support.merged(relaxed.fratrie_support(problem, settings.polish_fratrie_structures), problem.n_units)
-            remaining = settings.time_limit_s - (time.perf_counter() - start)
+            remaining = settings.time_limit_s - settings.finish_reserve_s - (time.perf_counter() - start)
             if len(wider) > len(support) and remaining >= settings.polish_min_seconds:
                 polished = _polish(problem, wider, hint, settings, remaining, "polish_fratries", stats, warnings)
                 if polished is not None:

@@ -225,3 +225,31 @@ def test_polish_without_a_solution_keeps_the_best_start_and_says_so(monkeypatch)
     _check(problem, best, exact)
     assert best.bound_source == "flow" and best.stats["chosen"] != "polish"
     assert any("polish MIP ended NOT_SOLVED without a solution" in w for w in best.warnings), best.warnings
+
+
+@pytest.mark.parametrize("backend", ("HIGHS", "SCIP"))
+def test_the_polishes_leave_the_finish_reserve_of_the_budget(monkeypatch, backend):
+    """Every polish MIP is given the budget less what is spent and less
+    ``SolverSettings.finish_reserve_s`` (kept for the explanations and for a MIP that passes its
+    own limit); with the reserve taking the whole budget the polishes are skipped, and say so."""
+    problem = tight_problem(0)
+    given: list[float] = []
+    real = optimal._exact_mip
+
+    def spy(problem_, arcs, hint, settings, time_limit, backend=None):
+        if backend == settings.polish_backend and settings.max_lp_children == 0:
+            given.append(time_limit)
+        return real(problem_, arcs, hint, settings, time_limit, backend)
+
+    monkeypatch.setattr(optimal, "_exact_mip", spy)
+    base = dict(time_limit_s=10.0, max_lp_children=0, polish_backend=backend)
+    best = solve_optimal(problem, SolverSettings(**base, finish_reserve_s=4.0), with_explanations=False)
+    assert given and max(given) <= 6.0, given
+    assert best.stats["polish_mip_time_limit"] <= 6.0
+    given.clear()
+    solve_optimal(problem, SolverSettings(**base, finish_reserve_s=0.0), with_explanations=False)
+    assert given and max(given) > 6.0, given  # the spy sees the reserve when there is one
+    given.clear()
+    skipped = solve_optimal(problem, SolverSettings(**base, finish_reserve_s=9.5), with_explanations=False)
+    assert not given and "polish_skipped" in skipped.stats
+    require_valid(problem, skipped.unit_of_child, "no polish")
