@@ -459,7 +459,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                 if polished is not None:
                     candidates.append(("polish_fratries", polished))
         else:
-            stats["polish_skipped"] = f"{remaining:.1f} s left, less than SolverSettings.polish_min_seconds"
+            stats["polish_skipped"] = (f"{remaining:.1f} s left before the last {settings.finish_reserve_s:g} s "
+                                       "(finish_reserve_s), less than SolverSettings.polish_min_seconds")
     values = {name: objective_of(problem, a) for name, a in candidates}
     best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith(("mip", "polish"))))
     assigned = dict(candidates)[best_name]
