@@ -290,6 +290,20 @@ def test_an_ineligible_unit_is_refused_naming_each_rule(api: Api):
     reasons = [(e["child_id"], e["rule"], e["reason"]) for e in body["errors"]]
     assert reasons == [("C-2", "age_range", "à 9 ans, C-2 est hors de la tranche 0-3 ans de l'unité"),
                        ("C-3", "age_range", "à 13 ans, C-3 est hors de la tranche 0-3 ans de l'unité")]
+    assert "placements" not in body["detail"]  # no unit of this structure takes either: no hint
+
+
+def test_a_fratrie_held_in_one_unit_that_takes_only_some_of_them_is_told_of_placements(api: Api):
+    """U-near-12 takes C-3 (13) and not C-2 (9): the refusal says how to hold a proposal over
+    several units (``placements``), in the caller's language."""
+    fr = problem_of(api.post("/reservations", {"unit_id": "U-near-12", "sibling_group_id": "F-1"}), 422)
+    assert [e["child_id"] for e in fr["errors"]] == ["C-2"]
+    assert fr["detail"].endswith("réservez-les en une fois avec « placements » (l'unité de chaque enfant, "
+                                 "comme dans la proposition)."), fr["detail"]
+    en = problem_of(api.post("/reservations", {"unit_id": "U-near-12", "sibling_group_id": "F-1"},
+                             headers={"Accept-Language": "en"}), 422)
+    assert "hold them at once with `placements`" in en["detail"]
+    assert api.get("/units/U-near-12").json()["held"] == 0  # nothing held
 
 
 def test_expired_holds_are_released_on_access_and_by_the_sweep(api: Api):

@@ -163,6 +163,15 @@ def _eligible(snap, plan, field: str, lang: Lang) -> None:
             clauses.append(sep.join(said) if len(everyone) == 1 else who + colon + sep.join(said))
     if not errors:
         return
+    refused = {e["child_id"] for e in errors}
+    hint = ""
+    if field == "unit_id" and len(everyone) > 1 and len(refused) < len(everyone):
+        # some of the fratrie fit this unit, some do not: a proposal over several units of one
+        # structure is held with ``placements``, which an officer holding its first unit may not know
+        hint = (" Si la proposition loge la fratrie dans plusieurs unités, réservez-les en une fois avec "
+                "« placements » (l'unité de chaque enfant, comme dans la proposition)." if fr else
+                " If the proposal puts the fratrie in several units, hold them at once with `placements` "
+                "(each child's unit, as in the proposal).")
     units = ", ".join(u.id for _, u in plan)
     if fr:
         whom = "les accueillir" if len(everyone) > 1 else f"accueillir {everyone[0]}"
@@ -170,7 +179,7 @@ def _eligible(snap, plan, field: str, lang: Lang) -> None:
     else:
         whom = "them" if len(everyone) > 1 else everyone[0]
         head = f"Unit {units} cannot take {whom}" if len(plan) == 1 else f"Units {units} cannot take {whom}"
-    raise ApiProblem(422, "Not eligible", head + colon + sep.join(clauses) + ".", errors)
+    raise ApiProblem(422, "Not eligible", head + colon + sep.join(clauses) + "." + hint, errors)
 
 
 def _bundle_plan(snap, caller, children, body: ReservationIn):
