@@ -318,6 +318,10 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     """Each proven bound found, by source (the reported bound is the highest)."""
     stats: dict = {"children": problem.n_children, "units": problem.n_units}
 
+    def time_left(reserve: float = 0.0) -> float:
+        """Seconds of the budget left, less ``reserve``."""
+        return settings.time_limit_s - reserve - (time.perf_counter() - start)
+
     def add_greedy() -> None:
         # the greedy baseline as a start (one arc list per child: 46 s at 10x Paris scale, where
         # the flow's starts are far better; there it runs only when the flow fails)
@@ -383,7 +387,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         hint = dict(candidates)[min(values, key=values.get)]
         # stage 1: the MIP on the LP's arcs (and the hint's), for a good incumbent
         kept = relaxation.arcs.merged(_arcs_of_assignment(problem, hint), problem.n_units)
-        remaining = settings.time_limit_s - (time.perf_counter() - start)
+        remaining = time_left()
         # (an incumbent is all stage 1 is for: a looser gap is enough)
         stage1 = replace(settings, mip_gap=max(settings.mip_gap, STAGE1_MIP_GAP))
         # SCIP, from the best start: never worse than it, even when the time runs out (HiGHS takes
@@ -410,14 +414,14 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                 if exact is not None:
                     bounds["mip"] = min(kept_bound, incumbent)
             elif (build := _build_seconds(exact_stats, len(kept) + int(new.sum()))) > (
-                    left := settings.time_limit_s - (time.perf_counter() - start)) - STAGE2_MIN_SECONDS:
+                    left := time_left()) - STAGE2_MIN_SECONDS:
                 # building the model alone would use the time left (Paris, scope all at scale
                 # 0.2: 172,000 arcs, 3.8 s to build with 2.2 s left; the solve overran its 14 s by 3 s)
                 warnings.append(f"exact MIP stage 2 skipped: {int(new.sum())} more arcs would take about "
                                 f"{build:.0f} s to build with {max(left, 0.0):.0f} s left: no MIP bound")
             elif new.sum() <= settings.max_stage2_arcs:
                 kept = kept.merged(within.take(new), problem.n_units)
-                remaining = settings.time_limit_s - (time.perf_counter() - start)
+                remaining = time_left()
                 exact, kept_bound, exact_stats = _exact_mip(problem, kept, hint, settings, remaining)
                 stats.update({f"stage2_{k}": v for k, v in exact_stats.items()})
                 if exact is not None:
@@ -439,7 +443,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         # (the polish MIP starts from the best start: never worse than it; with HiGHS through
         # OR-Tools it took none, and a polish that ran out of time had nothing)
         # (both polishes leave SolverSettings.finish_reserve_s of the budget for what follows)
-        remaining = settings.time_limit_s - settings.finish_reserve_s - (time.perf_counter() - start)
+        remaining = time_left(settings.finish_reserve_s)
         if remaining >= settings.polish_min_seconds:
             values = {name: objective_of(problem, a) for name, a in candidates}
             hint = dict(candidates)[min(values, key=values.get)]
@@ -453,7 +457,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             # answer. Not the first step: that MIP is harder, and at Paris scale on 2 cores it often
             # needs more than the 14 s budget (scope all, 20 seeds: BENCHMARKS.md)
             wider = support.merged(relaxed.fratrie_support(problem, settings.polish_fratrie_structures), problem.n_units)
-            remaining = settings.time_limit_s - settings.finish_reserve_s - (time.perf_counter() - start)
+            remaining = time_left(settings.finish_reserve_s)
             if len(wider) > len(support) and remaining >= settings.polish_min_seconds:
                 polished = _polish(problem, wider, hint, settings, remaining, "polish_fratries", stats, warnings)
                 if polished is not None:
