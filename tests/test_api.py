@@ -290,7 +290,7 @@ def test_an_ineligible_unit_is_refused_naming_each_rule(api: Api):
     reasons = [(e["child_id"], e["rule"], e["reason"]) for e in body["errors"]]
     assert reasons == [("C-2", "age_range", "à 9 ans, C-2 est hors de la tranche 0-3 ans de l'unité"),
                        ("C-3", "age_range", "à 13 ans, C-3 est hors de la tranche 0-3 ans de l'unité")]
-    assert "placements" not in body["detail"]  # no unit of this structure takes either: no hint
+    assert "placements" not in body["detail"]  # this unit takes neither: no hint
 
 
 def test_a_fratrie_held_in_one_unit_that_takes_only_some_of_them_is_told_of_placements(api: Api):

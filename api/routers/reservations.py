@@ -167,7 +167,7 @@ def _eligible(snap, plan, field: str, lang: Lang) -> None:
     hint = ""
     if field == "unit_id" and len(everyone) > 1 and len(refused) < len(everyone):
         # some of the fratrie fit this unit, some do not: a proposal over several units of one
-        # structure is held with ``placements``, which an officer holding its first unit may not know
+        # structure is held with ``placements`` (the pages send them; a program holding the first unit may not know)
         hint = (" Si la proposition loge la fratrie dans plusieurs unités, réservez-les en une fois avec "
                 "« placements » (l'unité de chaque enfant, comme dans la proposition)." if fr else
                 " If the proposal puts the fratrie in several units, hold them at once with `placements` "
