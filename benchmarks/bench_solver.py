@@ -171,7 +171,10 @@ def run_seeds(scale: float, seeds: list[int], scope: str, time_limit_s: float, e
                 "flow_seconds", "flow_rounds", "polish_mip_backend", "polish_mip_status", "polish_mip_build_seconds",
                 "polish_mip_time_limit", "polish_mip_seconds", "polish_mip_arcs", "polish_fratries_mip_status",
                 "polish_fratries_mip_build_seconds", "polish_fratries_mip_time_limit", "polish_fratries_mip_seconds",
-                "polish_fratries_mip_arcs", "explain_seconds") if k in solution.stats},
+                "polish_fratries_mip_arcs", "polish_neighbourhood_seconds", "polish_neighbourhood_free",
+                "polish_neighbourhood_objective", "polish_fratries_neighbourhood_seconds",
+                "polish_fratries_neighbourhood_free", "polish_fratries_neighbourhood_objective",
+                "explain_seconds") if k in solution.stats},
         }
         if exact:
             from tests.exact_reference import solve_exact

@@ -15,8 +15,9 @@ Steps (each timed in ``Solution.stats``):
    the flow's price of each place; and a rounding of the LP. The best is the MIP's hint. Above
    ``SolverSettings.max_lp_children`` children, or if GLOP fails after its retries, steps 1, 3
    and 4 are skipped (a warning says so when GLOP failed) and the best start is polished by HiGHS
-   on the flow's cheapest priced arcs per child in the time left; the bound is the flow's (Paris
-   scale, scope "all"; GLOP does not converge there).
+   on the flow's cheapest priced arcs per child in the time left, each polish starting with a
+   neighbourhood step (:func:`_neighbourhood_start`); the bound is the flow's (Paris scale, scope
+   "all"; GLOP does not converge there).
 3. **Stage 1**: SCIP from the best start on the LP's arcs (the LP's own model with binary
    variables, built by :class:`solver.lp._Model`), stopped at 0.1%: a good incumbent ``I``,
    never worse than the start.
@@ -52,6 +53,7 @@ import time
 from dataclasses import replace
 
 import numpy as np
+import scipy.sparse
 from ortools.linear_solver import pywraplp
 
 from solver.explain import explain
@@ -117,11 +119,14 @@ def _from_relaxation(problem: Problem, relaxation: Relaxation) -> np.ndarray:
 
 
 def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float,
-               backend: str | None = None) -> tuple[np.ndarray | None, float, dict]:
+               backend: str | None = None, neighbourhood: bool = False,
+               mip: bool = True) -> tuple[np.ndarray | None, float, dict]:
     """The MIP on the kept arcs (the LP's own model with binary variables; ``backend``, default
     ``settings.mip_backend``), started from ``hint`` (an assignment: unit per child, -1 none):
     assignment, best bound (a valid lower bound on the MIP over these arcs, -inf when none was
-    proven), stats."""
+    proven), stats. With ``neighbourhood`` (HiGHS only), the hint is first improved by
+    :func:`_neighbourhood_start`, and without ``mip`` that step's assignment is the answer (no
+    bound: -inf)."""
     backend = backend or settings.mip_backend
     began = time.perf_counter()
     model = _Model(problem, SolverSettings(time_limit_s=max(0.5, time_limit)), backend=backend)
@@ -129,7 +134,7 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     held = model.arcs()
     hinted = hint[held.child] == held.unit
     if backend == "HIGHS":
-        return _highs_mip(problem, model, held, hinted, hint, settings, time_limit, began)
+        return _highs_mip(problem, model, held, hinted, hint, settings, time_limit, began, neighbourhood, mip)
     model.lp.SetHint(model.vars, [1.0 if h else 0.0 for h in hinted.tolist()])
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, settings.mip_gap)
@@ -165,7 +170,8 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
 
 
 def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, hint: np.ndarray,
-               settings: SolverSettings, time_limit: float, began: float) -> tuple[np.ndarray | None, float, dict]:
+               settings: SolverSettings, time_limit: float, began: float,
+               neighbourhood: bool = False, mip: bool = True) -> tuple[np.ndarray | None, float, dict]:
     """:func:`_exact_mip` by HiGHS through its own bindings (``highspy``): the model built by
     :class:`solver.lp._Model` goes over as arrays, with the hint as a start. Through OR-Tools,
     HiGHS took no start (it then spent most of its time finding any good solution: Paris, scope
@@ -202,21 +208,30 @@ def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, 
     # half the gap asked, as through OR-Tools before: the waiting batch then ends at its proven
     # optimum (with the whole gap, 4 of 20 seeds stopped 0.001-0.007% above it)
     h.setOptionValue("mip_rel_gap", float(settings.mip_gap) / 2)
+    start_values = _start(problem, model, hinted, hint, n_var)
+    built = time.perf_counter()
+    stats: dict = {}
+    if neighbourhood:
+        start_values, stats = _neighbourhood_start(highspy, lp, start_values, matrix, began + time_limit, settings)
+        if not mip:
+            stats |= {"mip_status": "NEIGHBOURHOOD ONLY", "mip_backend": "HIGHS", "mip_time_limit": round(time_limit, 3),
+                      "mip_build_seconds": round(built - began, 3), "mip_arcs": len(held), "mip_bound": -np.inf}
+            return _assignment_of(problem, model, held, start_values), -np.inf, stats
     h.passModel(lp)
-    h.setSolution(n_var, np.arange(n_var, dtype=np.int32), _start(problem, model, hinted, hint, n_var))
+    h.setSolution(n_var, np.arange(n_var, dtype=np.int32), start_values)
     t = time.perf_counter()
     limit = float(max(0.5, time_limit - (t - began)))
     h.setOptionValue("time_limit", limit)
     h.run()
     status, info = h.getModelStatus(), h.getInfo()
     feasible = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    stats = {
+    stats |= {
         "mip_status": "OPTIMAL" if status == highspy.HighsModelStatus.kOptimal else
         ("FEASIBLE" if feasible else f"{h.modelStatusToString(status)} (no solution)"),
         "mip_backend": "HIGHS",
         "mip_seconds": round(time.perf_counter() - t, 3),
         "mip_time_limit": round(limit, 3),
-        "mip_build_seconds": round(t - began, 3),
+        "mip_build_seconds": round(built - began, 3),
         "mip_nodes": int(info.mip_node_count),
         "mip_arcs": len(held),
     }
@@ -227,11 +242,74 @@ def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, 
     stats["mip_bound"] = bound
     if not feasible:
         return None, bound, stats
-    values = np.asarray(h.getSolution().col_value)
+    return _assignment_of(problem, model, held, np.asarray(h.getSolution().col_value)), bound, stats
+
+
+def _assignment_of(problem: Problem, model: _Model, held: Arcs, values: np.ndarray) -> np.ndarray:
+    """Unit per child (-1: none) of the values of ``model``'s variables."""
     chosen = values[[v.index() for v in model.vars]] > 0.5
     assigned = np.full(problem.n_children, -1, dtype=np.int64)
     assigned[held.child[chosen]] = held.unit[chosen]
-    return assigned, bound, stats
+    return assigned
+
+
+NEIGHBOURHOOD_SHARE = 0.5
+"""Most share of a polish's time the neighbourhood step (:func:`_neighbourhood_start`) may use."""
+
+
+def _neighbourhood_start(highspy, lp, start: np.ndarray, matrix, deadline: float,  # noqa: ANN001
+                         settings: SolverSettings) -> tuple[np.ndarray, dict]:
+    """A better start for a polish MIP, found fast: its LP relaxation is solved, then the MIP with
+    every integer variable fixed at the start's value except those that share a row (a child, a
+    unit's capacity, a fratrie's structure) with one where the relaxation and the start differ
+    (a relaxation-induced neighbourhood, as HiGHS's own RINS, but before the root's cut rounds:
+    on 2 cores those take 5 s at Paris scale, scope all, and a polish given 8-9 s then often ended
+    where it started: seeds 4 and 5 at 0.75% and 0.88%). Returns the start values (the old ones
+    when nothing better was found in time) and the step's stats. Only an assignment: the polish's
+    own MIP still runs from it in the time left."""
+    began = time.perf_counter()
+    limit = (deadline - began) * NEIGHBOURHOOD_SHARE
+    stats: dict = {"neighbourhood_free": 0, "neighbourhood_seconds": 0.0}
+    if limit < 0.5:
+        stats["neighbourhood_skipped"] = f"{limit:.1f} s, too little time"
+        return start, stats
+    n_var, n_row = int(lp.num_col_), int(lp.num_row_)
+    integer = np.array([t != highspy.HighsVarType.kContinuous for t in lp.integrality_], dtype=bool)
+    h = _quiet_highs(highspy)
+    h.setOptionValue("output_flag", bool(settings.log))
+    h.passModel(lp)
+    columns = np.arange(n_var, dtype=np.int32)
+    h.changeColsIntegrality(n_var, columns, np.zeros(n_var, dtype=np.uint8))  # kContinuous
+    h.setOptionValue("time_limit", float(limit))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        stats["neighbourhood_skipped"] = f"relaxation ended {h.modelStatusToString(h.getModelStatus())}"
+        stats["neighbourhood_seconds"] = round(time.perf_counter() - began, 3)
+        return start, stats
+    relaxed = np.asarray(h.getSolution().col_value)
+    rows = scipy.sparse.csr_matrix((np.ones(len(matrix.index_), dtype=np.int32), np.asarray(matrix.index_),
+                                    np.asarray(matrix.start_)), shape=(n_row, n_var))
+    differ = (np.abs(relaxed - start) > 1e-6).astype(np.int32)
+    touched = (rows @ differ > 0).astype(np.int32)
+    free = (rows.T @ touched > 0) | (differ > 0)
+    fixed = columns[integer & ~free]
+    stats["neighbourhood_free"] = int(n_var - fixed.size)
+    h.changeColsIntegrality(n_var, columns, np.where(integer, 1, 0).astype(np.uint8))  # kInteger where it was
+    h.changeColsBounds(fixed.size, fixed, start[fixed], start[fixed])
+    h.setOptionValue("mip_rel_gap", float(settings.mip_gap) / 2)
+    h.setOptionValue("time_limit", float(max(0.5, limit - (time.perf_counter() - began))))
+    h.setSolution(n_var, columns, start)
+    h.run()
+    info = h.getInfo()
+    stats["neighbourhood_seconds"] = round(time.perf_counter() - began, 3)
+    if info.primal_solution_status != 2:  # no feasible solution (not even the start): keep the start
+        return start, stats
+    found = np.asarray(h.getSolution().col_value)
+    cost = np.asarray(lp.col_cost_)
+    stats["neighbourhood_objective"] = round(float(cost @ found + lp.offset_), 3)
+    if cost @ found < cost @ start - 1e-9:
+        return np.round(found), stats
+    return start, stats
 
 
 _HIGHS_BANNER_SHOWN = False
@@ -287,11 +365,15 @@ def _build_seconds(stage1: dict, n_arcs: int) -> float:
 
 
 def _polish(problem: Problem, support: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float,
-            name: str, stats: dict, warnings: list[str]) -> np.ndarray | None:
-    """The MIP (``settings.polish_backend``) on ``support`` from ``hint``: its assignment (None,
-    with a warning, when it ended without one); its stats go in ``stats`` under ``name``."""
+            name: str, stats: dict, warnings: list[str], mip: bool = True) -> np.ndarray | None:
+    """The MIP (``settings.polish_backend``) on ``support`` from ``hint``, after the neighbourhood
+    step when ``settings.polish_neighbourhood`` (HiGHS), or that step alone without ``mip``: its
+    assignment (None, with a warning, when it ended without one); its stats go in ``stats`` under
+    ``name``."""
+    neighbourhood = settings.polish_neighbourhood and settings.polish_backend == "HIGHS"
     polished, _, polish_stats = _exact_mip(problem, drop_forbidden(problem, support), hint, settings, time_limit,
-                                           backend=settings.polish_backend)
+                                           backend=settings.polish_backend, neighbourhood=neighbourhood,
+                                           mip=mip or not neighbourhood)
     stats.update({f"{name}_{k}": v for k, v in polish_stats.items()})
     if polished is None:
         warnings.append(f"polish MIP ended {polish_stats['mip_status']} without a solution in {time_limit:.1f} s: "
@@ -448,15 +530,18 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             values = {name: objective_of(problem, a) for name, a in candidates}
             hint = dict(candidates)[min(values, key=values.get)]
             support = relaxed.support(problem, settings.polish_arcs_per_child).merged(start_arcs, problem.n_units)
-            polished = _polish(problem, support, hint, settings, remaining, "polish", stats, warnings)
+            # a second polish, in the time left, with the arcs that keep each fratrie the flow splits in one
+            # of its best structures (the flow never prices them in): a second MIP, from the first's
+            # answer. Not the first step: that MIP is harder, and at Paris scale on 2 cores it often
+            # needs more than the 14 s budget (scope all, 20 seeds: BENCHMARKS.md). When it runs,
+            # the first polish is its neighbourhood step alone (SolverSettings.polish_neighbourhood):
+            # most of what the first MIP found in 5-9 s, in 2-3 s, and the rest of the time for the second
+            wider = support.merged(relaxed.fratrie_support(problem, settings.polish_fratrie_structures), problem.n_units)
+            polished = _polish(problem, support, hint, settings, remaining, "polish", stats, warnings,
+                               mip=len(wider) == len(support))
             if polished is not None:
                 candidates.append(("polish", polished))
                 hint = polished
-            # then, in the time left, with the arcs that keep each fratrie the flow splits in one
-            # of its best structures (the flow never prices them in): a second MIP, from the first's
-            # answer. Not the first step: that MIP is harder, and at Paris scale on 2 cores it often
-            # needs more than the 14 s budget (scope all, 20 seeds: BENCHMARKS.md)
-            wider = support.merged(relaxed.fratrie_support(problem, settings.polish_fratrie_structures), problem.n_units)
             remaining = time_left(settings.finish_reserve_s)
             if len(wider) > len(support) and remaining >= settings.polish_min_seconds:
                 polished = _polish(problem, wider, hint, settings, remaining, "polish_fratries", stats, warnings)
