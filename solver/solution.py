@@ -103,8 +103,8 @@ class SolverSettings:
     the relaxation differs from the start left free (:func:`solver.optimal._neighbourhood_start`;
     2-3 s at Paris scale, scope all). When the second polish (``polish_fratrie_structures``) runs,
     the first is that step alone, and the second is the step then its MIP. Paris, scope all, 20
-    seeds, 2-core EPYC: gap median 0.253% -> 0.134%, max 0.719% -> 0.381%, better on 14 seeds and
-    worse on none; HiGHS's own root spent about 5 s in cut rounds before its sub-MIP found what
+    seeds, 2-core EPYC: gap median 0.238% -> 0.134%, max 0.719% -> 0.381%, better on 13 seeds, the
+    same on 7; HiGHS's own root spent about 5 s in cut rounds before its sub-MIP found what
     this step finds (BENCHMARKS.md, "Scope all, eighth round")."""
     polish_min_seconds: float = 1.0
     """The polish runs only with at least this much of the time limit left."""
