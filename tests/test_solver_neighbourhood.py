@@ -102,3 +102,27 @@ def test_the_polish_runs_it_first_and_keeps_every_hard_rule(seed):
         assert on.stats["objectives"]["polish"] <= found + 1e-6
     # both end at the polish's optimum on its support (small instance: the MIP proves it)
     assert on.objective == pytest.approx(off.objective, rel=1e-9)
+
+
+def test_the_second_polish_is_skipped_when_less_time_is_left_than_the_first_took_to_build(monkeypatch):
+    """A second polish started with less time left than the first polish's model took to build
+    would only overrun the budget (scale 2, scope all: 1.9 s to build with 1 s left)."""
+    import solver.optimal as optimal
+
+    problem = tight_problem(0)
+    settings = SolverSettings(time_limit_s=10.0, max_lp_children=0)
+    control = solve_optimal(problem, settings, with_explanations=False)
+    assert "polish_fratries_mip_status" in control.stats and "polish_fratries_skipped" not in control.stats
+    real = optimal._exact_mip
+
+    def slow_build(problem_, arcs, hint, settings_, time_limit, backend=None, **more):
+        assigned, bound, stats = real(problem_, arcs, hint, settings_, time_limit, backend, **more)
+        if not more.get("mip", True):  # the first polish: say its model took longer than the whole budget
+            stats["mip_build_seconds"] = 100.0
+        return assigned, bound, stats
+
+    monkeypatch.setattr(optimal, "_exact_mip", slow_build)
+    skipped = solve_optimal(problem, settings, with_explanations=False)
+    assert "polish_fratries_mip_status" not in skipped.stats
+    assert "less than the first polish's build" in skipped.stats["polish_fratries_skipped"]
+    require_valid(problem, skipped.unit_of_child, "second polish skipped")
