@@ -358,9 +358,10 @@ STAGE2_MIN_SECONDS = 1.0
 """Stage 2 runs only when this much time is left once its model is built."""
 
 
-def _build_seconds(stage1: dict, n_arcs: int) -> float:
-    """Seconds to build a MIP of ``n_arcs`` arcs, at the rate stage 1's build ran on this machine."""
-    arcs, seconds = stage1.get("mip_arcs") or 0, stage1.get("mip_build_seconds") or 0.0
+def _build_seconds(earlier: dict, n_arcs: int) -> float:
+    """Seconds to build a MIP of ``n_arcs`` arcs, at the rate an earlier MIP's build ran on this
+    machine (``earlier``: its stats, ``mip_arcs`` and ``mip_build_seconds``; stage 1, the first polish)."""
+    arcs, seconds = earlier.get("mip_arcs") or 0, earlier.get("mip_build_seconds") or 0.0
     return n_arcs * seconds / arcs if arcs and seconds > 0 else 0.0
 
 
@@ -546,8 +547,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             # its model takes about as long to build as the first's: with less time left than
             # that, it would only overrun the budget (scale 2, scope all: 1.9 s to build with 1 s
             # left, and the solve took 14.4 s of 14)
-            needed = settings.polish_min_seconds + stats.get("polish_mip_build_seconds", 0.0)
-            if len(wider) > len(support) and remaining < needed:
+            first = {k: stats.get(f"polish_{k}") for k in ("mip_arcs", "mip_build_seconds")}
+            if len(wider) > len(support) and remaining < settings.polish_min_seconds + _build_seconds(first, len(wider)):
                 stats["polish_fratries_skipped"] = (f"{remaining:.1f} s left, less than the first polish's build and "
                                                     "SolverSettings.polish_min_seconds")
             elif len(wider) > len(support):
