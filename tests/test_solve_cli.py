@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -74,9 +75,9 @@ def test_optimal_is_never_worse_than_greedy_and_scope_all_writes_parquet(dataset
     assert reports["optimal"]["children"] == len(read_dataset(dataset).children)
 
     out = tmp_path / "all.parquet"
-    result = _solve("--data", str(dataset), "--method", "greedy", "--scope", "all", "--out", str(out))
+    result = _solve("--data", str(dataset), "--method", "greedy", "--scope", "all", "--out", str(out), "--lang", "en")
     assert result.exit_code == 0, result.output
-    assert "objective" in result.output and "proven bound" in result.output
+    assert "objective" in result.output and "proven lower bound" in result.output
     frame = pd.read_parquet(out)
     assert len(frame) == reports["greedy"]["children"]
     assert frame.unit_id.notna().sum() == reports["greedy"]["placed"]
@@ -157,3 +158,54 @@ def test_an_assignment_that_breaks_a_hard_rule_is_an_error_and_writes_nothing(da
     assert "placement solve (greedy): the answer breaks a hard rule, so it is not returned: " in flat
     assert "(child " in flat and "more)" in flat
     assert not out.exists()
+
+
+def _one_split(solve):
+    """The solver's answer with one fratrie reported split (its cause's machine fields)."""
+    from dataclasses import replace
+
+    from solver.siblings import SplitCause
+    from solver.solution import SplitReport
+
+    def with_split(problem, *args, **kwargs):
+        solution = solve(problem, *args, **kwargs)
+        structures = tuple(s.id for s in problem.system.structures[:2])
+        cause = SplitCause(kind="needed_by_others", members=2, age_min=5, age_max=9, needs=(),
+                           eligible_structures=4, able_structures=3, nearest_structure=structures[0],
+                           nearest_minutes=41.6)
+        return replace(solution, splits=(SplitReport("F-9999", structures, cause),))
+
+    return with_split
+
+
+def test_the_report_speaks_french_by_default_and_english_on_request(dataset, monkeypatch):
+    import solver.greedy
+
+    monkeypatch.setattr(solver.greedy, "solve_greedy", _one_split(solver.greedy.solve_greedy))
+    system = read_dataset(dataset)
+    first = system.structures[0]
+    french = " ".join(_solve("--data", str(dataset), "--method", "greedy").output.split())
+    for words in ("Référence gloutonne sur", "enfants placés sur", "trajet depuis l'ancrage : médiane",
+                  "borne inférieure prouvée", "écart à la borne", "coût journalier des nouvelles places",
+                  "La fratrie F-9999 est répartie entre", f"{first.name} ({first.id})", "42 min"):
+        assert words in french, words
+    for internal in ("outside_ile_de_france", "ile_de_france ", "proven bound", "lagrangian", "Sibling group"):
+        assert internal not in french, internal
+    assert re.search(r"écart à la borne \d+,\d\d %", french)  # a French decimal comma (no-break space: split above)
+    english = " ".join(_solve("--data", str(dataset), "--method", "greedy", "--lang", "en").output.split())
+    assert "Greedy baseline on" in english and "Fratrie F-9999 is split over" in english
+    assert "borne" not in english
+    bad = _solve("--data", str(dataset), "--lang", "de")
+    assert bad.exit_code == 2 and "--lang must be fr or en" in bad.output
+
+
+def test_json_splits_keep_their_machine_fields_beside_the_sentence(dataset, monkeypatch):
+    import solver.greedy
+
+    monkeypatch.setattr(solver.greedy, "solve_greedy", _one_split(solver.greedy.solve_greedy))
+    report = json.loads(_solve("--data", str(dataset), "--method", "greedy", "--json").stdout)
+    (split,) = report["splits"]
+    assert split["group_id"] == "F-9999" and split["kind"] == "needed_by_others" and split["members"] == 2
+    assert split["sentence"].startswith("La fratrie F-9999 est répartie entre")
+    english = json.loads(_solve("--data", str(dataset), "--method", "greedy", "--json", "--lang", "en").stdout)
+    assert english["splits"][0]["sentence"].startswith("Fratrie F-9999 is split over")

@@ -21,7 +21,8 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from matcher import DomainError, PlacementError, Weights
+from matcher import AgeBand, DomainError, PlacementError, Weights, Zone
+from matcher.words import Lang, split_words, structure_name
 
 METHODS = ("greedy", "optimal")
 SCOPES = ("waiting", "all")
@@ -88,6 +89,20 @@ def write_assignment(frame: pd.DataFrame, out: Path) -> Path:
     return out
 
 
+_STEPS = {
+    "fr": {"read": "Lecture de {}",
+           "travel": "Minutes en transports en commun depuis chaque domicile, école, lieu de visite et service",
+           "assign": "Affectation des enfants ({method}, {scope})",
+           "greedy": "glouton", "optimal": "optimiseur",
+           "waiting": "enfants en attente", "all": "tous les enfants"},
+    "en": {"read": "Reading {}",
+           "travel": "Public-transport minutes from every family home, school, visit site and service",
+           "assign": "Assigning the children ({method}, scope {scope})",
+           "greedy": "greedy", "optimal": "optimal", "waiting": "waiting", "all": "all"},
+}
+"""The progress steps shown while the command works."""
+
+
 def run_solve(
     *,
     data_dir: Path,
@@ -97,8 +112,10 @@ def run_solve(
     scope: str,
     console: Console,
     show_progress: bool,
+    lang: Lang = "fr",
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Solve the dataset; return the report (JSON-ready) and the assignment frame."""
+    """Solve the dataset; return the report (JSON-ready) and the assignment frame. Each split
+    fratrie of the report keeps its machine fields and gets ``sentence``: why, in ``lang``."""
     from api.commands.demo import _steps
     from data.io import read_dataset
     from data.transit import travel_matrix
@@ -111,14 +128,15 @@ def run_solve(
     if not data_dir.is_dir():
         raise DomainError(f"--data {data_dir}: no such dataset directory")
     with _steps(console, show_progress) as steps:
-        done = steps.step(f"Reading {data_dir}")
+        words = _STEPS[lang]
+        done = steps.step(words["read"].format(data_dir))
         system = read_dataset(data_dir)
         done()
-        done = steps.step("Public-transport minutes from every family home, school, visit site and service")
+        done = steps.step(words["travel"])
         travel = travel_matrix(system.origins, system.structures,
                                progress=lambda d, t: done("", d / t if t else 1.0))
         done()
-        done = steps.step(f"Assigning the children ({method}, scope {scope})")
+        done = steps.step(words["assign"].format(method=words[method], scope=words[scope]))
         problem = Problem.build(system, travel, weights, scope=scope)  # type: ignore[arg-type]
         if method == "greedy":
             solution = solve_greedy(problem)
@@ -126,6 +144,7 @@ def run_solve(
             solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
         require_valid_solution(problem, solution, f"placement solve ({method})")
         done()
+    names = {s.id: structure_name(s) for s in system.structures}
     report: dict[str, Any] = {
         "dataset": str(data_dir),
         "method": method,
@@ -138,37 +157,108 @@ def run_solve(
         bound=None if solution.bound is None else round(solution.bound, 1),
         gap=solution.gap,
         wall_seconds=round(solution.wall_seconds, 2),
-        splits=[str(s) for s in solution.splits],
+        splits=[{**s.to_dict(), "sentence": split_words(s.to_dict(), names, lang)} for s in solution.splits],
         bound_source=solution.bound_source,
         warnings=list(solution.warnings),
     )
     return report, assignment_frame(problem, solution)
 
 
-def render(report: dict[str, Any], console: Console) -> None:
-    r = report
-    shares = ", ".join(f"{z} {r['placed_by_zone'][z]} ({100 * r['share_by_zone'][z]:.1f}%)" for z in r["placed_by_zone"])
+_WORDS = {
+    "fr": {
+        "head": "[bold]{method}[/bold] sur {dataset} ({scope}, au {date}) :",
+        "greedy": "Référence gloutonne", "optimal": "Optimiseur",
+        "waiting": "les enfants en attente d'une place", "all": "tous les enfants, re-planification complète",
+        "placed": "  {placed} enfants placés sur {children} : {zones} ; {unplaced} sans place",
+        "zone_paris": "{n} à Paris ({share})", "zone_ile_de_france": "{n} ailleurs en Île-de-France ({share})",
+        "zone_province": "{n} hors Île-de-France ({share})",
+        "travel": "  trajet depuis l'ancrage : médiane {median}, 90e centile {p90} ({anchors})",
+        "anchor_family_home": "domicile familial", "anchor_school": "école", "anchor_visit_site": "lieu de visite",
+        "anchor_service": "service",
+        "hotel": "  hôtel proposé (16-21 ans) : {hotel} ; changements d'école : {schools}",
+        "fratries": "  fratries : {groups}, dont {kept} réunies avec chaque enfant placé, {split} réparties entre "
+                    "plusieurs structures{allowed}, {not_all} réunies avec des enfants sans place, {none} sans aucune place",
+        "unplaced_by": "  sans place, par âge : {ages} ; par besoin : {needs}",
+        "age": "{band} ans {n}",
+        "cost": "  coût journalier des nouvelles places : {cost}",
+        "objective": "  objectif {objective} (en minutes de trajet), borne inférieure prouvée {bound}, "
+                     "écart à la borne {gap}, durée {wall}",
+        "allowed": " (séparation permise par le juge pour {})",
+        "warning": "avertissement :", "wrote": "  affectation écrite dans {}",
+    },
+    "en": {
+        "head": "[bold]{method}[/bold] on {dataset} ({scope}, on {date}):",
+        "greedy": "Greedy baseline", "optimal": "Optimiser",
+        "waiting": "the children waiting for a place", "all": "every child, a full re-plan",
+        "placed": "  {placed} of {children} children placed: {zones}; {unplaced} without a place",
+        "zone_paris": "{n} in Paris ({share})", "zone_ile_de_france": "{n} elsewhere in Île-de-France ({share})",
+        "zone_province": "{n} outside Île-de-France ({share})",
+        "travel": "  transit from the anchor: median {median}, p90 {p90} ({anchors})",
+        "anchor_family_home": "family home", "anchor_school": "school", "anchor_visit_site": "visit site",
+        "anchor_service": "service",
+        "hotel": "  proposed a hotel (16-21): {hotel}; school changes: {schools}",
+        "fratries": "  fratries: {groups}, of which {kept} kept together with every child placed, {split} split over "
+                    "several structures{allowed}, {not_all} together with some children without a place, {none} with no place",
+        "unplaced_by": "  without a place, by age: {ages}; by need: {needs}",
+        "age": "{band} {n}",
+        "cost": "  daily cost of the new places: {cost}",
+        "objective": "  objective {objective} (in minutes of travel), proven lower bound {bound}, "
+                     "gap to the bound {gap}, wall time {wall}",
+        "allowed": " ({} where the judge allows the children apart)",
+        "warning": "warning:", "wrote": "  wrote the assignment to {}",
+    },
+}
+"""The printed report in each language (the JSON keeps the machine fields, in English)."""
+
+
+def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
+    """The report as sentences in ``lang``, numbers rounded (minutes and euros as integers)."""
+    from api.commands.demo import _need, _number, _pct
+
+    r, w = report, _WORDS[lang]
+    zones = ", ".join(w[f"zone_{z.value}"].format(n=r["placed_by_zone"][z.value],
+                                                   share=_pct(r["share_by_zone"][z.value], lang))
+                      for z in Zone if z.value in r["placed_by_zone"])
     travel = r["travel"]
     median = "-" if travel["median_minutes"] is None else f"{travel['median_minutes']:.0f} min"
     p90 = "-" if travel["p90_minutes"] is None else f"{travel['p90_minutes']:.0f} min"
-    console.print(f"[bold]{r['method']}[/bold] on {r['dataset']} (scope {r['scope']}, {r['reference_date']}):")
-    console.print(f"  placed {r['placed']} / {r['children']}: {shares}; without a place {r['unplaced']}")
-    anchors = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in r.get("anchor_used", {}).items())
-    console.print(f"  transit from the anchor: median {median}, p90 {p90} (anchors: {anchors or '-'})")
-    console.print(f"  in a hotel {r.get('in_hotel', 0)}, school changes {r.get('school_changes', 0)}")
+    anchors = ", ".join(f"{w.get(f'anchor_{k}', k.replace('_', ' '))} {n}" for k, n in r.get("anchor_used", {}).items())
+    console.print(w["head"].format(method=w[r["method"]], dataset=r["dataset"], scope=w[r["scope"]],
+                                   date=r["reference_date"]), soft_wrap=True)
+    console.print(w["placed"].format(placed=r["placed"], children=r["children"], zones=zones, unplaced=r["unplaced"]),
+                  soft_wrap=True)
+    console.print(w["travel"].format(median=median, p90=p90, anchors=anchors or "-"), soft_wrap=True)
+    console.print(w["hotel"].format(hotel=r.get("in_hotel", 0), schools=r.get("school_changes", 0)), soft_wrap=True)
     sib = r["siblings"]
-    console.print(f"  fratries kept together {sib['kept_together']} / {sib['groups']}, split {sib['split']}")
-    console.print(f"  daily cost of the new places {r['daily_cost_eur']:,.0f} EUR")
-    bound = "-" if r["bound"] is None else f"{r['bound']:,.1f}"
-    gap = "-" if r["gap"] is None else f"{100 * r['gap']:.2f}%"
-    source = f" ({r['bound_source']})" if r.get("bound_source") else ""
-    console.print(f"  objective {r['objective']:,.1f}, proven bound {bound}{source}, gap {gap}, wall {r['wall_seconds']:.2f} s")
-    for warning in r.get("warnings", []):
-        console.print(f"  [red]warning:[/red] {warning}")
+    console.print(w["fratries"].format(groups=sib["groups"], kept=sib["kept_together"],
+                                       split=sib["split"] + sib.get("split_allowed", 0),
+                                       allowed=w["allowed"].format(sib["split_allowed"]) if sib.get("split_allowed") else "",
+                                       not_all=sib.get("not_all_placed", 0), none=sib.get("none_placed", 0)),
+                  soft_wrap=True)
+    if r["unplaced"]:
+        ages = ", ".join(w["age"].format(band=b.value, n=r["unplaced_by_age_band"].get(b.value, 0)) for b in AgeBand
+                         if r["unplaced_by_age_band"].get(b.value))
+        needs = ", ".join(f"{_need(k, lang)} {n}" for k, n in r["unplaced_by_need"].items() if n) or "-"
+        console.print(w["unplaced_by"].format(ages=ages or "-", needs=needs), soft_wrap=True)
+    cost = f"{_number(r['daily_cost_eur'], lang)} €" if lang == "fr" else f"{r['daily_cost_eur']:,.0f} EUR"
+    console.print(w["cost"].format(cost=cost), soft_wrap=True)
+    bound = "-" if r["bound"] is None else _number(r["bound"], lang)
+    gap = "-" if r["gap"] is None else _gap(r["gap"], lang)
+    wall = f"{r['wall_seconds']:.1f} s"
+    console.print(w["objective"].format(objective=_number(r["objective"], lang), bound=bound, gap=gap,
+                                        wall=wall.replace(".", ",") if lang == "fr" else wall), soft_wrap=True)
+    for warning in r.get("warnings", []):  # the solver's own words (English, as its logs)
+        console.print(f"  [red]{w['warning']}[/red] {warning}", soft_wrap=True)
     for split in r["splits"]:
-        console.print(f"  [yellow]{split}[/yellow]")
+        console.print(f"  [yellow]{split['sentence']}[/yellow]", soft_wrap=True)
     if r.get("out"):
-        console.print(f"  wrote {r['out']}")
+        console.print(w["wrote"].format(r["out"]), soft_wrap=True)
+
+
+def _gap(x: float, lang: Lang) -> str:
+    """A gap to the bound: two decimals (0.14%), as the optimiser's targets are stated."""
+    text = f"{100 * x:.2f}%"
+    return text.replace(".", ",").replace("%", "\u00a0%") if lang == "fr" else text
 
 
 def register(app: typer.Typer) -> None:
@@ -183,15 +273,20 @@ def register(app: typer.Typer) -> None:
         scope: Annotated[str, typer.Option(help="waiting (children without a place) or all (full re-plan).")] = "waiting",
         out: Annotated[Path | None, typer.Option(help="Write the assignment with explanations (.csv or .parquet).")] = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="Language of the report and sentences: fr (default) or en; "
+                                          "the JSON's machine fields are English either way.")] = "fr",
     ) -> None:
         """Assign the children of a dataset (greedy or optimal); print the outcome, optionally write it."""
         console = Console(stderr=as_json)
+        if lang not in ("fr", "en"):
+            console.print(f"[red]error:[/red] --lang must be fr or en, not {lang[:16]!r}")
+            raise typer.Exit(2)
         try:
             check_options(method, scope, out)
             chosen = Weights.load(weights) if weights else Weights.default()
             report, frame = run_solve(
                 data_dir=data, method=method, weights=chosen, time_limit_s=time_limit, scope=scope,
-                console=console, show_progress=not as_json,
+                console=console, show_progress=not as_json, lang=lang,  # type: ignore[arg-type]
             )
             if out is not None:
                 report["out"] = str(write_assignment(frame, out))
@@ -201,4 +296,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
         else:
-            render(report, console)
+            render(report, console, lang)  # type: ignore[arg-type]
