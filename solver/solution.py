@@ -135,6 +135,34 @@ class SplitReport:
         return f"Sibling group {self.group_id} split over {', '.join(self.structures)}: {self.cause}"
 
 
+WHY_NOT_KINDS = ("ineligible", "full", "judge_structure", "judge_separation", "unit_no_siblings",
+                 "fratrie_elsewhere", "not_chosen")
+"""Why a better-looking place was not chosen (:attr:`BetterOption.reason`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BetterOption:
+    """A place that looked better for the child (a lower score) and was not chosen: machine
+    fields; :func:`solver.explain.explanation_text` says them in French or English."""
+
+    unit_id: str
+    score: float
+    reason: str
+    """One of :data:`WHY_NOT_KINDS`."""
+    rules: tuple[str, ...] = ()
+    """``ineligible``: the hard rules it breaks (names of ``matcher.rules.OPTION_RULES``)."""
+    capacity: int = 0
+    """``full``: its places for this run."""
+    taken_by: tuple[str, ...] = ()
+    """``full``: the children holding them."""
+    groups: tuple[str, ...] = ()
+    """``full``: the fratries among them."""
+    other: str | None = None
+    """``judge_separation``: the child it must stay apart from; ``fratrie_elsewhere``: the fratrie."""
+    structure_id: str | None = None
+    """``fratrie_elsewhere``: where the fratrie is kept together."""
+
+
 @dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a child is where the solution puts it (or why it has no place)."""
@@ -145,9 +173,12 @@ class Explanation:
     travel_minutes: float | None
     components: tuple[ScoreComponent, ...]
     """Score components of the chosen place (matcher.scoring.score_option), empty if unplaced."""
-    better_options: tuple[tuple[str, float, str], ...]
-    """Better-looking places not chosen: (unit id, score, why not), best first."""
+    better_options: tuple[BetterOption, ...]
+    """Better-looking places not chosen, best first."""
     text: str
+    """The explanation in English (:func:`solver.explain.explanation_text` gives it in French)."""
+    eligible_units: int = 0
+    """Without a place: how many units the hard rules allow (all full when > 0)."""
 
 
 @dataclass(frozen=True)

@@ -58,8 +58,8 @@ def test_json_report_is_consistent_with_the_written_csv(dataset, tmp_path, metho
         assert system.unit_by_id[row.unit_id].structure_id == row.structure_id
     components = placed.filter(like="cost_").sum(axis=1)
     assert (components - placed.score).abs().max() < 0.01
-    assert placed.explanation.str.startswith("Unit ").all()
-    assert frame[frame.unit_id.isna()].explanation.str.startswith("No place").all()
+    assert placed.explanation.str.startswith("L'unité ").all()  # French by default
+    assert frame[frame.unit_id.isna()].explanation.str.startswith("Sans place").all()
     # no place is given to more children than it has free places (scope waiting)
     load = placed.unit_id.value_counts()
     assert all(load[u] <= system.unit_by_id[u].free for u in load.index)

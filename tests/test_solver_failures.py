@@ -184,9 +184,13 @@ def test_placement_solve_shows_the_failure_in_text_and_json(monkeypatch, tmp_pat
     report = json.loads(result.stdout)
     assert report["bound_source"] == "flow" and report["bound"] is not None
     assert any("LP" in w and "abnormal" in w for w in report["warnings"])
-    text = runner.invoke(app, ["solve", "--data", str(small_dataset), "--method", method, "--time-limit", "10"])
+    text = runner.invoke(app, ["solve", "--data", str(small_dataset), "--method", method, "--time-limit", "10",
+                               "--lang", "en"])
     assert text.exit_code == 0, text.output
-    assert "warning:" in text.output and "abnormal" in text.output and "(flow)" in text.output
+    flat = " ".join(text.output.split())
+    assert "warning:" in flat and "abnormal" in flat and "(from the min-cost flow)" in flat
+    french = runner.invoke(app, ["solve", "--data", str(small_dataset), "--method", method, "--time-limit", "10"])
+    assert "avertissement :" in french.output and "(par le flot à coût minimum)" in " ".join(french.output.split())
 
 
 @pytest.mark.parametrize("backend", ("HIGHS", "SCIP"))

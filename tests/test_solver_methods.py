@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from matcher import JudgeConstraints, SiblingGroup, Weights
 from matcher.travel import TravelMatrix
+from solver.explain import explanation_text
 from solver.greedy import solve_greedy
 from solver.optimal import solve_optimal
 from solver.problem import Problem
@@ -108,7 +109,8 @@ def test_siblings_together_split_reported_with_its_cause_when_no_structure_fits(
         assert split.group_id == "F-0123" and split.structures == ("S-1", "S-2")
         assert str(split.cause) == "no structure has eligible units for all 3 children aged 5 to 14"
         assert split.cause.kind == "no_common_structure" and (split.cause.age_min, split.cause.age_max) == (5, 14)
-        assert "Sibling group F-0123 split" in solution.explanations["C"].text
+        assert "Fratrie F-0123 is split over" in solution.explanations["C"].text
+        assert "La fratrie F-0123 est répartie entre" in explanation_text(problem, solution.explanations["C"], split, "fr")
 
 
 def test_siblings_together_split_when_places_are_too_few_says_so():
@@ -160,10 +162,20 @@ def test_explanations_name_full_places_and_excluding_rules():
     b = solution.explanations["B"]
     assert b.structure_id == "S-2" and b.travel_minutes == 30
     assert [c.name for c in b.components] == ["transit_time", "outside_paris", "outside_ile_de_france", "daily_price", "stability", "school_continuity", "hotel_stay"]
-    reasons = dict((u, why) for u, _, why in b.better_options)
-    assert reasons["U-1"].startswith("full (1 places for this run, taken by A)")
-    assert reasons["U-0"] == "age_range: age 8 is outside the unit's 12-15 range"
+    reasons = {o.unit_id: o for o in b.better_options}
+    assert (reasons["U-1"].reason, reasons["U-1"].capacity, reasons["U-1"].taken_by) == ("full", 1, ("A",))
+    assert (reasons["U-0"].reason, reasons["U-0"].rules) == ("ineligible", ("age_range",))
     assert "U-3" not in reasons  # farther and dearer: not better-looking
+    # in words, both languages: the place, its travel, each reason; no internal term
+    assert b.text.startswith("The 4-11 unit U-2 of ") and "30 min from the family home" in b.text
+    assert "full (1 place for this run, taken by A)" in b.text
+    assert "at 8, B is outside the unit's 12-15 age range" in b.text
+    french = explanation_text(problem, b, None, "fr")
+    assert french.startswith("L'unité 4-11 ans U-2 ") and "à 30 min du domicile familial" in french
+    assert "complète (1 place pour ce calcul, prise par A)" in french
+    assert "à 8 ans, B est hors de la tranche 12-15 ans de l'unité" in french
+    for text in (b.text, french):
+        assert not any(word in text for word in ("outside_", "transit_time", "daily_price", "age_range", "_"))
 
 
 def test_unplaced_child_explained():
@@ -173,6 +185,8 @@ def test_unplaced_child_explained():
     solution = solve_optimal(problem, TEST_SETTINGS)
     assert solution.unit_of_child == {"A": "U-1", "B": None}
     assert solution.explanations["B"].text.startswith("No place: no unit is eligible")
+    assert explanation_text(problem, solution.explanations["B"], None, "fr").startswith(
+        "Sans place : aucune unité ne lui convient")
 
 
 def test_a_problem_with_no_child_waiting_has_an_exact_bound_of_zero():

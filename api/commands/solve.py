@@ -44,8 +44,13 @@ def check_options(method: str, scope: str, out: Path | None) -> None:
             raise DomainError(f"--out {out}: directory {out.parent} does not exist")
 
 
-def assignment_frame(problem: Any, solution: Any) -> pd.DataFrame:
-    """One row per child of the problem: place, minutes, score and its components, explanation."""
+def assignment_frame(problem: Any, solution: Any, lang: Lang = "fr") -> pd.DataFrame:
+    """One row per child of the problem: place, minutes, score and its components, and the
+    explanation in ``lang`` (:func:`solver.explain.explanation_text`)."""
+    from solver.explain import explanation_text, structure_names
+
+    split_of = {s.group_id: s for s in solution.splits}
+    structures = structure_names(problem)
     names = list(COMPONENTS)
     for e in solution.explanations.values():
         for c in e.components:
@@ -65,7 +70,8 @@ def assignment_frame(problem: Any, solution: Any) -> pd.DataFrame:
         costs = {c.name: c.cost for c in e.components} if e is not None else {}
         for name in names:
             row[f"cost_{name}"] = round(float(costs[name]), 3) if name in costs else None
-        row["explanation"] = e.text if e is not None else ""
+        split = split_of.get(child.sibling_group_id) if child.sibling_group_id else None
+        row["explanation"] = explanation_text(problem, e, split, lang, structures) if e is not None else ""
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["child_id", "structure_id", "unit_id", "travel_minutes", "score",
                                         *(f"cost_{n}" for n in names), "explanation"])
@@ -161,7 +167,7 @@ def run_solve(
         bound_source=solution.bound_source,
         warnings=list(solution.warnings),
     )
-    return report, assignment_frame(problem, solution)
+    return report, assignment_frame(problem, solution, lang)
 
 
 _WORDS = {
@@ -181,9 +187,12 @@ _WORDS = {
         "unplaced_by": "  sans place, par âge : {ages} ; par besoin : {needs}",
         "age": "{band} ans {n}",
         "cost": "  coût journalier des nouvelles places : {cost}",
-        "objective": "  objectif {objective} (en minutes de trajet), borne inférieure prouvée {bound}, "
+        "objective": "  objectif {objective} (en minutes de trajet), borne inférieure prouvée {bound}{source}, "
                      "écart à la borne {gap}, durée {wall}",
         "allowed": " (séparation permise par le juge pour {})",
+        "source_exact": " (exacte : aucun enfant à placer)", "source_flow": " (par le flot à coût minimum)",
+        "source_lp": " (par la relaxation linéaire)", "source_lagrangian": " (par la relaxation lagrangienne)",
+        "source_mip": " (par le modèle en nombres entiers)",
         "warning": "avertissement :", "wrote": "  affectation écrite dans {}",
     },
     "en": {
@@ -202,9 +211,12 @@ _WORDS = {
         "unplaced_by": "  without a place, by age: {ages}; by need: {needs}",
         "age": "{band} {n}",
         "cost": "  daily cost of the new places: {cost}",
-        "objective": "  objective {objective} (in minutes of travel), proven lower bound {bound}, "
+        "objective": "  objective {objective} (in minutes of travel), proven lower bound {bound}{source}, "
                      "gap to the bound {gap}, wall time {wall}",
         "allowed": " ({} where the judge allows the children apart)",
+        "source_exact": " (exact: no child to place)", "source_flow": " (from the min-cost flow)",
+        "source_lp": " (from the linear relaxation)", "source_lagrangian": " (from the Lagrangian relaxation)",
+        "source_mip": " (from the integer model)",
         "warning": "warning:", "wrote": "  wrote the assignment to {}",
     },
 }
@@ -245,7 +257,8 @@ def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
     bound = "-" if r["bound"] is None else _number(r["bound"], lang)
     gap = "-" if r["gap"] is None else _gap(r["gap"], lang)
     wall = f"{r['wall_seconds']:.1f} s"
-    console.print(w["objective"].format(objective=_number(r["objective"], lang), bound=bound, gap=gap,
+    source = w.get(f"source_{r.get('bound_source')}", "") if r["bound"] is not None else ""
+    console.print(w["objective"].format(objective=_number(r["objective"], lang), bound=bound, source=source, gap=gap,
                                         wall=wall.replace(".", ",") if lang == "fr" else wall), soft_wrap=True)
     for warning in r.get("warnings", []):  # the solver's own words (English, as its logs)
         console.print(f"  [red]{w['warning']}[/red] {warning}", soft_wrap=True)
