@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from matcher.model import Child, Need, Sex, Structure, Unit, UnitSex, Zone
+from matcher.model import AnchorKind, Child, Need, Sex, Structure, Unit, UnitSex, Zone
 
 Lang = Literal["fr", "en"]
 LANGS: tuple[str, ...] = ("fr", "en")
@@ -90,6 +90,26 @@ ZONE_WORDS = {
     "en": {Zone.PARIS: "in Paris", Zone.ILE_DE_FRANCE: "in Île-de-France outside Paris",
            Zone.PROVINCE: "outside Île-de-France"},
 }
+
+
+COMPONENT_WORDS = {
+    "fr": {"transit_time": "trajet", "outside_paris": "hors de Paris", "outside_ile_de_france": "hors d'Île-de-France",
+           "daily_price": "prix de journée", "stability": "changement de lieu de vie",
+           "school_continuity": "changement d'école", "hotel_stay": "séjour à l'hôtel"},
+    "en": {"transit_time": "travel", "outside_paris": "outside Paris", "outside_ile_de_france": "outside Île-de-France",
+           "daily_price": "daily price", "stability": "change of home", "school_continuity": "change of school",
+           "hotel_stay": "hotel stay"},
+}
+"""The score's parts in words (``matcher.scoring.score_option``'s component names)."""
+
+ANCHOR_WORDS = {
+    "fr": {AnchorKind.VISIT_SITE: "du lieu de visite médiatisée", AnchorKind.FAMILY_HOME: "du domicile familial",
+           AnchorKind.SCHOOL: "de l'école ou du lieu de formation", AnchorKind.SERVICE: "du service de l'ASE qui le suit"},
+    "en": {AnchorKind.VISIT_SITE: "from the supervised-visit site", AnchorKind.FAMILY_HOME: "from the family home",
+           AnchorKind.SCHOOL: "from the school or training place",
+           AnchorKind.SERVICE: "from the ASE service that follows the child"},
+}
+"""Where a child's travel is measured from (``Child.anchor``), after "35 min"."""
 
 
 MISSING_NEED_WORDS: Mapping[Need, str] = {

@@ -17,13 +17,12 @@ from dataclasses import replace
 
 import numpy as np
 
-from matcher.model import AnchorKind
 from matcher.rules import Option, exclusions
 from matcher.scoring import score_option
+from matcher.words import ANCHOR_WORDS, COMPONENT_WORDS, ZONE_WORDS, Lang, join, minutes, of, plural, rule_reason, \
+    separator, split_words, structure_name, unit_words
 from solver.pricing import cheaper_units
 from solver.problem import Problem
-from matcher.words import Lang, ZONE_WORDS, join, minutes, of, plural, rule_reason, separator, split_words, \
-    structure_name, unit_words
 from solver.solution import BetterOption, Explanation, SplitReport
 
 BETTER_SHOWN = 3
@@ -108,26 +107,6 @@ def structure_names(problem: Problem) -> dict[str, str]:
     return {s.id: structure_name(s) for s in problem.system.structures}
 
 
-_COMPONENT_WORDS = {
-    "fr": {"transit_time": "trajet", "outside_paris": "hors de Paris", "outside_ile_de_france": "hors d'Île-de-France",
-           "daily_price": "prix de journée", "stability": "changement de lieu de vie",
-           "school_continuity": "changement d'école", "hotel_stay": "séjour à l'hôtel"},
-    "en": {"transit_time": "travel", "outside_paris": "outside Paris", "outside_ile_de_france": "outside Île-de-France",
-           "daily_price": "daily price", "stability": "change of home", "school_continuity": "change of school",
-           "hotel_stay": "hotel stay"},
-}
-"""The score's parts in words (``matcher.scoring.score_option``'s component names)."""
-
-_ANCHOR_WORDS = {
-    "fr": {AnchorKind.VISIT_SITE: "du lieu de visite médiatisée", AnchorKind.FAMILY_HOME: "du domicile familial",
-           AnchorKind.SCHOOL: "de l'école ou du lieu de formation", AnchorKind.SERVICE: "du service de l'ASE qui le suit"},
-    "en": {k: f"from {v}" for k, v in {AnchorKind.VISIT_SITE: "the supervised-visit site",
-                                       AnchorKind.FAMILY_HOME: "the family home",
-                                       AnchorKind.SCHOOL: "the school or training place",
-                                       AnchorKind.SERVICE: "the ASE service that follows the child"}.items()},
-}
-
-
 def explanation_text(problem: Problem, e: Explanation, split: SplitReport | None, lang: Lang,
                      names: dict[str, str] | None = None) -> str:
     """The explanation as sentences in ``lang``: the place, its travel and what its score is made of
@@ -150,11 +129,11 @@ def explanation_text(problem: Problem, e: Explanation, split: SplitReport | None
     unit = system.unit_by_id[e.unit_id]
     where = system.structure_by_id[unit.structure_id]
     place = unit_words(unit, lang)
-    trip = (f"à {minutes(e.travel_minutes, lang)} {_ANCHOR_WORDS['fr'][child.anchor.kind]}" if fr else
-            f"{minutes(e.travel_minutes, lang)} {_ANCHOR_WORDS['en'][child.anchor.kind]}") \
+    trip = (f"à {minutes(e.travel_minutes, lang)} {ANCHOR_WORDS['fr'][child.anchor.kind]}" if fr else
+            f"{minutes(e.travel_minutes, lang)} {ANCHOR_WORDS['en'][child.anchor.kind]}") \
         if e.travel_minutes is not None else ("trajet inconnu" if fr else "travel time unknown")
     total = sum(c.cost for c in e.components)
-    parts = ", ".join(f"{_COMPONENT_WORDS[lang].get(c.name, c.name.replace('_', ' '))} {round(c.cost):.0f}"
+    parts = ", ".join(f"{COMPONENT_WORDS[lang].get(c.name, c.name.replace('_', ' '))} {round(c.cost):.0f}"
                       for c in e.components if round(c.cost))
     detail = f" ({parts})" if parts else ""
     if fr:

@@ -194,3 +194,19 @@ def test_a_problem_with_no_child_waiting_has_an_exact_bound_of_zero():
     assert problem.n_children == 0
     for solution in (solve_greedy(problem), solve_optimal(problem, TEST_SETTINGS)):
         assert solution.objective == 0.0 and solution.bound == 0.0
+
+
+def test_every_score_component_and_anchor_has_words_in_both_languages():
+    """A component or anchor added without words would show its internal name to officers."""
+    import re
+    from pathlib import Path
+
+    from matcher.model import AnchorKind
+    from matcher.words import ANCHOR_WORDS, COMPONENT_WORDS
+
+    source = (Path(__file__).parents[1] / "matcher" / "scoring.py").read_text()
+    names = set(re.findall(r'ScoreComponent\("(\w+)"', source))
+    assert len(names) >= 7
+    for lang in ("fr", "en"):
+        assert names <= set(COMPONENT_WORDS[lang]), (lang, names - set(COMPONENT_WORDS[lang]))
+        assert set(AnchorKind) <= set(ANCHOR_WORDS[lang])
