@@ -7,13 +7,12 @@ other children whose placement weighs more in the objective), or a group rule (t
 separation order, a unit that does not take siblings, the fratrie kept together elsewhere).
 An unplaced child gets why: no eligible unit, or every eligible unit full. The reasons are machine
 fields (:class:`solver.solution.BetterOption`); :func:`explanation_text` says them in French or
-English (``Explanation.text`` holds the English).
+English.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 
 import numpy as np
 
@@ -35,14 +34,14 @@ def _option(problem: Problem, i: int, u: int) -> Option:
     return Option(s, unit, problem.minutes_of(i, u), problem.school_minutes_of(i, u))
 
 
-def explain(problem: Problem, assigned: np.ndarray, splits: list[SplitReport] | tuple[SplitReport, ...] = ()) -> dict:
-    """An :class:`Explanation` per child of the problem, keyed by child id."""
+def explain(problem: Problem, assigned: np.ndarray) -> dict:
+    """An :class:`Explanation` per child of the problem, keyed by child id (machine fields; a
+    split fratrie's cause is in the solution's ``splits``, said by :func:`explanation_text`)."""
     on = problem.system.reference_date
     load = np.bincount(assigned[assigned >= 0], minlength=problem.n_units)
     holders: dict[int, list[int]] = defaultdict(list)
     for i in np.flatnonzero(assigned >= 0):
         holders[int(assigned[i])].append(int(i))
-    split_of = {s.group_id: s for s in splits}
     placed = np.flatnonzero(assigned >= 0)
     # the BETTER_SHOWN cheapest units (over every unit) below each placed child's own cost, in
     # one compiled pass (a NumPy block per child took 53 s at 10x Paris scale)
@@ -50,13 +49,12 @@ def explain(problem: Problem, assigned: np.ndarray, splits: list[SplitReport] | 
     cheaper, cheaper_cost = cheaper_units(problem, placed, own_cost - 1e-9, BETTER_SHOWN)
     cheaper_eligible = problem.eligible_pairs(np.repeat(placed, BETTER_SHOWN), cheaper.reshape(-1)).reshape(cheaper.shape)
     row_of = {int(i): r for r, i in enumerate(placed)}
-    names = structure_names(problem)
     out: dict[str, Explanation] = {}
     for i, child in enumerate(problem.children):
         block = problem.blocks[problem.block_of_child[i]] if problem.block_of_child[i] >= 0 else None
         u = int(assigned[i])
         if u < 0:
-            e = Explanation(child.id, None, None, None, (), (), "", int(problem.eligible_units(i).size))
+            e = Explanation(child.id, None, None, None, (), (), int(problem.eligible_units(i).size))
         else:
             option = _option(problem, i, u)
             score = score_option(child, option, problem.weights, on)
@@ -79,9 +77,8 @@ def explain(problem: Problem, assigned: np.ndarray, splits: list[SplitReport] | 
                 else:
                     options.append(_group_reason(problem, assigned, i, b, block, unit_id, cost))
             e = Explanation(child.id, option.unit.id, option.unit.structure_id, option.travel_minutes,
-                            score.components, tuple(options), "")
-        split = split_of.get(block.group_id) if block is not None else None
-        out[child.id] = replace(e, text=explanation_text(problem, e, split, "en", names))
+                            score.components, tuple(options))
+        out[child.id] = e
     return out
 
 

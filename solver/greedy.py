@@ -135,6 +135,6 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
             warnings.append("no proven bound: the gap is unknown")
         stats["bound_seconds"] = round(time.perf_counter() - t, 3)
     stats["bound_source"] = source
-    explanations = explain(problem, assigned, splits) if with_explanations else {}
+    explanations = explain(problem, assigned) if with_explanations else {}
     return Solution.of_assignment(problem, assigned, "greedy", bound, start, stats, splits, explanations,
                                   bound_source=source, warnings=warnings)

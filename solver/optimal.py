@@ -584,7 +584,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
     ]
     solve_s = time.perf_counter() - start
     t = time.perf_counter()
-    explanations = explain(problem, assigned, splits) if with_explanations else {}
+    explanations = explain(problem, assigned) if with_explanations else {}
     stats["explain_seconds"] = round(time.perf_counter() - t, 3)
     stats["solve_seconds"] = round(solve_s, 3)
     return Solution.of_assignment(problem, assigned, "optimal", bound, start, stats, splits, explanations,

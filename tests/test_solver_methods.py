@@ -109,7 +109,7 @@ def test_siblings_together_split_reported_with_its_cause_when_no_structure_fits(
         assert split.group_id == "F-0123" and split.structures == ("S-1", "S-2")
         assert str(split.cause) == "no structure has eligible units for all 3 children aged 5 to 14"
         assert split.cause.kind == "no_common_structure" and (split.cause.age_min, split.cause.age_max) == (5, 14)
-        assert "Fratrie F-0123 is split over" in solution.explanations["C"].text
+        assert "Fratrie F-0123 is split over" in explanation_text(problem, solution.explanations["C"], split, "en")
         assert "La fratrie F-0123 est répartie entre" in explanation_text(problem, solution.explanations["C"], split, "fr")
 
 
@@ -160,6 +160,7 @@ def test_explanations_name_full_places_and_excluding_rules():
     solution = solve_optimal(problem, TEST_SETTINGS)
     assert solution.unit_of_child == {"A": "U-1", "B": "U-2"}
     b = solution.explanations["B"]
+    english = explanation_text(problem, b, None, "en")
     assert b.structure_id == "S-2" and b.travel_minutes == 30
     assert [c.name for c in b.components] == ["transit_time", "outside_paris", "outside_ile_de_france", "daily_price", "stability", "school_continuity", "hotel_stay"]
     reasons = {o.unit_id: o for o in b.better_options}
@@ -167,14 +168,14 @@ def test_explanations_name_full_places_and_excluding_rules():
     assert (reasons["U-0"].reason, reasons["U-0"].rules) == ("ineligible", ("age_range",))
     assert "U-3" not in reasons  # farther and dearer: not better-looking
     # in words, both languages: the place, its travel, each reason; no internal term
-    assert b.text.startswith("The 4-11 unit U-2 of ") and "30 min from the family home" in b.text
-    assert "full (1 place for this run, taken by A)" in b.text
-    assert "at 8, B is outside the unit's 12-15 age range" in b.text
+    assert english.startswith("The 4-11 unit U-2 of ") and "30 min from the family home" in english
+    assert "full (1 place for this run, taken by A)" in english
+    assert "at 8, B is outside the unit's 12-15 age range" in english
     french = explanation_text(problem, b, None, "fr")
     assert french.startswith("L'unité 4-11 ans U-2 ") and "à 30 min du domicile familial" in french
     assert "complète (1 place pour ce calcul, prise par A)" in french
     assert "à 8 ans, B est hors de la tranche 12-15 ans de l'unité" in french
-    for text in (b.text, french):
+    for text in (english, french):
         assert not any(word in text for word in ("outside_", "transit_time", "daily_price", "age_range", "_"))
 
 
@@ -184,7 +185,7 @@ def test_unplaced_child_explained():
     problem = Problem.build(s, _minutes(s, {"H-1": [10]}), Weights.default())
     solution = solve_optimal(problem, TEST_SETTINGS)
     assert solution.unit_of_child == {"A": "U-1", "B": None}
-    assert solution.explanations["B"].text.startswith("No place: no unit is eligible")
+    assert explanation_text(problem, solution.explanations["B"], None, "en").startswith("No place: no unit is eligible")
     assert explanation_text(problem, solution.explanations["B"], None, "fr").startswith(
         "Sans place : aucune unité ne lui convient")
 
