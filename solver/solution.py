@@ -162,12 +162,17 @@ class BetterOption:
     structure_id: str | None = None
     """``fratrie_elsewhere``: where the fratrie is kept together."""
 
+    def __post_init__(self) -> None:
+        if self.reason not in WHY_NOT_KINDS:
+            raise ValueError(f"BetterOption {self.unit_id}: unknown reason {self.reason!r}; expected one of "
+                             f"{', '.join(WHY_NOT_KINDS)}")
+
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a child is where the solution puts it (or why it has no place), as machine fields;
-    :func:`solver.explain.explanation_text` says it in French or English, when asked (writing the
-    sentences of every child cost 0.4-1.4 s at Paris scale, scope all, that nobody read)."""
+    :func:`solver.explain.explanation_text` says it in French or English, when asked (a sentence
+    for every child at every solve was mostly never read)."""
 
     child_id: str
     unit_id: str | None

@@ -209,3 +209,23 @@ def test_json_splits_keep_their_machine_fields_beside_the_sentence(dataset, monk
     assert split["sentence"].startswith("La fratrie F-9999 est répartie entre")
     english = json.loads(_solve("--data", str(dataset), "--method", "greedy", "--json", "--lang", "en").stdout)
     assert english["splits"][0]["sentence"].startswith("Fratrie F-9999 is split over")
+
+
+@pytest.mark.parametrize("method", ["greedy", "optimal"])
+def test_every_written_explanation_reads_without_internal_terms(dataset, tmp_path, method):
+    """Every child's explanation in the file, in both languages: sentences, no snake_case term,
+    no decimal score (a full re-plan, so every kind of reason has a chance to appear)."""
+    for lang, placed_head, unplaced_head in (("fr", "L'unité ", "Sans place : "), ("en", "The ", "No place: ")):
+        out = tmp_path / f"assignment-{lang}.csv"
+        result = _solve("--data", str(dataset), "--method", method, "--scope", "all", "--out", str(out),
+                        "--lang", lang, "--time-limit", "20")
+        assert result.exit_code == 0, result.output
+        frame = pd.read_csv(out, dtype={"unit_id": str})
+        texts = frame.explanation.fillna("")
+        assert (texts.str.len() > 20).all()
+        assert texts[frame.unit_id.notna()].str.startswith(placed_head).all()
+        assert texts[frame.unit_id.isna()].str.startswith(unplaced_head).all()
+        assert not texts.str.contains(r"\b[a-z]+_[a-z_]+\b").any(), texts[texts.str.contains(r"\b[a-z]+_[a-z_]+\b")].iloc[0]
+        assert not texts.str.contains(r"(?:coût|cost) \d+\.\d").any()
+        if lang == "fr":
+            assert texts.str.contains("Places au coût plus bas non retenues").any()

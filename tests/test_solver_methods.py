@@ -211,3 +211,11 @@ def test_every_score_component_and_anchor_has_words_in_both_languages():
     for lang in ("fr", "en"):
         assert names <= set(COMPONENT_WORDS[lang]), (lang, names - set(COMPONENT_WORDS[lang]))
         assert set(AnchorKind) <= set(ANCHOR_WORDS[lang])
+
+
+def test_a_better_option_with_an_unknown_reason_is_refused():
+    from solver.solution import WHY_NOT_KINDS, BetterOption
+
+    assert BetterOption("U-1", 10.0, "full").reason in WHY_NOT_KINDS
+    with pytest.raises(ValueError, match="unknown reason 'cheaper'"):
+        BetterOption("U-1", 10.0, "cheaper")
