@@ -167,7 +167,9 @@ def _why_not(problem: Problem, child, b: BetterOption, names: dict[str, str], la
     elif b.reason == "full":
         taken = ", ".join(b.taken_by[:4]) + (" …" if len(b.taken_by) > 4 else "")
         one = len(b.taken_by) == 1
-        if fr:
+        if not b.capacity:
+            why = "aucune place libre pour ce calcul" if fr else "no free place for this run"
+        elif fr:
             why = f"complète ({plural(b.capacity, 'place', 'places')} pour ce calcul"
             why += f", {'prise' if one else 'prises'} par {taken})" if b.taken_by else ")"
             if b.groups:

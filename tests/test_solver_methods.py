@@ -175,6 +175,15 @@ def test_explanations_name_full_places_and_excluding_rules():
     assert french.startswith("L'unité 4-11 ans U-2 ") and "à 30 min du domicile familial" in french
     assert "complète (1 place pour ce calcul, prise par A)" in french
     assert "à 8 ans, B est hors de la tranche 12-15 ans de l'unité" in french
+    # a unit with no free place for the run (scope waiting) is said so, not "full (0 places)"
+    from dataclasses import replace
+
+    from solver.solution import BetterOption
+
+    none_free = replace(b, better_options=(BetterOption("U-1", 5.0, "full", capacity=0),))
+    assert "U-1 of " in explanation_text(problem, none_free, None, "en") and \
+        "no free place for this run" in explanation_text(problem, none_free, None, "en")
+    assert "aucune place libre pour ce calcul" in explanation_text(problem, none_free, None, "fr")
     for text in (english, french):
         assert not any(word in text for word in ("outside_", "transit_time", "daily_price", "age_range", "_"))
 
