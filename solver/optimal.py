@@ -139,7 +139,7 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     held = model.arcs()
     hinted = hint[held.child] == held.unit
     if backend == "HIGHS":
-        return _highs_mip(problem, model, held, hinted, hint, settings, time_limit, began, neighbourhood, mip)
+        return _highs_mip(problem, model, held, hinted, hint, settings, time_limit, began, neighbourhood, mip, kept)
     model.lp.SetHint(model.vars, [1.0 if h else 0.0 for h in hinted.tolist()])
     params = pywraplp.MPSolverParameters()
     params.SetDoubleParam(params.RELATIVE_MIP_GAP, settings.mip_gap)
@@ -176,7 +176,8 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
 
 def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, hint: np.ndarray,
                settings: SolverSettings, time_limit: float, began: float,
-               neighbourhood: bool = False, mip: bool = True) -> tuple[np.ndarray | None, float, dict]:
+               neighbourhood: bool = False, mip: bool = True,
+               kept: dict | None = None) -> tuple[np.ndarray | None, float, dict]:
     """:func:`_exact_mip` by HiGHS through its own bindings (``highspy``): the model built by
     :class:`solver.lp._Model` goes over as arrays, with the hint as a start. Through OR-Tools,
     HiGHS took no start (it then spent most of its time finding any good solution: Paris, scope
@@ -217,7 +218,8 @@ def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, 
     built = time.perf_counter()
     stats: dict = {}
     if neighbourhood:
-        start_values, stats = _neighbourhood_start(highspy, lp, start_values, matrix, began + time_limit, settings)
+        start_values, stats = _neighbourhood_start(highspy, lp, start_values, matrix, began + time_limit, settings,
+                                                   kept)
         if not mip:
             stats |= {"mip_status": "NEIGHBOURHOOD ONLY", "mip_backend": "HIGHS", "mip_time_limit": round(time_limit, 3),
                       "mip_build_seconds": round(built - began, 3), "mip_arcs": len(held), "mip_bound": -np.inf}
@@ -263,7 +265,7 @@ NEIGHBOURHOOD_SHARE = 0.5
 
 
 def _neighbourhood_start(highspy, lp, start: np.ndarray, matrix, deadline: float,  # noqa: ANN001
-                         settings: SolverSettings) -> tuple[np.ndarray, dict]:
+                         settings: SolverSettings, kept: dict | None = None) -> tuple[np.ndarray, dict]:
     """A better start for a polish MIP, found fast: its LP relaxation is solved, then the MIP with
     every integer variable fixed at the start's value except those that share a row (a child, a
     unit's capacity, a fratrie's structure) with one where the relaxation and the start differ
@@ -271,7 +273,10 @@ def _neighbourhood_start(highspy, lp, start: np.ndarray, matrix, deadline: float
     on 2 cores those take 5 s at Paris scale, scope all, and a polish given 8-9 s then often ended
     where it started: seeds 4 and 5 at 0.75% and 0.88%). Returns the start values (the old ones
     when nothing better was found in time) and the step's stats. Only an assignment: the polish's
-    own MIP still runs from it in the time left."""
+    own MIP still runs from it in the time left. ``kept`` (see :func:`_exact_mip`): the relaxation's
+    basis is kept there, and a later step on a model that extends this one (its columns and rows
+    first, in the same order) starts from it, the new columns at their lower bound and the new rows'
+    slacks basic: a primal feasible basis, as the new columns are 0."""
     began = time.perf_counter()
     limit = (deadline - began) * NEIGHBOURHOOD_SHARE
     stats: dict = {"neighbourhood_free": 0, "neighbourhood_seconds": 0.0}
@@ -286,12 +291,24 @@ def _neighbourhood_start(highspy, lp, start: np.ndarray, matrix, deadline: float
     columns = np.arange(n_var, dtype=np.int32)
     h.changeColsIntegrality(n_var, columns, np.zeros(n_var, dtype=np.uint8))  # kContinuous
     h.setOptionValue("time_limit", float(limit))
+    earlier = kept.get("basis") if kept is not None else None
+    if earlier is not None and len(earlier[0]) <= n_var and len(earlier[1]) <= n_row:
+        basis = highspy.HighsBasis()
+        basis.col_status = earlier[0] + [highspy.HighsBasisStatus.kLower] * (n_var - len(earlier[0]))
+        basis.row_status = earlier[1] + [highspy.HighsBasisStatus.kBasic] * (n_row - len(earlier[1]))
+        basis.valid = True
+        stats["neighbourhood_warm"] = h.setBasis(basis) == highspy.HighsStatus.kOk
     h.run()
+    if kept is not None and h.getBasis().valid:
+        got = h.getBasis()
+        kept["basis"] = (list(got.col_status), list(got.row_status))
+    stats["neighbourhood_relaxation_seconds"] = round(time.perf_counter() - began, 3)
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         stats["neighbourhood_skipped"] = f"relaxation ended {h.modelStatusToString(h.getModelStatus())}"
         stats["neighbourhood_seconds"] = round(time.perf_counter() - began, 3)
         return start, stats
     relaxed = np.asarray(h.getSolution().col_value)
+    stats["neighbourhood_relaxation_objective"] = round(float(h.getInfo().objective_function_value), 3)
     rows = scipy.sparse.csr_matrix((np.ones(len(matrix.index_), dtype=np.int32), np.asarray(matrix.index_),
                                     np.asarray(matrix.start_)), shape=(n_row, n_var))
     differ = (np.abs(relaxed - start) > 1e-6).astype(np.int32)

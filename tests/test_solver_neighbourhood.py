@@ -149,3 +149,19 @@ def test_the_second_polish_adds_the_fratries_arcs_to_the_first_polishs_model(mon
     assert stats["polish_fratries_mip_arcs"] > stats["polish_mip_arcs"]
     assert len(built) == 1  # one model for both polishes
     require_valid(problem, solution.unit_of_child, "second polish on the first's model")
+
+
+def test_the_second_polishs_relaxation_starts_from_the_firsts_basis(monkeypatch):
+    """The second polish's model extends the first's, so its LP relaxation starts from the first's
+    basis (new columns at 0, new rows' slacks basic): the same optimum, sooner (Paris, scope all:
+    1.2 s instead of 2.2-2.8 s for the whole step)."""
+    problem = tight_problem(0)
+    settings = SolverSettings(time_limit_s=10.0, max_lp_children=0)
+    warm = solve_optimal(problem, settings, with_explanations=False).stats
+    assert warm.get("polish_neighbourhood_warm") is None  # the first has no basis to start from
+    assert warm["polish_fratries_neighbourhood_warm"] is True
+    monkeypatch.setattr(highspy.Highs, "setBasis", lambda self, basis: highspy.HighsStatus.kError)
+    cold = solve_optimal(problem, settings, with_explanations=False).stats
+    assert cold["polish_fratries_neighbourhood_warm"] is False
+    assert warm["polish_fratries_neighbourhood_relaxation_objective"] == pytest.approx(
+        cold["polish_fratries_neighbourhood_relaxation_objective"], abs=1e-6)
