@@ -105,11 +105,12 @@ def structure_names(problem: Problem) -> dict[str, str]:
 
 
 def explanation_text(problem: Problem, e: Explanation, split: SplitReport | None, lang: Lang,
-                     names: dict[str, str] | None = None) -> str:
+                     names: dict[str, str] | None = None, method: str | None = None) -> str:
     """The explanation as sentences in ``lang``: the place, its travel and what its score is made of
     (rounded), why better-looking places were not chosen, and why the fratrie is split, if it is;
     structures by name and id, no internal term. The machine fields stay in ``e``. ``names``:
-    :func:`structure_names` (computed when not given)."""
+    :func:`structure_names` (computed when not given). ``method`` ("greedy" or "optimal", the
+    solution's): who took the places a child without one could have had, in its terms."""
     fr = lang == "fr"
     system = problem.system
     child = system.child_by_id[e.child_id]
@@ -118,11 +119,16 @@ def explanation_text(problem: Problem, e: Explanation, split: SplitReport | None
         if not e.eligible_units:
             return ("Sans place : aucune unité ne lui convient selon les règles (âge, sexe, besoins, décisions du juge)."
                     if fr else "No place: no unit is eligible under the hard rules (age, sex, needs, judge's constraints).")
+        who = {("fr", "greedy"): "des enfants arrivés avant (premier arrivé, premier servi)",
+               ("fr", "optimal"): "des enfants dont le placement pèse plus (urgence, âge, besoins, fratrie, trajets)",
+               ("en", "greedy"): "children who came first (first come, first served)",
+               ("en", "optimal"): "children whose placement weighs more (urgency, age, needs, fratrie, travel)"}.get(
+            (lang, method or ""), "des enfants dont le placement pèse plus (ou arrivés avant, pour la référence gloutonne)"
+            if fr else "children whose placement weighs more in the objective (or who came first, for the greedy "
+            "baseline)")
         return (f"Sans place : {plural(e.eligible_units, 'unité lui convient', 'unités lui conviennent')}, toutes "
-                "complètes, prises par des enfants dont le placement pèse plus (ou arrivés avant, pour la référence "
-                "gloutonne)." if fr else
-                f"No place: all {e.eligible_units} eligible units are full, taken by children whose placement weighs "
-                "more in the objective (or who came first, for the greedy baseline).")
+                f"complètes, prises par {who}." if fr else
+                f"No place: all {e.eligible_units} eligible units are full, taken by {who}.")
     unit = system.unit_by_id[e.unit_id]
     where = system.structure_by_id[unit.structure_id]
     place = unit_words(unit, lang)

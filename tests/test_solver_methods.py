@@ -197,6 +197,15 @@ def test_unplaced_child_explained():
     assert explanation_text(problem, solution.explanations["B"], None, "en").startswith("No place: no unit is eligible")
     assert explanation_text(problem, solution.explanations["B"], None, "fr").startswith(
         "Sans place : aucune unité ne lui convient")
+    # every eligible unit full: who took them, in the method's terms
+    from solver.solution import Explanation
+
+    full = Explanation("B", None, None, None, (), (), eligible_units=3)
+    assert explanation_text(problem, full, None, "fr", method="greedy") == (
+        "Sans place : 3 unités lui conviennent, toutes complètes, prises par des enfants arrivés avant "
+        "(premier arrivé, premier servi).")
+    assert "whose placement weighs more (urgency" in explanation_text(problem, full, None, "en", method="optimal")
+    assert "first come" not in explanation_text(problem, full, None, "en", method="optimal")
 
 
 def test_a_problem_with_no_child_waiting_has_an_exact_bound_of_zero():

@@ -71,7 +71,8 @@ def assignment_frame(problem: Any, solution: Any, lang: Lang = "fr") -> pd.DataF
         for name in names:
             row[f"cost_{name}"] = round(float(costs[name]), 3) if name in costs else None
         split = split_of.get(child.sibling_group_id) if child.sibling_group_id else None
-        row["explanation"] = explanation_text(problem, e, split, lang, structures) if e is not None else ""
+        row["explanation"] = (explanation_text(problem, e, split, lang, structures, solution.method)
+                              if e is not None else "")
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["child_id", "structure_id", "unit_id", "travel_minutes", "score",
                                         *(f"cost_{n}" for n in names), "explanation"])
