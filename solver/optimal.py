@@ -388,7 +388,8 @@ def _build_seconds(earlier: dict, n_arcs: int) -> float:
 
 
 def _polish(problem: Problem, support: Arcs, hint: np.ndarray, settings: SolverSettings, time_limit: float,
-            name: str, stats: dict, warnings: list[str], mip: bool = True, kept: dict | None = None) -> np.ndarray | None:
+            name: str, stats: dict, warnings: list[str], mip: bool = True,
+            kept: dict | None = None) -> np.ndarray | None:
     """The MIP (``settings.polish_backend``) on ``support`` from ``hint``, after the neighbourhood
     step when ``settings.polish_neighbourhood`` (HiGHS), or that step alone without ``mip``: its
     assignment (None, with a warning, when it ended without one); its stats go in ``stats`` under

@@ -258,8 +258,8 @@ _WORDS: dict[str, dict[str, str]] = {
 """The demo's table and sentences in each language (machine fields stay in the JSON)."""
 
 
-def _pct(x: float, lang: Lang = "en") -> str:
-    text = f"{100 * x:.1f}%"
+def _pct(x: float, lang: Lang = "en", digits: int = 1) -> str:
+    text = f"{100 * x:.{digits}f}%"
     return text.replace(".", ",").replace("%", "\u00a0%") if lang == "fr" else text
 
 

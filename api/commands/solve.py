@@ -180,8 +180,6 @@ _WORDS = {
         "zone_paris": "{n} à Paris ({share})", "zone_ile_de_france": "{n} ailleurs en Île-de-France ({share})",
         "zone_province": "{n} hors Île-de-France ({share})",
         "travel": "  trajet depuis l'ancrage : médiane {median}, 90e centile {p90} ({anchors})",
-        "anchor_family_home": "domicile familial", "anchor_school": "école", "anchor_visit_site": "lieu de visite",
-        "anchor_service": "service",
         "hotel": "  hôtel proposé (16-21 ans) : {hotel} ; changements d'école : {schools}",
         "fratries": "  fratries : {groups}, dont {kept} réunies avec chaque enfant placé, {split} réparties entre "
                     "plusieurs structures{allowed}, {not_all} réunies avec des enfants sans place, {none} sans aucune place",
@@ -204,8 +202,6 @@ _WORDS = {
         "zone_paris": "{n} in Paris ({share})", "zone_ile_de_france": "{n} elsewhere in Île-de-France ({share})",
         "zone_province": "{n} outside Île-de-France ({share})",
         "travel": "  transit from the anchor: median {median}, p90 {p90} ({anchors})",
-        "anchor_family_home": "family home", "anchor_school": "school", "anchor_visit_site": "visit site",
-        "anchor_service": "service",
         "hotel": "  proposed a hotel (16-21): {hotel}; school changes: {schools}",
         "fratries": "  fratries: {groups}, of which {kept} kept together with every child placed, {split} split over "
                     "several structures{allowed}, {not_all} together with some children without a place, {none} with no place",
@@ -226,7 +222,7 @@ _WORDS = {
 
 def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
     """The report as sentences in ``lang``, numbers rounded (minutes and euros as integers)."""
-    from api.commands.demo import _need, _number, _pct
+    from api.commands.demo import _WORDS as DEMO_WORDS, _need, _number, _pct
 
     r, w = report, _WORDS[lang]
     zones = ", ".join(w[f"zone_{z.value}"].format(n=r["placed_by_zone"][z.value],
@@ -235,7 +231,8 @@ def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
     travel = r["travel"]
     median = "-" if travel["median_minutes"] is None else f"{travel['median_minutes']:.0f} min"
     p90 = "-" if travel["p90_minutes"] is None else f"{travel['p90_minutes']:.0f} min"
-    anchors = ", ".join(f"{w.get(f'anchor_{k}', k.replace('_', ' '))} {n}" for k, n in r.get("anchor_used", {}).items())
+    anchors = ", ".join(f"{DEMO_WORDS[lang].get(f'anchor_{k}', k.replace('_', ' '))} {n}"
+                        for k, n in r.get("anchor_used", {}).items())
     console.print(w["head"].format(method=w[r["method"]], dataset=r["dataset"], scope=w[r["scope"]],
                                    date=r["reference_date"]), soft_wrap=True)
     console.print(w["placed"].format(placed=r["placed"], children=r["children"], zones=zones, unplaced=r["unplaced"]),
@@ -256,7 +253,7 @@ def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
     cost = f"{_number(r['daily_cost_eur'], lang)} €" if lang == "fr" else f"{r['daily_cost_eur']:,.0f} EUR"
     console.print(w["cost"].format(cost=cost), soft_wrap=True)
     bound = "-" if r["bound"] is None else _number(r["bound"], lang)
-    gap = "-" if r["gap"] is None else _gap(r["gap"], lang)
+    gap = "-" if r["gap"] is None else _pct(r["gap"], lang, digits=2)  # as the optimiser's targets are stated
     wall = f"{r['wall_seconds']:.1f} s"
     source = w.get(f"source_{r.get('bound_source')}", "") if r["bound"] is not None else ""
     console.print(w["objective"].format(objective=_number(r["objective"], lang), bound=bound, source=source, gap=gap,
@@ -267,12 +264,6 @@ def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
         console.print(f"  [yellow]{split['sentence']}[/yellow]", soft_wrap=True)
     if r.get("out"):
         console.print(w["wrote"].format(r["out"]), soft_wrap=True)
-
-
-def _gap(x: float, lang: Lang) -> str:
-    """A gap to the bound: two decimals (0.14%), as the optimiser's targets are stated."""
-    text = f"{100 * x:.2f}%"
-    return text.replace(".", ",").replace("%", "\u00a0%") if lang == "fr" else text
 
 
 def register(app: typer.Typer) -> None:
