@@ -59,7 +59,8 @@ from ortools.linear_solver import pywraplp
 from solver.explain import explain
 from solver.flow import flow_around, flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
-from solver.lp import Relaxation, SolverError, _Model, arcs_within, drop_forbidden, solve_relaxation
+from solver.lp import (Relaxation, SolverError, _Model, _quiet_highs, arcs_within, drop_forbidden, highs_lp,
+                       highs_relaxation, solve_relaxation)
 from solver.problem import Arcs, Problem
 from solver.siblings import split_cause
 from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of
@@ -185,30 +186,10 @@ def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, 
     reported no dual bound; here it starts from the hint, so it is never worse than it, and its
     dual bound is valid whether it ends optimal or at the time limit."""
     import highspy
-    from ortools.linear_solver import linear_solver_pb2
 
-    proto = linear_solver_pb2.MPModelProto()
-    model.lp.ExportModelToProto(proto)
-    n_var, n_row = len(proto.variable), len(proto.constraint)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = n_var, n_row
-    lp.col_cost_ = np.array([v.objective_coefficient for v in proto.variable], dtype=np.float64)
-    lp.col_lower_ = np.array([v.lower_bound for v in proto.variable], dtype=np.float64)
-    lp.col_upper_ = np.array([v.upper_bound for v in proto.variable], dtype=np.float64)
-    lp.integrality_ = [highspy.HighsVarType.kInteger if v.is_integer else highspy.HighsVarType.kContinuous
-                       for v in proto.variable]
-    lp.offset_ = proto.objective_offset
-    lp.row_lower_ = np.array([c.lower_bound for c in proto.constraint], dtype=np.float64)
-    lp.row_upper_ = np.array([c.upper_bound for c in proto.constraint], dtype=np.float64)
-    index = [np.asarray(c.var_index, dtype=np.int32) for c in proto.constraint]
-    value = [np.asarray(c.coefficient, dtype=np.float64) for c in proto.constraint]
-    lengths = np.array([len(x) for x in index], dtype=np.int64)
+    lp = highs_lp(model)
+    n_var, n_row = int(lp.num_col_), int(lp.num_row_)
     matrix = lp.a_matrix_
-    matrix.format_ = highspy.MatrixFormat.kRowwise
-    matrix.num_row_, matrix.num_col_ = n_row, n_var
-    matrix.start_ = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
-    matrix.index_ = np.concatenate(index) if index else np.zeros(0, np.int32)
-    matrix.value_ = np.concatenate(value) if value else np.zeros(0)
     h = _quiet_highs(highspy) if not settings.log else highspy.Highs()
     h.setOptionValue("output_flag", bool(settings.log))
     # half the gap asked, as through OR-Tools before: the waiting batch then ends at its proven
@@ -334,33 +315,6 @@ def _neighbourhood_start(highspy, lp, start: np.ndarray, matrix, deadline: float
     return start, stats
 
 
-_HIGHS_BANNER_SHOWN = False
-"""HiGHS prints its banner when the first ``Highs`` of a process is made, and only then."""
-
-
-def _quiet_highs(highspy):  # noqa: ANN001, ANN202 (the module, imported lazily)
-    """A new ``highspy.Highs``; the first of the process without the banner HiGHS prints on
-    standard output then (before any option can turn it off: it would land in the middle of
-    ``placement demo``'s table)."""
-    global _HIGHS_BANNER_SHOWN
-    if _HIGHS_BANNER_SHOWN:
-        return highspy.Highs()
-    import os
-    import sys
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 1)
-            made = highspy.Highs()
-            _HIGHS_BANNER_SHOWN = True
-            return made
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def _start(problem: Problem, model: _Model, hinted: np.ndarray, hint: np.ndarray, n_var: int) -> np.ndarray:
     """The value of every variable of ``model`` for the assignment ``hint``: its arcs, "no place",
     each fratrie's structures (``w``) and structures beyond the first."""
@@ -403,6 +357,75 @@ def _polish(problem: Problem, support: Arcs, hint: np.ndarray, settings: SolverS
         warnings.append(f"polish MIP ended {polish_stats['mip_status']} without a solution in {time_limit:.1f} s: "
                         "the best start stands")
     return polished
+
+
+def _bound_after_polish(problem: Problem, settings: SolverSettings, left: float, kept: dict, support: Arcs,
+                        bounds: dict[str, float], stats: dict, warnings: list[str]) -> Relaxation | None:
+    """In the ``left`` seconds after the polishes, the LP relaxation by pricing from the polish's
+    model and its relaxation's basis (or a new model on ``support``): its Lagrangian joins
+    ``bounds`` as ``lagrangian`` (the highest bound is reported). A failure is a warning, the
+    flow's bound stands; too little time is only said in the stats. Returns the relaxation when
+    it gave a finite bound."""
+    if left < settings.polish_min_seconds:
+        stats["lp_bound_skipped"] = (f"{max(left, 0.0):.1f} s left before the last {settings.finish_reserve_s:g} s, "
+                                     "less than SolverSettings.polish_min_seconds")
+        return None
+    model = kept.get("model")
+    try:
+        tightened = highs_relaxation(problem, settings, time.perf_counter() + left, model=model,
+                                     arcs=None if model is not None else support, basis=kept.get("basis"))
+    except SolverError as error:
+        warnings.append(f"LP relaxation after the polish failed ({error}): the flow's bound stands")
+        return None
+    if tightened is None:
+        stats["lp_bound_skipped"] = "no LP round ended before the time limit"
+        return None
+    stats.update({f"bound_{k}": v for k, v in tightened.stats.items()})
+    warnings.extend(tightened.warnings)
+    if not np.isfinite(tightened.bound) or tightened.rows is None:
+        return None
+    bounds["lagrangian"] = tightened.bound
+    return tightened
+
+
+def _exact_after_polish(problem: Problem, settings: SolverSettings, tightened: Relaxation, hint: np.ndarray,
+                        left: float, kept: dict, bounds: dict[str, float], stats: dict) -> np.ndarray | None:
+    """Stage 2 of the LP path (see the module docstring) after the bound step, in the ``left``
+    seconds: the MIP from the best assignment ``hint`` (incumbent ``I``) on the polish's model
+    plus every arc whose Lagrangian excess at ``tightened``'s multipliers is at most ``I - L``.
+    Its bound, capped at ``I``, is a bound for the whole problem (``bounds["mip"]``); its
+    assignment is returned. Skipped, and said in the stats, with too little time or too many
+    arcs: routine at Paris scale, where the polishes use the budget."""
+    incumbent = objective_of(problem, hint)
+    threshold = incumbent - tightened.bound
+    if threshold <= 0:
+        return None
+    if left < settings.polish_min_seconds:
+        stats["stage2_skipped"] = f"{max(left, 0.0):.1f} s left, less than SolverSettings.polish_min_seconds"
+        return None
+    t = time.perf_counter()
+    within = arcs_within(problem, tightened.rows, threshold)
+    model = kept.get("model")
+    held = model.arcs() if model is not None else Arcs.empty()
+    new = ~np.isin(_keys(problem, within), _keys(problem, held))
+    stats["arcs_within_threshold"] = len(within)
+    stats["arcs_within_seconds"] = round(time.perf_counter() - t, 3)
+    stats["stage2_new_arcs"] = int(new.sum())
+    first = {k: stats.get(f"polish_{k}") for k in ("mip_arcs", "mip_build_seconds")}
+    left -= time.perf_counter() - t
+    if new.sum() > settings.max_stage2_arcs:
+        stats["stage2_skipped"] = (f"{int(new.sum())} arcs could beat the incumbent, more than "
+                                   f"SolverSettings.max_stage2_arcs ({settings.max_stage2_arcs})")
+        return None
+    if (build := _build_seconds(first, int(new.sum()))) > left - settings.polish_min_seconds:
+        stats["stage2_skipped"] = f"its {int(new.sum())} new arcs would take about {build:.1f} s to build, {left:.1f} s left"
+        return None
+    exact, mip_bound, exact_stats = _exact_mip(problem, within.take(new), hint, settings, left, kept=kept)
+    stats.update({f"stage2_{k}": v for k, v in exact_stats.items()})
+    if exact is None:
+        return None
+    bounds["mip"] = min(mip_bound, incumbent)
+    return exact
 
 
 def _keys(problem: Problem, arcs: Arcs) -> np.ndarray:
@@ -542,6 +565,9 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             else:
                 warnings.append(f"exact MIP stage 2 skipped: {int(new.sum())} arcs could beat the incumbent, more than "
                                 f"SolverSettings.max_stage2_arcs ({settings.max_stage2_arcs}); the bound is the Lagrangian")
+    kept: dict = {}
+    """The polishes' model (and their relaxation's basis), which the bound step extends."""
+    support: Arcs | None = None
     if relaxation is None and relaxed is not None and settings.polish_arcs_per_child:
         # no LP over every arc (Paris scale, scope all, or GLOP failed): polish the best start
         # with the MIP on the flow's cheapest priced arcs of each child and the starts' arcs, in
@@ -563,7 +589,6 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             wider = support.merged(relaxed.fratrie_support(problem, settings.polish_fratrie_structures), problem.n_units)
             # the second polish's model is the first's with the fratries' arcs added (its build
             # took 1.0-1.7 s on 41,000 arcs, Python, one arc at a time: the second's time)
-            kept: dict = {}
             polished = _polish(problem, support, hint, settings, remaining, "polish", stats, warnings,
                                mip=len(wider) == len(support), kept=kept)
             if polished is not None:
@@ -586,6 +611,16 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         else:
             stats["polish_skipped"] = (f"{remaining:.1f} s left before the last {settings.finish_reserve_s:g} s "
                                        "(finish_reserve_s), less than SolverSettings.polish_min_seconds")
+    if relaxation is None and relaxed is not None and settings.lp_bound_after_polish and problem.n_children:
+        tightened = _bound_after_polish(problem, settings, time_left(settings.finish_reserve_s), kept,
+                                        support if support is not None else relaxed.support(problem, 8), bounds,
+                                        stats, warnings)
+        if tightened is not None:
+            values = {name: objective_of(problem, a) for name, a in candidates}
+            proven = _exact_after_polish(problem, settings, tightened, dict(candidates)[min(values, key=values.get)],
+                                         time_left(settings.finish_reserve_s), kept, bounds, stats)
+            if proven is not None:
+                candidates.append(("mip2", proven))
     values = {name: objective_of(problem, a) for name, a in candidates}
     best_name = min(values, key=lambda n: (round(values[n], 6), not n.startswith(("mip", "polish"))))
     assigned = dict(candidates)[best_name]

@@ -106,6 +106,12 @@ class SolverSettings:
     seeds, 2-core EPYC: gap median 0.238% -> 0.134%, max 0.719% -> 0.381%, better on 13 seeds, the
     same on 7; HiGHS's own root spent about 5 s in cut rounds before its sub-MIP found what
     this step finds (BENCHMARKS.md, "Scope all, eighth round")."""
+    lp_bound_after_polish: bool = True
+    """Above ``max_lp_children``, with time left after the polishes (at least
+    ``polish_min_seconds`` before ``finish_reserve_s``): the LP relaxation with the fratrie rows,
+    by pricing, from the polish's model and basis (:func:`solver.lp.highs_relaxation`), for a
+    bound better than the flow's (its Lagrangian at the LP's multipliers). It comes last so that
+    it never takes time from the answer."""
     polish_min_seconds: float = 1.0
     """The polish runs only with at least this much of the time limit left."""
     finish_reserve_s: float = 1.0

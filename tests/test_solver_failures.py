@@ -6,6 +6,7 @@ exact optimum (:mod:`tests.exact_reference`), and ``Solution.warnings`` must say
 """
 
 import json
+from dataclasses import replace
 
 import pytest
 from ortools.linear_solver import pywraplp
@@ -44,14 +45,21 @@ def _check(problem, solution, exact):
     assert solution.stats["bound_source"] == solution.bound_source
 
 
+@pytest.mark.parametrize("after_polish", (False, True))
 @pytest.mark.parametrize("seed", SEEDS)
-def test_lp_that_always_fails_falls_back_to_the_flow_bound_and_says_so(monkeypatch, seed):
+def test_lp_that_always_fails_falls_back_to_the_flow_bound_and_says_so(monkeypatch, seed, after_polish):
+    """GLOP failing on every round: the flow path runs and says why; its bound is the flow's, or
+    the LP's by HiGHS after the polish (``SolverSettings.lp_bound_after_polish``), which does
+    not use GLOP."""
     problem = tight_problem(seed)
     exact = solve_exact(problem).objective
     monkeypatch.setattr(lp, "_solve_lp", _fail_from(0))
-    best = solve_optimal(problem, SETTINGS, with_explanations=False)
+    best = solve_optimal(problem, replace(SETTINGS, lp_bound_after_polish=after_polish), with_explanations=False)
     _check(problem, best, exact)
-    assert best.bound_source == "flow"
+    if after_polish:
+        assert best.bound_source in ("lagrangian", "mip") and best.stats["bound_lp_backend"] == "HIGHS"
+    else:
+        assert best.bound_source == "flow" and "bound_lp_backend" not in best.stats
     assert any("LP relaxation failed" in w and "abnormal" in w for w in best.warnings), best.warnings
     assert "lp_error" in best.stats
 
@@ -117,17 +125,21 @@ def test_stage_two_too_large_is_reported(monkeypatch):
         assert best.bound_source in ("flow", "lagrangian")
 
 
-@pytest.mark.parametrize("max_lp_children", [0, 2_000])
-def test_flow_only_and_lp_paths_report_their_bound_source(max_lp_children):
+@pytest.mark.parametrize(("max_lp_children", "after_polish"), [(0, False), (0, True), (2_000, True)])
+def test_flow_only_and_lp_paths_report_their_bound_source(max_lp_children, after_polish):
     problem = tight_problem(3)
     exact = solve_exact(problem).objective
-    best = solve_optimal(problem, SolverSettings(time_limit_s=10.0, mip_gap=0.0, max_lp_children=max_lp_children),
-                         with_explanations=False)
+    best = solve_optimal(problem, SolverSettings(time_limit_s=10.0, mip_gap=0.0, max_lp_children=max_lp_children,
+                                                 lp_bound_after_polish=after_polish), with_explanations=False)
     _check(problem, best, exact)
-    if max_lp_children == 0:
+    if max_lp_children == 0 and not after_polish:
         assert best.bound_source == "flow" and "lp_skipped" in best.stats
+    elif max_lp_children == 0:  # the LP after the polish (HiGHS), then the MIP on the arcs within the gap
+        assert "lp_skipped" in best.stats and best.stats["bound_lp_backend"] == "HIGHS"
+        assert best.bound_source in ("lagrangian", "mip") and best.warnings == ()
     else:
         assert best.bound_source in ("lagrangian", "mip") and best.warnings == ()
+        assert "bound_lp_backend" not in best.stats  # the LP path has its own LP: no second one
 
 
 def test_greedy_never_fails_a_bound_that_cannot_be_computed_is_reported_missing(monkeypatch):
@@ -178,6 +190,8 @@ def small_dataset(tmp_path_factory):
 def test_placement_solve_shows_the_failure_in_text_and_json(monkeypatch, tmp_path_factory, small_dataset, method):
     monkeypatch.setenv("PLACEMENT_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "travel-cache"))
     monkeypatch.setattr(lp, "_solve_lp", _fail_from(0))
+    # the optimiser's HiGHS LP after the polish would give the bound back: off, to see the flow's
+    monkeypatch.setattr(optimal, "_bound_after_polish", lambda *args: None)
     runner = CliRunner()
     result = runner.invoke(app, ["solve", "--data", str(small_dataset), "--method", method, "--json", "--time-limit", "10"])
     assert result.exit_code == 0, result.output
@@ -200,7 +214,8 @@ def test_flow_only_path_polish_keeps_every_hard_rule_and_never_worsens_the_start
     which takes no start, by default; SCIP from the best start)."""
     problem = tight_problem(seed)
     exact = solve_exact(problem).objective
-    no_lp = SolverSettings(time_limit_s=10.0, mip_gap=0.0, max_lp_children=0, polish_backend=backend)
+    no_lp = SolverSettings(time_limit_s=10.0, mip_gap=0.0, max_lp_children=0, polish_backend=backend,
+                           lp_bound_after_polish=False)
     best = solve_optimal(problem, no_lp, with_explanations=False)
     _check(problem, best, exact)
     assert best.bound_source == "flow" and best.stats["polish_mip_status"] in ("OPTIMAL", "FEASIBLE", "NEIGHBOURHOOD ONLY")
@@ -227,7 +242,8 @@ def test_polish_without_a_solution_keeps_the_best_start_and_says_so(monkeypatch)
         return real(problem_, arcs, hint, settings, time_limit, backend, **more)
 
     monkeypatch.setattr(optimal, "_exact_mip", no_solution)
-    best = solve_optimal(problem, SolverSettings(time_limit_s=10.0, max_lp_children=0), with_explanations=False)
+    best = solve_optimal(problem, SolverSettings(time_limit_s=10.0, max_lp_children=0, lp_bound_after_polish=False),
+                         with_explanations=False)
     _check(problem, best, exact)
     assert best.bound_source == "flow" and best.stats["chosen"] != "polish"
     assert any("polish MIP ended NOT_SOLVED without a solution" in w for w in best.warnings), best.warnings

@@ -31,7 +31,7 @@ def test_large_batch_path_flow_only_is_feasible_bounded_and_never_worse_than_gre
     from solver.solution import objective, violations
 
     problem = _problem(seed, n, 3, scope)
-    flow_only = SolverSettings(time_limit_s=5.0, workers=1, seed=7, max_lp_children=0)
+    flow_only = SolverSettings(time_limit_s=5.0, workers=1, seed=7, max_lp_children=0, lp_bound_after_polish=False)
     best = solve_optimal(problem, flow_only, with_explanations=False)
     if problem.n_children:
         assert "lp_skipped" in best.stats and best.bound_source == "flow"
