@@ -747,7 +747,7 @@ def highs_relaxation(problem: Problem, settings: SolverSettings, deadline: float
     import highspy
 
     start = time.perf_counter()
-    model = model or _Model(problem, settings)
+    model = model if model is not None else _Model(problem, settings)
     if arcs is not None:
         model.add(drop_forbidden(problem, arcs))
     build_s = time.perf_counter() - start
