@@ -55,6 +55,7 @@ after 30 s, where SCIP proves 169,043 optimal in 3 s).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -364,10 +365,12 @@ def _polish(problem: Problem, support: Arcs, hint: np.ndarray, settings: SolverS
     return polished
 
 
-def _bound_after_polish(problem: Problem, settings: SolverSettings, left: float, kept: dict, support: Arcs,
-                        bounds: dict[str, float], stats: dict, warnings: list[str]) -> Relaxation | None:
+def _bound_after_polish(problem: Problem, settings: SolverSettings, left: float, kept: dict,
+                        support: Callable[[], Arcs], bounds: dict[str, float], stats: dict,
+                        warnings: list[str]) -> Relaxation | None:
     """In the ``left`` seconds after the polishes, the LP relaxation by pricing from the polish's
-    model and its relaxation's basis (or a new model on ``support``): its Lagrangian joins
+    model and its relaxation's basis (or a new model on the arcs ``support()`` gives: asked only
+    then, as at 10x Paris scale choosing them takes seconds): its Lagrangian joins
     ``bounds`` as ``lagrangian`` (the highest bound is reported). A failure is a warning, the
     flow's bound stands; too little time is only said in the stats. Returns the relaxation when
     it gave a finite bound."""
@@ -378,7 +381,7 @@ def _bound_after_polish(problem: Problem, settings: SolverSettings, left: float,
     model = kept.get("model")
     try:
         tightened = highs_relaxation(problem, settings, time.perf_counter() + left, model=model,
-                                     arcs=None if model is not None else support, basis=kept.get("basis"))
+                                     arcs=None if model is not None else support(), basis=kept.get("basis"))
     except SolverError as error:
         warnings.append(f"LP relaxation after the polish failed ({error}): the flow's bound stands")
         return None
@@ -618,8 +621,8 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                                        "(finish_reserve_s), less than SolverSettings.polish_min_seconds")
     if relaxation is None and relaxed is not None and settings.lp_bound_after_polish and problem.n_children:
         tightened = _bound_after_polish(problem, settings, time_left(settings.finish_reserve_s), kept,
-                                        support if support is not None else relaxed.support(problem, 8), bounds,
-                                        stats, warnings)
+                                        lambda: support if support is not None else relaxed.support(problem, 8),
+                                        bounds, stats, warnings)
         if tightened is not None:
             values = {name: objective_of(problem, a) for name, a in candidates}
             proven = _exact_after_polish(problem, settings, tightened, dict(candidates)[min(values, key=values.get)],

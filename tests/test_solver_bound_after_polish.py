@@ -82,6 +82,24 @@ def test_the_bound_step_extends_the_polishs_model_from_its_basis(monkeypatch):
     assert solution.stats["bound_lp_arcs"] >= solution.stats["polish_fratries_mip_arcs"]
 
 
+def test_without_a_polish_the_step_builds_its_model_on_the_flows_cheapest_arcs(monkeypatch):
+    seen = {}
+    real = optimal.highs_relaxation
+
+    def spy(problem, settings, deadline, **kwargs):
+        seen.update(kwargs)
+        return real(problem, settings, deadline, **kwargs)
+
+    monkeypatch.setattr(optimal, "highs_relaxation", spy)
+    problem = tight_problem(5)
+    exact = solve_exact(problem).objective
+    best = solve_optimal(problem, replace(AFTER, polish_arcs_per_child=0), with_explanations=False)
+    require_valid(problem, best.unit_of_child, "no polish")
+    assert "polish_mip_status" not in best.stats
+    assert seen["model"] is None and seen["basis"] is None and len(seen["arcs"]) > 0
+    assert best.bound_source in ("lagrangian", "mip") and best.bound <= exact + 1e-6 * abs(exact)
+
+
 def test_with_no_time_left_the_step_is_skipped_and_said_in_the_stats_not_as_a_warning():
     problem = tight_problem(0)
     best = solve_optimal(problem, replace(AFTER, finish_reserve_s=9.5), with_explanations=False)

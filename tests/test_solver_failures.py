@@ -222,8 +222,8 @@ def test_flow_only_path_polish_keeps_every_hard_rule_and_never_worsens_the_start
     if best.stats["polish_mip_status"] == "NEIGHBOURHOOD ONLY":  # then the second polish runs its MIP
         assert backend == "HIGHS" and best.stats["polish_fratries_mip_status"] in ("OPTIMAL", "FEASIBLE")
     assert best.stats["polish_mip_backend"] == backend
-    unpolished = solve_optimal(problem, SolverSettings(time_limit_s=10.0, max_lp_children=0, polish_arcs_per_child=0),
-                               with_explanations=False)
+    unpolished = solve_optimal(problem, SolverSettings(time_limit_s=10.0, max_lp_children=0, polish_arcs_per_child=0,
+                                                       lp_bound_after_polish=False), with_explanations=False)
     require_valid(problem, unpolished.unit_of_child, "no polish")
     assert "polish_mip_status" not in unpolished.stats
     assert best.objective <= unpolished.objective + 1e-6
