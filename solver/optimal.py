@@ -65,8 +65,8 @@ from ortools.linear_solver import pywraplp
 from solver.explain import explain
 from solver.flow import flow_around, flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
-from solver.lp import (Relaxation, SolverError, _Model, _quiet_highs, arcs_within, drop_forbidden, highs_lp,
-                       highs_relaxation, solve_relaxation)
+from solver.lp import (Relaxation, RowPrices, SolverError, _Model, _quiet_highs, arcs_within, drop_forbidden,
+                       highs_lp, highs_relaxation, solve_relaxation)
 from solver.problem import Arcs, Problem
 from solver.siblings import split_cause
 from solver.solution import Solution, SolverSettings, SplitReport, extra_structures, objective_of
@@ -367,7 +367,7 @@ def _polish(problem: Problem, support: Arcs, hint: np.ndarray, settings: SolverS
 
 def _bound_after_polish(problem: Problem, settings: SolverSettings, left: float, kept: dict,
                         support: Callable[[], Arcs], bounds: dict[str, float], stats: dict,
-                        warnings: list[str]) -> Relaxation | None:
+                        warnings: list[str], centre: tuple | None = None) -> Relaxation | None:
     """In the ``left`` seconds after the polishes, the LP relaxation by pricing from the polish's
     model and its relaxation's basis (or a new model on the arcs ``support()`` gives: asked only
     then, as at 10x Paris scale choosing them takes seconds): its Lagrangian joins
@@ -381,7 +381,8 @@ def _bound_after_polish(problem: Problem, settings: SolverSettings, left: float,
     model = kept.get("model")
     try:
         tightened = highs_relaxation(problem, settings, time.perf_counter() + left, model=model,
-                                     arcs=None if model is not None else support(), basis=kept.get("basis"))
+                                     arcs=None if model is not None else support(), basis=kept.get("basis"),
+                                     centre=centre)
     except SolverError as error:
         warnings.append(f"LP relaxation after the polish failed ({error}): the flow's bound stands")
         return None
@@ -620,9 +621,12 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             stats["polish_skipped"] = (f"{remaining:.1f} s left before the last {settings.finish_reserve_s:g} s "
                                        "(finish_reserve_s), less than SolverSettings.polish_min_seconds")
     if relaxation is None and relaxed is not None and settings.lp_bound_after_polish and problem.n_children:
+        # the flow's multipliers as the centre of the rounds' smoothing (each child's dual: its
+        # priced cost in the flow)
+        centre = None if relaxed.own is None else (RowPrices(relaxed.prices), relaxed.own, relaxed.bound)
         tightened = _bound_after_polish(problem, settings, time_left(settings.finish_reserve_s), kept,
                                         lambda: support if support is not None else relaxed.support(problem, 8),
-                                        bounds, stats, warnings)
+                                        bounds, stats, warnings, centre)
         if tightened is not None:
             values = {name: objective_of(problem, a) for name, a in candidates}
             proven = _exact_after_polish(problem, settings, tightened, dict(candidates)[min(values, key=values.get)],

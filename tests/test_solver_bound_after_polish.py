@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import solver.lp as lp
 import solver.optimal as optimal
-from solver.lp import drop_forbidden, highs_relaxation, solve_relaxation
+from solver.flow import flow_relaxation
+from solver.lp import RowPrices, drop_forbidden, highs_relaxation, solve_relaxation
 from solver.optimal import solve_optimal
 from solver.solution import SolverSettings, objective, require_valid, violations
 from tests.exact_reference import solve_exact
@@ -50,16 +51,23 @@ def test_the_bound_is_at_least_the_flows_never_above_the_optimum_and_the_mip_end
         assert best.bound == pytest.approx(exact, rel=1e-7)
 
 
+@pytest.mark.parametrize("smoothed", (False, True), ids=("LP duals", "smoothed from the flow's"))
 @pytest.mark.parametrize("seed", (0, 3, 8))
-def test_pricing_by_highs_reaches_the_lp_over_every_arc(seed):
+def test_pricing_by_highs_reaches_the_lp_over_every_arc(seed, smoothed):
     """From one arc per child, the rounds add what the LP lacks until the Lagrangian meets its
-    value: the LP over every arc (GLOP's, priced to convergence), a bound below the optimum."""
+    value: the LP over every arc (GLOP's, priced to convergence), a bound below the optimum;
+    pricing at multipliers smoothed towards the flow's ends there too."""
     problem = tight_problem(seed)
     exact = solve_exact(problem).objective
     full = solve_relaxation(problem, replace(AFTER, max_lp_children=500))
     one = drop_forbidden(problem, problem.candidate_arcs(1))
-    found = highs_relaxation(problem, AFTER, time.perf_counter() + 30, arcs=one)
+    centre = None
+    if smoothed:
+        flow = flow_relaxation(problem)
+        centre = (RowPrices(flow.prices), flow.own, flow.bound)
+    found = highs_relaxation(problem, AFTER, time.perf_counter() + 30, arcs=one, centre=centre)
     assert found is not None
+    assert (found.stats["lp_smoothed_rounds"] > 0) == smoothed
     assert found.stats["lp_stopped"] in ("converged", "bound_meets_value")
     assert found.stats["pricing_rounds"] > 1 and found.stats["priced_arcs_added"] > 0
     assert found.value == pytest.approx(full.value, rel=1e-7, abs=1e-6)
