@@ -764,9 +764,10 @@ def highs_relaxation(problem: Problem, settings: SolverSettings, deadline: float
     all, that took 54 s for 5 rounds, far from the LP's value; from the flow's arcs the LP's value
     is there at once and the rounds only repair its duals (a restricted LP's duals are degenerate:
     a unit full in the LP gets a price near the cost of leaving a child without a place, and the
-    Lagrangian over every arc at such prices is far below the LP). Scale 0.2, scope all, seed 1:
-    the bound meets the LP in 11 rounds, about 1.5 s; Paris scale needs 30 rounds or more (the
-    bound reached 908,364 in 50 s on seed 1, the flow's being 908,119 and the LP's value 908,550).
+    Lagrangian over every arc at such prices is far below the LP). Scale 0.2, scope all, 10 seeds:
+    the bound meets the LP in 8-21 rounds, 1.0-4.5 s; at Paris scale the rounds take about 3 s
+    each and the bound passes the flow's after 10 or more (seed 1, 60 s budget: 908,377 after 19
+    rounds, the flow's bound being 908,119 and the LP's value 908,550).
 
     Stops when pricing finds no arc to add, when the Lagrangian meets the LP's value, after
     ``settings.pricing_rounds`` rounds or at ``deadline`` (``time.perf_counter()``); whatever it
