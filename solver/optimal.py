@@ -365,6 +365,24 @@ def _polish(problem: Problem, support: Arcs, hint: np.ndarray, settings: SolverS
     return polished
 
 
+def _best_start(problem: Problem, candidates: list[tuple[str, np.ndarray]]) -> np.ndarray:
+    """The candidate assignment of least objective (the hint of the next MIP step)."""
+    values = {name: objective_of(problem, a) for name, a in candidates}
+    return dict(candidates)[min(values, key=values.get)]
+
+
+def _within_gap(problem: Problem, rows: RowPrices, threshold: float, held: Arcs, stats: dict) -> tuple[Arcs, np.ndarray]:
+    """Stage 2's arcs: every arc whose Lagrangian excess at ``rows`` is at most ``threshold``
+    (:func:`solver.lp.arcs_within`), and which of them ``held`` lacks; timed in ``stats``."""
+    t = time.perf_counter()
+    within = arcs_within(problem, rows, threshold)
+    new = ~np.isin(_keys(problem, within), _keys(problem, held))
+    stats["arcs_within_threshold"] = len(within)
+    stats["arcs_within_seconds"] = round(time.perf_counter() - t, 3)
+    stats["stage2_new_arcs"] = int(new.sum())
+    return within, new
+
+
 def _bound_after_polish(problem: Problem, settings: SolverSettings, left: float, kept: dict,
                         support: Callable[[], Arcs], bounds: dict[str, float], stats: dict,
                         warnings: list[str], centre: tuple | None = None) -> Relaxation | None:
@@ -413,13 +431,9 @@ def _exact_after_polish(problem: Problem, settings: SolverSettings, tightened: R
         stats["stage2_skipped"] = f"{max(left, 0.0):.1f} s left, less than SolverSettings.polish_min_seconds"
         return None
     t = time.perf_counter()
-    within = arcs_within(problem, tightened.rows, threshold)
     model = kept.get("model")
-    held = model.arcs() if model is not None else Arcs.empty()
-    new = ~np.isin(_keys(problem, within), _keys(problem, held))
-    stats["arcs_within_threshold"] = len(within)
-    stats["arcs_within_seconds"] = round(time.perf_counter() - t, 3)
-    stats["stage2_new_arcs"] = int(new.sum())
+    within, new = _within_gap(problem, tightened.rows, threshold, model.arcs() if model is not None else Arcs.empty(),
+                              stats)
     first = {k: stats.get(f"polish_{k}") for k in ("mip_arcs", "mip_build_seconds")}
     left -= time.perf_counter() - t
     if new.sum() > settings.max_stage2_arcs:
@@ -521,8 +535,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         candidates.append(("lp_rounding", _round_relaxation(problem, relaxation)))
         if stats["lp_integral"]:
             candidates.append(("lp", _from_relaxation(problem, relaxation)))
-        values = {name: objective_of(problem, a) for name, a in candidates}
-        hint = dict(candidates)[min(values, key=values.get)]
+        hint = _best_start(problem, candidates)
         # stage 1: the MIP on the LP's arcs (and the hint's), for a good incumbent
         kept = relaxation.arcs.merged(_arcs_of_assignment(problem, hint), problem.n_units)
         remaining = time_left()
@@ -542,12 +555,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         # module docstring); then the MIP's bound on those arcs is a bound for the whole problem
         if relaxation.rows is not None and np.isfinite(relaxation.bound):
             threshold = incumbent - relaxation.bound
-            t = time.perf_counter()
-            within = arcs_within(problem, relaxation.rows, threshold)
-            new = ~np.isin(_keys(problem, within), _keys(problem, kept))
-            stats["arcs_within_threshold"] = len(within)
-            stats["arcs_within_seconds"] = round(time.perf_counter() - t, 3)
-            stats["stage2_new_arcs"] = int(new.sum())
+            within, new = _within_gap(problem, relaxation.rows, threshold, kept, stats)
             if not new.any():
                 if exact is not None:
                     bounds["mip"] = min(kept_bound, incumbent)
@@ -586,8 +594,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         # (both polishes leave SolverSettings.finish_reserve_s of the budget for what follows)
         remaining = time_left(settings.finish_reserve_s)
         if remaining >= settings.polish_min_seconds:
-            values = {name: objective_of(problem, a) for name, a in candidates}
-            hint = dict(candidates)[min(values, key=values.get)]
+            hint = _best_start(problem, candidates)
             support = relaxed.support(problem, settings.polish_arcs_per_child).merged(start_arcs, problem.n_units)
             # a second polish, in the time left, with the arcs that keep each fratrie the flow splits in one
             # of its best structures (the flow never prices them in): a second MIP, from the first's
@@ -628,8 +635,7 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                                         lambda: support if support is not None else relaxed.support(problem, 8),
                                         bounds, stats, warnings, centre)
         if tightened is not None:
-            values = {name: objective_of(problem, a) for name, a in candidates}
-            proven = _exact_after_polish(problem, settings, tightened, dict(candidates)[min(values, key=values.get)],
+            proven = _exact_after_polish(problem, settings, tightened, _best_start(problem, candidates),
                                          time_left(settings.finish_reserve_s), kept, bounds, stats)
             if proven is not None:
                 candidates.append(("mip2", proven))

@@ -74,9 +74,9 @@ def test_pricing_by_highs_reaches_the_lp_over_every_arc(seed, smoothed):
     assert found.bound <= exact + 1e-6 * abs(exact)
 
 
-def test_the_bound_step_extends_the_polishs_model_from_its_basis(monkeypatch):
-    """No model of its own: the polish's, whose relaxation's basis it starts from."""
-    seen = {}
+def _spy_on_the_bound_step(monkeypatch) -> dict:
+    """The keyword arguments the optimiser passes to ``highs_relaxation`` (filled when it runs)."""
+    seen: dict = {}
     real = optimal.highs_relaxation
 
     def spy(problem, settings, deadline, **kwargs):
@@ -84,6 +84,12 @@ def test_the_bound_step_extends_the_polishs_model_from_its_basis(monkeypatch):
         return real(problem, settings, deadline, **kwargs)
 
     monkeypatch.setattr(optimal, "highs_relaxation", spy)
+    return seen
+
+
+def test_the_bound_step_extends_the_polishs_model_from_its_basis(monkeypatch):
+    """No model of its own: the polish's, whose relaxation's basis it starts from."""
+    seen = _spy_on_the_bound_step(monkeypatch)
     problem = tight_problem(0)
     solution = solve_optimal(problem, AFTER, with_explanations=False)
     assert seen["model"] is not None and seen["arcs"] is None and seen["basis"] is not None
@@ -91,14 +97,7 @@ def test_the_bound_step_extends_the_polishs_model_from_its_basis(monkeypatch):
 
 
 def test_without_a_polish_the_step_builds_its_model_on_the_flows_cheapest_arcs(monkeypatch):
-    seen = {}
-    real = optimal.highs_relaxation
-
-    def spy(problem, settings, deadline, **kwargs):
-        seen.update(kwargs)
-        return real(problem, settings, deadline, **kwargs)
-
-    monkeypatch.setattr(optimal, "highs_relaxation", spy)
+    seen = _spy_on_the_bound_step(monkeypatch)
     problem = tight_problem(5)
     exact = solve_exact(problem).objective
     best = solve_optimal(problem, replace(AFTER, polish_arcs_per_child=0), with_explanations=False)
