@@ -67,8 +67,12 @@ SessionDep = Annotated[Session, Depends(read_session)]
 bearer = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def _unauthorized(detail: str) -> ApiProblem:
-    return ApiProblem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+def _unauthorized(detail: str, fr: str) -> ApiProblem:
+    return ApiProblem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"}, fr=fr)
+
+
+_SIGN_IN_FIRST = ("Sign in first: this route needs a bearer token (POST /auth/token).",
+                  "Connectez-vous d'abord : cette route demande un jeton (POST /auth/token).")
 
 
 ACCESS_COOKIE = "placement_access"
@@ -85,8 +89,9 @@ def authorize(request: Request, session: SessionDep, token: Annotated[str | None
     route = request.scope.get("route")
     rule = POLICY.get((request.method, getattr(route, "path", "")))
     if rule is None:
-        raise forbidden(f"{request.method} {getattr(route, 'path', request.url.path)} has no entry in the access "
-                        "policy: refused.")
+        path = getattr(route, 'path', request.url.path)
+        raise forbidden(f"{request.method} {path} has no entry in the access policy: refused.",
+                        f"{request.method} {path} n'a pas d'entrée dans la politique d'accès : refusé.")
     if rule.public:
         return None
     token = token or request.cookies.get(ACCESS_COOKIE)
@@ -99,10 +104,11 @@ def authorize(request: Request, session: SessionDep, token: Annotated[str | None
         request.state.caller = caller
         return caller
     if not token:
-        raise _unauthorized("Sign in first: this route needs a bearer token (POST /auth/token).")
+        raise _unauthorized(*_SIGN_IN_FIRST)
     caller = caller_of_token(request, services, token, session)
     if caller.role not in rule.roles:
-        raise forbidden(f"Role {caller.role!r} may not call {request.method} {route.path}.")
+        raise forbidden(f"Role {caller.role!r} may not call {request.method} {route.path}.",
+                        f"Le rôle {caller.role!r} ne peut pas appeler {request.method} {route.path}.")
     return caller
 
 
@@ -117,7 +123,8 @@ def caller_of_token(request: Request, services: Services, token: str, session: S
     try:
         claims = services.security.decode_access(token)
     except InvalidToken:
-        raise _unauthorized("The access token is invalid or expired: sign in again or refresh it.") from None
+        raise _unauthorized("The access token is invalid or expired: sign in again or refresh it.",
+                            "Le jeton d'accès est invalide ou expiré : reconnectez-vous ou renouvelez-le.") from None
     try:
         account, version = accounts.account_and_version(session, claims.user_id)
         request.state.data_version = version  # read with the account: see current_snapshot
@@ -125,14 +132,15 @@ def caller_of_token(request: Request, services: Services, token: str, session: S
         if request.method not in ("GET", "HEAD"):
             session.rollback()
     if account is None or not account.active or account.token_version != claims.token_version:
-        raise _unauthorized("The access token is no longer valid: sign in again.")
+        raise _unauthorized("The access token is no longer valid: sign in again.",
+                            "Le jeton d'accès n'est plus valide : reconnectez-vous.")
     return Caller(account.id, account.name, account.role, account.service, frozenset(account.structure_ids),
                   request.client.host if request.client else "")
 
 
 async def current_caller(caller: Annotated[Caller | None, Depends(authorize)]) -> Caller:
     if caller is None:  # a public route asking for a caller: a mistake in the policy table
-        raise _unauthorized("Sign in first: this route needs a bearer token (POST /auth/token).")
+        raise _unauthorized(*_SIGN_IN_FIRST)
     return caller
 
 

@@ -152,8 +152,9 @@ class Caller:
                 + self.entries(action, "child", [c for r in rows for c in r.child_ids]))
 
 
-def forbidden(detail: str) -> ApiProblem:
-    return ApiProblem(403, "Forbidden", detail)
+def forbidden(detail: str, fr: str) -> ApiProblem:
+    """A 403: ``detail`` in English, ``fr`` in French."""
+    return ApiProblem(403, "Forbidden", detail, fr=fr)
 
 
 _PARAMETER_OF = {"Child": "child_id", "Sibling group": "group_id", "Structure": "structure_id", "Unit": "unit_id",
@@ -247,4 +248,6 @@ def job(caller: Caller, row, asked: str | None = None) -> None:
 def child_origin(caller: Caller) -> None:
     """Travel from a child's family home is for the officers of that child only."""
     if caller.role not in SERVICE_ROLES:
-        raise forbidden(f"Role {caller.role!r} may not ask for travel times from a child's family home.")
+        raise forbidden(f"Role {caller.role!r} may not ask for travel times from a child's family home.",
+                        f"Le rôle {caller.role!r} ne peut pas demander les temps de trajet depuis le domicile "
+                        "familial d'un enfant.")

@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api import privacy
 from api.services import ServiceUnavailable
 from data.db.errors import ConflictError, EmptyStoreError, NotFoundError, StoreUnavailableError
-from matcher.errors import DomainError, HardRuleViolation
+from matcher.errors import DomainError, HardRuleViolation, PlacementError
+from matcher.words import LANGS, Lang, pick_lang
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -41,13 +42,35 @@ def shown(value: object) -> str:
 
 
 class ApiProblem(Exception):
-    """An error the routers raise with its status, title and sentence."""
+    """An error the routers raise with its status, title and sentence: ``detail`` in English,
+    ``fr`` the same in French (the answer's language picks one, :func:`lang_of`)."""
 
     def __init__(self, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
-                 headers: dict[str, str] | None = None):
+                 headers: dict[str, str] | None = None, *, fr: str | None = None):
         super().__init__(detail)
         self.status, self.title, self.detail, self.errors = status, title, detail, errors
         self.headers = headers
+        self.fr = fr
+
+    def said(self, lang: str) -> str:
+        return self.fr if lang == "fr" and self.fr else self.detail
+
+    @classmethod
+    def in_lang(cls, lang: Lang, status: int, title: str, detail: str,
+                errors: list[dict[str, Any]] | None = None) -> ApiProblem:
+        """A problem whose sentence is already in the caller's language ``lang`` (a route that
+        has it from :data:`api.deps.LangDep` and words it itself)."""
+        return cls(status, title, detail, errors, fr=detail if lang == "fr" else None)
+
+
+def lang_of(request: Request) -> Lang:
+    """The language of an answer's sentences, errors included: the ``lang`` query parameter if it
+    names one we speak, else the first of ``Accept-Language`` we speak, else French (the same
+    choice as :func:`api.deps.request_lang`, for answers that do not reach a route)."""
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked  # type: ignore[return-value]
+    return pick_lang(request.headers.get("accept-language"))
 
 
 NOT_FOUND_REASON = "not found"
@@ -55,12 +78,19 @@ NOT_FOUND_REASON = "not found"
 the caller may not see (docs/SECURITY.md), whichever part of the code refuses it."""
 
 
+_WHAT_FR = {"Child": "L'enfant", "Sibling group": "La fratrie", "Structure": "La structure", "Unit": "L'unité",
+            "Reservation": "La réservation", "Batch job": "Le travail", "Scenario job": "Le travail de scénarios",
+            "Simulation": "La simulation"}
+
+
 def not_found(what: str, value: object, field: str, where: str = "path") -> ApiProblem:
-    """The one 404 naming the parameter: ``Child 'C-404' does not exist.`` with an ``errors``
-    entry (the parameter ``field``, sent ``in`` path, query or body). Only the id asked is named,
-    clipped; the generic handler of the store's ``NotFoundError`` gives the same body."""
+    """The one 404 naming the parameter: ``Child 'C-404' does not exist.`` (in French ``L'enfant
+    'C-404' n'existe pas.``) with an ``errors`` entry (the parameter ``field``, sent ``in`` path,
+    query or body). Only the id asked is named, clipped; the generic handler of the store's
+    ``NotFoundError`` gives the same body."""
     return ApiProblem(404, "Not found", f"{what} {shown(value)} does not exist.",
-                      [{"field": field, "in": where, "reason": NOT_FOUND_REASON}])
+                      [{"field": field, "in": where, "reason": NOT_FOUND_REASON}],
+                      fr=f"{_WHAT_FR[what]} {shown(value)} n'existe pas.")
 
 
 def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
@@ -147,24 +177,35 @@ def install(app: FastAPI) -> None:
             raise exc
         retry = getattr(getattr(request.app.state, "services", None), "settings", None)
         seconds = str(getattr(retry, "retry_after_s", 5))
-        return problem(503, "Service unavailable", "The database cannot be reached for a moment: try again shortly.",
-                       None, str(request.url.path), {"Retry-After": seconds})
+        detail = ("La base de données est momentanément injoignable : réessayez dans un instant."
+                  if lang_of(request) == "fr" else "The database cannot be reached for a moment: try again shortly.")
+        return problem(503, "Service unavailable", detail, None, str(request.url.path), {"Retry-After": seconds})
 
     app.add_middleware(UnexpectedErrors)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [_validation_error(e) for e in exc.errors()]
-        if any(e["field"] == "body" and e["reason"].startswith("the body is not valid JSON") for e in errors):
-            return problem(422, "Invalid request", "T" + errors[0]["reason"][1:] + ".",
-                           errors[:1], str(request.url.path))
-        said = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
-        return problem(422, "Invalid request", f"The request has {len(errors)} invalid field(s): {said}",
-                       errors, str(request.url.path))
+        lang = lang_of(request)
+        errors = [_validation_error(e, lang) for e in exc.errors()]
+        malformed = [e for e in errors if e["field"] == "body" and e.get("type") == "json_invalid"]
+        for e in errors:
+            e.pop("type", None)
+        if malformed:
+            reason = malformed[0]["reason"]
+            return problem(422, "Invalid request", reason[0].upper() + reason[1:] + ".",
+                           malformed[:1], str(request.url.path))
+        if lang == "fr":
+            said = " ; ".join(f"{e['field']} : {e['reason']}" for e in errors)
+            detail = f"La requête a {len(errors)} champ(s) invalide(s) : {said}"
+        else:
+            said = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+            detail = f"The request has {len(errors)} invalid field(s): {said}"
+        return problem(422, "Invalid request", detail, errors, str(request.url.path))
 
     @app.exception_handler(ApiProblem)
     async def _api(request: Request, exc: ApiProblem) -> JSONResponse:
-        return problem(exc.status, exc.title, _sentence(exc.detail), exc.errors, str(request.url.path), exc.headers)
+        return problem(exc.status, exc.title, _sentence(exc.said(lang_of(request))), exc.errors,
+                       str(request.url.path), exc.headers)
 
     def _plain(status: int, title: str):
         async def handler(request: Request, exc: Exception) -> JSONResponse:
@@ -172,7 +213,8 @@ def install(app: FastAPI) -> None:
             if status == 404:  # name the path parameter(s) the store did not find
                 errors = [{"field": name, "in": "path", "reason": NOT_FOUND_REASON} for name in request.path_params] or \
                     [{"field": "path", "in": "path", "reason": NOT_FOUND_REASON}]
-            return problem(status, title, _sentence(str(exc)), errors, str(request.url.path))
+            said = exc.said(lang_of(request)) if isinstance(exc, PlacementError) else str(exc)
+            return problem(status, title, _sentence(said), errors, str(request.url.path))
         return handler
 
     for error, status, title in _PLAIN_ERRORS:
@@ -181,29 +223,95 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        fr = lang_of(request) == "fr"
         errors = None
+        path = clip(request.url.path)
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"There is no resource at {clip(request.url.path)}."
+            detail = f"Il n'y a rien à l'adresse {path}." if fr else f"There is no resource at {path}."
             errors = [{"field": "path", "in": "path", "reason": "no such resource"}]
         if exc.status_code == 405:
-            detail = f"{request.method} is not allowed on {clip(request.url.path)}."
+            detail = (f"{request.method} n'est pas permis sur {path}." if fr
+                      else f"{request.method} is not allowed on {path}.")
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             # a body that cannot even be decoded (not UTF-8): the same answer as malformed JSON
-            return problem(422, "Invalid request", "The body is not valid JSON: it cannot be read as UTF-8 text.",
-                           [{"field": "body", "in": "body", "reason": "the body is not valid JSON (not UTF-8)"}],
-                           str(request.url.path))
+            reason = ("le corps de la requête n'est pas du JSON valide (pas en UTF-8)" if fr
+                      else "the body is not valid JSON (not UTF-8)")
+            return problem(422, "Invalid request",
+                           ("Le corps de la requête n'est pas du JSON valide : il ne se lit pas comme du texte UTF-8."
+                            if fr else "The body is not valid JSON: it cannot be read as UTF-8 text."),
+                           [{"field": "body", "in": "body", "reason": reason}], str(request.url.path))
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
         return problem(exc.status_code, title, detail, errors, str(request.url.path))
 
 
-def _validation_error(e: dict[str, Any]) -> dict[str, Any]:
-    """One entry of ``errors`` from a pydantic error: the field, where it was, the reason (the
-    input itself is never echoed whole)."""
+def _validation_error(e: dict[str, Any], lang: Lang = "en") -> dict[str, Any]:
+    """One entry of ``errors`` from a pydantic error: the field, where it was, the reason in
+    ``lang`` (the input itself is never echoed whole). ``type`` is pydantic's, for the caller's
+    own use, and is taken off before the answer is sent."""
     loc = tuple(e.get("loc", ()))
-    if e.get("type") == "json_invalid":
-        said = (e.get("ctx") or {}).get("error", "")
-        return {"field": "body", "in": "body", "reason": f"the body is not valid JSON ({clip(said)})"}
-    return {"field": clip(_field(loc)), "in": str(loc[0]) if loc else "body", "reason": clip(e.get("msg", ""), 200)}
+    kind = e.get("type", "")
+    if kind == "json_invalid":
+        said = clip((e.get("ctx") or {}).get("error", ""))
+        reason = (f"le corps de la requête n'est pas du JSON valide ({said})" if lang == "fr"
+                  else f"the body is not valid JSON ({said})")
+        return {"field": "body", "in": "body", "reason": reason, "type": kind}
+    return {"field": clip(_field(loc)), "in": str(loc[0]) if loc else "body",
+            "reason": clip(_reason(e, lang), 200), "type": kind}
+
+
+_REASONS_FR: dict[str, str] = {
+    "missing": "champ obligatoire absent",
+    "extra_forbidden": "champ inconnu",
+    "int_type": "doit être un nombre entier",
+    "int_parsing": "doit être un nombre entier",
+    "int_from_float": "doit être un nombre entier, sans décimales",
+    "float_type": "doit être un nombre",
+    "float_parsing": "doit être un nombre",
+    "finite_number": "doit être un nombre fini",
+    "bool_type": "doit être vrai ou faux (true ou false)",
+    "bool_parsing": "doit être vrai ou faux (true ou false)",
+    "string_type": "doit être un texte",
+    "list_type": "doit être une liste",
+    "dict_type": "doit être un objet",
+    "model_type": "doit être un objet",
+    "model_attributes_type": "doit être un objet",
+    "date_type": "doit être une date (AAAA-MM-JJ)",
+    "date_parsing": "doit être une date (AAAA-MM-JJ)",
+    "date_from_datetime_parsing": "doit être une date (AAAA-MM-JJ)",
+    "datetime_type": "doit être une date et heure ISO 8601",
+    "datetime_parsing": "doit être une date et heure ISO 8601",
+    "datetime_from_date_parsing": "doit être une date et heure ISO 8601",
+    "greater_than": "doit être supérieur à {gt}",
+    "greater_than_equal": "doit être au moins {ge}",
+    "less_than": "doit être inférieur à {lt}",
+    "less_than_equal": "doit être au plus {le}",
+    "string_too_short": "doit compter au moins {min_length} caractère(s)",
+    "string_too_long": "doit compter au plus {max_length} caractère(s)",
+    "too_short": "doit compter au moins {min_length} élément(s)",
+    "too_long": "doit compter au plus {max_length} élément(s)",
+    "string_pattern_mismatch": "n'a pas la forme attendue ({pattern})",
+    "literal_error": "doit être l'une des valeurs {expected}",
+    "enum": "doit être l'une des valeurs {expected}",
+}
+"""Pydantic's reasons in French, by its error type (``ctx`` fills the braces); a type not listed
+keeps pydantic's English words."""
+
+
+def _reason(e: dict[str, Any], lang: Lang) -> str:
+    """Why a field is invalid, in ``lang``: pydantic's own message in English; in French, the
+    sentence of :data:`_REASONS_FR`, or the French words of an engine error raised by a validator
+    (a :class:`PlacementError` carries both)."""
+    ctx = e.get("ctx") or {}
+    cause = ctx.get("error")
+    if isinstance(cause, PlacementError):
+        return cause.said(lang)
+    template = _REASONS_FR.get(e.get("type", "")) if lang == "fr" else None
+    if template is None:
+        return str(e.get("msg", ""))
+    try:
+        return template.format(**{k: str(v).replace(" or ", " ou ") for k, v in ctx.items()})
+    except (KeyError, IndexError):
+        return str(e.get("msg", ""))
 
 
 class BodyLimit:
@@ -252,8 +360,10 @@ class BodyLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope, receive, send) -> None:
-        response = problem(413, "Content too large",
-                           f"The body is larger than {self.limit // 1_000_000} MB; send less.",
+        mb = self.limit // 1_000_000
+        detail = (f"Le corps de la requête dépasse {mb} Mo : envoyez moins." if lang_of(Request(scope)) == "fr"
+                  else f"The body is larger than {mb} MB; send less.")
+        response = problem(413, "Content too large", detail,
                            [{"field": "body", "in": "body", "reason": f"over {self.limit} bytes"}],
                            scope.get("path"))
         await response(scope, receive, send)
@@ -289,8 +399,9 @@ class UnexpectedErrors:
             route = getattr(scope.get("route"), "path", "an unmatched path")
             log.error("unexpected error on %s %s: %s", scope.get("method"), route, privacy.safe_traceback(exc))
             if not started:
-                await problem(500, "Internal error", "An unexpected error occurred; it has been logged.")(
-                    scope, receive, send)
+                detail = ("Une erreur inattendue s'est produite ; elle a été consignée." if lang_of(Request(scope)) == "fr"
+                          else "An unexpected error occurred; it has been logged.")
+                await problem(500, "Internal error", detail)(scope, receive, send)
 
 
 _PLAIN_ERRORS: tuple[tuple[type[Exception], int, str], ...] = (

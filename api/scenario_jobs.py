@@ -53,7 +53,8 @@ class ScenarioJobService:
 
     def path(self, job_id: str) -> Path:
         if not _ID.match(job_id) or not (self.directory / job_id / JOB_FILE).is_file():
-            raise NotFoundError(f"scenario job {job_id!r} does not exist")
+            raise NotFoundError(f"scenario job {job_id!r} does not exist",
+                                fr=f"le travail de scénarios {job_id!r} n'existe pas")
         return self.directory / job_id
 
     def states(self) -> list[dict[str, Any]]:

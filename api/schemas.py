@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from typing import Annotated, Any, Literal
-from datetime import date, datetime
-from typing import Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_serializer, model_validator
+
+from matcher.errors import DomainError
 
 
 class _In(BaseModel):
@@ -188,11 +188,14 @@ class ReservationIn(_In):
     @model_validator(mode="after")
     def _one_subject(self) -> ReservationIn:
         if (self.child_id is None) == (self.sibling_group_id is None):
-            raise ValueError("give exactly one of child_id and sibling_group_id")
+            raise DomainError("give exactly one of child_id and sibling_group_id",
+                              fr="donnez soit child_id, soit sibling_group_id, et un seul des deux")
         if (self.unit_id is None) == (self.placements is None):
-            raise ValueError("give exactly one of unit_id and placements")
+            raise DomainError("give exactly one of unit_id and placements",
+                              fr="donnez soit unit_id, soit placements, et un seul des deux")
         if self.placements is not None and self.sibling_group_id is None:
-            raise ValueError("placements are for a sibling group: give sibling_group_id")
+            raise DomainError("placements are for a sibling group: give sibling_group_id",
+                              fr="placements sert à réserver pour une fratrie : donnez sibling_group_id")
         return self
 
 
@@ -230,7 +233,7 @@ class UnitUpdate(_In):
     @model_validator(mode="after")
     def _something(self) -> UnitUpdate:
         if self.capacity is None and self.occupied is None:
-            raise ValueError("give capacity, occupied or both")
+            raise DomainError("give capacity, occupied or both", fr="donnez capacity, occupied ou les deux")
         return self
 
 

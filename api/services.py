@@ -36,6 +36,7 @@ from matcher.model import Home, PlacementSystem, Structure
 from matcher.proposals import SystemIndex
 from matcher.scoring import Weights
 from matcher.travel import TravelMatrix
+from matcher.words import job_status_fr
 
 log = logging.getLogger(__name__)
 
@@ -262,7 +263,9 @@ def solver_capacity_prices(system: PlacementSystem, travel: TravelMatrix, weight
         from solver.duals import capacity_prices
         from solver.problem import Problem
     except ImportError as err:
-        raise ServiceUnavailable(f"the system-aware ordering needs solver.duals, which is not available: {err}") from None
+        raise ServiceUnavailable(f"the system-aware ordering needs solver.duals, which is not available: {err}",
+                                 fr=f"l'ordre qui tient compte du système demande solver.duals, qui n'est pas "
+                                 f"disponible : {err}") from None
     return capacity_prices(Problem.build(system, travel, weights, "waiting"))
 
 
@@ -317,10 +320,12 @@ class PriceService:
         except ServiceUnavailable:
             raise
         except PlacementError as err:  # a solver failure (solver.lp.SolverError...) is not the client's fault
-            raise ServiceUnavailable(f"the capacity prices could not be computed: {err}") from err
+            raise ServiceUnavailable(f"the capacity prices could not be computed: {err}",
+                                     fr=f"les prix de capacité n'ont pas pu être calculés : {err}") from err
         bad = [u for u, p in values.items() if not math.isfinite(p)]
         if bad:
-            raise ServiceUnavailable(f"capacity prices are not finite for unit(s) {', '.join(bad[:5])}")
+            raise ServiceUnavailable(f"capacity prices are not finite for unit(s) {', '.join(bad[:5])}",
+                                     fr=f"les prix de capacité ne sont pas finis pour les unités {', '.join(bad[:5])}")
         prices = Prices(values, snapshot.definitions, snapshot.version)
         self.computations += 1
         latest = self._latest
@@ -371,8 +376,8 @@ class JobCancelled(PlacementError):
 class JobQueueFull(PlacementError):
     """Every worker is busy and the queue is full (a 429 with Retry-After)."""
 
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
+    def __init__(self, message: str, retry_after: int, *, fr: str | None = None):
+        super().__init__(message, fr=fr)
         self.retry_after = retry_after
 
 
@@ -411,7 +416,8 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
             try:
                 from solver.optimal import SolverSettings, solve_optimal
             except ImportError as err:
-                raise ServiceUnavailable(f"the optimal method is not available: {err}") from None
+                raise ServiceUnavailable(f"the optimal method is not available: {err}",
+                                         fr=f"la méthode optimale n'est pas disponible : {err}") from None
             solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
     finally:
         stop.set()
@@ -467,7 +473,9 @@ class JobService:
             queued = len(self._active) - len(self._running)
             if len(self._active) >= self.workers and queued >= self.max_queued:
                 raise JobQueueFull(f"{len(self._running)} batch job(s) running and {queued} waiting, the most this "
-                                   f"server queues: try again later", self.retry_after())
+                                   f"server queues: try again later", self.retry_after(),
+                                   fr=f"{len(self._running)} travail(aux) en cours et {queued} en attente, le plus "
+                                   "que ce serveur met en file : réessayez plus tard")
             with self.db.write() as session:
                 job_id = repo.create_job(session, method, self.clock(), owner).id
             self._active.add(job_id)
@@ -494,8 +502,11 @@ class JobService:
             status = row.status
         if status in ("succeeded", "failed", "cancelled") or future is None or event is None:
             if status in ("queued", "running"):  # another server's job: only its server can stop it
-                raise ConflictError(f"batch job {job_id} runs on another server process: cancel it there")
-            raise ConflictError(f"batch job {job_id} has already {'been ' if status == 'cancelled' else ''}{status}")
+                raise ConflictError(f"batch job {job_id} runs on another server process: cancel it there",
+                                    fr=f"le travail {job_id} tourne dans un autre processus du serveur : "
+                                    "annulez-le là-bas")
+            raise ConflictError(f"batch job {job_id} has already {'been ' if status == 'cancelled' else ''}{status}",
+                                fr=f"le travail {job_id} est déjà {job_status_fr(status)}")
         event.set()
         if future.cancel():
             with self.db.write() as session:

@@ -19,26 +19,44 @@ class DataIssue:
     row: int | None
     column: str | None
     reason: str
+    reason_fr: str | None = None
+    """The reason in French, where given (the English one is said otherwise)."""
 
     def __str__(self) -> str:
+        return self.said("en")
+
+    def said(self, lang: str) -> str:
+        """``children.csv, row 3, column 'sex': unknown value 'X'...`` in ``lang``."""
+        fr = lang == "fr"
         where = self.file
         if self.row is not None:
-            where += f", row {self.row}"
+            where += f", {'ligne' if fr else 'row'} {self.row}"
         if self.column is not None:
-            where += f", column {self.column!r}"
-        return f"{where}: {self.reason}"
+            where += f", {'colonne' if fr else 'column'} {self.column!r}"
+        reason = self.reason_fr if fr and self.reason_fr else self.reason
+        return f"{where}{' : ' if fr else ': '}{reason}"
 
 
 class PlacementDataError(PlacementError):
     """Input data that cannot be used. ``issues`` lists every problem found."""
 
-    def __init__(self, issues: Iterable[DataIssue] | str):
+    SHOWN = 50
+    """At most this many issues are listed in the message."""
+
+    def __init__(self, issues: Iterable[DataIssue] | str, *, fr: str | None = None):
         if isinstance(issues, str):
-            issues = [DataIssue("<input>", None, None, issues)]
+            issues = [DataIssue("<input>", None, None, issues, fr)]
         self.issues: tuple[DataIssue, ...] = tuple(issues)
-        shown = "\n".join(f"  - {i}" for i in self.issues[:50])
-        more = f"\n  ... and {len(self.issues) - 50} more" if len(self.issues) > 50 else ""
-        super().__init__(f"{len(self.issues)} problem(s) in the input:\n{shown}{more}")
+        super().__init__(self._message("en"), fr=self._message("fr"))
+
+    def _message(self, lang: str) -> str:
+        fr = lang == "fr"
+        shown = "\n".join(f"  - {i.said(lang)}" for i in self.issues[: self.SHOWN])
+        rest = len(self.issues) - self.SHOWN
+        more = (f"\n  ... {'et' if fr else 'and'} {rest} {'de plus' if fr else 'more'}") if rest > 0 else ""
+        head = (f"{len(self.issues)} problème(s) dans les données :" if fr
+                else f"{len(self.issues)} problem(s) in the input:")
+        return f"{head}\n{shown}{more}"
 
 
 class MissingFileError(PlacementDataError):

@@ -231,7 +231,8 @@ def write_table(frame: pd.DataFrame, path: Path, table: str) -> None:
             arrays.append(pa.array(values, type=_ARROW_TYPES[c.kind]))
         pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path)
     else:
-        raise PlacementDataError([DataIssue(path.name, None, None, "unknown format: use .csv or .parquet")])
+        raise PlacementDataError([DataIssue(path.name, None, None, "unknown format: use .csv or .parquet",
+                                            "format inconnu : utilisez .csv ou .parquet")])
 
 
 def write_dataset(
@@ -243,7 +244,8 @@ def write_dataset(
     """Write the system to ``directory`` (replaced as a whole, atomically). Returns the directory."""
     if fmt not in FORMATS:
         raise PlacementDataError([DataIssue(str(directory), None, None,
-                                            f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")])
+                                            f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}",
+                                            f"format {fmt!r} inconnu ; permis : {', '.join(FORMATS)}")])
     directory = Path(directory)
     parent = directory.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -285,8 +287,10 @@ class _Issues:
         self.unusable: set[str] = set()
         """Files that could not be read at all (missing, unreadable, missing columns)."""
 
-    def add(self, kind: str, file: str, row: int | None, column: str | None, reason: str) -> None:
-        self.items.append((kind, DataIssue(file, row, column, reason)))
+    def add(self, kind: str, file: str, row: int | None, column: str | None, reason: str,
+            fr: str | None = None) -> None:
+        """One issue: ``reason`` in English, ``fr`` the same in French."""
+        self.items.append((kind, DataIssue(file, row, column, reason, fr)))
 
     def raise_if_any(self) -> None:
         if not self.items:
@@ -300,35 +304,40 @@ class _Issues:
         raise UnknownReferenceError(issues)
 
 
+_PLACE_FR = {"home": "un domicile", "school": "une école", "visit_site": "un lieu de visite"}
+"""The kinds of place of a child's row, in French."""
+
+
 def _is_missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and v.strip() == "") \
         or v is pd.NaT
 
 
 def _parse(col: Column, v: Any) -> Any:
-    """The value of a cell, or raise ValueError with the reason."""
+    """The value of a cell, or raise :class:`DomainError` (a ValueError) with the reason in
+    English and in French."""
     if col.kind == "str":
         return str(v).strip()
     if col.kind == "int":
         if isinstance(v, bool):
-            raise ValueError(f"{v!r} is not a whole number")
+            raise _not_whole(v)
         if isinstance(v, float):
             if not v.is_integer():
-                raise ValueError(f"{v!r} is not a whole number")
+                raise _not_whole(v)
             x = int(v)
         else:
             try:
                 x = int(str(v).strip())
             except ValueError:
-                raise ValueError(f"{v!r} is not a whole number") from None
+                raise _not_whole(v) from None
         return _in_range(col, x)
     if col.kind == "float":
         try:
             x = float(v)
         except (TypeError, ValueError):
-            raise ValueError(f"{v!r} is not a number") from None
+            raise DomainError(f"{v!r} is not a number", fr=f"{v!r} n'est pas un nombre") from None
         if not math.isfinite(x):
-            raise ValueError(f"{v!r} is not a finite number")
+            raise DomainError(f"{v!r} is not a finite number", fr=f"{v!r} n'est pas un nombre fini")
         return _in_range(col, x)
     if col.kind == "date":
         if isinstance(v, pd.Timestamp):
@@ -338,7 +347,7 @@ def _parse(col: Column, v: Any) -> Any:
         try:
             return date.fromisoformat(str(v).strip())
         except ValueError:
-            raise ValueError(f"{v!r} is not a date (YYYY-MM-DD)") from None
+            raise DomainError(f"{v!r} is not a date (YYYY-MM-DD)", fr=f"{v!r} n'est pas une date (AAAA-MM-JJ)") from None
     if col.kind == "bool":
         if isinstance(v, bool):
             return v
@@ -347,14 +356,15 @@ def _parse(col: Column, v: Any) -> Any:
             return True
         if s in ("false", "0", "no"):
             return False
-        raise ValueError(f"{v!r} is not true or false")
+        raise DomainError(f"{v!r} is not true or false", fr=f"{v!r} n'est ni vrai ni faux (true ou false)")
     if col.kind == "enum":
         assert col.enum is not None
         try:
             return col.enum(str(v).strip())
         except ValueError:
             allowed = ", ".join(e.value for e in col.enum)
-            raise ValueError(f"unknown value {v!r}; allowed: {allowed}") from None
+            raise DomainError(f"unknown value {v!r}; allowed: {allowed}",
+                              fr=f"valeur {v!r} inconnue ; permises : {allowed}") from None
     parts = [p.strip() for p in str(v).split(LIST_SEPARATOR) if p.strip()]
     if col.kind == "enum_list":
         assert col.enum is not None
@@ -363,7 +373,9 @@ def _parse(col: Column, v: Any) -> Any:
         for p in parts:
             if p not in allowed_values:
                 allowed = ", ".join(e.value for e in col.enum)
-                raise ValueError(f"unknown value {p!r}; allowed: {allowed} (separated by '{LIST_SEPARATOR}')")
+                raise DomainError(f"unknown value {p!r}; allowed: {allowed} (separated by '{LIST_SEPARATOR}')",
+                                  fr=f"valeur {p!r} inconnue ; permises : {allowed} (séparées par "
+                                  f"'{LIST_SEPARATOR}')")
             out.append(col.enum(p))
         return frozenset(out)
     return tuple(parts)
@@ -371,10 +383,14 @@ def _parse(col: Column, v: Any) -> Any:
 
 def _in_range(col: Column, x: float) -> float:
     if col.min is not None and x < col.min:
-        raise ValueError(f"{x} is below the minimum {col.min:g}")
+        raise DomainError(f"{x} is below the minimum {col.min:g}", fr=f"{x} est sous le minimum {col.min:g}")
     if col.max is not None and x > col.max:
-        raise ValueError(f"{x} is above the maximum {col.max:g}")
+        raise DomainError(f"{x} is above the maximum {col.max:g}", fr=f"{x} dépasse le maximum {col.max:g}")
     return x
+
+
+def _not_whole(v: Any) -> DomainError:
+    return DomainError(f"{v!r} is not a whole number", fr=f"{v!r} n'est pas un nombre entier")
 
 
 def _empty(col: Column) -> Any:
@@ -390,7 +406,8 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
     fname = path.name
     cols = TABLES[table]
     if not path.is_file():
-        issues.add("missing", fname, None, None, f"file not found in {path.parent}")
+        issues.add("missing", fname, None, None, f"file not found in {path.parent}",
+                   f"fichier introuvable dans {path.parent}")
         issues.unusable.add(fname)
         if alone:
             issues.raise_if_any()
@@ -403,7 +420,7 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
             frame = pq.read_table(path).to_pandas(types_mapper=None)
             first_row = 1
     except Exception as err:  # unreadable file: say why, with the file name
-        issues.add("schema", fname, None, None, f"cannot be read: {err}")
+        issues.add("schema", fname, None, None, f"cannot be read: {err}", f"illisible : {err}")
         issues.unusable.add(fname)
         if alone:
             issues.raise_if_any()
@@ -414,11 +431,12 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
             frame[c.name] = "" if first_row == 2 else None
     missing = [c.name for c in cols if c.name not in frame.columns]
     for name in missing:
-        issues.add("schema", fname, 1 if first_row == 2 else None, name, "missing column")
+        issues.add("schema", fname, 1 if first_row == 2 else None, name, "missing column", "colonne absente")
     for name in frame.columns:
         if name not in known:
             issues.add("schema", fname, 1 if first_row == 2 else None, str(name),
-                       f"unknown column; expected: {', '.join(c.name for c in cols)}")
+                       f"unknown column; expected: {', '.join(c.name for c in cols)}",
+                       f"colonne inconnue ; attendues : {', '.join(c.name for c in cols)}")
     if missing:
         issues.unusable.add(fname)
         if alone:
@@ -433,13 +451,13 @@ def read_table(path: Path, table: str, issues: _Issues | None = None) -> list[di
             v = rec[c.name]
             if _is_missing(v):
                 if c.required:
-                    issues.add("schema", fname, rownum, c.name, "empty value")
+                    issues.add("schema", fname, rownum, c.name, "empty value", "valeur vide")
                 out[c.name] = _empty(c)
                 continue
             try:
                 out[c.name] = _parse(c, v)
             except ValueError as err:
-                issues.add("schema", fname, rownum, c.name, str(err))
+                issues.add("schema", fname, rownum, c.name, str(err), getattr(err, "fr", None))
                 out[c.name] = _empty(c)
         rows.append(out)
     if alone:
@@ -456,23 +474,27 @@ def read_dataset(directory: Path) -> PlacementSystem:
     directory = Path(directory)
     issues = _Issues()
     if not directory.is_dir():
-        issues.add("missing", str(directory), None, None, "dataset directory not found")
+        issues.add("missing", str(directory), None, None, "dataset directory not found",
+                   "dossier de données introuvable")
         issues.raise_if_any()
     manifest_path = directory / MANIFEST
     reference_date: date | None = None
     fmt = None
     if not manifest_path.is_file():
-        issues.add("missing", MANIFEST, None, None, f"file not found in {directory}")
+        issues.add("missing", MANIFEST, None, None, f"file not found in {directory}",
+                   f"fichier introuvable dans {directory}")
     else:
         try:
             manifest = json.loads(manifest_path.read_text())
             reference_date = date.fromisoformat(str(manifest.get("reference_date")))
         except (ValueError, TypeError, AttributeError) as err:
-            issues.add("schema", MANIFEST, None, "reference_date", f"not a date (YYYY-MM-DD): {err}")
+            issues.add("schema", MANIFEST, None, "reference_date", f"not a date (YYYY-MM-DD): {err}",
+                       f"pas une date (AAAA-MM-JJ) : {err}")
             manifest = {}
         fmt = manifest.get("format") if isinstance(manifest, dict) else None
         if fmt not in FORMATS:
-            issues.add("schema", MANIFEST, None, "format", f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+            issues.add("schema", MANIFEST, None, "format", f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}",
+                       f"format {fmt!r} inconnu ; permis : {', '.join(FORMATS)}")
     if fmt not in FORMATS:
         fmt = "parquet" if (directory / "children.parquet").exists() else "csv"
     tables = {name: read_table(_find(directory, name, fmt), name, issues) for name in TABLES}
@@ -496,7 +518,8 @@ def _check_dataset(tables: dict[str, list[dict]], files: dict[str, str], on: dat
             if not rid:
                 continue
             if rid in seen:
-                issues.add("schema", files[name], r["_row"], "id", f"duplicate id {rid!r} (first at row {seen[rid]})")
+                issues.add("schema", files[name], r["_row"], "id", f"duplicate id {rid!r} (first at row {seen[rid]})",
+                           f"identifiant {rid!r} en double (déjà ligne {seen[rid]})")
             else:
                 seen[rid] = r["_row"]
         ids[name] = set(seen)
@@ -510,25 +533,32 @@ def _check_dataset(tables: dict[str, list[dict]], files: dict[str, str], on: dat
             age = on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
             if not 0 <= age <= MAX_AGE_YEARS:
                 issues.add("schema", f["children"], row, "birth_date",
-                           f"age {age} on {on.isoformat()} is outside 0-{MAX_AGE_YEARS} years")
+                           f"age {age} on {on.isoformat()} is outside 0-{MAX_AGE_YEARS} years",
+                           f"un âge de {age} ans au {on.isoformat()} est hors de 0-{MAX_AGE_YEARS} ans")
         gid = r.get("sibling_group_id")
         if gid and gid not in ids["sibling_groups"]:
-            issues.add("reference", f["children"], row, "sibling_group_id", f"unknown sibling group {gid!r}")
+            issues.add("reference", f["children"], row, "sibling_group_id", f"unknown sibling group {gid!r}",
+                       f"fratrie {gid!r} inconnue")
         uid = r.get("current_unit_id")
         if uid:
             if uid not in ids["units"]:
-                issues.add("reference", f["children"], row, "current_unit_id", f"unknown unit {uid!r}")
+                issues.add("reference", f["children"], row, "current_unit_id", f"unknown unit {uid!r}",
+                           f"unité {uid!r} inconnue")
             placed[uid] = placed.get(uid, 0) + 1
             if r.get("current_since") is None:
-                issues.add("schema", f["children"], row, "current_since", "empty value for a placed child")
+                issues.add("schema", f["children"], row, "current_since", "empty value for a placed child",
+                           "valeur vide pour un enfant placé")
         elif r.get("current_since") is not None:
-            issues.add("schema", f["children"], row, "current_since", "a start date without a current unit")
+            issues.add("schema", f["children"], row, "current_since", "a start date without a current unit",
+                       "une date de début sans unité actuelle")
         for sid in r.get("judge_excluded_structures") or ():
             if sid not in ids["structures"]:
-                issues.add("reference", f["children"], row, "judge_excluded_structures", f"unknown structure {sid!r}")
+                issues.add("reference", f["children"], row, "judge_excluded_structures", f"unknown structure {sid!r}",
+                           f"structure {sid!r} inconnue")
         for cid in r.get("judge_separated_from") or ():
             if cid not in ids["children"]:
-                issues.add("reference", f["children"], row, "judge_separated_from", f"unknown child {cid!r}")
+                issues.add("reference", f["children"], row, "judge_separated_from", f"unknown child {cid!r}",
+                           f"enfant {cid!r} inconnu")
         for prefix in ("home", "school", "visit_site"):
             given = [c for c in PLACE_FIELDS if r.get(f"{prefix}_{c}") is not None]
             if given and len(given) < len(PLACE_FIELDS):
@@ -536,6 +566,8 @@ def _check_dataset(tables: dict[str, list[dict]], files: dict[str, str], on: dat
                     if c not in given:
                         issues.add("schema", f["children"], row, f"{prefix}_{c}",
                                    f"empty value: a {prefix.replace('_', ' ')} needs all of "
+                                   + ", ".join(f"{prefix}_{x}" for x in PLACE_FIELDS),
+                                   f"valeur vide : {_PLACE_FR[prefix]} demande toutes les colonnes "
                                    + ", ".join(f"{prefix}_{x}" for x in PLACE_FIELDS))
                 continue
             pid = r.get(f"{prefix}_id")
@@ -544,35 +576,46 @@ def _check_dataset(tables: dict[str, list[dict]], files: dict[str, str], on: dat
                 if pid in homes and homes[pid][0] != loc:
                     issues.add("schema", f["children"], row, f"{prefix}_id",
                                f"place {pid!r} is a {homes[pid][0][0].replace('_', ' ')} at another location or "
-                               f"of another kind at row {homes[pid][1]}")
+                               f"of another kind at row {homes[pid][1]}",
+                               f"le lieu {pid!r} est déjà, ligne {homes[pid][1]}, {_PLACE_FR[homes[pid][0][0]]} "
+                               "à un autre endroit ou d'une autre sorte")
                 homes.setdefault(pid, (loc, row))
         has_home = bool(r.get("home_id"))
         if not has_home and r.get("home_absence") is None and not any(r.get(f"home_{c}") is not None for c in PLACE_FIELDS):
             issues.add("schema", f["children"], row, "home_absence",
                        "no family home: give home_id, home_lat, home_lon, home_commune, home_departement, "
-                       "or home_absence (unknown, abroad, none)")
+                       "or home_absence (unknown, abroad, none)",
+                       "pas de domicile familial : donnez home_id, home_lat, home_lon, home_commune, "
+                       "home_departement, ou home_absence (unknown, abroad, none)")
         elif has_home and r.get("home_absence") is not None:
             issues.add("schema", f["children"], row, "home_absence",
-                       f"a family home is given, so home_absence must be empty (got {r['home_absence'].value!r})")
+                       f"a family home is given, so home_absence must be empty (got {r['home_absence'].value!r})",
+                       f"un domicile familial est donné, home_absence doit donc être vide (reçu "
+                       f"{r['home_absence'].value!r})")
     for r in tables["sibling_groups"]:
         for cid in r.get("child_ids") or ():
             if cid not in ids["children"]:
-                issues.add("reference", f["sibling_groups"], r["_row"], "child_ids", f"unknown child {cid!r}")
+                issues.add("reference", f["sibling_groups"], r["_row"], "child_ids", f"unknown child {cid!r}",
+                           f"enfant {cid!r} inconnu")
     for r in tables["units"]:
         row = r["_row"]
         sid = r.get("structure_id")
         if sid and sid not in ids["structures"]:
-            issues.add("reference", f["units"], row, "structure_id", f"unknown structure {sid!r}")
+            issues.add("reference", f["units"], row, "structure_id", f"unknown structure {sid!r}",
+                       f"structure {sid!r} inconnue")
         lo, hi = r.get("age_min"), r.get("age_max")
         if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
-            issues.add("schema", f["units"], row, "age_max", f"age_max {hi} is below age_min {lo}")
+            issues.add("schema", f["units"], row, "age_max", f"age_max {hi} is below age_min {lo}",
+                       f"age_max {hi} est inférieur à age_min {lo}")
         cap, occ = r.get("capacity"), r.get("occupied")
         if isinstance(cap, int) and isinstance(occ, int) and occ > cap:
-            issues.add("schema", f["units"], row, "occupied", f"{occ} occupied places for a capacity of {cap}")
+            issues.add("schema", f["units"], row, "occupied", f"{occ} occupied places for a capacity of {cap}",
+                       f"{occ} places occupées pour une capacité de {cap}")
         n = placed.get(r.get("id"), 0)
         if isinstance(occ, int) and n > occ:
             issues.add("schema", f["units"], row, "occupied",
-                       f"{n} children are placed here ({f['children']}) but only {occ} places are occupied")
+                       f"{n} children are placed here ({f['children']}) but only {occ} places are occupied",
+                       f"{n} enfants sont placés ici ({f['children']}) mais seules {occ} places sont occupées")
 
 
 def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> PlacementSystem:
@@ -583,7 +626,7 @@ def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> Pl
         try:
             return fn()
         except DomainError as err:
-            issues.add("schema", file, row, None, str(err))
+            issues.add("schema", file, row, None, str(err), err.fr)
             return None
 
     places: dict[tuple[str, str], Place] = {}

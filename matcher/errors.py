@@ -2,7 +2,17 @@
 
 
 class PlacementError(Exception):
-    """Base of every error the engine raises on purpose."""
+    """Base of every error the engine raises on purpose. Its message is English; ``fr``, where
+    given, is the same sentence in French, which :meth:`said` returns to a French reader (the
+    pages, the API under ``Accept-Language: fr``, the command line under ``--lang fr``)."""
+
+    def __init__(self, *args: object, fr: str | None = None) -> None:
+        super().__init__(*args)
+        self.fr = fr
+
+    def said(self, lang: str) -> str:
+        """The message in ``lang`` (``"fr"`` or ``"en"``): the English one where no French was given."""
+        return self.fr if lang == "fr" and self.fr else str(self)
 
 
 class DomainError(PlacementError, ValueError):

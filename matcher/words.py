@@ -314,3 +314,20 @@ RULE_LABELS: Mapping[Lang, Mapping[str, str]] = {
 def rule_label(name: str, english: str, lang: Lang) -> str:
     """The label of the hard rule ``name`` in ``lang`` (``english``: its label in English)."""
     return RULE_LABELS.get(lang, {}).get(name, english)
+
+
+_JOB_STATUS_FR = {"queued": "en file", "running": "en cours", "cancelling": "en cours d'annulation",
+                  "succeeded": "terminé", "failed": "en échec", "cancelled": "annulé"}
+
+
+def job_status_fr(status: str) -> str:
+    """A background job's status (``running``...) in French words, for sentences."""
+    return _JOB_STATUS_FR.get(status, status)
+
+
+_RESERVATION_STATUS_FR = {"held": "réservée", "confirmed": "confirmée", "cancelled": "annulée", "expired": "expirée"}
+
+
+def reservation_status_fr(status: str) -> str:
+    """A reservation's status (``confirmed``...) in French words: ``confirmée``."""
+    return _RESERVATION_STATUS_FR.get(status, status)

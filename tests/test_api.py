@@ -98,15 +98,35 @@ def test_held_places_count_as_taken(api: Api):
     ],
 )
 def test_free_places_bad_queries_are_problems_naming_the_field(api: Api, query, status, field, text):
-    body = problem_of(api.get(f"/places?{query}"), status)
+    body = problem_of(api.get(f"/places?{query}&lang=en"), status)
     assert text in body["detail"]
     assert field in [e["field"] for e in body["errors"]]
 
 
+@pytest.mark.parametrize(
+    "query, field, text",
+    [
+        ("within_minutes=30", "within_minutes", "within_minutes demande une origine : lat et lon, ou child_id."),
+        ("lat=48.8", "lon", "Donnez lat et lon ensemble, ou aucun des deux."),
+        ("age=30", "age", "La requête a 1 champ(s) invalide(s) : age : doit être au plus 21"),
+        ("limit=0", "limit", "La requête a 1 champ(s) invalide(s) : limit : doit être au moins 1"),
+        ("structure_type=castle", "structure_type.0", "structure_type.0 : doit être l'une des valeurs"),
+    ],
+)
+def test_bad_queries_are_refused_in_french_by_default(api: Api, query, field, text):
+    body = problem_of(api.get(f"/places?{query}"), 422)
+    assert text in body["detail"], body["detail"]
+    assert field in [e["field"] for e in body["errors"]]
+    assert "type" not in body["errors"][0]  # pydantic's error type is not sent
+
+
 def test_free_places_unknown_child_and_no_token(api: Api):
-    assert problem_of(api.get("/places?child_id=C-404"), 404)["detail"] == "Child 'C-404' does not exist."
-    body = problem_of(api.get("/places", role=None), 401)
+    assert problem_of(api.get("/places?child_id=C-404&lang=en"), 404)["detail"] == "Child 'C-404' does not exist."
+    assert problem_of(api.get("/places?child_id=C-404"), 404)["detail"] == "L'enfant 'C-404' n'existe pas."
+    body = problem_of(api.get("/places?lang=en", role=None), 401)
     assert "needs a bearer token" in body["detail"]
+    body = problem_of(api.get("/places", role=None), 401)
+    assert body["detail"] == "Connectez-vous d'abord : cette route demande un jeton (POST /auth/token)."
     assert problem_of(api.get("/places", headers={"Authorization": "Bearer not-a-token"}, role=None), 401)
 
 
@@ -167,11 +187,13 @@ def test_why_not_a_full_structure_and_a_farther_one(api: Api):
 
 
 def test_proposal_errors(api: Api):
-    assert problem_of(api.get("/children/C-404/proposals"), 404)["detail"] == "Child 'C-404' does not exist."
-    assert problem_of(api.get("/sibling-groups/F-9/proposals"), 404)["detail"] == "Sibling group 'F-9' does not exist."
-    assert problem_of(api.get("/children/C-1/proposals?why_not=S-x"), 404)["detail"] == "Structure 'S-x' does not exist."
+    assert problem_of(api.get("/children/C-404/proposals?lang=en"), 404)["detail"] == "Child 'C-404' does not exist."
+    assert problem_of(api.get("/sibling-groups/F-9/proposals?lang=en"), 404)["detail"] == "Sibling group 'F-9' does not exist."
+    assert problem_of(api.get("/sibling-groups/F-9/proposals"), 404)["detail"] == "La fratrie 'F-9' n'existe pas."
+    assert problem_of(api.get("/children/C-1/proposals?why_not=S-x"), 404)["detail"] == "La structure 'S-x' n'existe pas."
     # a secret structure is not acknowledged to a caller who may not see it
-    assert problem_of(api.get("/children/C-1/proposals?why_not=S-secret"), 404)["detail"] == "Structure 'S-secret' does not exist."
+    assert problem_of(api.get("/children/C-1/proposals?why_not=S-secret&lang=en"), 404)["detail"] == \
+        "Structure 'S-secret' does not exist."
     assert problem_of(api.get("/children/C-1/proposals?k=0"), 422)["errors"][0]["field"] == "k"
     assert problem_of(api.get("/children/C-1/proposals?order=best"), 422)["errors"][0]["field"] == "order"
 
@@ -224,8 +246,10 @@ def test_a_solver_failure_on_the_prices_is_a_503_and_the_own_order_still_answers
     with running_api(db, price_function=failing) as api:
         body = api.get("/children/C-1/proposals").json()
         assert not body["prices_available"] and body["prices_version"] is None and body["proposals"]
-        detail = problem_of(api.get("/children/C-1/proposals?order=system"), 503)["detail"]
+        detail = problem_of(api.get("/children/C-1/proposals?order=system&lang=en"), 503)["detail"]
         assert "capacity prices could not be computed: the LP relaxation is abnormal" in detail
+        detail = problem_of(api.get("/children/C-1/proposals?order=system"), 503)["detail"]
+        assert detail.startswith("Les prix de capacité n'ont pas pu être calculés : the LP relaxation is abnormal")
 
 
 # --- reservations ----------------------------------------------------------------------------------
@@ -248,8 +272,10 @@ def test_hold_then_confirm_places_the_child_in_one_transaction(api: Api):
     assert api.db.version() == version + 1
     with api.db.read() as s:
         assert api.services.systems.snapshot(s).system.child_by_id["C-1"].current.unit_id == "U-near-4"
-    again = problem_of(api.post(f"/reservations/{res['id']}/confirm"), 409)
+    again = problem_of(api.post(f"/reservations/{res['id']}/confirm?lang=en"), 409)
     assert again["detail"] == f"Reservation {res['id']} is already confirmed."
+    again = problem_of(api.post(f"/reservations/{res['id']}/confirm"), 409)
+    assert again["detail"] == f"La réservation {res['id']} est déjà confirmée."
 
 
 def test_cancel_gives_the_place_back(api: Api):
@@ -260,14 +286,17 @@ def test_cancel_gives_the_place_back(api: Api):
     places = {k: v for k, v in api.get("/units/U-near-4").json().items()
               if k in ("id", "structure_id", "capacity", "occupied", "held", "free")}
     assert places == {"id": "U-near-4", "structure_id": "S-near", "capacity": 2, "occupied": 1, "held": 0, "free": 1}
-    assert problem_of(api.post(f"/reservations/{rid}/cancel"), 409)["detail"] == f"Reservation {rid} is already cancelled."
+    assert problem_of(api.post(f"/reservations/{rid}/cancel"), 409)["detail"] == f"La réservation {rid} est déjà annulée."
 
 
 def test_a_full_unit_is_a_conflict_with_the_counts(api: Api):
     api.post("/reservations", {"sibling_group_id": "F-1", "placements": [{"child_id": "C-2", "unit_id": "U-near-4"},
                                                                           {"child_id": "C-3", "unit_id": "U-near-12"}]})
-    body = problem_of(api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}), 409)
+    body = problem_of(api.post("/reservations?lang=en", {"unit_id": "U-near-4", "child_id": "C-1"}), 409)
     assert body["detail"] == "Unit U-near-4 has 0 free place(s) for 1 child(ren): 1 occupied and 1 held of 2."
+    body = problem_of(api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}), 409)
+    assert body["detail"] == ("L'unité U-near-4 a 0 place(s) libre(s) pour 1 enfant(s) : 1 occupée(s) et "
+                              "1 réservée(s) sur 2.")
 
 
 def test_a_fratrie_holds_its_places_in_one_unit(api: Api):
@@ -280,8 +309,11 @@ def test_a_fratrie_holds_its_places_in_one_unit(api: Api):
 
 def test_a_child_holds_one_place_at_a_time(api: Api):
     first = api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"}).json()["id"]
-    body = problem_of(api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-1"}), 409)
+    body = problem_of(api.post("/reservations?lang=en", {"unit_id": "U-nev", "child_id": "C-1"}), 409)
     assert f"C-1 already holds a place in unit U-near-4 (reservation {first})" in body["detail"]
+    body = problem_of(api.post("/reservations", {"unit_id": "U-nev", "child_id": "C-1"}), 409)
+    assert body["detail"] == (f"C-1 a déjà une place réservée dans l'unité U-near-4 (réservation {first}) : "
+                              "annulez-la d'abord.")
 
 
 def test_an_ineligible_unit_is_refused_naming_each_rule(api: Api):
@@ -313,7 +345,8 @@ def test_expired_holds_are_released_on_access_and_by_the_sweep(api: Api):
     assert "U-near-4" in units_of(api.get("/places"))  # expired holds no longer count, even before release
     r = api.get(f"/reservations/{rid}")
     assert r.json()["status"] == "expired"
-    assert problem_of(api.post(f"/reservations/{rid}/confirm"), 409)["detail"] == f"Reservation {rid} is already expired."
+    assert problem_of(api.post(f"/reservations/{rid}/confirm", headers={"Accept-Language": "en"}), 409)["detail"] == \
+        f"Reservation {rid} is already expired."
     with api.db.read() as s:
         assert s.get(UnitRow, "U-near-4").held == 0 and s.get(UnitRow, "U-nev").held == 2
     assert api.services.sweep() == 1
@@ -342,7 +375,7 @@ def test_a_hold_on_a_unit_whose_holds_expired_succeeds(api: Api):
     ],
 )
 def test_reservation_validation_errors_name_the_field(api: Api, body, field, text):
-    problem = problem_of(api.post("/reservations", body), 422)
+    problem = problem_of(api.post("/reservations?lang=en", body), 422)
     assert text in problem["detail"]
     assert field in [e["field"] for e in problem["errors"]]
 
@@ -355,22 +388,25 @@ def test_reservation_unknown_ids_are_404_with_a_sentence(api: Api):
         ({"unit_id": "U-secret", "child_id": "C-P"}, "Unit 'U-secret' does not exist."),
     ]
     for body, detail in cases:
-        assert problem_of(api.post("/reservations", body), 404)["detail"] == detail
+        assert problem_of(api.post("/reservations?lang=en", body), 404)["detail"] == detail
     for verb in ("confirm", "cancel"):
-        assert problem_of(api.post(f"/reservations/R-x/{verb}"), 404)["detail"] == "Reservation 'R-x' does not exist."
-    assert problem_of(api.get("/reservations/R-x"), 404)["detail"] == "Reservation 'R-x' does not exist."
+        assert problem_of(api.post(f"/reservations/R-x/{verb}?lang=en"), 404)["detail"] == "Reservation 'R-x' does not exist."
+        assert problem_of(api.post(f"/reservations/R-x/{verb}"), 404)["detail"] == "La réservation 'R-x' n'existe pas."
+    assert problem_of(api.get("/reservations/R-x"), 404)["detail"] == "La réservation 'R-x' n'existe pas."
+    assert problem_of(api.post("/reservations", {"unit_id": "U-x", "child_id": "C-1"}), 404)["detail"] == \
+        "L'unité 'U-x' n'existe pas."
 
 
 def test_a_protection_officer_reserves_a_secret_place_others_cannot_see_it(api: Api):
     r = api.post("/reservations", {"unit_id": "U-secret", "child_id": "C-P"}, role="protection_officer")
     assert r.status_code == 201
-    assert problem_of(api.get(f"/reservations/{r.json()['id']}"), 404)["detail"].startswith("Reservation")
+    assert problem_of(api.get(f"/reservations/{r.json()['id']}"), 404)["detail"].startswith("La réservation")
     assert api.get(f"/reservations/{r.json()['id']}", role="protection_officer").json()["status"] == "held"
 
 
 def test_a_placed_child_cannot_reserve_its_own_unit(api: Api):
     body = problem_of(api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-placed"}), 409)
-    assert body["detail"] == "Child C-placed is already placed in unit U-near-4."
+    assert body["detail"] == "L'enfant C-placed est déjà placé dans l'unité U-near-4."
 
 
 def test_confirming_a_move_frees_the_old_place(api: Api):
@@ -478,22 +514,30 @@ def test_a_structure_manager_updates_capacity_and_occupancy(api: Api):
 
 def test_unit_updates_never_go_below_what_is_taken(api: Api):
     api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"})
-    body = problem_of(api.patch("/units/U-near-4", {"capacity": 1}, role="structure_manager"), 409)
+    body = problem_of(api.patch("/units/U-near-4?lang=en", {"capacity": 1}, role="structure_manager"), 409)
     assert body["detail"] == "Unit U-near-4: capacity 1 is below the 1 occupied and 1 held place(s)."
-    body = problem_of(api.patch("/units/U-near-4", {"occupied": 0}, role="structure_manager"), 409)
+    body = problem_of(api.patch("/units/U-near-4", {"capacity": 1}, role="structure_manager"), 409)
+    assert body["detail"] == ("Unité U-near-4 : une capacité de 1 est inférieure aux 1 place(s) occupée(s) et "
+                              "1 réservée(s).")
+    body = problem_of(api.patch("/units/U-near-4?lang=en", {"occupied": 0}, role="structure_manager"), 409)
     assert body["detail"] == "Unit U-near-4: occupied 0 is below the 1 child(ren) placed there."
+    body = problem_of(api.patch("/units/U-near-4", {"occupied": 0}, role="structure_manager"), 409)
+    assert body["detail"] == "Unité U-near-4 : 0 place(s) occupée(s), moins que les 1 enfant(s) qui y sont placés."
 
 
 def test_unit_update_errors(api: Api):
     for role in ("officer", "planner", "protection_officer", "administrator"):
-        assert problem_of(api.patch("/units/U-nev", {"capacity": 3}, role=role), 403)["detail"] == \
+        assert problem_of(api.patch("/units/U-nev?lang=en", {"capacity": 3}, role=role), 403)["detail"] == \
             f"Role {role!r} may not call PATCH /units/{{unit_id}}."
+        assert problem_of(api.patch("/units/U-nev", {"capacity": 3}, role=role), 403)["detail"] == \
+            f"Le rôle {role!r} ne peut pas appeler PATCH /units/{{unit_id}}."
     manager = "structure_manager"
-    assert problem_of(api.patch("/units/U-x", {"capacity": 3}, role=manager), 404)["detail"] == "Unit 'U-x' does not exist."
-    assert problem_of(api.patch("/units/U-secret", {"capacity": 3}, role=manager), 404)["detail"] == "Unit 'U-secret' does not exist."
+    assert problem_of(api.patch("/units/U-x?lang=en", {"capacity": 3}, role=manager), 404)["detail"] == "Unit 'U-x' does not exist."
+    assert problem_of(api.patch("/units/U-secret", {"capacity": 3}, role=manager), 404)["detail"] == "L'unité 'U-secret' n'existe pas."
     # a unit of a structure the manager does not run: the same answer as one that does not exist
-    assert problem_of(api.patch("/units/U-sd-16", {"capacity": 3}, role=manager), 404)["detail"] == "Unit 'U-sd-16' does not exist."
-    assert "give capacity, occupied or both" in problem_of(api.patch("/units/U-nev", {}, role=manager), 422)["detail"]
+    assert problem_of(api.patch("/units/U-sd-16", {"capacity": 3}, role=manager), 404)["detail"] == "L'unité 'U-sd-16' n'existe pas."
+    assert "give capacity, occupied or both" in problem_of(api.patch("/units/U-nev?lang=en", {}, role=manager), 422)["detail"]
+    assert "body : donnez capacity, occupied ou les deux" in problem_of(api.patch("/units/U-nev", {}, role=manager), 422)["detail"]
     assert problem_of(api.patch("/units/U-nev", {"capacity": -1}, role=manager), 422)["errors"][0]["field"] == "capacity"
 
 
@@ -533,8 +577,10 @@ def test_job_progress_and_a_result_not_ready(db):
             threading.Event().wait(0.02)
         status = api.get(f"/jobs/{job}", role="planner").json()
         assert status["status"] == "running" and status["message"] == "half way"
-        assert problem_of(api.get(f"/jobs/{job}/result", role="planner"), 409)["detail"] == \
+        assert problem_of(api.get(f"/jobs/{job}/result?lang=en", role="planner"), 409)["detail"] == \
             f"Batch job {job} is running (50% done): its result is not ready yet."
+        assert problem_of(api.get(f"/jobs/{job}/result", role="planner"), 409)["detail"] == \
+            f"Le travail {job} est en cours (50% fait) : son résultat n'est pas encore prêt."
         release.set()
         api.services.jobs.wait(job, timeout=30)
         assert api.get(f"/jobs/{job}/result", role="planner").json()["result"]["assignment"] == {}
@@ -548,14 +594,14 @@ def test_a_failed_job_says_why(db):
         job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
         api.services.jobs.wait(job, timeout=30)
         assert api.get(f"/jobs/{job}", role="planner").json()["error"] == "RuntimeError: solver crashed on purpose"
-        assert problem_of(api.get(f"/jobs/{job}/result", role="planner"), 409)["detail"] == \
+        assert problem_of(api.get(f"/jobs/{job}/result?lang=en", role="planner"), 409)["detail"] == \
             f"Batch job {job} failed: RuntimeError: solver crashed on purpose."
 
 
 def test_job_errors(api: Api):
     planner = "planner"
-    assert problem_of(api.get("/jobs/J-x", role=planner), 404)["detail"] == "Batch job 'J-x' does not exist."
-    assert problem_of(api.get("/jobs/J-x/result", role=planner), 404)["detail"] == "Batch job 'J-x' does not exist."
+    assert problem_of(api.get("/jobs/J-x?lang=en", role=planner), 404)["detail"] == "Batch job 'J-x' does not exist."
+    assert problem_of(api.get("/jobs/J-x/result", role=planner), 404)["detail"] == "Le travail 'J-x' n'existe pas."
     assert problem_of(api.post("/jobs", {"method": "magic"}, role=planner), 422)["errors"][0]["field"] == "method"
     assert problem_of(api.post("/jobs", {"time_limit_s": 0}, role=planner), 422)["errors"][0]["field"] == "time_limit_s"
 
@@ -571,11 +617,17 @@ def test_health_and_openapi(api: Api):
 
 
 def test_unknown_paths_methods_and_malformed_json_are_problems(api: Api):
-    assert problem_of(api.get("/nowhere"), 404)["detail"] == "There is no resource at /nowhere."
-    assert problem_of(api.client.delete("/places"), 405)["detail"] == "DELETE is not allowed on /places."
-    bad = api.client.post("/reservations", content=b"{not json", headers={"content-type": "application/json", **api.headers("officer")})
+    assert problem_of(api.get("/nowhere?lang=en"), 404)["detail"] == "There is no resource at /nowhere."
+    assert problem_of(api.get("/nowhere"), 404)["detail"] == "Il n'y a rien à l'adresse /nowhere."
+    assert problem_of(api.client.delete("/places?lang=en"), 405)["detail"] == "DELETE is not allowed on /places."
+    assert problem_of(api.client.delete("/places"), 405)["detail"] == "DELETE n'est pas permis sur /places."
+    bad = api.client.post("/reservations?lang=en", content=b"{not json",
+                          headers={"content-type": "application/json", **api.headers("officer")})
     body = problem_of(bad, 422)
     assert body["detail"].startswith("The body is not valid JSON")
+    bad = api.client.post("/reservations", content=b"{not json",
+                          headers={"content-type": "application/json", **api.headers("officer")})
+    assert problem_of(bad, 422)["detail"].startswith("Le corps de la requête n'est pas du JSON valide")
     assert body["errors"] == [{"field": "body", "in": "body", "reason": body["errors"][0]["reason"]}]
 
 

@@ -144,8 +144,10 @@ def test_every_404_names_the_parameter(api: Api):
 
 def test_a_body_over_one_megabyte_is_413(api: Api):
     big = b'{"unit_id": "U-nev", "child_id": "' + b"x" * 1_100_000 + b'"}'
-    body = problem_of(api.client.post("/reservations", content=big, headers={"content-type": "application/json"}), 413)
+    body = problem_of(api.client.post("/reservations?lang=en", content=big, headers={"content-type": "application/json"}), 413)
     assert body["errors"][0]["field"] == "body" and "1 MB" in body["detail"]
+    body = problem_of(api.client.post("/reservations", content=big, headers={"content-type": "application/json"}), 413)
+    assert body["detail"] == "Le corps de la requête dépasse 1 Mo : envoyez moins."
     assert len(api.client.post("/reservations", content=big[:-2], headers={"content-type": "application/json"})
                .json()["detail"]) < 300
 
@@ -185,7 +187,7 @@ def test_a_body_over_one_megabyte_sent_in_chunks_is_413_too(api: Api):
                            headers={**api.headers("officer"), "content-type": "application/json"})
     assert "content-length" not in {k.lower() for k in sent.request.headers}  # chunked, no length
     body = problem_of(sent, 413)
-    assert body["errors"][0]["field"] == "body" and "1 MB" in body["detail"]
+    assert body["errors"][0]["field"] == "body" and "1 Mo" in body["detail"]
     small = b'{"unit_id": "U-nev", "child_id": "C-1"}'
     assert api.client.post("/reservations", content=_chunks(small, 7),
                            headers={**api.headers("officer"), "content-type": "application/json"}).status_code == 201
@@ -383,8 +385,10 @@ def test_a_fratrie_over_two_units_is_held_confirmed_and_cancelled_in_one_step(ap
 
 def test_a_fratrie_hold_is_all_or_nothing(api: Api):
     api.post("/reservations", {"unit_id": "U-near-4", "child_id": "C-1"})  # the last place of U-near-4
-    body = problem_of(api.post("/reservations", FRATRIE), 409)
+    body = problem_of(api.post("/reservations?lang=en", FRATRIE), 409)
     assert "U-near-4 has 0 free place(s)" in body["detail"] and "nothing was held" in body["detail"]
+    body = problem_of(api.post("/reservations", FRATRIE), 409)
+    assert "U-near-4 a 0 place(s) libre(s)" in body["detail"] and "rien n'a été réservé" in body["detail"]
     assert held_of(api, "U-near-12") == 0  # the place U-near-12 had free is not kept
     rid = api.get("/reservations").json()["items"][0]["id"]
     api.post(f"/reservations/{rid}/cancel")
@@ -629,9 +633,11 @@ def test_jobs_run_n_at_once_and_the_queue_is_bounded_with_429(api: Api):
         assert {api.get(f"/jobs/{j}", role="planner").json()["status"] for j in (a, b)} == {"running"}
         c = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
         assert api.get(f"/jobs/{c}", role="planner").json()["status"] == "queued"
-        full = api.post("/jobs", {"method": "greedy"}, role="planner")
+        full = api.post("/jobs?lang=en", {"method": "greedy"}, role="planner")
         body = problem_of(full, 429)
         assert int(full.headers["Retry-After"]) >= 1 and "1 waiting" in body["detail"]
+        body = problem_of(api.post("/jobs", {"method": "greedy"}, role="planner"), 429)
+        assert body["detail"].startswith("2 travail(aux) en cours et 1 en attente")
     finally:
         release.set()
     for j in (a, b, c):
@@ -649,8 +655,11 @@ def test_a_job_is_cancelled_queued_or_running(api: Api):
         assert api.post(f"/jobs/{running}/cancel", role="planner").status_code == 202
         wait_for(lambda: api.get(f"/jobs/{running}", role="planner").json()["status"] == "cancelled")
         assert len(started) == 1  # the queued one never ran
-        assert "was cancelled" in problem_of(api.get(f"/jobs/{running}/result", role="planner"), 409)["detail"]
-        assert "already been cancelled" in problem_of(api.post(f"/jobs/{running}/cancel", role="planner"), 409)["detail"]
+        assert "was cancelled" in problem_of(api.get(f"/jobs/{running}/result?lang=en", role="planner"), 409)["detail"]
+        assert "a été annulé" in problem_of(api.get(f"/jobs/{running}/result", role="planner"), 409)["detail"]
+        assert "already been cancelled" in problem_of(api.post(f"/jobs/{running}/cancel?lang=en", role="planner"),
+                                                      409)["detail"]
+        assert "est déjà annulé" in problem_of(api.post(f"/jobs/{running}/cancel", role="planner"), 409)["detail"]
         assert problem_of(api.post("/jobs/J-x/cancel", role="planner"), 404)["errors"][0]["field"] == "job_id"
     finally:
         release.set()
@@ -771,7 +780,12 @@ def test_a_body_that_is_not_utf8_names_the_body(api: Api):
     bad = api.client.patch("/units/U-nev", content=b"a\xff\x00P", headers={"content-type": "application/json",
                                                                           **api.headers("structure_manager")})
     body = problem_of(bad, 422)
-    assert body["errors"] == [{"field": "body", "in": "body", "reason": "the body is not valid JSON (not UTF-8)"}]
+    assert body["errors"] == [{"field": "body", "in": "body",
+                               "reason": "le corps de la requête n'est pas du JSON valide (pas en UTF-8)"}]
+    bad = api.client.patch("/units/U-nev?lang=en", content=b"a\xff\x00P",
+                           headers={"content-type": "application/json", **api.headers("structure_manager")})
+    assert problem_of(bad, 422)["errors"] == [{"field": "body", "in": "body",
+                                               "reason": "the body is not valid JSON (not UTF-8)"}]
     assert api.get("/units/U-nev", role="structure_manager").json()["capacity"] == 10  # nothing written
 
 

@@ -57,7 +57,7 @@ def test_a_planner_runs_scenarios_and_fetches_the_comparison_report_and_pictures
         img = api.get(p["url"], role="planner")
         assert img.status_code == 200 and img.headers["content-type"] == "image/png" and img.content[:4] == b"\x89PNG"
     missing = problem_of(api.get(f"/scenarios/jobs/{job['id']}/pictures/nope.png", role="planner"), 404)
-    assert "has no picture 'nope.png'" in missing["detail"]
+    assert "n'a pas d'image 'nope.png'" in missing["detail"]
 
 
 def test_a_sweep_is_ranked_by_the_figure_asked(api: Api):
@@ -74,7 +74,7 @@ def test_a_sweep_is_ranked_by_the_figure_asked(api: Api):
 def test_only_planners_may_run_or_read_scenarios(api: Api):
     for role in ("officer", "structure_manager", "protection_officer"):
         body = problem_of(api.post("/scenarios/runs", {"scenarios": [REFERENCE]}, role=role), 403)
-        assert "may not call" in body["detail"]
+        assert "ne peut pas appeler" in body["detail"]
         problem_of(api.get("/scenarios/jobs/SJ-0123456789abcdef", role=role), 403)
     problem_of(api.get("/scenarios/jobs/SJ-0123456789abcdef"), 403)  # the default role is an officer
 
@@ -87,17 +87,22 @@ def test_an_invalid_scenario_is_refused_with_every_problem_by_line_and_key(api: 
     assert ("scenarios[1]", 4, "changes[0].open.type") in found
     assert ("scenarios[1]", 4, "changes[0].open.zone.arrondissement") in found
     assert "scenarios[1]:4: changes[0].open.places" in body["detail"]
-    body = problem_of(api.post("/scenarios/sweeps", {"template": TEMPLATE, "rank_by": "speed"}, role="planner"), 422)
+    body = problem_of(api.post("/scenarios/sweeps?lang=en", {"template": TEMPLATE, "rank_by": "speed"},
+                               role="planner"), 422)
     assert "Unknown figure 'speed'" in body["detail"]
+    body = problem_of(api.post("/scenarios/sweeps", {"template": TEMPLATE, "rank_by": "speed"}, role="planner"), 422)
+    assert "Indicateur de classement 'speed' inconnu" in body["detail"]
     body = problem_of(api.post("/scenarios/sweeps", {"template": TEMPLATE}, role="planner"), 422)
-    assert "Say which figure to rank by" in body["detail"]
+    assert "Dites selon quel indicateur classer" in body["detail"]
     body = problem_of(api.post("/scenarios/runs", {"scenarios": []}, role="planner"), 422)
     assert "scenarios" in body["detail"]
 
 
 def test_unknown_unfinished_and_failed_jobs(api: Api):
-    body = problem_of(api.get("/scenarios/jobs/SJ-0123456789abcdef", role="planner"), 404)
+    body = problem_of(api.get("/scenarios/jobs/SJ-0123456789abcdef?lang=en", role="planner"), 404)
     assert "Scenario job 'SJ-0123456789abcdef' does not exist." == body["detail"]
+    body = problem_of(api.get("/scenarios/jobs/SJ-0123456789abcdef", role="planner"), 404)
+    assert "Le travail de scénarios 'SJ-0123456789abcdef' n'existe pas." == body["detail"]
     problem_of(api.get("/scenarios/jobs/..%2F..%2Fetc/report", role="planner"), 404)
     service = api.services.scenarios
     for job_id, state in (("SJ-00000000000000aa", {"status": "running", "done": 1, "total": 3, "error": None}),
@@ -105,14 +110,18 @@ def test_unknown_unfinished_and_failed_jobs(api: Api):
         (service.directory / job_id).mkdir(parents=True)
         service._save(job_id, id=job_id, kind="run", progress=0.3, message="", created_at="2026-11-23T09:00:00",
                       started_at=None, finished_at=None, rank_by=None, owner="planner", **state)
-    body = problem_of(api.get("/scenarios/jobs/SJ-00000000000000aa/comparison", role="planner"), 409)
+    body = problem_of(api.get("/scenarios/jobs/SJ-00000000000000aa/comparison?lang=en", role="planner"), 409)
     assert "is running (1 of 3 scenarios done): its results are not ready yet" in body["detail"]
+    body = problem_of(api.get("/scenarios/jobs/SJ-00000000000000aa/comparison", role="planner"), 409)
+    assert "est en cours (1 scénario(s) terminé(s) sur 3) : ses résultats ne sont pas encore prêts" in body["detail"]
     body = problem_of(api.get("/scenarios/jobs/SJ-00000000000000bb/report", role="planner"), 409)
-    assert "failed: DomainError: boom" in body["detail"]
+    assert "a échoué : DomainError: boom" in body["detail"]
 
 
 def test_no_scenario_runs_on_an_empty_store(db, tmp_path, monkeypatch):
     monkeypatch.setenv("PLACEMENT_SCENARIO_DIR", str(tmp_path / "scenarios"))
     with running_api(db, seed=False) as api:
-        body = problem_of(api.post("/scenarios/runs", {"scenarios": [REFERENCE]}, role="planner"), 409)
+        body = problem_of(api.post("/scenarios/runs?lang=en", {"scenarios": [REFERENCE]}, role="planner"), 409)
         assert "holds no placement system" in body["detail"]
+        body = problem_of(api.post("/scenarios/runs", {"scenarios": [REFERENCE]}, role="planner"), 409)
+        assert "ne contient encore aucun système de placement" in body["detail"]

@@ -42,11 +42,13 @@ def test_a_simulation_runs_as_a_job_and_returns_its_figures_and_report(api: Api)
 
 
 def test_simulation_errors(api: Api):
-    assert problem_of(api.get("/simulations/J-nope", role="planner"), 404)["detail"] == "Simulation 'J-nope' does not exist."
+    assert problem_of(api.get("/simulations/J-nope?lang=en", role="planner"), 404)["detail"] == \
+        "Simulation 'J-nope' does not exist."
+    assert problem_of(api.get("/simulations/J-nope", role="planner"), 404)["detail"] == "La simulation 'J-nope' n'existe pas."
     solver_job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
     api.services.jobs.wait(solver_job, timeout=60)
     assert problem_of(api.get(f"/simulations/{solver_job}", role="planner"), 404)["detail"] == \
-        f"Simulation '{solver_job}' does not exist."
+        f"La simulation '{solver_job}' n'existe pas."
     bad = problem_of(api.post("/simulations", {"policies": ["fastest"]}, role="planner"), 422)
     assert bad["errors"][0]["field"].startswith("policies")
     unknown = problem_of(api.post("/simulations", {"months": 1, "capacity_changes": [
@@ -61,5 +63,7 @@ def test_simulation_errors(api: Api):
 
 def test_a_result_not_ready_and_an_empty_store(db):
     with running_api(db, seed=False) as api:
-        assert problem_of(api.post("/simulations", {"months": 1}, role="planner"), 409)["detail"] == \
+        assert problem_of(api.post("/simulations?lang=en", {"months": 1}, role="planner"), 409)["detail"] == \
             "The store holds no placement system to simulate."
+        assert problem_of(api.post("/simulations", {"months": 1}, role="planner"), 409)["detail"] == \
+            "La base ne contient encore aucun système de placement à simuler."

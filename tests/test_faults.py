@@ -206,7 +206,7 @@ def test_postgres_restarted_under_traffic_gives_503_then_no_lost_or_doubled_conf
                 time.sleep(0.5)
             assert r.status_code in (200, 409), r.text
             if r.status_code == 409:
-                assert "already confirmed" in r.json()["detail"]
+                assert "est déjà confirmée" in r.json()["detail"]
             confirmed[child_id] += 1
         time.sleep(0.5)
         stop.set()

@@ -192,12 +192,14 @@ def test_a_planner_submits_and_an_officer_approves_each_move(db):
         assert "Rapproche l'enfant" in plan["moves"][0]["reason"]
         first = plan["moves"][0]["number"]
         denied = api.post(f"/rebalancing/{job_id}/moves/{first}/approve", role="planner")
-        assert denied.status_code == 403 and "may not call" in denied.json()["detail"]
+        assert denied.status_code == 403 and "ne peut pas appeler" in denied.json()["detail"]
         ok = api.post(f"/rebalancing/{job_id}/moves/{first}/approve", role="officer")
         assert ok.status_code == 201, ok.text
         [reservation] = ok.json()
         assert reservation["unit_id"] == "U-near" and reservation["status"] == "held"
         again = api.post(f"/rebalancing/{job_id}/moves/{first}/approve", role="officer")
+        assert again.status_code == 409 and "est déjà approuvé" in again.json()["detail"]
+        again = api.post(f"/rebalancing/{job_id}/moves/{first}/approve?lang=en", role="officer")
         assert again.status_code == 409 and "already approved" in again.json()["detail"]
         after = api.get(f"/rebalancing/{job_id}", role="officer").json()["plan"]["moves"]
         assert [m["status"] for m in after] == ["held", "proposed"]
@@ -205,7 +207,7 @@ def test_a_planner_submits_and_an_officer_approves_each_move(db):
         assert api.get("/rebalancing/J-nope", role="officer").status_code == 404
         assert api.post("/rebalancing/J-nope/moves/1/approve", role="officer").status_code == 404
         bad = _submit(api, {"on": "2020-01-01"})
-        assert bad.status_code == 422 and "before the data's reference date" in bad.json()["detail"]
+        assert bad.status_code == 422 and "précède la date de référence des données" in bad.json()["detail"]
         assert _submit(api, {"max_moves": -1}).status_code == 422
         # a reservation from a move is confirmed like any other: the child moves
         confirmed = api.post(f"/reservations/{reservation['id']}/confirm", role="officer")

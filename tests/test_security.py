@@ -26,7 +26,10 @@ ROLES = tuple(TEST_ACCOUNTS)
 
 @pytest.fixture
 def api(db) -> Api:
+    """The service, asked in English: these tests check what is refused and that two refusals are
+    the same answer, in the English words (tests/test_api.py checks the French ones)."""
     with running_api(db, prices={}) as a:
+        a.client.headers["Accept-Language"] = "en"
         yield a
 
 
@@ -144,7 +147,7 @@ def test_a_route_missing_from_the_policy_is_refused_to_everyone(db):
 
         for role in (*ROLES, None):
             r = api.get("/unlisted", role=role)
-            assert r.status_code == 403 and "has no entry in the access policy" in r.json()["detail"]
+            assert r.status_code == 403 and "n'a pas d'entrée dans la politique d'accès" in r.json()["detail"]
         assert any(isinstance(r, APIRoute) and r.path == "/unlisted" for r in app.routes)
 
 

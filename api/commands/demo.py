@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.commands import error_line
 from matcher import AgeBand, AnchorKind, PlacementError, Weights, Zone
 from matcher.outcome import summarize
 from matcher.words import Lang, split_words, structure_name
@@ -395,7 +396,7 @@ def register(app: typer.Typer) -> None:
                 console=console, show_progress=not as_json, reset=reset, lang=lang,  # type: ignore[arg-type]
             )
         except PlacementError as err:
-            console.print(f"[red]error:[/red] {err}")
+            console.print(error_line(err, lang), style="red", markup=False, highlight=False)
             raise typer.Exit(code=1) from None
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))

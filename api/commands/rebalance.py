@@ -43,7 +43,8 @@ def run_rebalance(*, data_dir: Path, method: str, weights: Weights, settings: An
     if method not in METHODS:
         raise DomainError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
     if not data_dir.is_dir():
-        raise DomainError(f"--data {data_dir}: no such dataset directory")
+        raise DomainError(f"--data {data_dir}: no such dataset directory",
+                          fr=f"--data {data_dir} : ce dossier de données n'existe pas")
     system = read_dataset(data_dir)
     travel = travel_matrix(system.origins, system.structures)
     run = plan_rebalancing if method == "optimal" else greedy_rebalancing

@@ -47,7 +47,8 @@ def base_instance(data: Path | None, scale: float, seed: int, weights: Path | No
     from planning.runner import BaseInstance
 
     if data is not None and not data.is_dir():
-        raise DomainError(f"--data {data}: no such dataset directory")
+        raise DomainError(f"--data {data}: no such dataset directory",
+                          fr=f"--data {data} : ce dossier de données n'existe pas")
     system = read_dataset(data) if data is not None else generate(scale, seed)
     travel = travel_matrix(system.origins, system.structures)
     return BaseInstance(system, travel, Weights.load(weights) if weights else Weights.default())

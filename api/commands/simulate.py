@@ -62,7 +62,8 @@ def run_simulate(*, scenario: str, months: int | None, policies: list[str], repl
         planned = scenario_from_data({k: v for k, v in data.items() if k not in ("capacity_changes", "simulation")}, lines)
         weights = planned.weights_over(weights)
     if data_dir is not None and not data_dir.is_dir():
-        raise DomainError(f"--data {data_dir}: no such dataset directory")
+        raise DomainError(f"--data {data_dir}: no such dataset directory",
+                          fr=f"--data {data_dir} : ce dossier de données n'existe pas")
     with _steps(console, show_progress) as steps:
         done = steps.step("Building the placement system")
         system = read_dataset(data_dir) if data_dir is not None else generate(scale=scale, seed=1)

@@ -21,6 +21,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
+from api.commands import error_line
 from matcher import AgeBand, DomainError, PlacementError, Weights, Zone
 from matcher.words import Lang, split_words, structure_name
 
@@ -133,7 +134,8 @@ def run_solve(
     from solver.solution import SolverSettings, require_valid_solution
 
     if not data_dir.is_dir():
-        raise DomainError(f"--data {data_dir}: no such dataset directory")
+        raise DomainError(f"--data {data_dir}: no such dataset directory",
+                          fr=f"--data {data_dir} : ce dossier de données n'existe pas")
     with _steps(console, show_progress) as steps:
         words = _STEPS[lang]
         done = steps.step(words["read"].format(data_dir))
@@ -296,7 +298,7 @@ def register(app: typer.Typer) -> None:
             if out is not None:
                 report["out"] = str(write_assignment(frame, out))
         except (PlacementError, OSError) as err:
-            console.print(f"[red]error:[/red] {err}", soft_wrap=True)
+            console.print(error_line(err, lang), style="red", soft_wrap=True, markup=False, highlight=False)
             raise typer.Exit(2) from None
         if as_json:
             typer.echo(json.dumps(report, indent=2, ensure_ascii=False))

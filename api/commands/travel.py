@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from api.commands import error_line
 from matcher import PlacementError
 
 
@@ -90,8 +91,8 @@ def _reason_notes(unserved, lang: str) -> list[str]:
     return [_REASONS[lang][reason].format(opt=opt, lat=lat, lon=lon, km=km) for opt, reason, lat, lon in unserved]
 
 
-def _fail(err: Exception) -> None:
-    typer.echo(f"error: {err}", err=True)
+def _fail(err: Exception, lang: str = "en") -> None:
+    typer.echo(error_line(err, lang), err=True)
     raise typer.Exit(code=1)
 
 
@@ -120,7 +121,7 @@ def register(app: typer.Typer) -> None:
         try:
             journey = TransitNetwork.load().journey(a, b)
         except PlacementError as err:
-            _fail(err)
+            _fail(err, lang)
         legs = [
             {"kind": leg.kind, "line": leg.line, "from": leg.from_name, "to": leg.to_name, "minutes": round(leg.minutes, 1)}
             for leg in journey.legs

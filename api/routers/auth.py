@@ -18,10 +18,11 @@ from data.db import repository as repo
 router = APIRouter(prefix="/auth", tags=["accounts"])
 
 _REFUSED = "Wrong user name or password, or the account is locked or disabled."
+_REFUSED_FR = "Nom d'utilisateur ou mot de passe erroné, ou compte verrouillé ou désactivé."
 
 
 def _refused() -> ApiProblem:
-    return ApiProblem(401, "Unauthorized", _REFUSED, headers={"WWW-Authenticate": "Bearer"})
+    return ApiProblem(401, "Unauthorized", _REFUSED, headers={"WWW-Authenticate": "Bearer"}, fr=_REFUSED_FR)
 
 
 def _tokens(services: Services, session, account: accounts.Account) -> TokenOut:
@@ -84,7 +85,8 @@ def renew(services: Services, refresh_token: str) -> TokenOut:
         account = None if user_id is None else accounts.get_account(session, user_id)
         if account is None or not account.active:
             raise ApiProblem(401, "Unauthorized", "The refresh token is unknown, used or expired: sign in again.",
-                             headers={"WWW-Authenticate": "Bearer"})
+                             headers={"WWW-Authenticate": "Bearer"},
+                             fr="Le jeton de renouvellement est inconnu, déjà utilisé ou expiré : reconnectez-vous.")
         return _tokens(services, session, account)
 
 

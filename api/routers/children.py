@@ -80,7 +80,8 @@ def waiting(
     first), then by waiting time (longest first)."""
     if waiting_since_before and waiting_since_after and waiting_since_after > waiting_since_before:
         raise ApiProblem(422, "Invalid request", "waiting_since_after is later than waiting_since_before.",
-                         [{"field": "waiting_since_after", "in": "query", "reason": "after waiting_since_before"}])
+                         [{"field": "waiting_since_after", "in": "query", "reason": "after waiting_since_before"}],
+                         fr="waiting_since_after est postérieur à waiting_since_before.")
     on = snap.system.reference_date
     bands, wanted, services_ = set(age_band or ()), frozenset(needs or ()), set(service or ())
     chosen = [

@@ -19,7 +19,7 @@ from api.services import JOB_STAGES, JobQueueFull
 from data.db import repository as repo
 from data.db.errors import NotFoundError
 from data.db.models import BatchJobRow
-from matcher.words import split_words, structure_name
+from matcher.words import job_status_fr, split_words, structure_name
 
 router = APIRouter(prefix="/jobs", tags=["batch jobs"])
 
@@ -35,11 +35,13 @@ def _out(row: BatchJobRow) -> JobOut:
                         429: {"description": "Every worker busy and the queue full: retry after Retry-After seconds"}})
 def start(body: JobIn, services: ServicesDep, caller: CallerDep) -> JobOut:
     if services.db.is_empty():
-        raise ApiProblem(409, "Conflict", "The store holds no placement system to optimise.")
+        raise ApiProblem(409, "Conflict", "The store holds no placement system to optimise.",
+                         fr="La base ne contient encore aucun système de placement à optimiser.")
     try:
         job_id = services.jobs.start(body.method, body.time_limit_s, owner=caller.name)
     except JobQueueFull as err:
-        raise ApiProblem(429, "Too many requests", str(err), None, {"Retry-After": str(err.retry_after)}) from None
+        raise ApiProblem(429, "Too many requests", str(err), None, {"Retry-After": str(err.retry_after)},
+                         fr=err.fr) from None
     with services.db.read() as session:
         return _out(repo.get_job(session, job_id))
 
@@ -99,12 +101,16 @@ def result(job_id: str, services: ServicesDep, session: SessionDep, snap: Snapsh
            lang: LangDep) -> JobResultOut:
     row = _job(session, caller, job_id)
     if row.status == "failed":
-        raise ApiProblem(409, "Conflict", f"Batch job {job_id} failed: {row.error}")
+        raise ApiProblem(409, "Conflict", f"Batch job {job_id} failed: {row.error}",
+                         fr=f"Le travail {job_id} a échoué : {row.error}")
     if row.status == "cancelled":
-        raise ApiProblem(409, "Conflict", f"Batch job {job_id} was cancelled: it has no result.")
+        raise ApiProblem(409, "Conflict", f"Batch job {job_id} was cancelled: it has no result.",
+                         fr=f"Le travail {job_id} a été annulé : il n'a pas de résultat.")
     if row.status != "succeeded" or row.result is None:
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} is {row.status} ({row.progress:.0%} done): "
-                         "its result is not ready yet.")
+                         "its result is not ready yet.",
+                         fr=f"Le travail {job_id} est {job_status_fr(row.status)} ({row.progress:.0%} fait) : "
+                         "son résultat n'est pas encore prêt.")
     return JobResultOut(id=row.id, result=_with_sentences(_pseudonymous(row.result, services, snap, caller),
                                                           snap, caller, lang))
 

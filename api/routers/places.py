@@ -51,13 +51,16 @@ def free_places(
     if (lat is None) != (lon is None):
         missing = "lon" if lon is None else "lat"
         raise ApiProblem(422, "Invalid request", "Give both lat and lon, or neither.",
-                         [{"field": missing, "in": "query", "reason": "lat and lon go together"}])
+                         [{"field": missing, "in": "query", "reason": "lat and lon go together"}],
+                         fr="Donnez lat et lon ensemble, ou aucun des deux.")
     if child_id is not None and lat is not None:
         raise ApiProblem(422, "Invalid request", "Give an origin as lat/lon or as child_id, not both.",
-                         [{"field": "child_id", "in": "query", "reason": "only one origin"}])
+                         [{"field": "child_id", "in": "query", "reason": "only one origin"}],
+                         fr="Donnez une origine par lat/lon ou par child_id, pas les deux.")
     if within_minutes is not None and child_id is None and lat is None:
         raise ApiProblem(422, "Invalid request", "within_minutes needs an origin: lat and lon, or child_id.",
-                         [{"field": "within_minutes", "in": "query", "reason": "needs lat/lon or child_id"}])
+                         [{"field": "within_minutes", "in": "query", "reason": "needs lat/lon or child_id"}],
+                         fr="within_minutes demande une origine : lat et lon, ou child_id.")
 
     unit_structure = _structure_of_unit(snap)
     keep_s = np.ones(len(system.structures), dtype=bool)

@@ -64,7 +64,8 @@ def _proposals(services: Services, session, snap: Snapshot, caller: Caller, chil
                lang: Lang = "fr") -> ProposalsOut:
     if k > services.settings.max_k:
         raise ApiProblem(422, "Invalid request", f"k is at most {services.settings.max_k} on this server.",
-                         [{"field": "k", "in": "query", "reason": f"at most {services.settings.max_k}"}])
+                         [{"field": "k", "in": "query", "reason": f"at most {services.settings.max_k}"}],
+                         fr=f"k vaut au plus {services.settings.max_k} sur ce serveur.")
     priced: Prices | None
     try:
         priced = services.prices.prices(snap, services.weights)

@@ -18,6 +18,7 @@ from data.db import rebalancing as store
 from data.db import repository as repo
 from data.db.models import BatchJobRow
 from matcher.rules import Option, exclusions
+from matcher.words import rule_reason
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,9 @@ def _out(row: BatchJobRow, snap, caller, services: Services) -> RebalancingOut:
 def submit(body: RebalancingIn, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> RebalancingOut:
     if body.on is not None and body.on < snap.system.reference_date:
         raise ApiProblem(422, "Invalid request", f"The date {body.on.isoformat()} is before the data's reference date "
-                         f"{snap.system.reference_date.isoformat()}.", [{"field": "on", "in": "body", "reason": "before the reference date"}])
+                         f"{snap.system.reference_date.isoformat()}.", [{"field": "on", "in": "body", "reason": "before the reference date"}],
+                         fr=f"La date {body.on.isoformat()} précède la date de référence des données "
+                         f"{snap.system.reference_date.isoformat()}.")
     with services.db.write() as session:
         job_id = store.create_plan_job(session, services.now()).id
     services.jobs.futures[job_id] = services.jobs.executor.submit(_run, services, job_id, body)
@@ -115,21 +118,27 @@ def approve(job_id: str, number: int, services: ServicesDep, snap: WriterSnapsho
                              or not policy.acts_for_child(caller, system.child_by_id[move["child_id"]])):
         move = None  # a move the caller may not see or act on is not acknowledged to exist
     if move is None and row.status == "succeeded":
-        raise ApiProblem(404, "Not found", f"Rebalancing plan {job_id} has no move {number}.")
+        raise ApiProblem(404, "Not found", f"Rebalancing plan {job_id} has no move {number}.",
+                         fr=f"Le plan de rapprochement {job_id} n'a pas de déplacement {number}.")
     if move is not None:
         family = [m for m in moves if m is move or (move.get("sibling_group_id") and m.get("sibling_group_id") == move["sibling_group_id"])]
-        errors = []
+        errors, french = [], []
         for m in family:
             child, unit = system.child_by_id.get(m["child_id"]), system.unit_by_id.get(m["to_unit"])
             if child is None or unit is None:
-                raise ApiProblem(404, "Not found", f"Move {m['number']}: child {m['child_id']} or unit {m['to_unit']} no longer exists.")
+                raise ApiProblem(404, "Not found", f"Move {m['number']}: child {m['child_id']} or unit {m['to_unit']} no longer exists.",
+                                 fr=f"Déplacement {m['number']} : l'enfant {m['child_id']} ou l'unité {m['to_unit']} "
+                                 "n'existe plus.")
             structure = system.structure_of(unit)
             option = Option.of(child, structure, unit, snap.travel)
             for e in exclusions(child, option, system.reference_date):
                 errors.append({"field": "number", "in": "path", "reason": f"move {m['number']}, {child.id}: {e}"})
+                french.append(f"déplacement {m['number']}, {child.id} : " + rule_reason(
+                    e.rule, child, structure, unit, option.travel_minutes, child.age_on(system.reference_date), "fr"))
         if errors:
             said = "; ".join(e["reason"] for e in errors)
-            raise ApiProblem(422, "Not eligible", f"The move can no longer be made: {said}.", errors)
+            raise ApiProblem(422, "Not eligible", f"The move can no longer be made: {said}.", errors,
+                             fr=f"Le déplacement n'est plus possible : {' ; '.join(french)}.")
     with services.db.write() as session:
         rows = store.approve_move(session, job_id, number, services.now(), timedelta(hours=services.settings.hold_hours),
                                   by=caller.name)

@@ -69,7 +69,8 @@ def hold(body: ReservationIn, services: ServicesDep, snap: WriterSnapshotDep, ca
         plan = [(children, unit)]
         for child in children:
             if child.current is not None and child.current.unit_id == unit.id:
-                raise ApiProblem(409, "Conflict", f"Child {child.id} is already placed in unit {unit.id}.")
+                raise ApiProblem(409, "Conflict", f"Child {child.id} is already placed in unit {unit.id}.",
+                                 fr=f"L'enfant {child.id} est déjà placé dans l'unité {unit.id}.")
         if body.child_id is not None:
             _not_without_siblings(services, snap, caller, children[0], lang)
     else:
@@ -119,9 +120,9 @@ def _not_without_siblings(services, snap, caller, child, lang: Lang) -> None:
                   f"{'is' if len(waiting) == 1 else 'are'} waiting too: hold the places for the sibling group "
                   f"(sibling_group_id {group.id}, with placements for several units), not for one child.")
         reason = f"sibling group {group.id} stays together: {who} {'is' if len(waiting) == 1 else 'are'} waiting too"
-    raise ApiProblem(422, "Invalid request", detail,
-                     [{"field": "child_id", "in": "body", "rule": "siblings_together", "reason": reason,
-                       "sibling_group_id": group.id, "waiting_siblings": waiting}])
+    raise ApiProblem.in_lang(lang, 422, "Invalid request", detail,
+                             [{"field": "child_id", "in": "body", "rule": "siblings_together", "reason": reason,
+                               "sibling_group_id": group.id, "waiting_siblings": waiting}])
 
 
 _RULE_LABELS = {r.name: r.label for r in (*OPTION_RULES, CAPACITY_RULE, *GROUP_RULES)}
@@ -179,7 +180,7 @@ def _eligible(snap, plan, field: str, lang: Lang) -> None:
     else:
         whom = "them" if len(everyone) > 1 else everyone[0]
         head = f"Unit {units} cannot take {whom}" if len(plan) == 1 else f"Units {units} cannot take {whom}"
-    raise ApiProblem(422, "Not eligible", head + colon + sep.join(clauses) + "." + hint, errors)
+    raise ApiProblem.in_lang(lang, 422, "Not eligible", head + colon + sep.join(clauses) + "." + hint, errors)
 
 
 def _bundle_plan(snap, caller, children, body: ReservationIn):
@@ -194,17 +195,22 @@ def _bundle_plan(snap, caller, children, body: ReservationIn):
         if p.child_id not in ids:
             raise ApiProblem(422, "Invalid request", f"Child {shown(p.child_id)} is not in sibling group "
                              f"{body.sibling_group_id}.", [{"field": "placements", "in": "body",
-                                                            "reason": "child not in the sibling group"}])
+                                                            "reason": "child not in the sibling group"}],
+                             fr=f"L'enfant {shown(p.child_id)} ne fait pas partie de la fratrie {body.sibling_group_id}.")
         if p.child_id in listed:
             raise ApiProblem(422, "Invalid request", f"Child {p.child_id} is listed twice.",
-                             [{"field": "placements", "in": "body", "reason": "child listed twice"}])
+                             [{"field": "placements", "in": "body", "reason": "child listed twice"}],
+                             fr=f"L'enfant {p.child_id} figure deux fois.")
         listed[p.child_id] = p.unit_id
     staying = {c.id for c in children if c.current is not None and c.id not in listed}
     missing = sorted(ids - set(listed) - staying)
     if missing:
         raise ApiProblem(422, "Invalid request", f"The hold leaves out {', '.join(missing)}: every waiting sibling "
                          "needs a unit, or unit_id null when left without a place for now (all or nothing).",
-                         [{"field": "placements", "in": "body", "reason": f"missing {', '.join(missing)}"}])
+                         [{"field": "placements", "in": "body", "reason": f"missing {', '.join(missing)}"}],
+                         fr=f"La réservation laisse de côté {', '.join(missing)} : chaque enfant de la fratrie en "
+                         "attente a besoin d'une unité, ou de unit_id null s'il reste sans place pour l'instant "
+                         "(tout ou rien).")
     by_unit: dict[str, list] = {}
     for child in children:
         if listed.get(child.id) is None:
@@ -215,7 +221,9 @@ def _bundle_plan(snap, caller, children, body: ReservationIn):
         by_unit.setdefault(unit.id, []).append(child)
     if not by_unit:
         raise ApiProblem(422, "Invalid request", "The hold gives no sibling a new unit: there is nothing to hold.",
-                         [{"field": "placements", "in": "body", "reason": "no unit to hold"}])
+                         [{"field": "placements", "in": "body", "reason": "no unit to hold"}],
+                         fr="La réservation ne donne de nouvelle unité à aucun enfant de la fratrie : il n'y a rien "
+                         "à réserver.")
     return [(kids, system.unit_by_id[u]) for u, kids in by_unit.items()]
 
 

@@ -15,6 +15,7 @@ from api.deps import CallerDep, ServicesDep
 from api.policy import Caller
 from api.problems import ApiProblem
 from api.schemas import Timestamp
+from matcher.words import job_status_fr
 
 router = APIRouter(prefix="/scenarios", tags=["capacity scenarios"], responses={403: {"description": "Not a planner"}})
 """Planners only, and each sees only the jobs they started (the access policy, ``api.policy``)."""
@@ -57,7 +58,8 @@ def _invalid(err: Any) -> ApiProblem:
     issues = [{"field": i.key or "(top level)", "in": "body", "reason": i.message, "file": i.file, "line": i.line}
               for i in err.issues]
     said = "; ".join(str(i) for i in err.issues[:10])
-    return ApiProblem(422, "Invalid scenario", f"The scenario has {len(issues)} problem(s): {said}", issues)
+    return ApiProblem(422, "Invalid scenario", f"The scenario has {len(issues)} problem(s): {said}", issues,
+                      fr=f"Le scénario a {len(issues)} problème(s) : {said}")
 
 
 def _settings(body: _In) -> Any:
@@ -86,16 +88,20 @@ def _out(state: dict[str, Any]) -> ScenarioJobOut:
 def _finished(services: Any, job_id: str, caller: Caller) -> Any:
     state = _job(services, job_id, caller)
     if state["status"] == "failed":
-        raise ApiProblem(409, "Conflict", f"Scenario job {job_id} failed: {state['error']}")
+        raise ApiProblem(409, "Conflict", f"Scenario job {job_id} failed: {state['error']}",
+                         fr=f"Le travail de scénarios {job_id} a échoué : {state['error']}")
     if state["status"] != "succeeded":
         raise ApiProblem(409, "Conflict", f"Scenario job {job_id} is {state['status']} ({state['done']} of "
-                                          f"{state['total']} scenarios done): its results are not ready yet.")
+                                          f"{state['total']} scenarios done): its results are not ready yet.",
+                         fr=f"Le travail de scénarios {job_id} est {job_status_fr(state['status'])} ({state['done']} "
+                         f"scénario(s) terminé(s) sur {state['total']}) : ses résultats ne sont pas encore prêts.")
     return services.scenarios.path(job_id)
 
 
 def _require_data(services: Any) -> None:
     if services.db.is_empty():
-        raise ApiProblem(409, "Conflict", "The store holds no placement system to run scenarios on.")
+        raise ApiProblem(409, "Conflict", "The store holds no placement system to run scenarios on.",
+                         fr="La base ne contient encore aucun système de placement sur lequel jouer des scénarios.")
 
 
 @router.post("/runs", response_model=ScenarioJobOut, status_code=status.HTTP_202_ACCEPTED,
@@ -132,7 +138,9 @@ def start_sweep(body: SweepIn, services: ServicesDep, caller: CallerDep) -> Scen
     if rank_by not in FIGURES:
         raise ApiProblem(422, "Invalid request", f"Unknown figure {rank_by!r} to rank by; known: {', '.join(FIGURES)}."
                          if rank_by else "Say which figure to rank by: rank_by in the request or in the template.",
-                         [{"field": "rank_by", "in": "body", "reason": "unknown or missing figure"}])
+                         [{"field": "rank_by", "in": "body", "reason": "unknown or missing figure"}],
+                         fr=f"Indicateur de classement {rank_by!r} inconnu ; connus : {', '.join(FIGURES)}." if rank_by
+                         else "Dites selon quel indicateur classer : rank_by dans la requête ou dans le modèle.")
     _require_data(services)
     return _out(_job(services, services.scenarios.start("sweep", list(sweep.scenarios), _settings(body), rank_by,
                                                         owner=caller.name), caller))
@@ -223,5 +231,6 @@ def picture(job_id: str, name: Annotated[str, "a file name from /pictures"], ser
     directory = _finished(services, job_id, caller)
     known = {p.name for p in directory.glob("*.png")}
     if name not in known:
-        raise ApiProblem(404, "Not found", f"Scenario job {job_id} has no picture {name!r}.")
+        raise ApiProblem(404, "Not found", f"Scenario job {job_id} has no picture {name!r}.",
+                         fr=f"Le travail de scénarios {job_id} n'a pas d'image {name!r}.")
     return Response((directory / name).read_bytes(), media_type="image/png")

@@ -19,6 +19,7 @@ from api.simulation_jobs import METHOD
 from data.db import repository as repo
 from data.db.errors import NotFoundError
 from data.db.models import BatchJobRow
+from matcher.words import job_status_fr
 
 router = APIRouter(prefix="/simulations", tags=["simulations"])
 
@@ -71,10 +72,13 @@ def _out(row: BatchJobRow) -> JobOut:
 
 def _finished(row: BatchJobRow) -> dict[str, Any]:
     if row.status == "failed":
-        raise ApiProblem(409, "Conflict", f"Simulation {row.id} failed: {row.error}")
+        raise ApiProblem(409, "Conflict", f"Simulation {row.id} failed: {row.error}",
+                         fr=f"La simulation {row.id} a échoué : {row.error}")
     if row.status != "succeeded" or row.result is None:
         raise ApiProblem(409, "Conflict", f"Simulation {row.id} is {row.status} ({row.progress:.0%} done): "
-                         "its result is not ready yet.")
+                         "its result is not ready yet.",
+                         fr=f"La simulation {row.id} est {job_status_fr(row.status)} ({row.progress:.0%} faite) : "
+                         "son résultat n'est pas encore prêt.")
     return row.result
 
 
@@ -85,7 +89,8 @@ def start(body: SimulationIn, services: ServicesDep, caller: CallerDep) -> JobOu
     from planning.simulation import resolve_capacity_changes, scenario_from_document
 
     if services.db.is_empty():
-        raise ApiProblem(409, "Conflict", "The store holds no placement system to simulate.")
+        raise ApiProblem(409, "Conflict", "The store holds no placement system to simulate.",
+                         fr="La base ne contient encore aucun système de placement à simuler.")
     changes_in = [{k: (v.isoformat() if isinstance(v, date) else v) for k, v in c.model_dump(exclude_none=True).items()}
                   for c in body.capacity_changes]
     params, changes = scenario_from_document({"capacity_changes": changes_in, "simulation": body.parameters}, body.months)

@@ -44,22 +44,25 @@ def _account(row: Any) -> Account:
 def check_profile(role: str, service: str | None, structure_ids: list[str] | tuple[str, ...]) -> None:
     """A role's required attachments: an officer a service, a structure manager structures."""
     if role not in ROLES:
-        raise ConflictError(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+        raise ConflictError(f"unknown role {role!r}: one of {', '.join(ROLES)}",
+                            fr=f"rôle {role!r} inconnu : l'un de {', '.join(ROLES)}")
     if role in SERVICE_ROLES and not service:
-        raise ConflictError(f"a {role} belongs to a service: give one")
+        raise ConflictError(f"a {role} belongs to a service: give one", fr=f"un compte {role} appartient à un service : "
+                            "donnez-le")
     if role not in SERVICE_ROLES and service:
-        raise ConflictError(f"a {role} belongs to no service")
+        raise ConflictError(f"a {role} belongs to no service", fr=f"un compte {role} n'appartient à aucun service")
     if role == "structure_manager" and not structure_ids:
-        raise ConflictError("a structure_manager runs at least one structure: give them")
+        raise ConflictError("a structure_manager runs at least one structure: give them",
+                            fr="un compte structure_manager dirige au moins une structure : donnez-les")
     if role != "structure_manager" and structure_ids:
-        raise ConflictError(f"a {role} runs no structure")
+        raise ConflictError(f"a {role} runs no structure", fr=f"un compte {role} ne dirige aucune structure")
 
 
 def add_user(session: Session, *, name: str, role: str, password_hash: str, service: str | None = None,
              structure_ids: list[str] | tuple[str, ...] = (), now: datetime) -> Account:
     check_profile(role, service, structure_ids)
     if session.scalar(select(UserRow.id).where(UserRow.name == name)) is not None:
-        raise ConflictError(f"user {name!r} already exists")
+        raise ConflictError(f"user {name!r} already exists", fr=f"le compte {name!r} existe déjà")
     row = UserRow(name=name, role=role, service=service, structure_ids=sorted(structure_ids),
                   password_hash=password_hash, active=True, failed_logins=0, token_version=0, created_at=now)
     session.add(row)
@@ -70,7 +73,7 @@ def add_user(session: Session, *, name: str, role: str, password_hash: str, serv
 def _row(session: Session, name: str) -> UserRow:
     row = session.scalars(select(UserRow).where(UserRow.name == name).with_for_update()).one_or_none()
     if row is None:
-        raise NotFoundError(f"user {name!r} does not exist")
+        raise NotFoundError(f"user {name!r} does not exist", fr=f"le compte {name!r} n'existe pas")
     return row
 
 
@@ -124,7 +127,7 @@ def failed_sign_in(session: Session, user_id: int, now: datetime, limit: int, lo
     Returns True when it is now locked."""
     row = session.get(UserRow, user_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"user id {user_id} does not exist")
+        raise NotFoundError(f"user id {user_id} does not exist", fr=f"le compte n° {user_id} n'existe pas")
     row.failed_logins += 1
     if row.failed_logins >= limit:
         row.locked_until = now + lock_for

@@ -398,7 +398,9 @@ def load_system(session: Session) -> PlacementSystem:
     # Plain rows (Core), not ORM objects: the whole system is large (51,000 children at scale 10).
     meta = session.get(Meta, 1)
     if meta is None or meta.reference_date is None:
-        raise EmptyStoreError("the store holds no placement system yet: save one first (placement serve does)")
+        raise EmptyStoreError("the store holds no placement system yet: save one first (placement serve does)",
+                              fr="la base ne contient encore aucun système de placement : enregistrez-en un "
+                              "d'abord (placement serve le fait)")
     homes = {h.id: _home(h) for h in session.execute(select(HomeRow.__table__))}
     structures = tuple(
         Structure(

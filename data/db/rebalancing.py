@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from data.db import repository as repo
 from data.db.errors import ConflictError, NotFoundError
 from data.db.models import BatchJobRow, ChildRow, ReservationRow
+from matcher.words import job_status_fr
 
 METHOD = "rebalance"
 PROPOSED, HELD = "proposed", "held"
@@ -49,7 +50,8 @@ def _plan_row(session: Session, job_id: str) -> BatchJobRow:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if row is None or row.method != METHOD:
-        raise NotFoundError(f"rebalancing plan {job_id!r} does not exist")
+        raise NotFoundError(f"rebalancing plan {job_id!r} does not exist",
+                            fr=f"le plan de rapprochement {job_id!r} n'existe pas")
     return row
 
 
@@ -57,7 +59,8 @@ def plan_of(session: Session, job_id: str) -> BatchJobRow:
     """The plan's job (read), 404 when there is none or it is another kind of job."""
     row = session.get(BatchJobRow, job_id, populate_existing=True)
     if row is None or row.method != METHOD:
-        raise NotFoundError(f"rebalancing plan {job_id!r} does not exist")
+        raise NotFoundError(f"rebalancing plan {job_id!r} does not exist",
+                            fr=f"le plan de rapprochement {job_id!r} n'existe pas")
     return row
 
 
@@ -89,8 +92,12 @@ def _hold_moves(session: Session, moves: Sequence[dict[str, Any]], now: datetime
             leavers = sorted({m["after_leaver"] for m in group if m.get("after_leaver") is not None})
             hint = (f" (move {', '.join(str(n) for n in waits)} must free the place first: confirm its reservation)"
                     if waits else f" (the place frees when {', '.join(leavers)} leaves care)" if leavers else "")
+            indice = (f" (le déplacement {', '.join(str(n) for n in waits)} doit d'abord libérer la place : "
+                      "confirmez sa réservation)" if waits else
+                      f" (la place se libère quand {', '.join(leavers)} quitte la prise en charge)" if leavers else "")
             numbers = ", ".join(str(m["number"]) for m in group)
-            raise ConflictError(f"move {numbers}: {err}{hint}") from None
+            raise ConflictError(f"move {numbers}: {err}{hint}",
+                                fr=f"déplacement {numbers} : {err.said('fr')}{indice}") from None
         for m in group:
             m["status"], m["reservation_id"] = HELD, row.id
         rows.append(row)
@@ -126,14 +133,19 @@ def approve_move(session: Session, job_id: str, number: int, now: datetime, ttl:
     place is freed when the move before it is confirmed)."""
     row = _plan_row(session, job_id)
     if row.status != "succeeded" or not row.result:
-        raise ConflictError(f"rebalancing plan {job_id} is {row.status}: there is nothing to approve yet")
+        raise ConflictError(f"rebalancing plan {job_id} is {row.status}: there is nothing to approve yet",
+                            fr=f"le plan de rapprochement {job_id} est {job_status_fr(row.status)} : il n'y a "
+                            "encore rien à approuver")
     result = {**row.result, "moves": [dict(m) for m in row.result.get("moves", [])]}
     moves = result["moves"]
     move = next((m for m in moves if m.get("number") == number), None)
     if move is None:
-        raise NotFoundError(f"rebalancing plan {job_id} has no move {number}")
+        raise NotFoundError(f"rebalancing plan {job_id} has no move {number}",
+                            fr=f"le plan de rapprochement {job_id} n'a pas de déplacement {number}")
     if move.get("status") == HELD:
-        raise ConflictError(f"move {number} of plan {job_id} is already approved (reservation {move['reservation_id']})")
+        raise ConflictError(f"move {number} of plan {job_id} is already approved (reservation {move['reservation_id']})",
+                            fr=f"le déplacement {number} du plan {job_id} est déjà approuvé "
+                            f"(réservation {move['reservation_id']})")
     family = [m for m in _fratrie_moves(moves, move) if m.get("status") != HELD]
     reservations = _hold_moves(session, family, now, ttl, by)
     repo.update_job(session, job_id, result=result)

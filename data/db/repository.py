@@ -32,6 +32,7 @@ from data.db.models import (
     ReservationRow,
     UnitRow,
 )
+from matcher.words import reservation_status_fr
 
 HELD, CONFIRMED, CANCELLED, EXPIRED = "held", "confirmed", "cancelled", "expired"
 LIVE_STATUSES = (HELD,)
@@ -64,7 +65,7 @@ class UnitState:
 def unit_state(session: Session, unit_id: str) -> UnitState:
     row = session.get(UnitRow, unit_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"unit {_shown(unit_id)} does not exist")
+        raise NotFoundError(f"unit {_shown(unit_id)} does not exist", fr=f"l'unité {_shown(unit_id)} n'existe pas")
     return UnitState(row.id, row.structure_id, row.capacity, row.occupied, row.held, row.vacancies_declared_at)
 
 
@@ -84,7 +85,8 @@ def live_holds(session: Session, now: datetime) -> dict[str, int]:
 def get_reservation(session: Session, reservation_id: str) -> ReservationRow:
     row = session.get(ReservationRow, reservation_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"reservation {_shown(reservation_id)} does not exist")
+        raise NotFoundError(f"reservation {_shown(reservation_id)} does not exist",
+                            fr=f"la réservation {_shown(reservation_id)} n'existe pas")
     return row
 
 
@@ -153,17 +155,20 @@ def hold_bundle(
     back every place taken before it."""
     child_ids = [c for _, children in parts for c in children]
     if not parts or any(not children for _, children in parts):
-        raise ConflictError("a reservation needs at least one child in each unit")
+        raise ConflictError("a reservation needs at least one child in each unit",
+                            fr="une réservation demande au moins un enfant dans chaque unité")
     if len(set(child_ids)) != len(child_ids):
-        raise ConflictError("a child is listed twice")
+        raise ConflictError("a child is listed twice", fr="un enfant figure deux fois")
     if len({u for u, _ in parts}) != len(parts):
-        raise ConflictError("a unit is listed twice: put its children together")
+        raise ConflictError("a unit is listed twice: put its children together",
+                            fr="une unité figure deux fois : regroupez ses enfants")
     for unit_id, _ in parts:
         unit_state(session, unit_id)
     known = set(session.scalars(select(ChildRow.id).where(ChildRow.id.in_(child_ids))))
     missing = [c for c in child_ids if c not in known]
     if missing:
-        raise NotFoundError(f"child(ren) {', '.join(missing)} do not exist")
+        raise NotFoundError(f"child(ren) {', '.join(missing)} do not exist",
+                            fr=f"enfant(s) {', '.join(missing)} inexistant(s)")
     for unit_id, _ in parts:
         expire_holds(session, now, unit_id)
     # Lock the children's rows (in id order) so that two holds of one child queue and the second
@@ -179,7 +184,8 @@ def hold_bundle(
     ).all()
     if busy:
         said = "; ".join(f"{c} already holds a place in unit {u} (reservation {r})" for c, r, u in busy)
-        raise ConflictError(said + ": cancel it first")
+        dit = " ; ".join(f"{c} a déjà une place réservée dans l'unité {u} (réservation {r})" for c, r, u in busy)
+        raise ConflictError(said + ": cancel it first", fr=dit + " : annulez-la d'abord")
     for unit_id, children in sorted(parts, key=lambda p: p[0]):
         n = len(children)
         taken = session.execute(
@@ -192,7 +198,10 @@ def hold_bundle(
             raise ConflictError(
                 f"unit {unit_id} has {max(state.free, 0)} free place(s) for {n} child(ren): "
                 f"{state.occupied} occupied and {state.held} held of {state.capacity}"
-                + (": nothing was held" if len(parts) > 1 else "")
+                + (": nothing was held" if len(parts) > 1 else ""),
+                fr=f"l'unité {unit_id} a {max(state.free, 0)} place(s) libre(s) pour {n} enfant(s) : "
+                f"{state.occupied} occupée(s) et {state.held} réservée(s) sur {state.capacity}"
+                + (" : rien n'a été réservé" if len(parts) > 1 else ""),
             )
     rows = []
     for unit_id, children in parts:
@@ -228,12 +237,15 @@ def _lock_reservation(session: Session, reservation_id: str) -> ReservationRow:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if row is None:
-        raise NotFoundError(f"reservation {_shown(reservation_id)} does not exist")
+        raise NotFoundError(f"reservation {_shown(reservation_id)} does not exist",
+                            fr=f"la réservation {_shown(reservation_id)} n'existe pas")
     return row
 
 
 def _closed(row: ReservationRow, status: str | None = None) -> ConflictError:
-    return ConflictError(f"reservation {row.id} is already {status or row.status}")
+    status = status or row.status
+    return ConflictError(f"reservation {row.id} is already {status}",
+                         fr=f"la réservation {row.id} est déjà {reservation_status_fr(status)}")
 
 
 def _live_bundle(session: Session, reservation_id: str, now: datetime) -> list[ReservationRow]:
@@ -321,7 +333,9 @@ def set_unit_places(session: Session, unit_id: str, *, capacity: int | None, occ
     placed = int(session.scalar(select(func.count()).select_from(ChildRow).where(ChildRow.current_unit_id == unit_id)) or 0)
     if new_occupied < placed:
         raise ConflictError(
-            f"unit {unit_id}: occupied {new_occupied} is below the {placed} child(ren) placed there"
+            f"unit {unit_id}: occupied {new_occupied} is below the {placed} child(ren) placed there",
+            fr=f"unité {unit_id} : {new_occupied} place(s) occupée(s), moins que les {placed} enfant(s) "
+            "qui y sont placés",
         )
     changed = session.execute(
         update(UnitRow)
@@ -332,7 +346,9 @@ def set_unit_places(session: Session, unit_id: str, *, capacity: int | None, occ
         state = unit_state(session, unit_id)
         raise ConflictError(
             f"unit {unit_id}: capacity {new_capacity} is below the {new_occupied} occupied and "
-            f"{state.held} held place(s)"
+            f"{state.held} held place(s)",
+            fr=f"unité {unit_id} : une capacité de {new_capacity} est inférieure aux {new_occupied} place(s) "
+            f"occupée(s) et {state.held} réservée(s)",
         )
     bump_version(session, units=[unit_id])
     return unit_state(session, unit_id)
@@ -370,7 +386,8 @@ def create_job(session: Session, method: str, now: datetime, owner: str | None =
 def get_job(session: Session, job_id: str) -> BatchJobRow:
     row = session.get(BatchJobRow, job_id, populate_existing=True)
     if row is None:
-        raise NotFoundError(f"batch job {_shown(job_id)} does not exist")
+        raise NotFoundError(f"batch job {_shown(job_id)} does not exist",
+                            fr=f"le travail {_shown(job_id)} n'existe pas")
     return row
 
 

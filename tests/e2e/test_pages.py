@@ -84,6 +84,11 @@ def test_structure_manager_declares_a_vacancy_and_an_officer_sees_it(people):
     row.get_by_role("button", name="Déclarer").click()
     expect(mona.page.locator("#message")).to_contain_text("déclarée")
     mona.screenshot("declared")
+    occupied = row.locator("input").nth(1)  # more occupied than places: refused, in French words
+    occupied.fill(str(int(capacity.input_value()) + 1))
+    row.get_by_role("button", name="Déclarer").click()
+    expect(mona.page.locator("#message")).to_contain_text("Conflit : Unité U-near-12 : une capacité de")
+    expect(mona.page.locator("#message")).to_contain_text("est inférieure aux")
     alice = people("alice")
     alice.open("/web/places")
     expect(alice.page.locator("#places tbody tr").filter(has_text="U-near-12")).to_contain_text("5")

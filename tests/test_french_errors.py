@@ -1,0 +1,166 @@
+"""Refusals in the reader's language: the engine's errors carry their French words, the API's
+problem details and the command line's `erreur :` say them, and no refusal of the service is
+left with English words only."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from data.errors import DataIssue, PlacementDataError
+from data.io import read_dataset, write_dataset
+from matcher.errors import DomainError, PlacementError
+from tests.api_support import sample_system
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_an_error_says_its_french_words_to_a_french_reader_and_its_english_ones_otherwise():
+    err = DomainError("capacity must be a whole number", fr="la capacité doit être un nombre entier")
+    assert err.said("fr") == "la capacité doit être un nombre entier"
+    assert err.said("en") == str(err) == "capacity must be a whole number"
+    assert PlacementError("only English").said("fr") == "only English"  # nothing hidden when no French exists
+
+
+def test_a_data_error_lists_every_issue_in_french_with_row_and_column():
+    err = PlacementDataError([DataIssue("units.csv", 3, "capacity", "'x' is not a whole number",
+                                        "'x' n'est pas un nombre entier"),
+                              DataIssue("children.csv", None, None, "file not found in d")])
+    assert err.said("fr") == ("2 problème(s) dans les données :\n"
+                              "  - units.csv, ligne 3, colonne 'capacity' : 'x' n'est pas un nombre entier\n"
+                              "  - children.csv : file not found in d")
+    assert str(err).startswith("2 problem(s) in the input:\n  - units.csv, row 3, column 'capacity': 'x' is not")
+
+
+def _broken_dataset(tmp_path: Path) -> Path:
+    """A dataset with one of most kinds of problem the loader finds: wrong types, unknown values,
+    an empty value, out of range, a duplicate id, unknown references, an impossible age."""
+    directory = write_dataset(sample_system(), tmp_path / "data", "csv")
+    units = (directory / "units.csv").read_text().splitlines()
+    header = units[0].split(",")
+    row = units[1].split(",")
+    row[header.index("capacity")] = "many"
+    row[header.index("structure_id")] = "S-nowhere"
+    units[1] = ",".join(row)
+    units.append(units[2])  # a duplicate id
+    (directory / "units.csv").write_text("\n".join(units) + "\n")
+    children = (directory / "children.csv").read_text().splitlines()
+    header = children[0].split(",")
+    row = children[1].split(",")
+    row[header.index("sex")] = "X"
+    row[header.index("birth_date")] = "1950-01-01"
+    row[header.index("sibling_group_id")] = "F-nowhere"
+    children[1] = ",".join(row)
+    row = children[2].split(",")
+    row[header.index("id")] = ""
+    children[2] = ",".join(row)
+    (directory / "children.csv").write_text("\n".join(children) + "\n")
+    return directory
+
+
+def test_every_problem_the_loader_finds_has_its_french_words(tmp_path):
+    directory = _broken_dataset(tmp_path)
+    with pytest.raises(PlacementDataError) as caught:
+        read_dataset(directory)
+    issues = caught.value.issues
+    assert len(issues) >= 3
+    assert [i for i in issues if not i.reason_fr] == []
+    said = caught.value.said("fr")
+    assert "n'est pas un nombre entier" in said and "valeur vide" in said and "ligne" in said, said
+    # the references and the age are checked once the types are right
+    (directory / "units.csv").write_text((directory / "units.csv").read_text().replace("many", "3"))
+    children = (directory / "children.csv").read_text().replace(",X,", ",F,")
+    (directory / "children.csv").write_text(children)
+    with pytest.raises(PlacementDataError) as caught:
+        read_dataset(directory)
+    assert [i for i in caught.value.issues if not i.reason_fr] == []
+    said = caught.value.said("fr")
+    assert "structure 'S-nowhere' inconnue" in said or "identifiant" in said, said
+
+
+def test_the_command_line_says_its_errors_in_the_language_asked(tmp_path):
+    runner = CliRunner()
+    missing = tmp_path / "nowhere"
+    fr = runner.invoke(app, ["solve", "--data", str(missing)])
+    assert fr.exit_code != 0
+    assert "erreur : " in fr.output and "ce dossier de données n'existe pas" in fr.output, fr.output
+    en = runner.invoke(app, ["solve", "--data", str(missing), "--lang", "en"])
+    assert "error: " in en.output and "no such dataset directory" in en.output, en.output
+    missing.mkdir()  # a directory without the dataset's files: every file named, in French
+    fr = runner.invoke(app, ["solve", "--data", str(missing)])
+    assert "erreur : 5 problème(s) dans les données" in fr.output, fr.output
+    assert "children.csv : fichier introuvable dans" in fr.output, fr.output
+
+
+# --- no refusal of the service left in English only ----------------------------------------------
+
+_BILINGUAL_CALLS = {"ApiProblem", "ConflictError", "NotFoundError", "EmptyStoreError", "ServiceUnavailable",
+                    "JobQueueFull"}
+"""Errors that reach an officer or planner through the API: each is raised with ``fr=``."""
+_FRENCH_SECOND = {"forbidden": 2, "_unauthorized": 2}
+"""Helpers that take the French sentence as a positional argument: how many arguments they need."""
+
+
+def _english_only(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
+        if name in _BILINGUAL_CALLS and not any(k.arg == "fr" for k in node.keywords):
+            found.append(f"{path.name}:{node.lineno} {name}")
+        starred = any(isinstance(a, ast.Starred) for a in node.args)  # f(*both_sentences)
+        if name in _FRENCH_SECOND and len(node.args) < _FRENCH_SECOND[name] and not starred:
+            found.append(f"{path.name}:{node.lineno} {name}")
+    return found
+
+
+def _service_sources() -> list[Path]:
+    return sorted([*ROOT.glob("api/*.py"), *ROOT.glob("api/routers/*.py"), *ROOT.glob("data/db/*.py")])
+
+
+def test_every_refusal_of_the_service_has_its_french_words():
+    assert [f for p in _service_sources() for f in _english_only(p)] == []
+
+
+def test_the_check_finds_a_refusal_without_french(tmp_path):
+    """The check above is shown to catch each kind of call it guards."""
+    probe = tmp_path / "probe.py"
+    probe.write_text('raise ApiProblem(409, "Conflict", "English only")\n'
+                     'raise ConflictError("English only")\n'
+                     'raise forbidden("English only")\n'
+                     'raise ApiProblem(409, "Conflict", "both", fr="les deux")\n')
+    assert [f.split()[-1] for f in _english_only(probe)] == ["ApiProblem", "ConflictError", "forbidden"]
+
+
+def test_pydantic_reasons_are_french_for_a_french_reader():
+    from api.problems import _validation_error
+
+    strict = {"type": "int_type", "loc": ("body", "capacity"), "msg": "Input should be a valid integer", "input": "13"}
+    assert _validation_error(strict, "fr")["reason"] == "doit être un nombre entier"
+    assert _validation_error(strict, "en")["reason"] == "Input should be a valid integer"
+    ranged = {"type": "less_than_equal", "loc": ("query", "age"), "msg": "Input should be less than or equal to 21",
+              "ctx": {"le": 21}}
+    assert _validation_error(ranged, "fr")["reason"] == "doit être au plus 21"
+    unknown = {"type": "some_new_type", "loc": ("body", "x"), "msg": "Whatever pydantic says"}
+    assert _validation_error(unknown, "fr")["reason"] == "Whatever pydantic says"  # never an empty reason
+    ours = {"type": "value_error", "loc": ("body",), "msg": "Value error, give both",
+            "ctx": {"error": DomainError("give both", fr="donnez les deux")}}
+    assert _validation_error(ours, "fr")["reason"] == "donnez les deux"
+    assert _validation_error(ours, "en")["reason"] == "give both"
+
+
+def test_a_dataset_json_error_is_french_too(tmp_path):
+    directory = write_dataset(sample_system(), tmp_path / "data", "csv")
+    manifest = directory / "dataset.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format": "xlsx"}))
+    with pytest.raises(PlacementDataError) as caught:
+        read_dataset(directory)
+    assert "format 'xlsx' inconnu" in caught.value.said("fr")
+    shutil.rmtree(directory)
