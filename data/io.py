@@ -675,4 +675,4 @@ def _build(tables: dict[str, list[dict]], files: dict[str, str], on: date) -> Pl
     try:
         return PlacementSystem(on, tuple(children), tuple(groups), tuple(structures), tuple(units))
     except DomainError as err:
-        raise SchemaError([DataIssue("<dataset>", None, None, str(err))]) from None
+        raise SchemaError([DataIssue("<dataset>", None, None, str(err), err.fr)]) from None

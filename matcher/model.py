@@ -212,9 +212,11 @@ class Location:
 
     def __post_init__(self) -> None:
         if not (-90.0 <= self.lat <= 90.0) or not (-180.0 <= self.lon <= 180.0):
-            raise DomainError(f"location ({self.lat}, {self.lon}) is not a latitude/longitude")
+            raise DomainError(f"location ({self.lat}, {self.lon}) is not a latitude/longitude",
+                              fr=f"le lieu ({self.lat}, {self.lon}) n'est pas une latitude/longitude")
         if not self.commune or not self.departement:
-            raise DomainError("location needs a commune code and a département code")
+            raise DomainError("location needs a commune code and a département code",
+                              fr="un lieu demande un code de commune et un code de département")
         object.__setattr__(self, "zone", Zone.of_departement(self.departement))
 
 
@@ -315,10 +317,12 @@ class JudgeConstraints:
     def __post_init__(self) -> None:
         if self.max_travel_minutes is not None and self.max_travel_minutes <= 0:
             raise DomainError(
-                f"judge's max_travel_minutes must be positive, got {self.max_travel_minutes}"
+                f"judge's max_travel_minutes must be positive, got {self.max_travel_minutes}",
+                fr=f"le max_travel_minutes du juge doit être positif, reçu {self.max_travel_minutes}",
             )
         if not isinstance(self.placed_away, bool):
-            raise DomainError(f"judge's placed_away must be true or false, got {self.placed_away!r}")
+            raise DomainError(f"judge's placed_away must be true or false, got {self.placed_away!r}",
+                              fr=f"le placed_away du juge doit être vrai ou faux, reçu {self.placed_away!r}")
 
     @property
     def is_empty(self) -> bool:
@@ -375,13 +379,20 @@ class Child:
         if not self.id:
             raise DomainError("a child needs an id")
         if self.home is None and self.home_absence is None:
-            raise DomainError(f"child {self.id}: no family home and no reason why (unknown, abroad or none)")
+            raise DomainError(f"child {self.id}: no family home and no reason why (unknown, abroad or none)",
+                              fr=f"enfant {self.id} : ni domicile familial ni raison de son absence (unknown, "
+                              "abroad ou none)")
         if self.home is not None and self.home_absence is not None:
-            raise DomainError(f"child {self.id}: has a family home and a reason for having none ({self.home_absence.value})")
+            raise DomainError(f"child {self.id}: has a family home and a reason for having none ({self.home_absence.value})",
+                              fr=f"enfant {self.id} : un domicile familial et une raison de ne pas en avoir "
+                              f"({self.home_absence.value})")
         if self.own_children < 0:
-            raise DomainError(f"child {self.id}: own_children {self.own_children} is negative")
+            raise DomainError(f"child {self.id}: own_children {self.own_children} is negative",
+                              fr=f"enfant {self.id} : own_children {self.own_children} est négatif")
         if self.own_children and self.own_child_birth_date is None:
-            raise DomainError(f"child {self.id}: {self.own_children} own children but no birth date of the youngest")
+            raise DomainError(f"child {self.id}: {self.own_children} own children but no birth date of the youngest",
+                              fr=f"enfant {self.id} : {self.own_children} enfant(s) à soi mais pas de date de "
+                              "naissance du plus jeune")
         if self.own_child_birth_date is not None and not self.own_children:
             object.__setattr__(self, "own_children", 1)
         if self.service is None:
@@ -391,25 +402,33 @@ class Child:
                 object.__setattr__(self, "wish", Wish(self.wish))
             except ValueError:
                 allowed = ", ".join(w.value for w in Wish)
-                raise DomainError(f"child {self.id}: unknown wish {self.wish!r}; allowed: {allowed}") from None
+                raise DomainError(f"child {self.id}: unknown wish {self.wish!r}; allowed: {allowed}",
+                                  fr=f"enfant {self.id} : souhait {self.wish!r} inconnu ; permis : {allowed}") from None
         if self.own_child_birth_date is not None and self.own_child_birth_date < self.birth_date:
-            raise DomainError(f"child {self.id}: own child born before the mother")
+            raise DomainError(f"child {self.id}: own child born before the mother",
+                              fr=f"enfant {self.id} : son enfant est né avant sa mère")
         if (self.pregnant or self.own_child_birth_date is not None) and self.sex is not Sex.FEMALE:
-            raise DomainError(f"child {self.id}: only a girl or young woman can be pregnant or a mother")
+            raise DomainError(f"child {self.id}: only a girl or young woman can be pregnant or a mother",
+                              fr=f"enfant {self.id} : seule une fille ou une jeune femme peut être enceinte ou mère")
         if self.id in self.judge.separated_from:
-            raise DomainError(f"child {self.id}: cannot be ordered separated from themself")
+            raise DomainError(f"child {self.id}: cannot be ordered separated from themself",
+                              fr=f"enfant {self.id} : ne peut pas être séparé de lui-même par le juge")
 
     def age_on(self, on: date) -> int:
         """Age in whole years on a date; raises DomainError if it is impossible for the ASE."""
         years = on.year - self.birth_date.year - ((on.month, on.day) < (self.birth_date.month, self.birth_date.day))
         if self.birth_date > on:
             raise DomainError(
-                f"child {self.id}: born {self.birth_date.isoformat()}, after the reference date {on.isoformat()}"
+                f"child {self.id}: born {self.birth_date.isoformat()}, after the reference date {on.isoformat()}",
+                fr=f"enfant {self.id} : né le {self.birth_date.isoformat()}, après la date de référence "
+                f"{on.isoformat()}",
             )
         if years > MAX_AGE_YEARS:
             raise DomainError(
                 f"child {self.id}: age {years} on {on.isoformat()} (born {self.birth_date.isoformat()}) "
-                f"is outside 0-{MAX_AGE_YEARS} years"
+                f"is outside 0-{MAX_AGE_YEARS} years",
+                fr=f"enfant {self.id} : un âge de {years} ans au {on.isoformat()} (né le "
+                f"{self.birth_date.isoformat()}) est hors de 0-{MAX_AGE_YEARS} ans"
             )
         return years
 
@@ -507,9 +526,11 @@ class SiblingGroup:
 
     def __post_init__(self) -> None:
         if len(self.child_ids) < 2:
-            raise DomainError(f"sibling group {self.id}: needs at least two children")
+            raise DomainError(f"sibling group {self.id}: needs at least two children",
+                              fr=f"fratrie {self.id} : il faut au moins deux enfants")
         if len(set(self.child_ids)) != len(self.child_ids):
-            raise DomainError(f"sibling group {self.id}: a child is listed twice")
+            raise DomainError(f"sibling group {self.id}: a child is listed twice",
+                              fr=f"fratrie {self.id} : un enfant figure deux fois")
 
 
 @dataclass(frozen=True, slots=True)
@@ -528,13 +549,16 @@ class Unit:
     def __post_init__(self) -> None:
         if not (0 <= self.age_min <= self.age_max <= MAX_AGE_YEARS):
             raise DomainError(
-                f"unit {self.id}: age range {self.age_min}-{self.age_max} is not within 0-{MAX_AGE_YEARS}"
+                f"unit {self.id}: age range {self.age_min}-{self.age_max} is not within 0-{MAX_AGE_YEARS}",
+                fr=f"unité {self.id} : la tranche d'âge {self.age_min}-{self.age_max} sort de 0-{MAX_AGE_YEARS}",
             )
         if self.capacity < 0:
-            raise DomainError(f"unit {self.id}: capacity {self.capacity} is negative")
+            raise DomainError(f"unit {self.id}: capacity {self.capacity} is negative",
+                              fr=f"unité {self.id} : la capacité {self.capacity} est négative")
         if not (0 <= self.occupied <= self.capacity):
             raise DomainError(
-                f"unit {self.id}: {self.occupied} occupied places for a capacity of {self.capacity}"
+                f"unit {self.id}: {self.occupied} occupied places for a capacity of {self.capacity}",
+                fr=f"unité {self.id} : {self.occupied} places occupées pour une capacité de {self.capacity}",
             )
 
     @property
@@ -567,9 +591,12 @@ class Structure:
 
     def __post_init__(self) -> None:
         if self.daily_price_eur < 0:
-            raise DomainError(f"structure {self.id}: daily price {self.daily_price_eur} is negative")
+            raise DomainError(f"structure {self.id}: daily price {self.daily_price_eur} is negative",
+                              fr=f"structure {self.id} : le prix de journée {self.daily_price_eur} est négatif")
         if self.operator is Operator.OTHER_DEPARTEMENT and self.location.departement == PARIS_DEPARTEMENT:
-            raise DomainError(f"structure {self.id}: an establishment of another département cannot be in Paris")
+            raise DomainError(f"structure {self.id}: an establishment of another département cannot be in Paris",
+                              fr=f"structure {self.id} : un établissement d'un autre département ne peut pas être "
+                              "à Paris")
 
     @property
     def zone(self) -> Zone:
@@ -704,7 +731,8 @@ def _raise_if_inconsistent(problems: list[str]) -> None:
     if problems:
         shown = "; ".join(problems[:20])
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
-        raise DomainError(f"placement system is inconsistent: {shown}{more}")
+        raise DomainError(f"placement system is inconsistent: {shown}{more}",
+                          fr=f"le système de placement est incohérent : {shown}{more}")
 
 
 def _duplicates(ids: Iterable[str]) -> list[str]:

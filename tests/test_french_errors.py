@@ -84,6 +84,23 @@ def test_every_problem_the_loader_finds_has_its_french_words(tmp_path):
     assert "structure 'S-nowhere' inconnue" in said or "identifiant" in said, said
 
 
+def test_a_domain_rule_the_loader_meets_is_said_in_french(tmp_path):
+    """Rules the domain checks itself (a boy cannot be pregnant) reach the reader in French too."""
+    directory = write_dataset(sample_system(), tmp_path / "data", "csv")
+    lines = (directory / "children.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    assert row[header.index("sex")] == "M"
+    row[header.index("pregnant")] = "true"
+    lines[1] = ",".join(row)
+    (directory / "children.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(PlacementDataError) as caught:
+        read_dataset(directory)
+    assert [i for i in caught.value.issues if not i.reason_fr] == []
+    assert "seule une fille ou une jeune femme peut être enceinte ou mère" in caught.value.said("fr")
+    assert "only a girl or young woman can be pregnant" in str(caught.value)
+
+
 def test_the_command_line_says_its_errors_in_the_language_asked(tmp_path):
     runner = CliRunner()
     missing = tmp_path / "nowhere"
