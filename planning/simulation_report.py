@@ -28,7 +28,7 @@ FIGURE_LABELS_FR: dict[str, tuple[str, str]] = {
     "fratries_split": ("Fratries séparées", "fratries"),
     "moves": ("Changements de lieu (âge)", "enfants"),
     "cost_eur": ("Coût des places pendant la période", "€"),
-    "objective": ("Objectif (minutes-équivalent)", ""),
+    "objective": ("Objectif de l'optimiseur (plus bas, mieux)", ""),
 }
 _PERCENT = {"share_of_hindsight", "share_outside_ile_de_france"}
 
@@ -38,7 +38,7 @@ def _fmt(value: float | None, figure: str) -> str:
         return "–"
     if figure in _PERCENT or figure.startswith("objective_relative_to_"):
         return f"{100 * value:.1f}".replace(".", ",") + " %"
-    if figure in ("cost_eur", "objective"):
+    if figure in ("cost_eur", "objective") or figure.endswith("_minutes"):  # minutes read as integers
         return f"{value:,.0f}".replace(",", "\u202f")
     return f"{value:.1f}".replace(".", ",")
 
@@ -118,12 +118,13 @@ def _weekly_table(weekly: Mapping[str, Any], key: str, caption: str, percent: bo
     return _table(["Semaine", *(POLICY_LABELS_FR.get(p, p) for p in policies)], rows, caption)
 
 
-def render_report(result: Mapping[str, Any], title: str = "Simulation d'une année d'arrivées et de départs") -> str:
-    """The HTML page of a :func:`planning.simulation.replicate` result (self-contained)."""
+def summary_table(result: Mapping[str, Any]) -> tuple[list[str], list[list[str]], str]:
+    """The table of results by policy, in French words and numbers: the headers (``Indicateur``,
+    then each policy's label), one row per figure (its label and unit, then each policy's mean,
+    with its 95% interval when there are several replications), and the caption. The HTML
+    report and the command line show this same table."""
     policies = result["policies"]
     summary = result["summary"]["policies"]
-    weekly = result["summary"]["weekly"]
-    population = result["summary"]["population"]
     n = len(result["replications"])
     paired = f"objective_relative_to_{policies[0]}"
     labels = {**FIGURE_LABELS_FR, paired: (f"Objectif rapporté à « {POLICY_LABELS_FR.get(policies[0], policies[0])} » "
@@ -143,9 +144,20 @@ def render_report(result: Mapping[str, Any], title: str = "Simulation d'une ann�
             else:
                 row.append(_fmt(s["mean"], f))
         rows.append(row)
-    main_table = _table(["Indicateur", *(POLICY_LABELS_FR.get(p, p) for p in policies)], rows,
-                        f"Résultats par politique : moyenne sur {n} réplication(s)"
-                        + (", intervalle de confiance à 95 % (loi de Student) entre crochets" if n > 1 else ""))
+    caption = (f"Résultats par politique : moyenne sur {n} réplication(s)"
+               + (", intervalle de confiance à 95 % (loi de Student) entre crochets" if n > 1 else ""))
+    return ["Indicateur", *(POLICY_LABELS_FR.get(p, p) for p in policies)], rows, caption
+
+
+def render_report(result: Mapping[str, Any], title: str = "Simulation d'une année d'arrivées et de départs") -> str:
+    """The HTML page of a :func:`planning.simulation.replicate` result (self-contained)."""
+    policies = result["policies"]
+    summary = result["summary"]["policies"]
+    weekly = result["summary"]["weekly"]
+    population = result["summary"]["population"]
+    n = len(result["replications"])
+    headers, rows, caption = summary_table(result)
+    main_table = _table(headers, rows, caption)
     share_rows = [[POLICY_LABELS_FR.get(p, p), _fmt(summary[p]["share_of_hindsight"]["mean"], "share_of_hindsight"),
                    _fmt(summary[p]["share_of_hindsight"]["low"], "share_of_hindsight"),
                    _fmt(summary[p]["share_of_hindsight"]["high"], "share_of_hindsight")] for p in policies]

@@ -50,6 +50,17 @@ def test_run_writes_the_comparison_and_the_report(dataset, tmp_path):
     assert data["base"] == "Référence" and [s["error"] for s in data["scenarios"]] == [None, None]
     assert data["scenarios"][1]["difference"]["places"] == 6
     assert (tmp_path / "out" / "rapport.html").is_file() and (tmp_path / "out" / "comparison.json").is_file()
+    # the text the command prints without --json: French words, no field name
+    from rich.console import Console
+
+    from api.commands.scenario import render
+
+    console = Console(record=True, width=200)
+    render({**data, "ranking": [{"rank": 1, "name": "Paris", "value": 0.5, "figure": "share_paris"}]}, console)
+    text = console.export_text()
+    assert "Paris : " in text and "Classement selon « " in text and "d'abord" in text, text
+    assert "Rapport : " in text and "rapport.html" in text, text
+    assert "Ranked by" not in text and "Report:" not in text and "share_paris" not in text, text
 
 
 def test_sweep_refuses_an_unknown_figure_before_solving(tmp_path):

@@ -349,3 +349,26 @@ def test_a_planners_scenario_applies_from_the_first_day_with_its_dated_changes(t
     bad = runner.invoke(app, ["simulate", str(broken), "--scale", "0.05", "--travel", "crowfly", "--workers", "0",
                               "--out", str(tmp_path / "z")])
     assert bad.exit_code == 2 and "broken.yaml:4" in " ".join(bad.output.split()) and not (tmp_path / "z").exists()
+
+
+def test_the_command_says_its_results_in_french_words_not_field_names(tmp_path):
+    """The text the command prints is the HTML report's table: French labels, French numbers,
+    no field name (``share_outside_ile_de_france`` was shown to planners)."""
+    result = runner.invoke(app, ["simulate", "base", "--months", "1", "--scale", "0.05", "--travel", "crowfly",
+                                 "--policies", "greedy,batch", "--workers", "0", "--out", str(tmp_path / "out")],
+                           env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = result.output
+    for label in ("Placés hors Île-de-France", "Fratries séparées", "Part de l'optimum a posteriori", "Indicateur",
+                  "Premier arrivé, place la plus proche", "jours", "réplication(s)", "écrit :"):
+        assert label in text, (label, text)
+    for field in ("share_outside_ile_de_france", "fratries_split", "share_of_hindsight", "mean_days_waited", "wrote"):
+        assert field not in text, (field, text)
+
+
+def test_the_results_table_gives_minutes_as_integers_and_no_internal_term():
+    from planning.simulation_report import FIGURE_LABELS_FR, _fmt
+
+    assert _fmt(22.7, "median_transit_minutes") == "23" and _fmt(521.8, "p90_transit_minutes") == "522"
+    assert _fmt(6.04, "mean_days_waited") == "6,0" and _fmt(0.1875, "share_outside_ile_de_france") == "18,8 %"
+    assert not any("équivalent" in label for label, _ in FIGURE_LABELS_FR.values())

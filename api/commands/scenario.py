@@ -106,7 +106,7 @@ def render(comparison: dict[str, Any], console: Console) -> None:
     base = comparison["base"]
     for s in comparison["scenarios"]:
         if s.get("error"):
-            console.print(f"[red]failed[/red] {s['name']}: {s['error']}", soft_wrap=True)
+            console.print(f"[red]échec[/red] {s['name']} : {s['error']}", soft_wrap=True)
             continue
         f, d = s["figures"], s.get("difference") or {}
         parts = []
@@ -114,15 +114,16 @@ def render(comparison: dict[str, Any], console: Console) -> None:
             fig = FIGURES[key]
             diff = "" if s["name"] == base else f" ({fr_difference(fig, fig.of(d))})"
             parts.append(f"{fig.label_fr[0].lower() + fig.label_fr[1:]} {fr_value(fig, fig.of(f))}{diff}")
-        console.print(f"[bold]{s['name']}[/bold]: " + "; ".join(parts), soft_wrap=True)
+        console.print(f"[bold]{s['name']}[/bold] : " + " ; ".join(parts), soft_wrap=True)
     if comparison.get("ranking"):
         fig = FIGURES[comparison["ranking"][0]["figure"]]
-        console.print(f"[bold]Ranked by {fig.name}[/bold] ({fig.better} is better):")
+        first = "le plus bas" if fig.better == "lower" else "le plus haut"
+        console.print(f"[bold]Classement selon « {fig.label_fr} »[/bold] ({first} d'abord) :", soft_wrap=True)
         for r in comparison["ranking"]:
-            console.print(f"  {r['rank']}. {r['name']}: {fr_value(fig, r['value'])}", soft_wrap=True)
+            console.print(f"  {r['rank']}. {r['name']} : {fr_value(fig, r['value'])}", soft_wrap=True)
     out = [p for p in comparison.get("written", []) if p.endswith(".html")]
     if out:
-        console.print(f"Report: {out[0]} (and comparison.json, rapport.md, the PNG pictures beside it)")
+        console.print(f"Rapport : {out[0]} (et, à côté, comparison.json, rapport.md et les images PNG)", soft_wrap=True)
 
 
 def _fail(console: Console, err: Exception) -> None:

@@ -95,38 +95,25 @@ def run_simulate(*, scenario: str, months: int | None, policies: list[str], repl
 
 
 def render(result: dict[str, Any], console: Console) -> None:
-    from planning.simulation import POLICY_LABELS_FR
+    """The results in French, as the HTML report shows them (the same table)."""
+    from planning.simulation_report import summary_table
 
     n = len(result["replications"])
-    console.print(f"[bold]{result['days']} days[/bold] from {result['start']}, scenario {result['scenario']}, "
-                  f"{n} replication(s), {result['dataset']}, wall {result['wall_seconds']:.1f} s")
-    table = Table(title="Each policy (mean [95% interval])")
-    table.add_column("figure")
-    for p in result["policies"]:
-        table.add_column(p, justify="right")
-    summary = result["summary"]["policies"]
-    paired = f"objective_relative_to_{result['policies'][0]}"
-    for figure, fmt in (("share_of_hindsight", "{:.1%}"), (paired, "{:.1%}"), ("mean_days_waited", "{:.1f}"), ("emergency_placements", "{:.1f}"),
-                        ("median_transit_minutes", "{:.0f}"), ("p90_transit_minutes", "{:.0f}"),
-                        ("share_outside_ile_de_france", "{:.1%}"), ("fratries_split", "{:.1f}"), ("moves", "{:.1f}"),
-                        ("cost_eur", "{:,.0f}"), ("objective", "{:,.0f}")):
-        row = [figure]
-        for p in result["policies"]:
-            s = summary[p][figure]
-            if s["mean"] is None:
-                row.append("-")
-            elif n > 1:
-                row.append(f"{fmt.format(s['mean'])} [{fmt.format(s['low'])}; {fmt.format(s['high'])}]")
-            else:
-                row.append(fmt.format(s["mean"]))
+    wall = f"{result['wall_seconds']:.1f}".replace(".", ",")
+    console.print(f"[bold]{result['days']} jours[/bold] à partir du {result['start']}, scénario {result['scenario']}, "
+                  f"{n} réplication(s), {result['dataset']}, calcul {wall} s", soft_wrap=True)
+    headers, rows, caption = summary_table(result)
+    table = Table(title=caption)
+    table.add_column(headers[0])
+    for header in headers[1:]:
+        table.add_column(header, justify="right")
+    for row in rows:
         table.add_row(*row)
     console.print(table)
-    for p in result["policies"]:
-        console.print(f"  {p}: {POLICY_LABELS_FR[p]}")
     for failure in result["failures"]:
-        console.print(f"  [yellow]replication {failure['seed']} failed: {failure['error']}[/yellow]")
+        console.print(f"  [yellow]la réplication {failure['seed']} a échoué : {failure['error']}[/yellow]", soft_wrap=True)
     for kind, path in result.get("files", {}).items():
-        console.print(f"  wrote {path}")
+        console.print(f"  écrit : {path}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
