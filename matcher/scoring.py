@@ -44,7 +44,8 @@ class Weights:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise DomainError(f"weight {f.name} must be a non-negative number, got {value!r}")
+                raise DomainError(f"weight {f.name} must be a non-negative number, got {value!r}",
+                                  fr=f"le poids {f.name} doit être un nombre positif ou nul, reçu {value!r}")
 
     @classmethod
     def default(cls) -> Weights:
@@ -56,11 +57,12 @@ class Weights:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise DomainError(f"unknown weight(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise DomainError(f"unknown weight(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                              fr=f"poids inconnu(s) {', '.join(unknown)} ; connus : {', '.join(sorted(known))}")
         if base is None:
             missing = sorted(known - set(values))
             if missing:
-                raise DomainError(f"missing weight(s) {', '.join(missing)}")
+                raise DomainError(f"missing weight(s) {', '.join(missing)}", fr=f"poids manquant(s) {', '.join(missing)}")
             return cls(**{k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in values.items()})
         return replace(base, **{k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in values.items()})
 
@@ -71,14 +73,14 @@ class Weights:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise DomainError(f"{path}: weights file not found") from None
+            raise DomainError(f"{path}: weights file not found", fr=f"{path} : fichier de poids introuvable") from None
         except tomllib.TOMLDecodeError as err:
-            raise DomainError(f"{path}: not valid TOML: {err}") from None
+            raise DomainError(f"{path}: not valid TOML: {err}", fr=f"{path} : TOML invalide : {err}") from None
         values = data.get("objective", data)
         try:
             return cls.from_mapping(values, base=cls.default())
         except DomainError as err:
-            raise DomainError(f"{path}: {err}") from None
+            raise DomainError(f"{path}: {err}", fr=f"{path} : {err.said('fr')}") from None
 
     def unplaced_cost(self, child: Child, on: date) -> float:
         """Penalty for leaving this child without a place: higher when urgent, for the youngest,

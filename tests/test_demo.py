@@ -92,7 +92,10 @@ def test_the_demo_has_its_own_store_and_never_destroys_officers_work(tmp_path, m
     result = runner.invoke(app, ["demo", "--scale", "0.05", "--json", "--database-url", f"sqlite:///{store}"])
     assert result.exit_code == 1
     said = " ".join(result.output.split())
-    assert str(store) in "".join(said.split()) and "--reset" in said and "1 reservation(s)" in said
+    assert str(store) in "".join(said.split()) and "--reset" in said and "1 réservation(s)" in said
+    assert said.startswith("erreur : la base")
+    english = runner.invoke(app, ["demo", "--scale", "0.05", "--json", "--lang", "en", "--database-url", f"sqlite:///{store}"])
+    assert english.exit_code == 1 and "1 reservation(s)" in " ".join(english.output.split())
     assert db.officers_work() == {"reservations": 1, "placements": 0}  # untouched
     assert db.load_system() == sample_system()
     assert not (tmp_path / "must-not-be-used.sqlite3").exists()

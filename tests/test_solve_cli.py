@@ -95,13 +95,20 @@ def test_weights_file_changes_the_objective(dataset, tmp_path):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--data", "{missing}"], "no such dataset directory"),
-        (["--method", "simplex"], "unknown method 'simplex'"),
-        (["--scope", "some"], "unknown scope 'some'"),
-        (["--weights", "{bad_toml}"], "not valid TOML"),
-        (["--weights", "{unknown_weight}"], "unknown weight(s) speed"),
-        (["--weights", "{nowhere}"], "weights file not found"),
-        (["--out", "{txt}"], "use .csv or .parquet"),
+        (["--data", "{missing}", "--lang", "en"], "error: --data"),
+        (["--data", "{missing}"], "ce dossier de données n'existe pas"),
+        (["--method", "simplex", "--lang", "en"], "unknown method 'simplex'"),
+        (["--method", "simplex"], "erreur : méthode 'simplex' inconnue"),
+        (["--scope", "some", "--lang", "en"], "unknown scope 'some'"),
+        (["--scope", "some"], "périmètre 'some' inconnu"),
+        (["--weights", "{bad_toml}", "--lang", "en"], "not valid TOML"),
+        (["--weights", "{bad_toml}"], "TOML invalide"),
+        (["--weights", "{unknown_weight}", "--lang", "en"], "unknown weight(s) speed"),
+        (["--weights", "{unknown_weight}"], "poids inconnu(s) speed"),
+        (["--weights", "{nowhere}", "--lang", "en"], "weights file not found"),
+        (["--weights", "{nowhere}"], "fichier de poids introuvable"),
+        (["--out", "{txt}", "--lang", "en"], "use .csv or .parquet"),
+        (["--out", "{txt}"], "utilisez .csv ou .parquet"),
     ],
 )
 def test_bad_input_is_a_clear_error_and_nothing_is_written(dataset, tmp_path, args, message):

@@ -129,7 +129,10 @@ def run_demo(
         raise PlacementError(
             f"the store {db.url_for_display} holds {work['reservations']} reservation(s) and {work['placements']} "
             "confirmed placement(s) made through the officers' service; the demo would replace them. "
-            "Run it on its own store (the default, var/demo.sqlite3) or pass --reset to replace them anyway"
+            "Run it on its own store (the default, var/demo.sqlite3) or pass --reset to replace them anyway",
+            fr=f"la base {db.url_for_display} contient {work['reservations']} réservation(s) et {work['placements']} "
+            "placement(s) confirmé(s) par le service des agents ; la démonstration les remplacerait. Lancez-la sur "
+            "sa propre base (par défaut, var/demo.sqlite3) ou passez --reset pour les remplacer quand même",
         )
     with _steps(console, show_progress) as steps:
         done = steps.step(_STEPS[lang]["build"])

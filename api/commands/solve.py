@@ -35,14 +35,19 @@ COMPONENTS = ("transit_time", "outside_paris", "outside_ile_de_france", "daily_p
 def check_options(method: str, scope: str, out: Path | None) -> None:
     """Reject an unknown method, scope or output format before any work is done."""
     if method not in METHODS:
-        raise DomainError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        raise DomainError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}",
+                          fr=f"méthode {method!r} inconnue ; attendue : {', '.join(METHODS)}")
     if scope not in SCOPES:
-        raise DomainError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+        raise DomainError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}",
+                          fr=f"périmètre {scope!r} inconnu ; attendu : {', '.join(SCOPES)}")
     if out is not None:
         if out.suffix.lower() not in OUT_FORMATS:
-            raise DomainError(f"--out {out}: unknown format {out.suffix or '(no extension)'!r}; use .csv or .parquet")
+            raise DomainError(f"--out {out}: unknown format {out.suffix or '(no extension)'!r}; use .csv or .parquet",
+                              fr=f"--out {out} : format {out.suffix or '(sans extension)'!r} inconnu ; utilisez .csv "
+                              "ou .parquet")
         if not out.parent.is_dir():
-            raise DomainError(f"--out {out}: directory {out.parent} does not exist")
+            raise DomainError(f"--out {out}: directory {out.parent} does not exist",
+                              fr=f"--out {out} : le dossier {out.parent} n'existe pas")
 
 
 def assignment_frame(problem: Any, solution: Any, lang: Lang = "fr") -> pd.DataFrame:

@@ -88,7 +88,9 @@ class Database:
             self.url = make_url(url)
             self.url.get_dialect()
         except (ArgumentError, NoSuchModuleError) as err:
-            raise StoreUnavailableError(f"database URL {url!r} is not a usable SQLAlchemy URL ({err})") from None
+            raise StoreUnavailableError(f"database URL {url!r} is not a usable SQLAlchemy URL ({err})",
+                                        fr=f"l'URL de base de données {url!r} n'est pas une URL SQLAlchemy "
+                                        f"utilisable ({err})") from None
         self.schema = schema
         if schema is not None and not _SCHEMA_NAME.match(schema):
             raise ValueError(f"schema name {schema!r} must be lower-case letters, digits and _")
@@ -214,9 +216,9 @@ class Database:
         try:
             self._alembic(command.upgrade, "head")
         except OperationalError as err:
-            raise StoreUnavailableError(
-                f"cannot open the database {self.url_for_display}: {str(err.orig).strip().splitlines()[0]}"
-            ) from None
+            first = str(err.orig).strip().splitlines()[0]
+            raise StoreUnavailableError(f"cannot open the database {self.url_for_display}: {first}",
+                                        fr=f"impossible d'ouvrir la base {self.url_for_display} : {first}") from None
 
     def downgrade(self, revision: str) -> None:
         """Take the tables back to an older migration (for operators and tests); a migration
