@@ -102,15 +102,22 @@ class RebalanceSettings:
             value = getattr(self, f.name)
             if f.name == "far_outside_ile_de_france":
                 if not isinstance(value, bool):
-                    raise DomainError(f"rebalancing setting {f.name} must be true or false, got {value!r}")
+                    raise DomainError(f"rebalancing setting {f.name} must be true or false, got {value!r}",
+                                      fr=f"le réglage de rapprochement {f.name} doit être vrai ou faux, reçu {value!r}")
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise DomainError(f"rebalancing setting {f.name} must be a non-negative number, got {value!r}")
+                raise DomainError(f"rebalancing setting {f.name} must be a non-negative number, got {value!r}",
+                                  fr=f"le réglage de rapprochement {f.name} doit être un nombre positif ou nul, "
+                                  f"reçu {value!r}")
         for name in ("max_chain", "arcs_per_child", "arcs_per_place"):
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
-                raise DomainError(f"rebalancing setting {name} must be a whole number >= 1, got {getattr(self, name)!r}")
+                raise DomainError(f"rebalancing setting {name} must be a whole number >= 1, got {getattr(self, name)!r}",
+                                  fr=f"le réglage de rapprochement {name} doit être un entier >= 1, reçu "
+                                  f"{getattr(self, name)!r}")
         if self.school_year_factor < 1:
-            raise DomainError(f"rebalancing setting school_year_factor must be >= 1, got {self.school_year_factor!r}")
+            raise DomainError(f"rebalancing setting school_year_factor must be >= 1, got {self.school_year_factor!r}",
+                              fr=f"le réglage de rapprochement school_year_factor doit être >= 1, reçu "
+                              f"{self.school_year_factor!r}")
 
     @classmethod
     def default(cls) -> RebalanceSettings:
@@ -122,11 +129,14 @@ class RebalanceSettings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise DomainError(f"unknown rebalancing setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise DomainError(f"unknown rebalancing setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                              fr=f"réglage(s) de rapprochement inconnu(s) {', '.join(unknown)} ; connus : "
+                              f"{', '.join(sorted(known))}")
         if base is None:
             missing = sorted(known - set(values))
             if missing:
-                raise DomainError(f"missing rebalancing setting(s) {', '.join(missing)}")
+                raise DomainError(f"missing rebalancing setting(s) {', '.join(missing)}",
+                                  fr=f"réglage(s) de rapprochement manquant(s) {', '.join(missing)}")
             return cls(**dict(values))
         return replace(base, **dict(values))
 
@@ -137,13 +147,13 @@ class RebalanceSettings:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise DomainError(f"{path}: settings file not found") from None
+            raise DomainError(f"{path}: settings file not found", fr=f"{path} : fichier de réglages introuvable") from None
         except tomllib.TOMLDecodeError as err:
-            raise DomainError(f"{path}: not valid TOML: {err}") from None
+            raise DomainError(f"{path}: not valid TOML: {err}", fr=f"{path} : TOML invalide : {err}") from None
         try:
             return cls.from_mapping(data.get("rebalancing", {}), base=cls.default())
         except DomainError as err:
-            raise DomainError(f"{path}: {err}") from None
+            raise DomainError(f"{path}: {err}", fr=f"{path} : {err.said('fr')}") from None
 
 
 # --- the system on a date ------------------------------------------------------------------------
@@ -160,7 +170,9 @@ def system_on(system: PlacementSystem, on: date) -> tuple[PlacementSystem, tuple
     reference date is a DomainError."""
     if on < system.reference_date:
         raise DomainError(
-            f"the plan date {on.isoformat()} is before the data's reference date {system.reference_date.isoformat()}"
+            f"the plan date {on.isoformat()} is before the data's reference date {system.reference_date.isoformat()}",
+            fr=f"la date du plan {on.isoformat()} précède la date de référence des données "
+            f"{system.reference_date.isoformat()}",
         )
     leavers = {c.id for c in system.children if _age(c, on) > MAX_AGE_YEARS}
     if on == system.reference_date and not leavers:
@@ -549,9 +561,10 @@ def _prepare(
 ) -> _Instance:
     started = time.perf_counter()
     if max_moves is not None and max_moves < 0:
-        raise DomainError(f"max_moves must be >= 0, got {max_moves}")
+        raise DomainError(f"max_moves must be >= 0, got {max_moves}", fr=f"max_moves doit être >= 0, reçu {max_moves}")
     if min_gain < 0:
-        raise DomainError(f"min_gain must be >= 0 minutes, got {min_gain}")
+        raise DomainError(f"min_gain must be >= 0 minutes, got {min_gain}",
+                          fr=f"min_gain doit être >= 0 minute, reçu {min_gain}")
     at, leavers = system_on(system, on or system.reference_date)
     candidates, excluded, breaches = select_candidates(at, travel, settings)
     problem = Problem.build(at, travel, weights, scope="all")

@@ -137,14 +137,15 @@ def test_cli_apply_records_reservations_or_nothing(dataset, tmp_path):
     directory, s = dataset
     url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
     empty = runner.invoke(app, ["rebalance", "--data", str(directory), "--apply", "--database-url", url])
-    assert empty.exit_code == 2 and "holds no placement system" in empty.output
+    assert empty.exit_code == 2 and "ne contient aucun système de placement" in empty.output, empty.output
     db = Database(url)
     db.save_system(s)
     with db.write() as session:  # one of the two places is taken in the store: the second hold fails
         state = repo.unit_state(session, "U-near")
         repo.set_unit_places(session, "U-near", capacity=state.capacity - 1, occupied=None)
     failed = runner.invoke(app, ["rebalance", "--data", str(directory), "--apply", "--database-url", url])
-    assert failed.exit_code == 2 and "nothing was written to the database" in failed.output
+    assert failed.exit_code == 2 and "rien n'a été écrit dans la base" in failed.output, failed.output
+    assert "erreur : déplacement" in failed.output and "place(s) libre(s)" in failed.output, failed.output
     assert counts(db) == (0, 0, 0)
     with db.write() as session:
         repo.set_unit_places(session, "U-near", capacity=state.capacity, occupied=None)
@@ -156,9 +157,10 @@ def test_cli_apply_records_reservations_or_nothing(dataset, tmp_path):
 
 
 @pytest.mark.parametrize("args, said", [
-    (["--on", "2026-02-30"], "not a date"),
-    (["--method", "best"], "unknown method 'best'"),
-    (["--out", "plan.txt"], "written as JSON"),
+    (["--on", "2026-02-30"], "pas une date"),
+    (["--method", "best"], "méthode 'best' inconnue"),
+    (["--out", "plan.txt"], "le plan s'écrit en JSON"),
+    (["--on", "2020-01-01"], "précède la date de référence des données"),
 ])
 def test_cli_bad_options_are_clear_errors(dataset, args, said):
     directory, _ = dataset

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from api.commands import error_line
 from matcher import DomainError, PlacementError, Weights
 
 METHODS = ("optimal", "greedy")
@@ -30,7 +31,8 @@ def _date(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise DomainError(f"--on {value!r}: not a date (YYYY-MM-DD)") from None
+        raise DomainError(f"--on {value!r}: not a date (YYYY-MM-DD)",
+                          fr=f"--on {value!r} : pas une date (AAAA-MM-JJ)") from None
 
 
 def run_rebalance(*, data_dir: Path, method: str, weights: Weights, settings: Any, on: date | None,
@@ -41,7 +43,8 @@ def run_rebalance(*, data_dir: Path, method: str, weights: Weights, settings: An
     from planning.rebalance import greedy_rebalancing, plan_rebalancing
 
     if method not in METHODS:
-        raise DomainError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+        raise DomainError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}",
+                          fr=f"méthode {method!r} inconnue ; attendue : {', '.join(METHODS)}")
     if not data_dir.is_dir():
         raise DomainError(f"--data {data_dir}: no such dataset directory",
                           fr=f"--data {data_dir} : ce dossier de données n'existe pas")
@@ -66,7 +69,9 @@ def apply_plan(plan: dict[str, Any], database_url: str | None, hold_hours: float
         db.migrate()
         if db.is_empty():
             raise DomainError(f"the database {db.url_for_display} holds no placement system: "
-                              "run `placement serve --data DIR` or `placement demo` first")
+                              "run `placement serve --data DIR` or `placement demo` first",
+                              fr=f"la base {db.url_for_display} ne contient aucun système de placement : lancez "
+                              "d'abord `placement serve --data DIR` ou `placement demo`")
         with db.write() as session:
             job_id, rows = store.record_plan(session, plan, utcnow(), timedelta(hours=hold_hours))
             fault_pause(Settings(), "apply")  # test hook: killed here, nothing may be left
@@ -77,9 +82,11 @@ def apply_plan(plan: dict[str, Any], database_url: str | None, hold_hours: float
 
 def write_plan(report: dict[str, Any], out: Path) -> Path:
     if out.suffix.lower() != ".json":
-        raise DomainError(f"--out {out}: the plan is written as JSON (.json)")
+        raise DomainError(f"--out {out}: the plan is written as JSON (.json)",
+                          fr=f"--out {out} : le plan s'écrit en JSON (.json)")
     if not out.parent.is_dir():
-        raise DomainError(f"--out {out}: directory {out.parent} does not exist")
+        raise DomainError(f"--out {out}: directory {out.parent} does not exist",
+                          fr=f"--out {out} : le dossier {out.parent} n'existe pas")
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         tmp.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -169,10 +176,11 @@ def register(app: typer.Typer) -> None:
                 job_id, reservations = apply_plan(plan.to_dict(), database_url, hold_hours)
                 report["applied"] = {"job_id": job_id, "reservations": reservations}
         except (ConflictError, NotFoundError, StoreUnavailableError) as err:
-            console.print(f"[red]error:[/red] {err}; nothing was written to the database", soft_wrap=True)
+            console.print(error_line(err, "fr") + " ; rien n'a été écrit dans la base", style="red", soft_wrap=True,
+                          markup=False, highlight=False)
             raise typer.Exit(2) from None
         except (PlacementError, OSError) as err:
-            console.print(f"[red]error:[/red] {err}", soft_wrap=True)
+            console.print(error_line(err, "fr"), style="red", soft_wrap=True, markup=False, highlight=False)
             raise typer.Exit(2) from None
         if as_json:
             typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
