@@ -297,6 +297,14 @@ _REASONS_FR: dict[str, str] = {
 keeps pydantic's English words."""
 
 
+def _french(value: Any) -> str:
+    """A bound or a list of pydantic's context in French: ``0.0`` -> ``0``, ``2.5`` -> ``2,5``,
+    ``'fr' or 'en'`` -> ``'fr' ou 'en'``."""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else str(value).replace(".", ",")
+    return str(value).replace(" or ", " ou ")
+
+
 def _reason(e: dict[str, Any], lang: Lang) -> str:
     """Why a field is invalid, in ``lang``: pydantic's own message in English; in French, the
     sentence of :data:`_REASONS_FR`, or the French words of an engine error raised by a validator
@@ -309,7 +317,7 @@ def _reason(e: dict[str, Any], lang: Lang) -> str:
     if template is None:
         return str(e.get("msg", ""))
     try:
-        return template.format(**{k: str(v).replace(" or ", " ou ") for k, v in ctx.items()})
+        return template.format(**{k: _french(v) for k, v in ctx.items()})
     except (KeyError, IndexError):
         return str(e.get("msg", ""))
 

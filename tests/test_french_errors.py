@@ -165,6 +165,11 @@ def test_pydantic_reasons_are_french_for_a_french_reader():
     ranged = {"type": "less_than_equal", "loc": ("query", "age"), "msg": "Input should be less than or equal to 21",
               "ctx": {"le": 21}}
     assert _validation_error(ranged, "fr")["reason"] == "doit être au plus 21"
+    positive = {"type": "greater_than", "loc": ("body", "hold_hours"), "msg": "Input should be greater than 0",
+                "ctx": {"gt": 0.0}}
+    assert _validation_error(positive, "fr")["reason"] == "doit être supérieur à 0"
+    half = {"type": "less_than_equal", "loc": ("body", "x"), "msg": "...", "ctx": {"le": 2.5}}
+    assert _validation_error(half, "fr")["reason"] == "doit être au plus 2,5"
     unknown = {"type": "some_new_type", "loc": ("body", "x"), "msg": "Whatever pydantic says"}
     assert _validation_error(unknown, "fr")["reason"] == "Whatever pydantic says"  # never an empty reason
     ours = {"type": "value_error", "loc": ("body",), "msg": "Value error, give both",
