@@ -229,7 +229,8 @@ FIGURES: dict[str, Figure] = {f.name: f for f in (
 
 def figure(name: str) -> Figure:
     if name not in FIGURES:
-        raise DomainError(f"unknown figure {name!r} to rank by; known: {', '.join(FIGURES)}")
+        raise DomainError(f"unknown figure {name!r} to rank by; known: {', '.join(FIGURES)}",
+                          fr=f"indicateur de classement {name!r} inconnu ; connus : {', '.join(FIGURES)}")
     return FIGURES[name]
 
 

@@ -40,6 +40,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
+from data.errors import pydantic_reason
 from matcher import (
     AgeBand,
     Child,
@@ -88,10 +89,22 @@ class ScenarioIssue:
     line: int | None
     key: str
     message: str
+    message_fr: str | None = None
+    """The message in French, where given (the English one is said otherwise)."""
 
     def __str__(self) -> str:
+        return self.said("en")
+
+    def reason(self, lang: str) -> str:
+        """The message alone, in ``lang``."""
+        return self.message_fr if lang == "fr" and self.message_fr else self.message
+
+    def said(self, lang: str) -> str:
+        """``file:line: key: message`` in ``lang``."""
+        fr = lang == "fr"
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.key or '(top level)'}: {self.message}"
+        colon = " : " if fr else ": "
+        return f"{where}{colon}{self.key or ('(racine)' if fr else '(top level)')}{colon}{self.reason(lang)}"
 
 
 class ScenarioError(PlacementError):
@@ -99,7 +112,8 @@ class ScenarioError(PlacementError):
 
     def __init__(self, issues: list[ScenarioIssue]):
         self.issues = list(issues)
-        super().__init__("scenario is not valid:\n  " + "\n  ".join(str(i) for i in self.issues))
+        super().__init__("scenario is not valid:\n  " + "\n  ".join(i.said("en") for i in self.issues),
+                         fr="le scénario n'est pas valide :\n  " + "\n  ".join(i.said("fr") for i in self.issues))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,8 +124,8 @@ class Where:
     line: int | None
     key: str
 
-    def issue(self, message: str) -> ScenarioIssue:
-        return ScenarioIssue(self.file, self.line, self.key, message)
+    def issue(self, message: str, fr: str | None = None) -> ScenarioIssue:
+        return ScenarioIssue(self.file, self.line, self.key, message, fr)
 
 
 # --- the parsed scenario --------------------------------------------------------------------------
@@ -360,8 +374,9 @@ class _Lines:
             path = path[:-1]
         return self.lines.get(path)
 
-    def issue(self, path: tuple, message: str) -> ScenarioIssue:
-        return ScenarioIssue(self.source, self.line(path), key_path(path), message)
+    def issue(self, path: tuple, message: str, fr: str | None = None) -> ScenarioIssue:
+        """An issue at ``path``: ``message`` in English, ``fr`` the same in French."""
+        return ScenarioIssue(self.source, self.line(path), key_path(path), message, fr)
 
     def where(self, path: tuple) -> Where:
         return Where(self.source, self.line(path), key_path(path))
@@ -386,9 +401,10 @@ def read_yaml(text: str, source: str) -> tuple[Any, _Lines]:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise ScenarioError([ScenarioIssue(source, line, "", f"not valid YAML: {err.problem or err}")]) from None
+        raise ScenarioError([ScenarioIssue(source, line, "", f"not valid YAML: {err.problem or err}",
+                                           f"YAML invalide : {err.problem or err}")]) from None
     except yaml.YAMLError as err:
-        raise ScenarioError([ScenarioIssue(source, None, "", f"not valid YAML: {err}")]) from None
+        raise ScenarioError([ScenarioIssue(source, None, "", f"not valid YAML: {err}", f"YAML invalide : {err}")]) from None
     return data, _Lines(root, source)
 
 
@@ -398,14 +414,14 @@ def _pydantic_issues(err: ValidationError, prefix: tuple, lines: _Lines) -> list
         loc = tuple("from" if p == "from_" else p for p in e["loc"])
         # unions report each alternative ("int", "str"): keep the path before the alternative
         loc = tuple(p for p in loc if not (isinstance(p, str) and p in {"str", "int", "float", "bool", "constrained-int", "constrained-float"}))
-        message = e["msg"]
+        message, french = e["msg"], pydantic_reason(e, "fr")
         if e["type"] == "extra_forbidden":
-            message = "unknown key"
+            message, french = "unknown key", "clé inconnue"
         elif e["type"] == "missing":
-            message = "required key is missing"
+            message, french = "required key is missing", "clé obligatoire absente"
         elif "input" in e and e["type"] not in {"missing"} and not isinstance(e["input"], (dict, list)):
-            message = f"{message} (got {e['input']!r})"
-        issues.append(lines.issue(prefix + loc, message))
+            message, french = f"{message} (got {e['input']!r})", f"{french} (reçu {e['input']!r})"
+        issues.append(lines.issue(prefix + loc, message, french))
     # one message per key and text (unions repeat themselves)
     unique: dict[tuple, ScenarioIssue] = {}
     for i in issues:
@@ -419,9 +435,10 @@ def load_scenario(path: Path | str) -> Scenario:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError([ScenarioIssue(str(path), None, "", "no such scenario file")]) from None
+        raise ScenarioError([ScenarioIssue(str(path), None, "", "no such scenario file",
+                                           "fichier de scénario introuvable")]) from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError([ScenarioIssue(str(path), None, "", f"cannot be read: {err}")]) from None
+        raise ScenarioError([ScenarioIssue(str(path), None, "", f"cannot be read: {err}", f"illisible : {err}")]) from None
     return parse_scenario(text, str(path))
 
 
@@ -436,7 +453,9 @@ def scenario_from_data(data: Any, lines: _Lines, prefix: tuple = ()) -> Scenario
     issues: list[ScenarioIssue] = list(lines.duplicates)
     if not isinstance(data, dict):
         raise ScenarioError(issues + [lines.issue(prefix, f"a scenario is a mapping of keys (name, description, "
-                                                          f"changes...), got {type(data).__name__}")])
+                                                          f"changes...), got {type(data).__name__}",
+                                                  f"un scénario est un ensemble de clés (name, description, "
+                                                  f"changes...), reçu {type(data).__name__}")])
     try:
         top = _ScenarioIn.model_validate(data)
     except ValidationError as err:
@@ -449,14 +468,17 @@ def scenario_from_data(data: Any, lines: _Lines, prefix: tuple = ()) -> Scenario
             path = prefix + ("changes", i)
             if not isinstance(raw, dict) or len(raw) != 1:
                 issues.append(lines.issue(path, f"each change is one of {', '.join(CHANGE_KINDS)} with its keys, "
-                                                f"for example 'open: {{places: 10, ...}}'"))
+                                                f"for example 'open: {{places: 10, ...}}'",
+                                          f"chaque changement est l'un de {', '.join(CHANGE_KINDS)} avec ses clés, "
+                                          f"par exemple 'open: {{places: 10, ...}}'"))
                 continue
             (kind, body), = raw.items()
             if kind not in _CHANGE_MODELS:
-                issues.append(lines.issue(path + (kind,), f"unknown change {kind!r}; expected one of {', '.join(CHANGE_KINDS)}"))
+                issues.append(lines.issue(path + (kind,), f"unknown change {kind!r}; expected one of {', '.join(CHANGE_KINDS)}",
+                                          f"changement {kind!r} inconnu ; attendu : {', '.join(CHANGE_KINDS)}"))
                 continue
             if not isinstance(body, dict):
-                issues.append(lines.issue(path + (kind,), "expected a mapping of keys"))
+                issues.append(lines.issue(path + (kind,), "expected a mapping of keys", "un ensemble de clés est attendu"))
                 continue
             try:
                 model = _CHANGE_MODELS[kind].model_validate(body)
@@ -473,9 +495,11 @@ def scenario_from_data(data: Any, lines: _Lines, prefix: tuple = ()) -> Scenario
     if isinstance(raw_weights, dict) and raw_weights:
         for key, value in raw_weights.items():
             if key not in _WEIGHT_NAMES:
-                issues.append(lines.issue(prefix + ("weights", key), f"unknown weight; known: {', '.join(sorted(_WEIGHT_NAMES))}"))
+                issues.append(lines.issue(prefix + ("weights", key), f"unknown weight; known: {', '.join(sorted(_WEIGHT_NAMES))}",
+                                          f"poids inconnu ; connus : {', '.join(sorted(_WEIGHT_NAMES))}"))
             elif isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                issues.append(lines.issue(prefix + ("weights", key), f"a weight is a non-negative number (got {value!r})"))
+                issues.append(lines.issue(prefix + ("weights", key), f"a weight is a non-negative number (got {value!r})",
+                                          f"un poids est un nombre positif ou nul (reçu {value!r})"))
             else:
                 weights[key] = float(value)
     if issues or top is None:
@@ -517,7 +541,9 @@ def _ages(raw: list[int], path: tuple, lines: _Lines, issues: list[ScenarioIssue
     lo, hi = raw
     if not (0 <= lo <= hi <= MAX_AGE_YEARS):
         issues.append(lines.issue(path, f"impossible age range {lo}-{hi}: ages are whole years within 0-{MAX_AGE_YEARS}, "
-                                        "youngest first"))
+                                        "youngest first",
+                                  f"tranche d'âge {lo}-{hi} impossible : des âges en années entières dans "
+                                  f"0-{MAX_AGE_YEARS}, le plus jeune d'abord"))
         return None
     return (lo, hi)
 
@@ -526,14 +552,18 @@ def _zone(raw: _ZoneIn, path: tuple, lines: _Lines, issues: list[ScenarioIssue],
     given = {k: v for k, v in raw.model_dump(exclude_none=True).items()}
     if len(given) != 1:
         issues.append(lines.issue(path, "a zone is exactly one of arrondissement, commune, departement, area, structure"
-                                        f" (got {', '.join(given) or 'none'})"))
+                                        f" (got {', '.join(given) or 'none'})",
+                                  "une zone est exactement l'un de arrondissement, commune, departement, area, "
+                                  f"structure (reçu {', '.join(given) or 'aucun'})"))
         return None
     (kind, value), = given.items()
     where = path + (kind,)
     if kind == "area":
         if to_place:
             issues.append(lines.issue(where, "places are opened at an arrondissement, a commune, a département or a "
-                                             "structure, not in a whole area"))
+                                             "structure, not in a whole area",
+                                      "des places s'ouvrent dans un arrondissement, une commune, un département ou "
+                                      "une structure, pas dans toute une aire"))
             return None
         return ZoneRef("area", Zone(value).value)
     if kind == "structure":
@@ -546,7 +576,11 @@ def _zone(raw: _ZoneIn, path: tuple, lines: _Lines, issues: list[ScenarioIssue],
         hint = {"arrondissement": "75101 to 75120 (or 1 to 20)",
                 "commune": "an INSEE code of a commune of Île-de-France, or of a commune with a station elsewhere",
                 "departement": "a metropolitan département code such as 75, 93 or 2A"}[kind]
-        issues.append(lines.issue(where, f"unknown {kind} {value!r}; expected {hint}"))
+        indice = {"arrondissement": "75101 à 75120 (ou 1 à 20)",
+                  "commune": "le code INSEE d'une commune d'Île-de-France, ou d'une commune ailleurs qui a une gare",
+                  "departement": "un code de département métropolitain comme 75, 93 ou 2A"}[kind]
+        issues.append(lines.issue(where, f"unknown {kind} {value!r}; expected {hint}",
+                                  f"{kind} {value!r} inconnu(e) ; attendu : {indice}"))
         return None
     return ZoneRef(kind, code)  # type: ignore[arg-type]
 
@@ -585,7 +619,8 @@ def _change(kind: str, m: Any, path: tuple, lines: _Lines) -> tuple[Change | Non
         ages = _ages(m.to.ages, path + ("to", "ages"), lines, issues) if m.to.ages is not None else None
         to = PlaceKind(m.to.type, ages, m.to.sex, None if m.to.needs is None else frozenset(m.to.needs), m.to.fratries)
         if to == PlaceKind():
-            issues.append(lines.issue(path + ("to",), "says nothing to convert to (type, ages, sex, needs or fratries)"))
+            issues.append(lines.issue(path + ("to",), "says nothing to convert to (type, ages, sex, needs or fratries)",
+                                      "ne dit pas en quoi convertir (type, ages, sex, needs ou fratries)"))
         change = ConvertPlaces(m.places, sel, to, where)
     elif kind == "fratries":
         sel = _selector(m, path, lines, issues)
@@ -595,7 +630,9 @@ def _change(kind: str, m: Any, path: tuple, lines: _Lines) -> tuple[Change | Non
         ages = _ages(m.ages, path + ("ages",), lines, issues)
         if zone is not None and zone.kind == "structure":
             issues.append(lines.issue(path + ("zone", "structure"), "foster carers are recruited in a zone "
-                                                                    "(arrondissement, commune or département)"))
+                                                                    "(arrondissement, commune or département)",
+                                      "les assistants familiaux se recrutent dans une zone (arrondissement, commune "
+                                      "ou département)"))
         elif zone is not None and ages is not None:
             change = RecruitCarers(m.carers, m.places_per_carer, zone, ages,
                                    None if m.daily_price_eur is None else float(m.daily_price_eur), where)
@@ -604,9 +641,11 @@ def _change(kind: str, m: Any, path: tuple, lines: _Lines) -> tuple[Change | Non
         change = LoseCarers(m.carers, zone, where)
     elif kind == "demand":
         if m.children == 0:
-            issues.append(lines.issue(path + ("children",), "a change of demand is a number of children other than 0"))
+            issues.append(lines.issue(path + ("children",), "a change of demand is a number of children other than 0",
+                                      "un changement de la demande est un nombre d'enfants autre que 0"))
         if m.age_band is None and m.need is None:
-            issues.append(lines.issue(path, "say which children: age_band, need, or both"))
+            issues.append(lines.issue(path, "say which children: age_band, need, or both",
+                                      "dites quels enfants : age_band, need, ou les deux"))
         change = ChangeDemand(m.children, m.age_band, m.need, where)
     return (None if issues else change), issues
 
@@ -743,7 +782,8 @@ class _Draft:
 
     def matching_units(self, select: Selector, where: Where) -> list[Unit]:
         if select.zone is not None and select.zone.kind == "structure" and select.zone.code not in self.structures:
-            raise ScenarioError([where.issue(f"unknown structure {select.zone.code!r} in the base dataset")])
+            raise ScenarioError([where.issue(f"unknown structure {select.zone.code!r} in the base dataset",
+                                             f"structure {select.zone.code!r} inconnue des données de base")])
         return [u for u in self.units.values() if matches(self.structures, u, select)]
 
     def close(self, units: list[Unit], places: int, rng: np.random.Generator, where: Where) -> dict[str, int]:
@@ -751,7 +791,8 @@ class _Draft:
         places held outside it); returns the places closed per unit id."""
         total = sum(u.capacity for u in units)
         if total < places:
-            raise ScenarioError([where.issue(f"only {total} places match, cannot close {places}")])
+            raise ScenarioError([where.issue(f"only {total} places match, cannot close {places}",
+                                             f"seules {total} places correspondent, impossible d'en fermer {places}")])
         order = [units[i] for i in rng.permutation(len(units))]
         closed: dict[str, int] = {}
         left = places
@@ -793,13 +834,14 @@ def apply_scenario(system: PlacementSystem, scenario: Scenario) -> PlacementSyst
         except ScenarioError as err:
             issues += err.issues
         except DomainError as err:
-            issues.append(change.where.issue(str(err)))
+            issues.append(change.where.issue(str(err), err.fr))
     if issues:
         raise ScenarioError(issues)
     try:
         return draft.system()
     except DomainError as err:  # a bug of this module, named as such rather than hidden
-        raise ScenarioError([ScenarioIssue(scenario.source, None, "", f"the changed system is inconsistent: {err}")]) from err
+        raise ScenarioError([ScenarioIssue(scenario.source, None, "", f"the changed system is inconsistent: {err}",
+                                           f"le système modifié est incohérent : {err.said('fr')}")]) from err
 
 
 def _new_structure(draft: _Draft, stem: str, stype: StructureType, location: Location, needs: frozenset[Need],
@@ -825,14 +867,18 @@ def _apply(draft: _Draft, change: Change, index: int) -> None:
         if change.zone.kind == "structure":
             s = draft.structures.get(change.zone.code)
             if s is None:
-                raise ScenarioError([change.where.issue(f"unknown structure {change.zone.code!r} in the base dataset")])
+                raise ScenarioError([change.where.issue(f"unknown structure {change.zone.code!r} in the base dataset",
+                                                        f"structure {change.zone.code!r} inconnue des données de base")])
             missing = change.needs - s.capabilities
             if missing:
+                offered = ", ".join(sorted(n.value for n in missing))
                 raise ScenarioError([change.where.issue(
-                    f"structure {s.id} does not offer {', '.join(sorted(n.value for n in missing))}; "
-                    "open the places in a zone instead")])
+                    f"structure {s.id} does not offer {offered}; open the places in a zone instead",
+                    f"la structure {s.id} n'offre pas {offered} ; ouvrez plutôt les places dans une zone")])
             if change.type is not s.type:
-                raise ScenarioError([change.where.issue(f"structure {s.id} is a {s.type.value}, not a {change.type.value}")])
+                raise ScenarioError([change.where.issue(f"structure {s.id} is a {s.type.value}, not a {change.type.value}",
+                                                        f"la structure {s.id} est de type {s.type.value}, pas "
+                                                        f"{change.type.value}")])
             _add_unit(draft, s.id, change.ages, change.sex, change.places, change.fratries)
             return
         lat, lon, name = known_zones()[change.zone.kind][change.zone.code]
@@ -861,10 +907,13 @@ def _apply(draft: _Draft, change: Change, index: int) -> None:
     elif isinstance(change, MarkFratries):
         units = [u for u in draft.matching_units(change.select, change.where) if not u.takes_siblings]
         if not units:
-            raise ScenarioError([change.where.issue("no unit that does not take fratries matches")])
+            raise ScenarioError([change.where.issue("no unit that does not take fratries matches",
+                                                    "aucune unité qui n'accueille pas les fratries ne correspond")])
         if change.units is not None:
             if len(units) < change.units:
-                raise ScenarioError([change.where.issue(f"only {len(units)} units match, cannot mark {change.units}")])
+                raise ScenarioError([change.where.issue(f"only {len(units)} units match, cannot mark {change.units}",
+                                                        f"seules {len(units)} unités correspondent, impossible d'en "
+                                                        f"ouvrir {change.units} aux fratries")])
             units = [units[i] for i in sorted(rng.permutation(len(units))[: change.units])]
         for u in units:
             draft.units[u.id] = replace(u, takes_siblings=True)
@@ -883,7 +932,10 @@ def _apply(draft: _Draft, change: Change, index: int) -> None:
         )
         if len(carers) < change.carers:
             where = f" in {zone_name(change.zone)}" if change.zone else ""
-            raise ScenarioError([change.where.issue(f"only {len(carers)} foster carers{where}, cannot lose {change.carers}")])
+            ou = f" dans {zone_name(change.zone)}" if change.zone else ""
+            raise ScenarioError([change.where.issue(f"only {len(carers)} foster carers{where}, cannot lose {change.carers}",
+                                                    f"seulement {len(carers)} assistants familiaux{ou}, impossible d'en "
+                                                    f"perdre {change.carers}")])
         lost = [carers[i] for i in sorted(rng.permutation(len(carers))[: change.carers])]
         units = [u for sid in lost for u in draft.units_of(sid)]
         draft.close(units, sum(u.capacity for u in units), rng, change.where)
@@ -904,10 +956,14 @@ def _kind_of(draft: _Draft, child: Child, change: ChangeDemand) -> bool:
 def _change_demand(draft: _Draft, change: ChangeDemand, rng: np.random.Generator, stem: str) -> None:
     what = " and ".join(x for x in (f"aged {change.age_band.value}" if change.age_band else "",
                                      f"with need {change.need.value}" if change.need else "") if x)
+    quoi = " et ".join(x for x in (f"de {change.age_band.value} ans" if change.age_band else "",
+                                   f"avec le besoin {change.need.value}" if change.need else "") if x)
     if change.children > 0:
         templates = sorted(c.id for c in draft.children.values() if _kind_of(draft, c, change))
         if not templates:
-            raise ScenarioError([change.where.issue(f"no child {what} in the base dataset to model new ones on")])
+            raise ScenarioError([change.where.issue(f"no child {what} in the base dataset to model new ones on",
+                                                    f"aucun enfant {quoi} dans les données de base sur qui modeler "
+                                                    "les nouveaux")])
         picks = rng.choice(len(templates), size=change.children, replace=True)
         for k, i in enumerate(picks):
             t = draft.children[templates[int(i)]]
@@ -920,7 +976,9 @@ def _change_demand(draft: _Draft, change: ChangeDemand, rng: np.random.Generator
                          and not any(c.id in o.judge.separated_from for o in draft.children.values() if o.judge.separated_from))
         if len(waiting) < -change.children:
             raise ScenarioError([change.where.issue(
-                f"only {len(waiting)} waiting children {what} outside a fratrie, cannot remove {-change.children}")])
+                f"only {len(waiting)} waiting children {what} outside a fratrie, cannot remove {-change.children}",
+                f"seulement {len(waiting)} enfants en attente {quoi} hors fratrie, impossible d'en retirer "
+                f"{-change.children}")])
         for i in sorted(rng.permutation(len(waiting))[: -change.children]):
             del draft.children[waiting[int(i)]]
 

@@ -72,9 +72,10 @@ def load_sweep(path: Path | str) -> Sweep:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError([ScenarioIssue(str(path), None, "", "no such template file")]) from None
+        raise ScenarioError([ScenarioIssue(str(path), None, "", "no such template file",
+                                           "fichier de modèle introuvable")]) from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ScenarioError([ScenarioIssue(str(path), None, "", f"cannot be read: {err}")]) from None
+        raise ScenarioError([ScenarioIssue(str(path), None, "", f"cannot be read: {err}", f"illisible : {err}")]) from None
     return parse_sweep(text, str(path))
 
 
@@ -82,7 +83,9 @@ def parse_sweep(text: str, source: str = "<template>") -> Sweep:
     """The reference and the variants of a sweep template (ScenarioError with every problem)."""
     data, lines = read_yaml(text, source)
     if not isinstance(data, dict):
-        raise ScenarioError([lines.issue((), "a sweep template is a mapping of keys (name, description, vary, changes...)")])
+        raise ScenarioError([lines.issue((), "a sweep template is a mapping of keys (name, description, vary, changes...)",
+                                         "un modèle de variantes est un ensemble de clés (name, description, vary, "
+                                         "changes...)")])
     issues: list[ScenarioIssue] = []
     vary = data.get("vary")
     rank_by = data.get("rank_by")
@@ -90,20 +93,26 @@ def parse_sweep(text: str, source: str = "<template>") -> Sweep:
         from planning.comparison import FIGURES
 
         if rank_by not in FIGURES:
-            issues.append(lines.issue(("rank_by",), f"unknown figure {rank_by!r}; known: {', '.join(FIGURES)}"))
+            issues.append(lines.issue(("rank_by",), f"unknown figure {rank_by!r}; known: {', '.join(FIGURES)}",
+                                      f"indicateur {rank_by!r} inconnu ; connus : {', '.join(FIGURES)}"))
     if not isinstance(vary, dict) or not vary:
-        issues.append(lines.issue(("vary",), "a sweep needs 'vary': a mapping of placeholder names to lists of values"))
+        issues.append(lines.issue(("vary",), "a sweep needs 'vary': a mapping of placeholder names to lists of values",
+                                  "un modèle de variantes demande 'vary' : des noms de variables et leurs listes de "
+                                  "valeurs"))
         vary = {}
     for key, values in vary.items():
         if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-            issues.append(lines.issue(("vary", key), "a placeholder name is letters, digits and _"))
+            issues.append(lines.issue(("vary", key), "a placeholder name is letters, digits and _",
+                                      "un nom de variable s'écrit en lettres, chiffres et _"))
         if not isinstance(values, list) or not values:
-            issues.append(lines.issue(("vary", key), "expected a non-empty list of values"))
+            issues.append(lines.issue(("vary", key), "expected a non-empty list of values",
+                                      "une liste de valeurs non vide est attendue"))
     size = 1
     for values in vary.values():
         size *= len(values) if isinstance(values, list) else 1
     if size > MAX_VARIANTS:
-        issues.append(lines.issue(("vary",), f"{size} variants; at most {MAX_VARIANTS}"))
+        issues.append(lines.issue(("vary",), f"{size} variants; at most {MAX_VARIANTS}",
+                                  f"{size} variantes ; au plus {MAX_VARIANTS}"))
     if issues:
         raise ScenarioError(issues)
     body = {k: v for k, v in data.items() if k not in ("vary", "rank_by")}
@@ -120,7 +129,8 @@ def parse_sweep(text: str, source: str = "<template>") -> Sweep:
         filled = _substitute({k: v for k, v in body.items() if k != "name"}, values, (), used, unknown)
         unused -= used
         for where, name in unknown:
-            issues.append(lines.issue(where, f"unknown placeholder ${{{name}}}; vary defines {', '.join(keys)}"))
+            issues.append(lines.issue(where, f"unknown placeholder ${{{name}}}; vary defines {', '.join(keys)}",
+                                      f"variable ${{{name}}} inconnue ; vary définit {', '.join(keys)}"))
         if unknown:
             break
         label = ", ".join(f"{k}={v}" for k, v in values.items())
@@ -128,11 +138,13 @@ def parse_sweep(text: str, source: str = "<template>") -> Sweep:
         try:
             variants.append(scenario_from_data(filled, lines))
         except ScenarioError as err:
-            issues += [ScenarioIssue(i.file, i.line, i.key, f"{i.message} (variant {label})") for i in err.issues]
+            issues += [ScenarioIssue(i.file, i.line, i.key, f"{i.message} (variant {label})",
+                                     f"{i.reason('fr')} (variante {label})") for i in err.issues]
             if len(issues) > 50:
                 break
     if not issues and unused:
-        issues.append(lines.issue(("vary",), f"placeholder(s) {', '.join(sorted(unused))} appear nowhere in the template"))
+        issues.append(lines.issue(("vary",), f"placeholder(s) {', '.join(sorted(unused))} appear nowhere in the template",
+                                  f"variable(s) {', '.join(sorted(unused))} absente(s) du modèle"))
     if issues:
         raise ScenarioError(issues)
     return Sweep(str(data.get("name")), reference, tuple(variants), rank_by)

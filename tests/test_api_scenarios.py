@@ -86,7 +86,12 @@ def test_an_invalid_scenario_is_refused_with_every_problem_by_line_and_key(api: 
     assert ("scenarios[1]", 4, "changes[0].open.places") in found
     assert ("scenarios[1]", 4, "changes[0].open.type") in found
     assert ("scenarios[1]", 4, "changes[0].open.zone.arrondissement") in found
-    assert "scenarios[1]:4: changes[0].open.places" in body["detail"]
+    assert "scenarios[1]:4 : changes[0].open.places : doit être supérieur à 0 (reçu 0)" in body["detail"]
+    assert "arrondissement 21 inconnu(e)" in body["detail"]
+    assert {e["reason"] for e in body["errors"]} >= {"doit être supérieur à 0 (reçu 0)"}
+    english = problem_of(api.post("/scenarios/runs?lang=en", {"scenarios": [REFERENCE, bad]}, role="planner"), 422)
+    assert "scenarios[1]:4: changes[0].open.places" in english["detail"]
+    assert "Input should be greater than 0 (got 0)" in {e["reason"] for e in english["errors"]}
     body = problem_of(api.post("/scenarios/sweeps?lang=en", {"template": TEMPLATE, "rank_by": "speed"},
                                role="planner"), 422)
     assert "Unknown figure 'speed'" in body["detail"]

@@ -186,3 +186,29 @@ def test_a_dataset_json_error_is_french_too(tmp_path):
         read_dataset(directory)
     assert "format 'xlsx' inconnu" in caught.value.said("fr")
     shutil.rmtree(directory)
+
+
+def test_every_problem_of_a_scenario_file_has_its_french_words():
+    """A scenario file with one of most kinds of mistake (pydantic's types and bounds, an unknown
+    key, change, weight and zone, an impossible age range, a missing key) and a sweep template
+    with its own: every issue is said in French too."""
+    from planning.scenarios import ScenarioError, parse_scenario
+    from planning.sweep import parse_sweep
+
+    text = ("name: x\ndescription: y\ncolour: red\nweights: {speed: 1, transit_minute: -1}\nchanges:\n"
+            "  - open: {places: -2, type: castle, zone: {commune: '1'}, ages: [3, 1]}\n"
+            "  - paint: {places: 1}\n"
+            "  - close: {places: 2}\n"
+            "  - demand: {children: 0}\n"
+            "  - recruit: {carers: 1, places_per_carer: 2, zone: {structure: S-1}, ages: [0, 3]}\n"
+            "  - open: {places: 1, type: mecs, zone: {area: paris}, ages: [0, 3]}\n")
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text)
+    issues = caught.value.issues
+    assert len(issues) >= 8, [str(i) for i in issues]
+    assert [str(i) for i in issues if not i.message_fr] == []
+    assert caught.value.said("fr").startswith("le scénario n'est pas valide :")
+    sweep = "name: g\ndescription: d\nrank_by: speed\nvary:\n  'n m': []\nchanges:\n  - open: {places: '${k}'}\n"
+    with pytest.raises(ScenarioError) as caught:
+        parse_sweep(sweep)
+    assert caught.value.issues and [str(i) for i in caught.value.issues if not i.message_fr] == []

@@ -23,13 +23,15 @@ def dataset(tmp_path_factory):
 def test_check_accepts_the_examples_and_names_every_error(tmp_path):
     ok = runner.invoke(app, ["scenario", "check", *map(str, example_paths())])
     assert ok.exit_code == 0, ok.output
-    assert "00-base.yaml: valid (0 change(s))" in ok.output
+    assert "00-base.yaml : valide (0 changement(s))" in " ".join(ok.output.split())
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ndescription: y\nchanges:\n  - open: {places: -2, type: mecs, zone: {commune: '1'}, ages: [3, 1]}\n")
     out = runner.invoke(app, ["scenario", "check", str(bad)])
     assert out.exit_code == 2
-    assert f"{bad}:4: changes[0].open.places" in out.output
-    assert "impossible age range 3-1" in out.output and "unknown commune" in out.output
+    said = " ".join(out.output.split())
+    assert said.startswith("erreur : le scénario n'est pas valide"), said
+    assert f"{bad}:4 : changes[0].open.places : doit être supérieur à 0 (reçu -2)" in said, said
+    assert "tranche d'âge 3-1 impossible" in said and "commune '1' inconnu(e)" in said, said
 
 
 def test_examples_lists_the_shipped_scenarios_and_templates():
@@ -68,7 +70,7 @@ def test_sweep_refuses_an_unknown_figure_before_solving(tmp_path):
     template.write_text("name: g\ndescription: d\nvary:\n  n: [1, 2]\nchanges:\n"
                         "  - open: {places: '${n}', type: mecs, zone: {arrondissement: 18}, ages: [12, 15]}\n")
     out = runner.invoke(app, ["scenario", "sweep", str(template), "--rank-by", "speed", "--out", str(tmp_path / "o")])
-    assert out.exit_code == 2 and "unknown figure 'speed'" in out.output
+    assert out.exit_code == 2 and "indicateur de classement 'speed' inconnu" in out.output
     out = runner.invoke(app, ["scenario", "sweep", str(template), "--out", str(tmp_path / "o")])
-    assert out.exit_code == 2 and "say which figure to rank by" in out.output
+    assert out.exit_code == 2 and "dites selon quel indicateur classer" in out.output
     assert not (tmp_path / "o").exists()

@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.commands import error_line
 from matcher import PlacementError, Weights
 
 scenario_app = typer.Typer(name="scenario", help="What-if capacity scenarios: run, compare, sweep.", no_args_is_help=True)
@@ -127,7 +128,7 @@ def render(comparison: dict[str, Any], console: Console) -> None:
 
 
 def _fail(console: Console, err: Exception) -> None:
-    console.print(f"[red]error:[/red] {err}", soft_wrap=True)
+    console.print(error_line(err, "fr"), style="red", soft_wrap=True, markup=False, highlight=False)
     raise typer.Exit(2)
 
 
@@ -183,7 +184,8 @@ def sweep(
         if chosen is None:
             from matcher import DomainError
 
-            raise DomainError("say which figure to rank by: --rank-by, or rank_by in the template")
+            raise DomainError("say which figure to rank by: --rank-by, or rank_by in the template",
+                              fr="dites selon quel indicateur classer : --rank-by, ou rank_by dans le modèle")
         figure(chosen)
         comparison = run_and_report(list(plan.scenarios), out, data=data, scale=scale, seed=seed, scope=scope,
                                     time_limit=time_limit, workers=workers, scheduler=scheduler, weights=weights,
@@ -208,8 +210,8 @@ def check(files: Annotated[list[Path], typer.Argument(help="Scenario files or sw
         try:
             is_template = f.is_file() and "\nvary:" in "\n" + f.read_text(encoding="utf-8")
             loaded = load_sweep(f) if is_template else load_scenario(f)
-            what = f"{len(loaded.variants)} variants" if is_template else f"{len(loaded.changes)} change(s)"
-            console.print(f"{f}: valid ({what})")
+            what = f"{len(loaded.variants)} variantes" if is_template else f"{len(loaded.changes)} changement(s)"
+            console.print(f"{f} : valide ({what})", soft_wrap=True)
         except ScenarioError as err:
             issues += err.issues
     if issues:

@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import policy
-from api.deps import CallerDep, ServicesDep
+from api.deps import CallerDep, LangDep, ServicesDep
 from api.policy import Caller
 from api.problems import ApiProblem
 from api.schemas import Timestamp
-from matcher.words import job_status_fr
+from matcher.words import Lang, job_status_fr
 
 router = APIRouter(prefix="/scenarios", tags=["capacity scenarios"], responses={403: {"description": "Not a planner"}})
 """Planners only, and each sees only the jobs they started (the access policy, ``api.policy``)."""
@@ -54,12 +54,16 @@ class ScenarioJobOut(BaseModel):
     rank_by: str | None
 
 
-def _invalid(err: Any) -> ApiProblem:
-    issues = [{"field": i.key or "(top level)", "in": "body", "reason": i.message, "file": i.file, "line": i.line}
+def _invalid(err: Any, lang: Lang) -> ApiProblem:
+    """A 422 naming every problem of the scenario files by file, line and key, in ``lang``."""
+    issues = [{"field": i.key or "(top level)", "in": "body", "reason": i.reason(lang), "file": i.file, "line": i.line}
               for i in err.issues]
-    said = "; ".join(str(i) for i in err.issues[:10])
-    return ApiProblem(422, "Invalid scenario", f"The scenario has {len(issues)} problem(s): {said}", issues,
-                      fr=f"Le scénario a {len(issues)} problème(s) : {said}")
+    if lang == "fr":
+        said = " ; ".join(i.said("fr") for i in err.issues[:10])
+        return ApiProblem.in_lang(lang, 422, "Invalid scenario", f"Le scénario a {len(issues)} problème(s) : {said}",
+                                  issues)
+    said = "; ".join(i.said("en") for i in err.issues[:10])
+    return ApiProblem.in_lang(lang, 422, "Invalid scenario", f"The scenario has {len(issues)} problem(s): {said}", issues)
 
 
 def _settings(body: _In) -> Any:
@@ -107,7 +111,7 @@ def _require_data(services: Any) -> None:
 @router.post("/runs", response_model=ScenarioJobOut, status_code=status.HTTP_202_ACCEPTED,
              summary="Run scenarios and compare them with the first",
              responses={409: {"description": "No placement system"}, 422: {"description": "Invalid scenario"}})
-def start_run(body: RunIn, services: ServicesDep, caller: CallerDep) -> ScenarioJobOut:
+def start_run(body: RunIn, services: ServicesDep, caller: CallerDep, lang: LangDep) -> ScenarioJobOut:
     from planning.scenarios import ScenarioError, parse_scenario
 
     scenarios, issues = [], []
@@ -117,7 +121,7 @@ def start_run(body: RunIn, services: ServicesDep, caller: CallerDep) -> Scenario
         except ScenarioError as err:
             issues += err.issues
     if issues:
-        raise _invalid(ScenarioError(issues))
+        raise _invalid(ScenarioError(issues), lang)
     _require_data(services)
     return _out(_job(services, services.scenarios.start("run", scenarios, _settings(body), owner=caller.name), caller))
 
@@ -125,7 +129,7 @@ def start_run(body: RunIn, services: ServicesDep, caller: CallerDep) -> Scenario
 @router.post("/sweeps", response_model=ScenarioJobOut, status_code=status.HTTP_202_ACCEPTED,
              summary="Run the variants of a template and rank them",
              responses={409: {"description": "No placement system"}, 422: {"description": "Invalid template"}})
-def start_sweep(body: SweepIn, services: ServicesDep, caller: CallerDep) -> ScenarioJobOut:
+def start_sweep(body: SweepIn, services: ServicesDep, caller: CallerDep, lang: LangDep) -> ScenarioJobOut:
     from planning.comparison import FIGURES
     from planning.scenarios import ScenarioError
     from planning.sweep import parse_sweep
@@ -133,7 +137,7 @@ def start_sweep(body: SweepIn, services: ServicesDep, caller: CallerDep) -> Scen
     try:
         sweep = parse_sweep(body.template, "template")
     except ScenarioError as err:
-        raise _invalid(err) from None
+        raise _invalid(err, lang) from None
     rank_by = body.rank_by or sweep.rank_by
     if rank_by not in FIGURES:
         raise ApiProblem(422, "Invalid request", f"Unknown figure {rank_by!r} to rank by; known: {', '.join(FIGURES)}."
