@@ -39,20 +39,24 @@ def read_scenario_document(path: Path | str) -> dict[str, Any]:
         return {}
     path = Path(path)
     if not path.is_file():
-        raise MissingFileError([DataIssue(str(path), None, None, "scenario file not found")])
+        raise MissingFileError([DataIssue(str(path), None, None, "scenario file not found",
+                                                 "fichier de scénario introuvable")])
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         row = mark.line + 1 if mark is not None else None
-        raise SchemaError([DataIssue(str(path), row, None, f"not valid YAML: {getattr(err, 'problem', err)}")]) from None
+        raise SchemaError([DataIssue(str(path), row, None, f"not valid YAML: {getattr(err, 'problem', err)}",
+                                     f"YAML invalide : {getattr(err, 'problem', err)}")]) from None
     if document is None:
         return {}
     if not isinstance(document, Mapping):
-        raise SchemaError([DataIssue(str(path), None, None, f"expected a mapping at the top, got {type(document).__name__}")])
+        raise SchemaError([DataIssue(str(path), None, None, f"expected a mapping at the top, got {type(document).__name__}",
+                                     f"un ensemble de clés est attendu à la racine, reçu {type(document).__name__}")])
     section = document.get("simulation", {})
     if section is not None and not isinstance(section, Mapping):
-        raise SchemaError([DataIssue(str(path), None, "simulation", "expected a mapping of parameter names to values")])
+        raise SchemaError([DataIssue(str(path), None, "simulation", "expected a mapping of parameter names to values",
+                                     "un ensemble de noms de paramètres et de valeurs est attendu")])
     return dict(document)
 
 
@@ -82,7 +86,8 @@ def write_simulation(directory: Path | str, result: Mapping[str, Any], report_ht
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise PlacementDataError([DataIssue(str(directory), None, None, f"cannot create the output directory: {err}")]) from None
+        raise PlacementDataError([DataIssue(str(directory), None, None, f"cannot create the output directory: {err}",
+                                                      f"impossible de créer le dossier de sortie : {err}")]) from None
     paths = {"json": directory / "simulation.json", "html": directory / "simulation.html", "weekly": directory / "weekly.csv"}
     _write_atomic(paths["json"], lambda p: p.write_text(json.dumps(result, indent=1, ensure_ascii=False, default=str), encoding="utf-8"))
     _write_atomic(paths["html"], lambda p: p.write_text(report_html, encoding="utf-8"))

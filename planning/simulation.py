@@ -133,10 +133,14 @@ class CapacityChange:
 
     def __post_init__(self) -> None:
         if not isinstance(self.places, int) or self.places == 0:
-            raise DomainError(f"capacity change on {self.on}: places must be a non-zero integer, got {self.places!r}")
+            raise DomainError(f"capacity change on {self.on}: places must be a non-zero integer, got {self.places!r}",
+                              fr=f"changement de capacité du {self.on} : places doit être un entier non nul, reçu "
+                              f"{self.places!r}")
         targets = [self.unit_id is not None, self.structure_id is not None, self.zone is not None or self.structure_type is not None]
         if sum(targets) != 1:
-            raise DomainError(f"capacity change on {self.on}: name exactly one of unit, structure, or zone/type")
+            raise DomainError(f"capacity change on {self.on}: name exactly one of unit, structure, or zone/type",
+                              fr=f"changement de capacité du {self.on} : nommez exactement un de unit, structure, ou "
+                              "zone/type")
 
 
 def capacity_changes_from_mapping(document: Mapping[str, Any]) -> list[CapacityChange]:
@@ -145,48 +149,54 @@ def capacity_changes_from_mapping(document: Mapping[str, Any]) -> list[CapacityC
     Every problem is reported at once (DomainError naming the item and the field)."""
     items = document.get("capacity_changes", []) if isinstance(document, Mapping) else None
     if items is None or not isinstance(items, list):
-        raise DomainError("capacity_changes must be a list of {on, places, unit|structure|zone|type}")
+        raise DomainError("capacity_changes must be a list of {on, places, unit|structure|zone|type}",
+                          fr="capacity_changes doit être une liste de {on, places, unit|structure|zone|type}")
     known = {"on", "places", "unit", "structure", "zone", "type"}
     out: list[CapacityChange] = []
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []  # (English, French)
     for k, item in enumerate(items):
         where = f"capacity_changes[{k}]"
         if not isinstance(item, Mapping):
-            problems.append(f"{where}: expected a mapping, got {type(item).__name__}")
+            problems.append((f"{where}: expected a mapping, got {type(item).__name__}",
+                             f"{where} : un ensemble de clés est attendu, reçu {type(item).__name__}"))
             continue
         if True in item and "on" not in item:  # YAML 1.1 (PyYAML) reads the key `on` as the boolean true
             item = {("on" if k is True else k): v for k, v in item.items()}
         unknown = sorted(str(k) for k in set(item) - known)
         if unknown:
-            problems.append(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            problems.append((f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                             f"{where} : champ(s) inconnu(s) {', '.join(unknown)} ; connus : {', '.join(sorted(known))}"))
             continue
         on = item.get("on")
         if isinstance(on, str):
             try:
                 on = date.fromisoformat(on)
             except ValueError:
-                problems.append(f"{where}.on: {on!r} is not a date (YYYY-MM-DD)")
+                problems.append((f"{where}.on: {on!r} is not a date (YYYY-MM-DD)",
+                                 f"{where}.on : {on!r} n'est pas une date (AAAA-MM-JJ)"))
                 continue
         if not isinstance(on, date):
-            problems.append(f"{where}.on: a date (YYYY-MM-DD) is required")
+            problems.append((f"{where}.on: a date (YYYY-MM-DD) is required", f"{where}.on : une date (AAAA-MM-JJ) est exigée"))
             continue
         places = item.get("places")
         if isinstance(places, bool) or not isinstance(places, int):
-            problems.append(f"{where}.places: a non-zero integer is required, got {places!r}")
+            problems.append((f"{where}.places: a non-zero integer is required, got {places!r}",
+                             f"{where}.places : un entier non nul est exigé, reçu {places!r}"))
             continue
         try:
             zone = Zone(item["zone"]) if "zone" in item else None
             stype = StructureType(item["type"]) if "type" in item else None
         except ValueError as err:
-            problems.append(f"{where}: {err} (zones: {', '.join(z.value for z in Zone)}; "
-                            f"types: {', '.join(t.value for t in StructureType)})")
+            allowed = f"zones: {', '.join(z.value for z in Zone)}; types: {', '.join(t.value for t in StructureType)}"
+            problems.append((f"{where}: {err} ({allowed})", f"{where} : {err} ({allowed.replace(';', ' ;')})"))
             continue
         try:
             out.append(CapacityChange(on, places, item.get("unit"), item.get("structure"), zone, stype))
         except DomainError as err:
-            problems.append(f"{where}: {err}")
+            problems.append((f"{where}: {err}", f"{where} : {err.said('fr')}"))
     if problems:
-        raise DomainError("capacity changes: " + "; ".join(problems))
+        raise DomainError("capacity changes: " + "; ".join(en for en, _ in problems),
+                          fr="changements de capacité : " + " ; ".join(fr for _, fr in problems))
     return out
 
 
@@ -196,14 +206,15 @@ def scenario_from_document(document: Mapping[str, Any], months: int | None = Non
     given) and the capacity changes of a scenario document; DomainError naming what is wrong."""
     section = document.get("simulation") or {}
     if not isinstance(section, Mapping):
-        raise DomainError("simulation: expected a mapping of parameter names to values")
+        raise DomainError("simulation: expected a mapping of parameter names to values",
+                          fr="simulation : un ensemble de noms de paramètres et de valeurs est attendu")
     values = dict(section)
     if months is not None:
         values["months"] = months
     try:
         params = SimulationParameters.from_mapping(values, base)
     except TypeError as err:  # a value of the wrong kind (a list for a number...)
-        raise DomainError(f"simulation parameters: {err}") from None
+        raise DomainError(f"simulation parameters: {err}", fr=f"paramètres de simulation : {err}") from None
     return params, capacity_changes_from_mapping(document)
 
 
@@ -216,17 +227,19 @@ def resolve_capacity_changes(system: PlacementSystem, changes: Sequence[Capacity
     for j, u in enumerate(system.units):
         by_structure[u.structure_id].append(j)
     out: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []  # (English, French)
     for change in changes:
         day = (change.on - start).days
         if change.unit_id is not None:
             if change.unit_id not in unit_index:
-                problems.append(f"unknown unit {change.unit_id!r} (change of {change.on})")
+                problems.append((f"unknown unit {change.unit_id!r} (change of {change.on})",
+                                 f"unité {change.unit_id!r} inconnue (changement du {change.on})"))
                 continue
             targets = [unit_index[change.unit_id]]
         elif change.structure_id is not None:
             if change.structure_id not in by_structure:
-                problems.append(f"unknown structure {change.structure_id!r} (change of {change.on})")
+                problems.append((f"unknown structure {change.structure_id!r} (change of {change.on})",
+                                 f"structure {change.structure_id!r} inconnue (changement du {change.on})"))
                 continue
             targets = by_structure[change.structure_id]
         else:
@@ -235,7 +248,9 @@ def resolve_capacity_changes(system: PlacementSystem, changes: Sequence[Capacity
                        and (change.structure_type is None or s.type is change.structure_type)
                        for j in by_structure.get(s.id, [])]
             if not targets:
-                problems.append(f"no unit in zone {change.zone} / type {change.structure_type} (change of {change.on})")
+                problems.append((f"no unit in zone {change.zone} / type {change.structure_type} (change of {change.on})",
+                                 f"aucune unité dans la zone {change.zone} / le type {change.structure_type} "
+                                 f"(changement du {change.on})"))
                 continue
         if not 0 <= day < days:
             continue  # outside the period
@@ -247,7 +262,8 @@ def resolve_capacity_changes(system: PlacementSystem, changes: Sequence[Capacity
         sign = 1 if change.places > 0 else -1
         out[day].extend((j, sign * int(n)) for j, n in zip(targets, split) if n)
     if problems:
-        raise DomainError("capacity changes: " + "; ".join(problems))
+        raise DomainError("capacity changes: " + "; ".join(en for en, _ in problems),
+                          fr="changements de capacité : " + " ; ".join(fr for _, fr in problems))
     return dict(out)
 
 
@@ -321,7 +337,8 @@ def draw_population(system: PlacementSystem, params: SimulationParameters, seed:
     deterministic by ``seed`` (one random stream per source: arrivals, profiles, urgency,
     departures)."""
     if not isinstance(seed, int) or seed < 0:
-        raise DomainError(f"seed must be a non-negative integer, got {seed!r}")
+        raise DomainError(f"seed must be a non-negative integer, got {seed!r}",
+                          fr=f"seed doit être un entier positif ou nul, reçu {seed!r}")
     days = params.days
     start = system.reference_date
     streams = np.random.SeedSequence([seed, 17]).spawn(4)
@@ -339,7 +356,8 @@ def draw_population(system: PlacementSystem, params: SimulationParameters, seed:
     weight = np.array([np.mean([band_weight[_band(c.age_on(on))] for c in block]) for block in donors])
     size = np.array([len(block) for block in donors], dtype=float)
     if weight.sum() <= 0:
-        raise DomainError("no child in the dataset to draw arrivals from")
+        raise DomainError("no child in the dataset to draw arrivals from",
+                          fr="aucun enfant dans les données sur qui tirer les arrivées")
     p = weight / weight.sum()
     entries_per_year = params.entries_per_child_per_year * len(system.children)
     blocks_per_day = entries_per_year / 365.0 / float((p * size).sum())
@@ -768,7 +786,8 @@ def make_policy(name: str) -> Policy:
         return ProposalPolicy(name)
     if name == "batch":
         return BatchPolicy()
-    raise DomainError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}")
+    raise DomainError(f"unknown policy {name!r}; known: {', '.join(POLICIES)}",
+                      fr=f"politique {name!r} inconnue ; connues : {', '.join(POLICIES)}")
 
 
 # --- the hindsight bound and the objective ------------------------------------------------------------
@@ -1222,7 +1241,9 @@ def simulate(system: PlacementSystem, travel: TravelMatrix, weights: Weights, pa
     the figures (plain values, JSON-ready)."""
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or not policies:
-        raise DomainError(f"unknown policy(ies) {', '.join(unknown) or '(none given)'}; known: {', '.join(POLICIES)}")
+        raise DomainError(f"unknown policy(ies) {', '.join(unknown) or '(none given)'}; known: {', '.join(POLICIES)}",
+                          fr=f"politique(s) inconnue(s) {', '.join(unknown) or '(aucune donnée)'} ; connues : "
+                          f"{', '.join(POLICIES)}")
     population = draw_population(system, params, seed)
     resolved = resolve_capacity_changes(system, changes, population.start, population.days)
     report = progress or (lambda fraction, message: None)
@@ -1261,7 +1282,7 @@ SUMMARY_FIGURES: tuple[str, ...] = (
 def replication_seeds(root: int, n: int) -> list[int]:
     """``n`` independent seeds spawned from ``root`` (numpy SeedSequence), the same for the same root."""
     if n < 1:
-        raise DomainError(f"replications must be at least 1, got {n}")
+        raise DomainError(f"replications must be at least 1, got {n}", fr=f"il faut au moins 1 réplication, reçu {n}")
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(root).spawn(n)]
 
 
@@ -1325,7 +1346,9 @@ def replicate(system: PlacementSystem, travel: TravelMatrix, weights: Weights, p
     go on. Returns every replication, the summary with intervals, and the failures."""
     unknown = [p for p in policies if p not in POLICIES]
     if unknown or not policies:
-        raise DomainError(f"unknown policy(ies) {', '.join(unknown) or '(none given)'}; known: {', '.join(POLICIES)}")
+        raise DomainError(f"unknown policy(ies) {', '.join(unknown) or '(none given)'}; known: {', '.join(POLICIES)}",
+                          fr=f"politique(s) inconnue(s) {', '.join(unknown) or '(aucune donnée)'} ; connues : "
+                          f"{', '.join(POLICIES)}")
     resolve_capacity_changes(system, changes, system.reference_date, params.days)  # bad changes fail before any work
     seeds = replication_seeds(root_seed, replications)
     payload = (system, travel, weights, params, tuple(policies), tuple(changes))
@@ -1351,7 +1374,8 @@ def replicate(system: PlacementSystem, travel: TravelMatrix, weights: Weights, p
                 client.get_versions(check=True)
             else:
                 if workers < 1:
-                    raise DomainError(f"workers must be at least 1 with Dask, got {workers}")
+                    raise DomainError(f"workers must be at least 1 with Dask, got {workers}",
+                                      fr=f"workers doit valoir au moins 1 avec Dask, reçu {workers}")
                 cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                            dashboard_address=":0"))
                 client = stack.enter_context(Client(cluster))
@@ -1370,7 +1394,8 @@ def replicate(system: PlacementSystem, travel: TravelMatrix, weights: Weights, p
                     progress(done, len(seeds))
     ordered = [results[s] for s in seeds if s in results]
     if not ordered:
-        raise DomainError("every replication failed: " + "; ".join(f["error"] for f in failures[:3]))
+        raise DomainError("every replication failed: " + "; ".join(f["error"] for f in failures[:3]),
+                          fr="toutes les réplications ont échoué : " + " ; ".join(f["error"] for f in failures[:3]))
     return {
         "parameters": params.to_dict(),
         "start": system.reference_date.isoformat(),

@@ -97,33 +97,44 @@ class SimulationParameters:
         6, "assumed: cheapest arcs per child in the hindsight LP (the bound is evaluated over every arc)", "arcs")
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
+        problems: list[tuple[str, str]] = []  # (English, French)
         if not 1 <= self.months <= 60:
-            problems.append(f"months must be 1-60, got {self.months}")
+            problems.append((f"months must be 1-60, got {self.months}", f"months doit valoir 1-60, reçu {self.months}"))
         if self.entries_per_child_per_year < 0:
-            problems.append(f"entries_per_child_per_year must be >= 0, got {self.entries_per_child_per_year}")
+            problems.append((f"entries_per_child_per_year must be >= 0, got {self.entries_per_child_per_year}",
+                             f"entries_per_child_per_year doit être >= 0, reçu {self.entries_per_child_per_year}"))
         if set(self.entrant_age_shares) != set(AGE_BANDS):
-            problems.append(f"entrant_age_shares needs exactly the bands {', '.join(AGE_BANDS)}")
+            problems.append((f"entrant_age_shares needs exactly the bands {', '.join(AGE_BANDS)}",
+                             f"entrant_age_shares demande exactement les tranches {', '.join(AGE_BANDS)}"))
         elif any(v < 0 for v in self.entrant_age_shares.values()) or abs(sum(self.entrant_age_shares.values()) - 1) > 1e-6:
-            problems.append("entrant_age_shares must be non-negative and sum to 1")
+            problems.append(("entrant_age_shares must be non-negative and sum to 1",
+                             "entrant_age_shares doit être positif ou nul et de somme 1"))
         if set(self.return_home_per_year) != set(AGE_BANDS[:4]):
-            problems.append(f"return_home_per_year needs exactly the bands {', '.join(AGE_BANDS[:4])}")
+            problems.append((f"return_home_per_year needs exactly the bands {', '.join(AGE_BANDS[:4])}",
+                             f"return_home_per_year demande exactement les tranches {', '.join(AGE_BANDS[:4])}"))
         elif any(v < 0 for v in self.return_home_per_year.values()):
-            problems.append("return_home_per_year rates must be >= 0")
+            problems.append(("return_home_per_year rates must be >= 0", "les taux de return_home_per_year doivent être >= 0"))
         for name in ("majority_exit_share", "urgent_share_infant_or_protection", "urgent_share_other"):
             if not 0 <= getattr(self, name) <= 1:
-                problems.append(f"{name} must be within 0-1, got {getattr(self, name)}")
+                problems.append((f"{name} must be within 0-1, got {getattr(self, name)}",
+                                 f"{name} doit être dans 0-1, reçu {getattr(self, name)}"))
         if self.contract_end_per_year < 0:
-            problems.append(f"contract_end_per_year must be >= 0, got {self.contract_end_per_year}")
+            problems.append((f"contract_end_per_year must be >= 0, got {self.contract_end_per_year}",
+                             f"contract_end_per_year doit être >= 0, reçu {self.contract_end_per_year}"))
         if not 18 <= self.age_limit_years <= 21:
-            problems.append(f"age_limit_years must be 18-21, got {self.age_limit_years}")
+            problems.append((f"age_limit_years must be 18-21, got {self.age_limit_years}",
+                             f"age_limit_years doit valoir 18-21, reçu {self.age_limit_years}"))
         if self.batch_days < 1 or self.price_refresh_days < 1:
-            problems.append("batch_days and price_refresh_days must be at least 1")
+            problems.append(("batch_days and price_refresh_days must be at least 1",
+                             "batch_days et price_refresh_days doivent valoir au moins 1"))
         if self.batch_time_limit_s <= 0 or self.waiting_day_cost < 0 or self.hindsight_candidates_per_child < 1 \
                 or self.hindsight_checkpoint_days < 1 or self.hindsight_slots_per_arc < 1:
-            problems.append("batch_time_limit_s > 0, waiting_day_cost >= 0 and hindsight_candidates_per_child >= 1 are required")
+            problems.append(("batch_time_limit_s > 0, waiting_day_cost >= 0 and hindsight_candidates_per_child >= 1 are required",
+                             "batch_time_limit_s > 0, waiting_day_cost >= 0 et hindsight_candidates_per_child >= 1 "
+                             "sont exigés"))
         if problems:
-            raise DomainError("simulation parameters: " + "; ".join(problems))
+            raise DomainError("simulation parameters: " + "; ".join(en for en, _ in problems),
+                              fr="paramètres de simulation : " + " ; ".join(fr for _, fr in problems))
 
     @property
     def days(self) -> int:
@@ -136,7 +147,9 @@ class SimulationParameters:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise DomainError(f"unknown simulation parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise DomainError(f"unknown simulation parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}",
+                              fr=f"paramètre(s) de simulation inconnu(s) {', '.join(unknown)} ; connus : "
+                              f"{', '.join(sorted(known))}")
         return replace(base or cls(), **dict(values))
 
     @classmethod

@@ -53,12 +53,17 @@ def test_simulation_errors(api: Api):
     assert bad["errors"][0]["field"].startswith("policies")
     unknown = problem_of(api.post("/simulations", {"months": 1, "capacity_changes": [
         {"on": "2026-12-01", "places": 2, "unit": "U-nope"}]}, role="planner"), 422)
-    assert "unknown unit 'U-nope'" in unknown["detail"]
-    typo = problem_of(api.post("/simulations", {"months": 1, "parameters": {"batch_dayz": 3}}, role="planner"), 422)
+    assert "unité 'U-nope' inconnue" in unknown["detail"]
+    typo = problem_of(api.post("/simulations?lang=en", {"months": 1, "parameters": {"batch_dayz": 3}}, role="planner"), 422)
     assert "nknown simulation parameter(s) batch_dayz" in typo["detail"]
-    both = problem_of(api.post("/simulations", {"months": 1, "capacity_changes": [
+    typo = problem_of(api.post("/simulations", {"months": 1, "parameters": {"batch_dayz": 3}}, role="planner"), 422)
+    assert "aramètre(s) de simulation inconnu(s) batch_dayz" in typo["detail"]
+    both = problem_of(api.post("/simulations?lang=en", {"months": 1, "capacity_changes": [
         {"on": "2026-12-01", "places": 2, "unit": "U-near-12", "zone": "paris"}]}, role="planner"), 422)
     assert "name exactly one of unit, structure, or zone/type" in both["detail"]
+    both = problem_of(api.post("/simulations", {"months": 1, "capacity_changes": [
+        {"on": "2026-12-01", "places": 2, "unit": "U-near-12", "zone": "paris"}]}, role="planner"), 422)
+    assert "nommez exactement un de unit, structure, ou zone/type" in both["detail"]
 
 
 def test_a_result_not_ready_and_an_empty_store(db):

@@ -314,13 +314,13 @@ def test_the_command_writes_the_results_and_refuses_bad_input(tmp_path):
     assert summary["policies"] == ["greedy", "batch"] and summary["capacity_changes"][0]["places"] == 3
     assert {p.name for p in out.iterdir()} == {"simulation.json", "simulation.html", "weekly.csv"}
     bad = runner.invoke(app, ["simulate", "base", "--policies", "greedy,fastest", "--scale", "0.05", "--out", str(tmp_path / "x")])
-    assert bad.exit_code == 2 and "unknown policy(ies) fastest" in bad.output
+    assert bad.exit_code == 2 and "erreur : --policies : politique(s) inconnue(s) fastest" in bad.output, bad.output
     assert not (tmp_path / "x").exists()
     broken = tmp_path / "broken.yaml"
     broken.write_text("capacity_changes:\n  - {on: 2026-12-10, places: 3, unit: U-nope}\n")
     bad = runner.invoke(app, ["simulate", str(broken), "--scale", "0.05", "--travel", "crowfly", "--workers", "0",
                               "--out", str(tmp_path / "y")])
-    assert bad.exit_code == 2 and "unknown unit 'U-nope'" in bad.output
+    assert bad.exit_code == 2 and "unité 'U-nope' inconnue" in bad.output, bad.output
     assert not (tmp_path / "y").exists()
 
 

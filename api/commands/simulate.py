@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api.commands import error_line
 from matcher import DomainError, PlacementError, Weights
 
 TRAVEL_SOURCES = ("transit", "crowfly")
@@ -30,9 +31,11 @@ def parse_policies(text: str) -> list[str]:
     names = [p.strip() for p in text.split(",") if p.strip()]
     unknown = [p for p in names if p not in POLICIES]
     if unknown or not names:
-        raise DomainError(f"--policies: unknown policy(ies) {', '.join(unknown) or '(none given)'}; known: {', '.join(POLICIES)}")
+        raise DomainError(f"--policies: unknown policy(ies) {', '.join(unknown) or '(none given)'}; known: {', '.join(POLICIES)}",
+                          fr=f"--policies : politique(s) inconnue(s) {', '.join(unknown) or '(aucune donnée)'} ; connues : "
+                          f"{', '.join(POLICIES)}")
     if len(set(names)) != len(names):
-        raise DomainError("--policies: a policy is named twice")
+        raise DomainError("--policies: a policy is named twice", fr="--policies : une politique est nommée deux fois")
     return names
 
 
@@ -47,11 +50,14 @@ def run_simulate(*, scenario: str, months: int | None, policies: list[str], repl
     from planning.simulation import replicate, resolve_capacity_changes, scenario_from_document
 
     if travel_source not in TRAVEL_SOURCES:
-        raise DomainError(f"--travel: unknown source {travel_source!r}; expected one of {', '.join(TRAVEL_SOURCES)}")
+        raise DomainError(f"--travel: unknown source {travel_source!r}; expected one of {', '.join(TRAVEL_SOURCES)}",
+                          fr=f"--travel : source {travel_source!r} inconnue ; attendue : {', '.join(TRAVEL_SOURCES)}")
     if replications < 1:
-        raise DomainError(f"--replications must be at least 1, got {replications}")
+        raise DomainError(f"--replications must be at least 1, got {replications}",
+                          fr=f"--replications doit valoir au moins 1, reçu {replications}")
     if workers < 0:
-        raise DomainError(f"--workers must be 0 (no Dask) or more, got {workers}")
+        raise DomainError(f"--workers must be 0 (no Dask) or more, got {workers}",
+                          fr=f"--workers doit valoir 0 (sans Dask) ou plus, reçu {workers}")
     document = read_scenario_document(scenario)
     params, changes = scenario_from_document(document, months)
     planned = None
@@ -65,7 +71,7 @@ def run_simulate(*, scenario: str, months: int | None, policies: list[str], repl
         raise DomainError(f"--data {data_dir}: no such dataset directory",
                           fr=f"--data {data_dir} : ce dossier de données n'existe pas")
     with _steps(console, show_progress) as steps:
-        done = steps.step("Building the placement system")
+        done = steps.step("Construction du système de placement")
         system = read_dataset(data_dir) if data_dir is not None else generate(scale=scale, seed=1)
         if planned is not None:
             from planning.scenarios import apply_scenario
@@ -73,7 +79,7 @@ def run_simulate(*, scenario: str, months: int | None, policies: list[str], repl
             system = apply_scenario(system, planned)
         resolve_capacity_changes(system, changes, system.reference_date, params.days)
         done()
-        done = steps.step("Public-transport minutes from every family home")
+        done = steps.step("Temps de trajet en transports en commun depuis chaque domicile familial")
         if travel_source == "crowfly":
             from api.services import CrowFlyTravel
 
@@ -83,7 +89,7 @@ def run_simulate(*, scenario: str, months: int | None, policies: list[str], repl
 
             travel = travel_matrix(system.origins, system.structures, progress=lambda d, t: done("", d / t if t else 1.0))
         done()
-        done = steps.step(f"Simulating {params.days} days x {replications} replication(s)")
+        done = steps.step(f"Simulation de {params.days} jours × {replications} réplication(s)")
         result = replicate(system, travel, weights, params, replications, seed, policies, changes,
                            workers=workers, scheduler=scheduler, progress=lambda d, t: done("", d / t))
         done()
@@ -148,7 +154,7 @@ def register(app: typer.Typer) -> None:
                                   console=console, show_progress=not as_json)
             result["files"] = write_simulation(out, result, render_report(result))
         except (PlacementError, OSError) as err:
-            console.print(f"[red]error:[/red] {err}", soft_wrap=True)
+            console.print(error_line(err, "fr"), style="red", soft_wrap=True, markup=False, highlight=False)
             raise typer.Exit(2) from None
         if as_json:
             typer.echo(json.dumps({k: v for k, v in result.items() if k != "replications"}, indent=1, ensure_ascii=False, default=str))
