@@ -204,7 +204,7 @@ def test_cli_generate_then_validate(tmp_path):
     result = runner.invoke(app, ["generate", "--scenario", "small", "--seed", "2", "--out", str(out),
                                  "--format", "parquet"])
     assert result.exit_code == 0, result.output
-    assert "255 children" in result.stdout
+    assert "255 enfants" in result.stdout
     assert json.loads((out / "dataset.json").read_text())["generator"]["name"] == "small"
     result = runner.invoke(app, ["validate", str(out)])
     assert result.exit_code == 0 and result.stdout.strip().endswith("OK")
@@ -215,9 +215,9 @@ def test_cli_validate_prints_every_issue_and_exits_1(dataset):
     set_cell(dataset, "units", 0, "age_min", "-2")
     result = runner.invoke(app, ["validate", str(dataset)])
     assert result.exit_code == 1
-    assert "INVALID: 2 problem(s)" in result.output
-    assert "children.csv, row 2, column 'sex': unknown value 'X'; allowed: F, M" in result.output
-    assert "units.csv, row 2, column 'age_min': -2 is below the minimum 0" in result.output
+    assert "INVALIDE : 2 problème(s)" in result.output
+    assert "children.csv, ligne 2, colonne 'sex' : valeur 'X' inconnue ; permises : F, M" in result.output
+    assert "units.csv, ligne 2, colonne 'age_min' : -2 est sous le minimum 0" in result.output
     assert "Traceback" not in result.output
 
 

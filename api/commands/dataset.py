@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from api.commands import error_line
 from data.errors import PlacementDataError
 from matcher import DomainError, PlacementSystem
 
@@ -20,10 +21,10 @@ def _counts(system: PlacementSystem) -> str:
     occupied = sum(u.occupied for u in system.units)
     zones = Counter(s.zone.value for s in system.structures)
     return (
-        f"{len(system.children)} children ({waiting} waiting for a place), "
-        f"{len(system.sibling_groups)} sibling groups, {len(system.structures)} structures "
-        f"({', '.join(f'{z} {n}' for z, n in sorted(zones.items()))}), {len(system.units)} units, "
-        f"{places} places ({occupied} occupied), reference date {system.reference_date.isoformat()}"
+        f"{len(system.children)} enfants ({waiting} en attente d'une place), "
+        f"{len(system.sibling_groups)} fratries, {len(system.structures)} structures "
+        f"({', '.join(f'{z} {n}' for z, n in sorted(zones.items()))}), {len(system.units)} unités, "
+        f"{places} places ({occupied} occupées), date de référence {system.reference_date.isoformat()}"
     )
 
 
@@ -61,9 +62,9 @@ def register(app: typer.Typer) -> None:
                 params = scenario_parameters(chosen) | {"seed": seed}
                 path = write_dataset(system, out, fmt, generator=params)  # type: ignore[arg-type]
         except (DomainError, PlacementDataError, OSError) as err:
-            console.print(f"[red]error:[/red] {err}")
+            console.print(error_line(err, "fr"), style="red", markup=False, highlight=False)
             raise typer.Exit(2) from None
-        typer.echo(f"wrote {path} ({fmt}): {_counts(system)}")
+        typer.echo(f"écrit : {path} ({fmt}) : {_counts(system)}")
 
     @app.command()
     def validate(
@@ -75,9 +76,9 @@ def register(app: typer.Typer) -> None:
         try:
             system = read_dataset(directory)
         except PlacementDataError as err:
-            typer.echo(f"INVALID: {len(err.issues)} problem(s) in {directory}", err=True)
+            typer.echo(f"INVALIDE : {len(err.issues)} problème(s) dans {directory}", err=True)
             for issue in err.issues:
-                typer.echo(f"  - {issue}", err=True)
+                typer.echo(f"  - {issue.said('fr')}", err=True)
             raise typer.Exit(1) from None
         typer.echo(_counts(system))
         typer.echo("OK")
