@@ -208,6 +208,7 @@ def test_cli_generate_then_validate(tmp_path):
     assert json.loads((out / "dataset.json").read_text())["generator"]["name"] == "small"
     result = runner.invoke(app, ["validate", str(out)])
     assert result.exit_code == 0 and result.stdout.strip().endswith("OK")
+    assert " à Paris, " in result.stdout and "ile_de_france" not in result.stdout  # words, not enum values
 
 
 def test_cli_validate_prints_every_issue_and_exits_1(dataset):

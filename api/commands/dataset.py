@@ -13,17 +13,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from api.commands import error_line
 from data.errors import PlacementDataError
 from matcher import DomainError, PlacementSystem
+from matcher.words import ZONE_WORDS
 
 
 def _counts(system: PlacementSystem) -> str:
     waiting = sum(1 for c in system.children if c.is_waiting)
     places = sum(u.capacity for u in system.units)
     occupied = sum(u.occupied for u in system.units)
-    zones = Counter(s.zone.value for s in system.structures)
+    zones = Counter(s.zone for s in system.structures)
+    where = ", ".join(f"{zones[z]} {ZONE_WORDS['fr'][z]}" for z in ZONE_WORDS["fr"] if zones[z])
     return (
         f"{len(system.children)} enfants ({waiting} en attente d'une place), "
         f"{len(system.sibling_groups)} fratries, {len(system.structures)} structures "
-        f"({', '.join(f'{z} {n}' for z, n in sorted(zones.items()))}), {len(system.units)} unités, "
+        f"({where}), {len(system.units)} unités, "
         f"{places} places ({occupied} occupées), date de référence {system.reference_date.isoformat()}"
     )
 
