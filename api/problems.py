@@ -187,10 +187,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         lang = lang_of(request)
-        errors = [_validation_error(e, lang) for e in exc.errors()]
-        malformed = [e for e in errors if e["field"] == "body" and e.get("type") == "json_invalid"]
-        for e in errors:
-            e.pop("type", None)
+        raw = exc.errors()
+        errors = [_validation_error(e, lang) for e in raw]
+        malformed = [mine for mine, e in zip(errors, raw) if e.get("type") == "json_invalid"]
         if malformed:
             reason = malformed[0]["reason"]
             return problem(422, "Invalid request", reason[0].upper() + reason[1:] + ".",
@@ -247,17 +246,15 @@ def install(app: FastAPI) -> None:
 
 def _validation_error(e: dict[str, Any], lang: Lang = "en") -> dict[str, Any]:
     """One entry of ``errors`` from a pydantic error: the field, where it was, the reason in
-    ``lang`` (the input itself is never echoed whole). ``type`` is pydantic's, for the caller's
-    own use, and is taken off before the answer is sent."""
+    ``lang`` (the input itself is never echoed whole)."""
     loc = tuple(e.get("loc", ()))
-    kind = e.get("type", "")
-    if kind == "json_invalid":
+    if e.get("type") == "json_invalid":
         said = clip((e.get("ctx") or {}).get("error", ""))
         reason = (f"le corps de la requête n'est pas du JSON valide ({said})" if lang == "fr"
                   else f"the body is not valid JSON ({said})")
-        return {"field": "body", "in": "body", "reason": reason, "type": kind}
+        return {"field": "body", "in": "body", "reason": reason}
     return {"field": clip(_field(loc)), "in": str(loc[0]) if loc else "body",
-            "reason": clip(pydantic_reason(e, lang), 200), "type": kind}
+            "reason": clip(pydantic_reason(e, lang), 200)}
 
 
 class BodyLimit:
