@@ -25,21 +25,24 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from api.settings import Settings
+from matcher.errors import PlacementError
 
 ALGORITHM = "HS256"
 KEY_FILE = "secret.key"
 MIN_PASSWORD_LENGTH = 12
 
 
-class PasswordPolicyError(ValueError):
+class PasswordPolicyError(PlacementError, ValueError):
     """A new password too weak to accept."""
 
 
 def check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordPolicyError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+        raise PasswordPolicyError(f"a password has at least {MIN_PASSWORD_LENGTH} characters",
+                                  fr=f"un mot de passe a au moins {MIN_PASSWORD_LENGTH} caractères")
     if len(set(password)) < 5:
-        raise PasswordPolicyError("a password has at least 5 different characters")
+        raise PasswordPolicyError("a password has at least 5 different characters",
+                                  fr="un mot de passe a au moins 5 caractères différents")
 
 
 def signing_key(settings: Settings) -> str:

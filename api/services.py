@@ -424,7 +424,7 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
         if ticker.is_alive():
             ticker.join(timeout=5)
     progress(0.88, "checking every hard rule", stage="checking")
-    require_valid_solution(problem, solution, f"batch job ({method})")
+    require_valid_solution(problem, solution, f"batch job ({method})", f"traitement par lots ({method})")
     progress(0.93, "summarising", stage="summarising")
     return {
         "method": solution.method,
@@ -523,7 +523,7 @@ class JobService:
 
         def report(fraction: float, message: str, stage: str | None = None) -> None:
             if event is not None and event.is_set():
-                raise JobCancelled(f"batch job {job_id} was cancelled")
+                raise JobCancelled(f"batch job {job_id} was cancelled", fr=f"le traitement par lots {job_id} a été annulé")
             values: dict[str, Any] = {"progress": max(0.0, min(1.0, fraction)), "message": message}
             if stage is not None:
                 values["stage"] = stage

@@ -270,11 +270,17 @@ class Scenario:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise DomainError("a scenario needs a name")
+            raise DomainError("a scenario needs a name", fr="un scénario doit avoir un nom")
         if not (isinstance(self.scale, (int, float)) and math.isfinite(self.scale)):
-            raise DomainError(f"scenario {self.name}: scale must be a number, got {self.scale!r}")
+            raise DomainError(f"scenario {self.name}: scale must be a number, got {self.scale!r}",
+                              fr=f"{self._fr_prefix()}l'échelle doit être un nombre, reçu {self.scale!r}")
         if not (0.01 <= self.scale <= 1000):
-            raise DomainError(f"scenario {self.name}: scale {self.scale} is outside 0.01-1000")
+            raise DomainError(f"scenario {self.name}: scale {self.scale} is outside 0.01-1000",
+                              fr=f"{self._fr_prefix()}l'échelle {self.scale:g} est hors de 0,01-1000".replace(".", ","))
+
+    def _fr_prefix(self) -> str:
+        """The scenario named in French sentences, except the one ``generate`` makes of its arguments."""
+        return "" if self.name == "custom" else f"scénario {self.name} : "
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -287,7 +293,8 @@ SCENARIOS: dict[str, Scenario] = {
 def generate_scenario(name: str, seed: int = 1, progress: Progress | None = None) -> PlacementSystem:
     """The placement system of a named scenario (see :data:`SCENARIOS`)."""
     if name not in SCENARIOS:
-        raise DomainError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+        raise DomainError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}",
+                          fr=f"scénario {name!r} inconnu ; connus : {', '.join(SCENARIOS)}")
     scenario = SCENARIOS[name]
     return generate(scenario.scale, seed, scenario.reference_date, progress)
 
@@ -301,7 +308,8 @@ def generate(
     """A synthetic placement system of ``scale`` times Paris, the same for the same seed."""
     Scenario("custom", scale, "")  # validates the scale
     if not isinstance(seed, int) or seed < 0:
-        raise DomainError(f"seed must be a non-negative integer, got {seed!r}")
+        raise DomainError(f"seed must be a non-negative integer, got {seed!r}",
+                          fr=f"la graine doit être un entier positif ou nul, reçu {seed!r}")
     return _Builder(scale, seed, reference_date, progress or (lambda stage, fraction: None)).build()
 
 
@@ -384,7 +392,8 @@ def _apportion(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
     base = np.full(len(weights), minimum, dtype=int)
     rest = total - base.sum()
     if rest < 0:
-        raise DomainError(f"cannot split {total} into {len(weights)} parts of at least {minimum}")
+        raise DomainError(f"cannot split {total} into {len(weights)} parts of at least {minimum}",
+                          fr=f"impossible de répartir {total} en {len(weights)} parts d'au moins {minimum}")
     if weights.sum() <= 0:
         weights = np.ones(len(weights))
     share = weights / weights.sum() * rest

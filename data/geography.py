@@ -143,16 +143,21 @@ def _first_containing(gdf: gpd.GeoDataFrame, point: shapely.Point) -> int | None
     return int(sorted(hits)[0])
 
 
+def _outside_france(lat: float, lon: float) -> DomainError:
+    return DomainError(f"point ({lat:.5f}, {lon:.5f}) is outside metropolitan France",
+                       fr=f"le point ({lat:.5f}, {lon:.5f}) est hors de la France métropolitaine")
+
+
 def locate(lat: float, lon: float) -> Location:
     """The Location of a point: commune (or Paris arrondissement) and département.
 
     Raises DomainError for a point that is not a coordinate or lies outside metropolitan France.
     """
     if not (np.isfinite(lat) and np.isfinite(lon)):
-        raise DomainError(f"({lat}, {lon}) is not a latitude/longitude")
+        raise DomainError(f"({lat}, {lon}) is not a latitude/longitude", fr=f"({lat}, {lon}) n'est pas une latitude/longitude")
     min_lon, min_lat, max_lon, max_lat = METROPOLITAN_BOUNDS
     if not (min_lat <= lat <= max_lat and min_lon <= lon <= max_lon):
-        raise DomainError(f"point ({lat:.5f}, {lon:.5f}) is outside metropolitan France")
+        raise _outside_france(lat, lon)
     point = shapely.Point(lon, lat)
     arr = arrondissements()
     i = _first_containing(arr, point)
@@ -167,7 +172,7 @@ def locate(lat: float, lon: float) -> Location:
     if i is None:
         j, dist = deps.sindex.nearest(point, return_distance=True)
         if dist[0] > NEAREST_DEPARTEMENT_MAX_DEGREES:
-            raise DomainError(f"point ({lat:.5f}, {lon:.5f}) is outside metropolitan France")
+            raise _outside_france(lat, lon)
         i = int(j[1][0])
     dep = deps.at[i, "code"]
     if dep in ILE_DE_FRANCE_DEPARTEMENTS:

@@ -41,7 +41,8 @@ class AgeBand(StrEnum):
     @classmethod
     def of(cls, age_years: int) -> AgeBand:
         if age_years < 0 or age_years > MAX_AGE_YEARS:
-            raise DomainError(f"age {age_years} is outside 0-{MAX_AGE_YEARS} years")
+            raise DomainError(f"age {age_years} is outside 0-{MAX_AGE_YEARS} years",
+                              fr=f"l'âge {age_years} ans est hors de 0-{MAX_AGE_YEARS} ans")
         if age_years <= 3:
             return cls.INFANT
         if age_years <= 11:
@@ -229,7 +230,11 @@ class Place:
 
     def __post_init__(self) -> None:
         if not self.id:
-            raise DomainError(f"a {type(self).__name__.lower()} needs an id")
+            raise DomainError(f"a {type(self).__name__.lower()} needs an id",
+                              fr=f"{_PLACE_FR.get(type(self).__name__, 'un lieu')} doit avoir un identifiant")
+
+
+_PLACE_FR = {"Home": "un domicile familial", "School": "une école", "VisitSite": "un lieu de visite"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +382,7 @@ class Child:
 
     def __post_init__(self) -> None:
         if not self.id:
-            raise DomainError("a child needs an id")
+            raise DomainError("a child needs an id", fr="un enfant doit avoir un identifiant")
         if self.home is None and self.home_absence is None:
             raise DomainError(f"child {self.id}: no family home and no reason why (unknown, abroad or none)",
                               fr=f"enfant {self.id} : ni domicile familial ni raison de son absence (unknown, "
@@ -678,10 +683,12 @@ class PlacementSystem:
         a new system, not a change)."""
         new_units = {u.id: u for u in units}
         new_children = {c.id: c for c in children}
-        unknown = [f"unit {i!r}" for i in new_units if i not in self.unit_by_id] + \
-                  [f"child {i!r}" for i in new_children if i not in self.child_by_id]
+        unknown = [i for i in new_units if i not in self.unit_by_id] + [i for i in new_children if i not in self.child_by_id]
         if unknown:
-            raise DomainError(f"cannot change what the system does not have: {', '.join(unknown)}")
+            named = [f"unit {i!r}" if i in new_units else f"child {i!r}" for i in unknown]
+            nommes = [f"unité {i!r}" if i in new_units else f"enfant {i!r}" for i in unknown]
+            raise DomainError(f"cannot change what the system does not have: {', '.join(named)}",
+                              fr=f"impossible de modifier ce que le système n'a pas : {', '.join(nommes)}")
         # Built without __init__, whose check goes over the whole system (0.1 s at scale 10), then
         # checked for what the changed units and children can break: the rest was checked when
         # this system was built and has not changed. The look-up maps are carried over, updated.

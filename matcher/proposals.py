@@ -327,12 +327,12 @@ class _Candidate:
 
 def _children(system: PlacementSystem, child_ids: Sequence[str]) -> tuple[Child, ...]:
     if not child_ids:
-        raise DomainError("a proposal needs at least one child")
+        raise DomainError("a proposal needs at least one child", fr="une proposition concerne au moins un enfant")
     if len(set(child_ids)) != len(child_ids):
-        raise DomainError("a child is listed twice")
+        raise DomainError("a child is listed twice", fr="un enfant figure deux fois")
     unknown = [c for c in child_ids if c not in system.child_by_id]
     if unknown:
-        raise DomainError(f"unknown child(ren): {', '.join(unknown)}")
+        raise DomainError(f"unknown child(ren): {', '.join(unknown)}", fr=f"enfant(s) inconnu(s) : {', '.join(unknown)}")
     return tuple(system.child_by_id[c] for c in child_ids)
 
 
@@ -952,7 +952,7 @@ def propose(
     Raises DomainError for an empty list, a repeated or an unknown child id, or k < 1.
     """
     if k < 1:
-        raise DomainError(f"k must be at least 1, got {k}")
+        raise DomainError(f"k must be at least 1, got {k}", fr=f"k vaut au moins 1, reçu {k}")
     children = _children(system, child_ids)
     prices = unit_prices or {}
     if len(children) == 1:
@@ -973,7 +973,8 @@ def propose(
     reference = _make(children, by_own[0].chosen, weights, on) if by_own else None
     out = [_finish(_make(children, p.chosen, weights, on), own_rank[p.key], system_rank[p.key], reference, index,
                    children, unit_prices is not None, weights, lang, reason) for p in chosen]
-    return require_valid_proposals(system, out, travel, held, index, f"proposals for {', '.join(child_ids)}")
+    return require_valid_proposals(system, out, travel, held, index, f"proposals for {', '.join(child_ids)}",
+                                   f"propositions pour {', '.join(child_ids)}")
 
 
 def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, weights: Weights, k: int,
@@ -1001,7 +1002,8 @@ def _propose_one(system: PlacementSystem, child: Child, travel: TravelMatrix, we
     for i in (by_own if order == "own" else by_system)[:k]:
         p = _make((child,), {child.id: cands[i]}, weights, on)
         out.append(_finish(p, own_rank[i], system_rank[i], reference, index, (child,), priced, weights, lang))
-    return require_valid_proposals(system, out, travel, held, index, f"proposals for {child.id}")
+    return require_valid_proposals(system, out, travel, held, index, f"proposals for {child.id}",
+                                   f"propositions pour {child.id}")
 
 
 # --- the hard-rule check of every proposal ----------------------------------------------------
@@ -1080,12 +1082,13 @@ def require_valid_proposals(
     held: Mapping[str, int] | None,
     index: SystemIndex | None,
     context: str,
+    context_fr: str | None = None,
 ) -> list[Proposal]:
     """The proposals when none breaks a hard rule; else :class:`~matcher.errors.HardRuleViolation`
     naming each rule and child (logged first): a broken proposal is never returned."""
     found = [v for p in proposals for v in proposal_violations(system, p, travel, held, index)]
     if found:
-        error = HardRuleViolation(context, found)
+        error = HardRuleViolation(context, found, context_fr)
         logging.getLogger("placement.guard").error("%s", error)
         raise error
     return list(proposals)
@@ -1113,7 +1116,7 @@ def why_not(
     children = _children(system, child_ids)
     structure = system.structure_by_id.get(structure_id)
     if structure is None:
-        raise DomainError(f"unknown structure {structure_id!r}")
+        raise DomainError(f"unknown structure {structure_id!r}", fr=f"structure {structure_id!r} inconnue")
     fr = lang == "fr"
     sep = separator(lang)
     held = held or {}

@@ -36,15 +36,19 @@ class TravelMatrix:
     def __post_init__(self) -> None:
         if self.minutes.ndim != 2 or self.minutes.shape[1] != len(self.structure_ids):
             raise DomainError(
-                f"travel matrix has shape {self.minutes.shape}, expected (origins, {len(self.structure_ids)})"
-            )
+                f"travel matrix has shape {self.minutes.shape}, expected (origins, {len(self.structure_ids)})",
+                fr=f"la matrice des temps de trajet a la forme {self.minutes.shape}, attendue (origines, "
+                   f"{len(self.structure_ids)})")
         rows = self.minutes.shape[0]
         bad = [h for h, r in self.row_of_home.items() if not 0 <= r < rows]
         if bad:
-            raise DomainError(f"travel matrix: home(s) {', '.join(bad[:5])} point outside its {rows} rows")
+            raise DomainError(f"travel matrix: home(s) {', '.join(bad[:5])} point outside its {rows} rows",
+                              fr=f"matrice des temps de trajet : le ou les domiciles {', '.join(bad[:5])} renvoient "
+                                 f"hors de ses {rows} lignes")
         finite = self.minutes[~np.isnan(self.minutes)]
         if finite.size and finite.min() < 0:
-            raise DomainError("travel matrix has negative minutes")
+            raise DomainError("travel matrix has negative minutes",
+                              fr="la matrice des temps de trajet contient des minutes négatives")
 
     @classmethod
     def from_homes(cls, home_ids: tuple[str, ...], structure_ids: tuple[str, ...], minutes: np.ndarray) -> TravelMatrix:

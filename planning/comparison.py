@@ -172,7 +172,8 @@ def compare(results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     results = list(results)
     ok = [r for r in results if r.get("figures") is not None]
     if not ok:
-        raise DomainError("no scenario could be solved: nothing to compare")
+        raise DomainError("no scenario could be solved: nothing to compare",
+                          fr="aucun scénario n'a pu être résolu : rien à comparer")
     base = ok[0]
     scenarios = []
     for r in results:

@@ -486,7 +486,8 @@ def apply_plan(system: PlacementSystem, plan: Plan) -> PlacementSystem:
     for m in plan.moves:
         c = system.child_by_id[m.child_id]
         if c.current is None or c.current.unit_id != m.from_unit:
-            raise DomainError(f"move {m.number}: child {m.child_id} is not in unit {m.from_unit}")
+            raise DomainError(f"move {m.number}: child {m.child_id} is not in unit {m.from_unit}",
+                              fr=f"déplacement {m.number} : l'enfant {m.child_id} n'est pas dans l'unité {m.from_unit}")
         children.append(replace(c, current=CurrentPlacement(m.to_unit, on)))
         delta[m.from_unit] -= 1
         delta[m.to_unit] += 1
@@ -756,7 +757,8 @@ class _Model:
         self.reunite_gain = round(settings.reunite_fratrie * SCALE) / SCALE
         lp = pywraplp.Solver.CreateSolver("SCIP")
         if lp is None:
-            raise DomainError("the MIP solver SCIP is not available in this OR-Tools build")
+            raise DomainError("the MIP solver SCIP is not available in this OR-Tools build",
+                              fr="le solveur SCIP n'est pas disponible dans cette version d'OR-Tools")
         self.lp = lp
         inf = lp.infinity()
         arcs = inst.arcs
@@ -903,7 +905,9 @@ class _Model:
         names = {pywraplp.Solver.OPTIMAL: "optimal", pywraplp.Solver.FEASIBLE: "feasible"}
         if status not in names:
             raise DomainError(f"the rebalancing MIP ended with status {status} (no plan found within "
-                              f"{settings.time_limit_s:g} s)")
+                              f"{settings.time_limit_s:g} s)",
+                              fr=f"l'optimisation des déplacements s'est arrêtée avec le statut {status} (aucun plan "
+                                 f"trouvé en {settings.time_limit_s:g} s)")
         chosen = []
         self.steps: dict[int, int] = {}
         for k, a in enumerate(self.inst.arcs):
@@ -1103,10 +1107,12 @@ def _finish(inst: _Instance, method: str, chosen: list[_Arc], reunited: list[str
             chain.append(arc_of[succ[chain[-1].child]])
         chains.append(chain)
     if sum(len(c) for c in chains) != len(chosen):
-        raise DomainError("the plan's moves do not form chains from free places (a cycle of moves)")
+        raise DomainError("the plan's moves do not form chains from free places (a cycle of moves)",
+                          fr="les déplacements du plan ne forment pas des chaînes partant de places libres (un cycle de déplacements)")
     longest = max((len(c) for c in chains), default=0)
     if method != "greedy" and longest > settings.max_chain:
-        raise DomainError(f"a chain of {longest} moves is longer than max_chain {settings.max_chain}")
+        raise DomainError(f"a chain of {longest} moves is longer than max_chain {settings.max_chain}",
+                          fr=f"une chaîne de {longest} déplacements dépasse max_chain ({settings.max_chain})")
 
     def group_of(a: _Arc) -> str | None:
         return p.children[a.child].sibling_group_id

@@ -44,9 +44,11 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         if self.scope not in ("all", "waiting"):
-            raise DomainError(f"unknown scope {self.scope!r}; expected all or waiting")
+            raise DomainError(f"unknown scope {self.scope!r}; expected all or waiting",
+                              fr=f"périmètre {self.scope!r} inconnu ; attendu : all ou waiting")
         if not self.time_limit_s > 0:
-            raise DomainError(f"time limit must be positive, got {self.time_limit_s}")
+            raise DomainError(f"time limit must be positive, got {self.time_limit_s}",
+                              fr=f"le temps limite doit être positif, reçu {self.time_limit_s}")
 
 
 def _rebuild_system(reference_date, children, sibling_groups, structures, units) -> PlacementSystem:
@@ -131,12 +133,13 @@ def solve_scenario(base: BaseInstance, scenario: Scenario, extra: ExtraColumns |
     travel = with_columns(base.travel, extra)
     missing = [s.id for s in new_structures(base.system, system) if s.id not in travel.structure_index]
     if missing:
-        raise DomainError(f"no travel minutes for the new structure(s) {', '.join(missing[:5])}")
+        raise DomainError(f"no travel minutes for the new structure(s) {', '.join(missing[:5])}",
+                          fr=f"aucun temps de trajet pour la ou les nouvelles structures {', '.join(missing[:5])}")
     weights = scenario.weights_over(base.weights)
     problem = Problem.build(system, travel, weights, settings.scope)
     solution = solve_optimal(problem, SolverSettings(time_limit_s=settings.time_limit_s, workers=1, seed=settings.seed),
                              with_explanations=False)
-    require_valid_solution(problem, solution, f"scenario {scenario.name!r}")
+    require_valid_solution(problem, solution, f"scenario {scenario.name!r}", f"scénario {scenario.name!r}")
     figures = scenario_figures(base.system, system, solution.unit_of_child, travel)
     figures["solver"] = {
         "scope": settings.scope,
@@ -195,7 +198,7 @@ def run_scenarios(
     from dask.distributed import Client, LocalCluster, as_completed
 
     if workers < 1:
-        raise DomainError(f"workers must be at least 1, got {workers}")
+        raise DomainError(f"workers must be at least 1, got {workers}", fr=f"workers vaut au moins 1, reçu {workers}")
     results = [_entry(s) for s in scenarios]
     report = progress or (lambda done, total, name: None)
     # Apply each scenario here first: a scenario that does not apply fails before any solve, and
@@ -209,7 +212,8 @@ def run_scenarios(
             extra = None
             if added:
                 if minutes_for is None:
-                    raise DomainError("the scenario adds structures and no travel source was given for them")
+                    raise DomainError("the scenario adds structures and no travel source was given for them",
+                                      fr="le scénario ajoute des structures sans source de temps de trajet pour elles")
                 extra = extra_columns(base.travel, base.system.origins, added, minutes_for)
             tasks.append((i, extra))
         except Exception as err:  # reported with the scenario, the others go on

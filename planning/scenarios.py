@@ -358,7 +358,8 @@ class _Lines:
                 key = key_node.value
                 if key in seen:
                     self.duplicates.append(ScenarioIssue(self.source, key_node.start_mark.line + 1,
-                                                         key_path(path + (key,)), "key given twice"))
+                                                         key_path(path + (key,)), "key given twice",
+                                                         "clé donnée deux fois"))
                 seen.add(key)
                 self.lines[path + (key,)] = key_node.start_mark.line + 1
                 self._walk(value_node, path + (key,))

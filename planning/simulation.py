@@ -404,7 +404,7 @@ def draw_population(system: PlacementSystem, params: SimulationParameters, seed:
                     judge=replace(c.judge, separated_from=frozenset(new_id[o] for o in c.judge.separated_from if o in new_id)),
                 )
                 if k >= len(exits):
-                    raise DomainError("internal: too few departure draws")  # pragma: no cover
+                    raise DomainError("internal: too few departure draws", fr="erreur interne : trop peu de tirages de départs")  # pragma: no cover
                 exit_day, reason = _draw_exit(child.birth_date, arrival, start, params, float(exits[k, 0]), float(exits[k, 1]))
                 k += 1
                 exit_day = exit_day if exit_day < days else NEVER
@@ -561,7 +561,8 @@ class Simulation:
         chosen = {cid: uid for cid, uid in decisions.items() if uid is not None}
         if not chosen:
             return 0
-        require_valid(problem, chosen, f"simulation, policy {policy}, day {self.date_of(self.day).isoformat()}")
+        require_valid(problem, chosen, f"simulation, policy {policy}, day {self.date_of(self.day).isoformat()}",
+                      context_fr=f"simulation, politique {policy}, jour {self.date_of(self.day).isoformat()}")
         on = self.date_of(self.day)
         for cid, uid in chosen.items():
             st = self.state[cid]

@@ -150,7 +150,8 @@ def _min_cost_flow(problem: Problem, arcs: Arcs, capacity: np.ndarray, free: np.
     f.set_nodes_supplies(np.arange(n + m + 1, dtype=np.int64), supplies)
     status = f.solve()
     if status != f.OPTIMAL:
-        raise SolverError(f"the min-cost flow relaxation ended with status {status}")
+        raise SolverError(f"the min-cost flow relaxation ended with status {status}",
+                          fr=f"la relaxation en flot de coût minimal s'est arrêtée avec le statut {status}")
     used = f.flows(handles[: len(child)]) > 0
     assigned = np.full(n, -1, dtype=np.int64)
     assigned[child[used]] = unit[used]
@@ -263,7 +264,8 @@ def flow_around(problem: Problem, relaxation: FlowRelaxation, fixed: np.ndarray)
     free = fixed < 0
     capacity = problem.capacity.astype(np.int64) - np.bincount(fixed[~free], minlength=problem.n_units)
     if (capacity < 0).any():
-        raise SolverError("flow_around: the fixed children overfill a unit")
+        raise SolverError("flow_around: the fixed children overfill a unit",
+                          fr="flow_around : les enfants fixés dépassent la capacité d'une unité")
     arcs = relaxation.arcs
     keep = free[arcs.child]
     _, assigned = _min_cost_flow(problem, arcs.take(keep), capacity, free)

@@ -85,7 +85,7 @@ class _Model:
         """Binary arcs and fratrie variables: a MIP for ``backend`` (SCIP) instead of the LP."""
         self.lp = pywraplp.Solver.CreateSolver(backend)
         if self.lp is None:  # pragma: no cover - GLOP and SCIP ship with OR-Tools
-            raise SolverError(f"OR-Tools solver {backend} is not available")
+            raise SolverError(f"OR-Tools solver {backend} is not available", fr=f"le solveur {backend} d'OR-Tools n'est pas disponible")
         self.lp.SetTimeLimit(int(max(1.0, settings.time_limit_s) * 1000))
         inf = self.lp.infinity()
         self.child_row = []
@@ -661,7 +661,9 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
                       f"{len(_RETRIES)} retries: every child may go without a place, so this is a solver failure "
                       "or the time limit")
             if last is None:
-                raise SolverError(reason)
+                raise SolverError(reason, fr=f"la relaxation linéaire est {_STATUS.get(status, status)} au tour "
+                                             f"{rounds + 1} après {len(_RETRIES)} nouveaux essais : chaque enfant peut "
+                                             "rester sans place, c'est donc une défaillance du solveur ou le temps limite")
             warnings.append(reason + f"; the {rounds} round(s) solved before stand (bound from their prices, "
                             "pricing not converged)")
             converged = False
@@ -818,7 +820,8 @@ def highs_relaxation(problem: Problem, settings: SolverSettings, deadline: float
                 break
             reason = f"HiGHS ended the LP relaxation {h.modelStatusToString(status)} at round {rounds + 1}"
             if last is None:
-                raise SolverError(reason)
+                raise SolverError(reason, fr=f"HiGHS a terminé la relaxation linéaire ({h.modelStatusToString(status)}) "
+                                             f"au tour {rounds + 1}")
             warnings.append(reason + f"; the {rounds} round(s) solved before stand (bound from their prices)")
             stopped = "failed"
             break

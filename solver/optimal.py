@@ -171,7 +171,9 @@ def _exact_mip(problem: Problem, arcs: Arcs, hint: np.ndarray, settings: SolverS
     if status not in (pywraplp.Solver.OPTIMAL, pywraplp.Solver.FEASIBLE):
         if status == pywraplp.Solver.INFEASIBLE:
             raise SolverError(f"the MIP solver ({backend}) says the model is infeasible, which cannot happen "
-                              "(every child may stay without a place)")
+                              "(every child may stay without a place)",
+                              fr=f"le solveur ({backend}) déclare le modèle impossible, ce qui ne peut pas arriver "
+                                 "(chaque enfant peut rester sans place)")
         return None, -np.inf, stats
     bound = model.objective.BestBound()
     stats["mip_bound"] = bound
@@ -231,7 +233,9 @@ def _highs_mip(problem: Problem, model: _Model, held: Arcs, hinted: np.ndarray, 
     }
     if status == highspy.HighsModelStatus.kInfeasible:
         raise SolverError("the MIP solver (HiGHS) says the model is infeasible, which cannot happen "
-                          "(every child may stay without a place)")
+                          "(every child may stay without a place)",
+                          fr="le solveur (HiGHS) déclare le modèle impossible, ce qui ne peut pas arriver "
+                             "(chaque enfant peut rester sans place)")
     bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else -np.inf
     stats["mip_bound"] = bound
     if not feasible:

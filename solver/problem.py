@@ -204,7 +204,8 @@ class Problem:
     ) -> Problem:
         """The problem of placing the children of ``scope`` into the units of ``system``."""
         if scope not in SCOPES:
-            raise DomainError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}")
+            raise DomainError(f"unknown scope {scope!r}; expected one of {', '.join(SCOPES)}",
+                              fr=f"périmètre {scope!r} inconnu ; attendu : {' ou '.join(SCOPES)}")
         on = system.reference_date
         children = system.waiting_children() if scope == "waiting" else system.children
         units = system.units
@@ -253,9 +254,13 @@ class Problem:
         missing = [c.id for c, r, sr in zip(children, child_row, school_row) if r < 0 or sr == -2]
         if missing:  # a matrix built from the family homes alone, not from system.origins
             shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            montres = ", ".join(missing[:3]) + (f" et {len(missing) - 3} de plus" if len(missing) > 3 else "")
             raise DomainError(f"the travel matrix has no row for the anchor or the school of {len(missing)} "
                               f"child(ren) ({shown}): build it from system.origins (homes, schools, visit sites "
-                              "and services), not from the family homes alone")
+                              "and services), not from the family homes alone",
+                              fr=f"la matrice des temps de trajet n'a pas de ligne pour le point d'ancrage ou l'école "
+                                 f"de {len(missing)} enfant(s) ({montres}) : construisez-la depuis system.origins "
+                                 "(domiciles, écoles, lieux de visite et services), pas depuis les seuls domiciles")
         child_current = np.array(
             [unit_index.get(c.current.unit_id, -1) if c.current is not None else -1 for c in children],
             dtype=np.int64,

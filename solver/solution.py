@@ -360,21 +360,24 @@ def pair_minutes(problem: Problem, children: np.ndarray, units: np.ndarray) -> n
     return out
 
 
-def require_valid(problem: Problem, unit_of_child: UnitOfChild, context: str, *, splits: Iterable[str] | None = None) -> None:
+def require_valid(problem: Problem, unit_of_child: UnitOfChild, context: str, *, splits: Iterable[str] | None = None,
+                  context_fr: str | None = None) -> None:
     """The one guard every answer passes before it leaves the engine (a solve, a rebalancing
     plan, a scenario's solution, a simulation step): raises :class:`HardRuleViolation` naming
     each broken rule and child (:func:`violations`), logged first. ``splits``: the group ids
     whose split the answer reports (then an unreported split of a together fratrie is an error
-    too); see :func:`require_valid_solution` for a :class:`Solution`."""
+    too); see :func:`require_valid_solution` for a :class:`Solution`. ``context_fr``: the context
+    in French, for a French reader of the error."""
     found = violations(problem, unit_of_child, splits=splits)
     if found:
-        error = HardRuleViolation(context, found)
+        error = HardRuleViolation(context, found, context_fr)
         log.error("%s", error)
         raise error
 
 
-def require_valid_solution(problem: Problem, solution: Solution, context: str) -> Solution:
+def require_valid_solution(problem: Problem, solution: Solution, context: str, context_fr: str | None = None) -> Solution:
     """:func:`require_valid` on a solver's :class:`Solution`, its reported splits included;
     returns the solution."""
-    require_valid(problem, solution.unit_of_child, context, splits=[s.group_id for s in solution.splits])
+    require_valid(problem, solution.unit_of_child, context, splits=[s.group_id for s in solution.splits],
+                  context_fr=context_fr)
     return solution

@@ -735,11 +735,14 @@ def test_a_proposal_that_breaks_a_hard_rule_is_never_returned(api: Api, monkeypa
         return [Violation("age_range", (first.child_id,), f"in unit {first.unit_id}: age 13 is outside the unit's 4-11 range")]
 
     monkeypatch.setattr(matcher.proposals, "proposal_violations", broken)
-    body = problem_of(api.get("/children/C-1/proposals"), 500)
+    body = problem_of(api.get("/children/C-1/proposals?lang=en"), 500)
     assert body["title"] == "Hard rule broken"
     assert body["detail"].startswith("Proposals for C-1: the answer breaks a hard rule, so it is not returned: "
                                      "age_range (child C-1): in unit U-near-4")
     assert "proposals" not in body
+    said = problem_of(api.get("/children/C-1/proposals?lang=fr"), 500)["detail"]
+    assert said == ("Propositions pour C-1 : la réponse enfreint une règle stricte, elle n'est donc pas rendue : "
+                    "tranche d'âge (enfant C-1). L'erreur a été consignée.")
 
 
 def test_a_batch_job_whose_assignment_breaks_a_hard_rule_fails(api: Api, monkeypatch):

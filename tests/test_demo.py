@@ -189,7 +189,8 @@ def test_an_answer_that_breaks_a_hard_rule_is_an_error(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["demo", "--scale", "0.05", "--database-url", f"sqlite:///{tmp_path / 'd.sqlite3'}",
                                       "--time-limit", "5", "--json"])
     assert result.exit_code == 1
-    assert "placement demo (greedy): the answer breaks a hard rule" in " ".join(result.output.split())
+    assert ("placement demo (greedy) : la réponse enfreint une règle stricte, elle n'est donc pas rendue : "
+            "tranche d'âge (enfant ") in " ".join(result.output.split())
 
 
 def test_split_sentences_name_each_structure_beside_its_id(tmp_path):

@@ -118,10 +118,15 @@ def test_the_command_line_says_its_errors_in_the_language_asked(tmp_path):
 # --- no refusal of the service left in English only ----------------------------------------------
 
 _BILINGUAL_CALLS = {"ApiProblem", "ConflictError", "NotFoundError", "EmptyStoreError", "ServiceUnavailable",
-                    "JobQueueFull"}
-"""Errors that reach an officer or planner through the API: each is raised with ``fr=``."""
+                    "JobQueueFull", "JobCancelled", "PlacementError", "DomainError", "StoreError", "SolverError",
+                    "PasswordPolicyError"}
+"""Errors raised with their message: each is raised with ``fr=``."""
+_ISSUE_LISTS = {"PlacementDataError", "MissingFileError", "SchemaError", "UnknownReferenceError"}
+"""Errors that take a list of issues (each checked below) or one English sentence, then with ``fr=``."""
 _FRENCH_SECOND = {"forbidden": 2, "_unauthorized": 2}
 """Helpers that take the French sentence as a positional argument: how many arguments they need."""
+_FRENCH_AT = {"DataIssue": (5, "reason_fr"), "ScenarioIssue": (5, "message_fr")}
+"""Issues of a file: the French reason is their fifth argument (or named)."""
 
 
 def _english_only(path: Path) -> list[str]:
@@ -130,20 +135,37 @@ def _english_only(path: Path) -> list[str]:
         if not isinstance(node, ast.Call):
             continue
         name = node.func.id if isinstance(node.func, ast.Name) else getattr(node.func, "attr", "")
-        if name in _BILINGUAL_CALLS and not any(k.arg == "fr" for k in node.keywords):
-            found.append(f"{path.name}:{node.lineno} {name}")
+        named = {k.arg for k in node.keywords}
         starred = any(isinstance(a, ast.Starred) for a in node.args)  # f(*both_sentences)
+        if name in _BILINGUAL_CALLS and "fr" not in named and not starred:
+            found.append(f"{path.name}:{node.lineno} {name}")
+        if (name in _ISSUE_LISTS and node.args and isinstance(node.args[0], (ast.Constant, ast.JoinedStr))
+                and "fr" not in named):
+            found.append(f"{path.name}:{node.lineno} {name}")
         if name in _FRENCH_SECOND and len(node.args) < _FRENCH_SECOND[name] and not starred:
             found.append(f"{path.name}:{node.lineno} {name}")
+        if name in _FRENCH_AT and len(node.args) < _FRENCH_AT[name][0] and _FRENCH_AT[name][1] not in named:
+            found.append(f"{path.name}:{node.lineno} {name}")
+        # the loader's issues.add(kind, file, row, column, reason, fr) and a scenario's where.issue(message, fr)
+        # or lines.issue(path, message, fr)
+        on = getattr(node.func, "value", None)
+        if name == "add" and isinstance(on, ast.Name) and on.id == "issues" and len(node.args) < 6 and "fr" not in named:
+            found.append(f"{path.name}:{node.lineno} issues.add")
+        if name == "issue" and isinstance(on, (ast.Name, ast.Attribute)) and not starred and "fr" not in named:
+            needed = 3 if isinstance(on, ast.Name) and on.id == "lines" else 2
+            if len(node.args) < needed:
+                found.append(f"{path.name}:{node.lineno} issue")
     return found
 
 
-def _service_sources() -> list[Path]:
-    return sorted([*ROOT.glob("api/*.py"), *ROOT.glob("api/routers/*.py"), *ROOT.glob("data/db/*.py")])
+def _sources() -> list[Path]:
+    """Every module that can raise an error a user reads: the service, the command line, the
+    domain, the data layer, the solver and the planners' package."""
+    return sorted(p for package in ("api", "matcher", "data", "solver", "planning") for p in ROOT.glob(f"{package}/**/*.py"))
 
 
-def test_every_refusal_of_the_service_has_its_french_words():
-    assert [f for p in _service_sources() for f in _english_only(p)] == []
+def test_every_refusal_has_its_french_words():
+    assert [f for p in _sources() for f in _english_only(p)] == []
 
 
 def test_the_check_finds_a_refusal_without_french(tmp_path):
@@ -152,8 +174,25 @@ def test_the_check_finds_a_refusal_without_french(tmp_path):
     probe.write_text('raise ApiProblem(409, "Conflict", "English only")\n'
                      'raise ConflictError("English only")\n'
                      'raise forbidden("English only")\n'
-                     'raise ApiProblem(409, "Conflict", "both", fr="les deux")\n')
-    assert [f.split()[-1] for f in _english_only(probe)] == ["ApiProblem", "ConflictError", "forbidden"]
+                     'raise ApiProblem(409, "Conflict", "both", fr="les deux")\n'
+                     'raise DomainError("English only")\n'
+                     'raise SolverError(f"English {only}")\n'
+                     'raise PlacementDataError("English only")\n'
+                     'raise SchemaError([DataIssue("f.csv", 2, "x", "English only")])\n'
+                     'raise ScenarioError([ScenarioIssue("f.yaml", 2, "x", "English only")])\n'
+                     'issues.add("schema", "f.csv", 2, "x", "English only")\n'
+                     'raise ScenarioError([where.issue("English only")])\n'
+                     'raise ScenarioError([lines.issue(path, "English only")])\n'
+                     'raise DomainError("both", fr="les deux")\n'
+                     'raise PlacementDataError("both", fr="les deux")\n'
+                     'raise SchemaError([DataIssue("f.csv", 2, "x", "both", "les deux")])\n'
+                     'raise ScenarioError([ScenarioIssue("f.yaml", 2, "x", "both", message_fr="les deux")])\n'
+                     'issues.add("schema", "f.csv", 2, "x", "both", "les deux")\n'
+                     'issues.unusable.add("f.csv")\n'
+                     'raise ScenarioError([where.issue("both", "les deux"), lines.issue(path, "both", "les deux")])\n')
+    assert sorted(f.split()[-1] for f in _english_only(probe)) == sorted([
+        "ApiProblem", "ConflictError", "forbidden", "DomainError", "SolverError", "PlacementDataError", "DataIssue",
+        "ScenarioIssue", "issues.add", "issue", "issue"])
 
 
 def test_pydantic_reasons_are_french_for_a_french_reader():
@@ -212,3 +251,48 @@ def test_every_problem_of_a_scenario_file_has_its_french_words():
     with pytest.raises(ScenarioError) as caught:
         parse_sweep(sweep)
     assert caught.value.issues and [str(i) for i in caught.value.issues if not i.message_fr] == []
+
+
+def test_a_broken_hard_rule_is_said_in_french_by_the_rules_labels_each_once():
+    from matcher.errors import HardRuleViolation
+    from matcher.rules import Violation
+
+    found = [Violation("age_range", ("C-1",), "age 13 is outside 4-11", "U-1"),
+             Violation("age_range", ("C-1",), "age 13 is outside 4-11", "U-1"),
+             Violation("siblings_together", ("C-2", "C-3"), "split")]
+    err = HardRuleViolation("batch job (optimal)", found, "traitement par lots (optimal)")
+    assert err.said("fr") == ("traitement par lots (optimal) : la réponse enfreint une règle stricte, elle n'est donc "
+                              "pas rendue : tranche d'âge (enfant C-1, unité U-1) ; fratrie réunie (enfants C-2, C-3). "
+                              "L'erreur a été consignée.")
+    assert err.said("en").startswith("batch job (optimal): the answer breaks a hard rule")
+    many = HardRuleViolation("x", [Violation("age_range", (f"C-{i}",), "r") for i in range(8)])
+    assert many.said("fr").endswith("tranche d'âge (enfant C-4) (et 3 de plus). L'erreur a été consignée.")
+
+
+def test_the_domain_data_and_travel_refusals_are_french_for_a_french_reader(tmp_path):
+    from data.geography import locate
+    from data.transit.matrix import load_external_matrix
+    from matcher.model import AgeBand
+    from matcher.proposals import propose
+    from api.security import PasswordPolicyError, check_password_policy
+
+    system = sample_system()
+    cases = [
+        (lambda: AgeBand.of(30), "l'âge 30 ans est hors de 0-21 ans"),
+        (lambda: propose(system, ["C-nobody"], None, None, 5), "enfant(s) inconnu(s) : C-nobody"),
+        (lambda: locate(40.0, -30.0), "le point (40.00000, -30.00000) est hors de la France métropolitaine"),
+        (lambda: check_password_policy("short"), "un mot de passe a au moins 12 caractères"),
+    ]
+    for call, french in cases:
+        with pytest.raises(PlacementError) as caught:
+            call()
+        assert caught.value.said("fr") == french
+        assert caught.value.said("en") != french
+    assert issubclass(PasswordPolicyError, ValueError)  # callers that catch ValueError still do
+    bad = tmp_path / "minutes.csv"
+    bad.write_text("origin,destination,minutes\nH-nowhere,S-nowhere,many\n")
+    with pytest.raises(PlacementDataError) as caught:
+        load_external_matrix(bad, [], system.structures)
+    said = caught.value.said("fr")
+    assert "ligne 2, colonne 'minutes' : 'many' n'est pas un nombre" in said
+    assert "origine 'H-nowhere' inconnue" in said and "structure 'S-nowhere' inconnue" in said

@@ -225,5 +225,5 @@ def test_cli_validate_prints_every_issue_and_exits_1(dataset):
 def test_cli_generate_refuses_a_bad_scale_cleanly(tmp_path):
     result = runner.invoke(app, ["generate", "--scale", "0", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2
-    assert "scale 0.0 is outside 0.01-1000" in result.output and "Traceback" not in result.output
+    assert result.output == "erreur : l'échelle 0 est hors de 0,01-1000\n"
     assert not (tmp_path / "x").exists()

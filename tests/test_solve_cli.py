@@ -162,6 +162,13 @@ def test_an_assignment_that_breaks_a_hard_rule_is_an_error_and_writes_nothing(da
     result = _solve("--data", str(dataset), "--method", "greedy", "--out", str(out))
     assert result.exit_code == 2
     flat = " ".join(result.output.split())
+    assert ("placement solve (greedy) : la réponse enfreint une règle stricte, elle n'est donc pas rendue : "
+            "besoins couverts (enfant ") in flat
+    assert "de plus). L'erreur a été consignée." in flat
+    assert not out.exists()
+    result = _solve("--data", str(dataset), "--method", "greedy", "--out", str(out), "--lang", "en")
+    flat = " ".join(result.output.split())
+    assert result.exit_code == 2
     assert "placement solve (greedy): the answer breaks a hard rule, so it is not returned: " in flat
     assert "(child " in flat and "more)" in flat
     assert not out.exists()

@@ -48,10 +48,12 @@ def register(app: typer.Typer) -> None:
         console = Console(stderr=True)
         try:
             if fmt not in FORMATS:
-                raise DomainError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+                raise DomainError(f"unknown format {fmt!r}; allowed: {', '.join(FORMATS)}",
+                                  fr=f"format {fmt!r} inconnu ; permis : {', '.join(FORMATS)}")
             if scenario is not None:
                 if scenario not in SCENARIOS:
-                    raise DomainError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+                    raise DomainError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}",
+                                      fr=f"scénario {scenario!r} inconnu ; connus : {', '.join(SCENARIOS)}")
                 chosen = SCENARIOS[scenario]
             else:
                 chosen = Scenario("custom", scale, f"scale {scale}")

@@ -163,7 +163,7 @@ def run_demo(
                 solutions[name] = solve_greedy(problem, with_bound=False, with_explanations=False)
             else:
                 solutions[name] = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s), with_explanations=False)
-            require_valid_solution(problem, solutions[name], f"placement demo ({name})")
+            require_valid_solution(problem, solutions[name], f"placement demo ({name})", f"placement demo ({name})")
             done()
         bound = solutions["optimal"].bound  # one proven bound, both methods measured against it
         structure_names = {s.id: structure_name(s) for s in system.structures}  # "name (id)" in the split sentences

@@ -57,7 +57,11 @@ def prepare(*, database_url: str | None, data_dir: Path | None, scale: float = 1
                 f"the store {db.url_for_display} holds {work['reservations']} reservation(s) and "
                 f"{work['placements']} confirmed placement(s) made through the officers' service; --data would "
                 "replace them. Serve the dataset from another store (--database-url) or pass --reset to replace "
-                "them anyway")
+                "them anyway",
+                fr=f"la base {db.url_for_display} contient {work['reservations']} réservation(s) et "
+                   f"{work['placements']} placement(s) confirmé(s) par le service des officiers ; --data les "
+                   "remplacerait. Servez ces données depuis une autre base (--database-url) ou passez --reset pour "
+                   "les remplacer quand même")
         if system is None and db.is_empty():
             from data.generator import generate
 

@@ -156,7 +156,7 @@ def run_solve(
             solution = solve_greedy(problem)
         else:
             solution = solve_optimal(problem, SolverSettings(time_limit_s=time_limit_s))
-        require_valid_solution(problem, solution, f"placement solve ({method})")
+        require_valid_solution(problem, solution, f"placement solve ({method})", f"placement solve ({method})")
         done()
     names = {s.id: structure_name(s) for s in system.structures}
     report: dict[str, Any] = {

@@ -88,7 +88,8 @@ def register(app: typer.Typer) -> None:
                     known = set(session.scalars(select(StructureRow.id)))
                     unknown = [s for s in structure if s not in known]
                     if unknown:
-                        raise StoreError(f"unknown structure(s) {', '.join(unknown)}")
+                        raise StoreError(f"unknown structure(s) {', '.join(unknown)}",
+                                         fr=f"structure(s) inconnue(s) : {', '.join(unknown)}")
                 account = accounts.add_user(session, name=name, role=role, service=service,
                                             structure_ids=structure or (), password_hash=password_hash, now=utcnow())
                 from data.db import audit

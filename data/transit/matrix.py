@@ -90,7 +90,8 @@ def travel_matrix(
     unique: dict[str, Home] = {}
     for h in homes:
         if h.id in unique and unique[h.id].location != h.location:
-            raise PlacementDataError(f"origin {h.id} is given twice with different locations")
+            raise PlacementDataError(f"origin {h.id} is given twice with different locations",
+                                     fr=f"l'origine {h.id} est donnée deux fois à des endroits différents")
         unique.setdefault(h.id, h)
     homes = list(unique.values())
     structures = list(structures)
@@ -163,7 +164,7 @@ def load_external_matrix(path: Path, homes: Sequence[Home], structures: Sequence
     path = Path(path)
     name = str(path)
     if not path.is_file():
-        raise MissingFileError([DataIssue(name, None, None, "file not found")])
+        raise MissingFileError([DataIssue(name, None, None, "file not found", "fichier introuvable")])
     try:
         if path.suffix.lower() == ".parquet":
             df = pd.read_parquet(path)
@@ -171,12 +172,14 @@ def load_external_matrix(path: Path, homes: Sequence[Home], structures: Sequence
         else:
             df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except Exception as err:  # unreadable: not CSV/Parquet at all
-        raise SchemaError([DataIssue(name, None, None, f"cannot be read as {path.suffix or 'CSV'}: {err}")]) from err
+        raise SchemaError([DataIssue(name, None, None, f"cannot be read as {path.suffix or 'CSV'}: {err}",
+                                     f"illisible en {path.suffix or 'CSV'} : {err}")]) from err
     required = ("origin", "destination", "minutes")
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise SchemaError(
-            [DataIssue(name, 1, c, f"missing column (columns are {', '.join(map(str, df.columns)) or 'none'})") for c in missing]
+            [DataIssue(name, 1, c, f"missing column (columns are {', '.join(map(str, df.columns)) or 'none'})",
+                       f"colonne absente (les colonnes sont {', '.join(map(str, df.columns)) or 'aucune'})") for c in missing]
         )
     issues: list[DataIssue] = []
     home_ids = tuple(dict.fromkeys(h.id for h in homes))
@@ -189,22 +192,26 @@ def load_external_matrix(path: Path, homes: Sequence[Home], structures: Sequence
     rownum = np.arange(len(df)) + 2  # header is row 1
     for r, text, value in zip(rownum, as_text, minutes):
         if text is pd.NA or text == "" or text.lower() == "nan":
-            issues.append(DataIssue(name, int(r), "minutes", "empty: leave the pair out for unreachable"))
+            issues.append(DataIssue(name, int(r), "minutes", "empty: leave the pair out for unreachable",
+                                    "vide : omettez la paire si elle est injoignable"))
         elif pd.isna(value):
-            issues.append(DataIssue(name, int(r), "minutes", f"{text!r} is not a number"))
+            issues.append(DataIssue(name, int(r), "minutes", f"{text!r} is not a number", f"{text!r} n'est pas un nombre"))
         elif not np.isfinite(value) or value < 0:
-            issues.append(DataIssue(name, int(r), "minutes", f"{text} is not a non-negative finite number of minutes"))
+            issues.append(DataIssue(name, int(r), "minutes", f"{text} is not a non-negative finite number of minutes",
+                                    f"{text} n'est pas un nombre fini de minutes positif ou nul"))
     origins = df["origin"].astype("string").str.strip()
     dests = df["destination"].astype("string").str.strip()
     for r, o in zip(rownum, origins):
         if o is pd.NA or o not in home_row:
-            issues.append(DataIssue(name, int(r), "origin", f"unknown origin id {o!r} (home, school, visit site or service)"))
+            issues.append(DataIssue(name, int(r), "origin", f"unknown origin id {o!r} (home, school, visit site or service)",
+                                    f"origine {o!r} inconnue (domicile, école, lieu de visite ou service)"))
     for r, d in zip(rownum, dests):
         if d is pd.NA or d not in col_of:
-            issues.append(DataIssue(name, int(r), "destination", f"unknown structure id {d!r}"))
+            issues.append(DataIssue(name, int(r), "destination", f"unknown structure id {d!r}", f"structure {d!r} inconnue"))
     dup = pd.DataFrame({"o": origins, "d": dests}).duplicated(keep="first").to_numpy()
     for r, o, d in zip(rownum[dup], origins[dup], dests[dup]):
-        issues.append(DataIssue(name, int(r), "origin,destination", f"pair ({o}, {d}) appears twice"))
+        issues.append(DataIssue(name, int(r), "origin,destination", f"pair ({o}, {d}) appears twice",
+                                f"la paire ({o}, {d}) figure deux fois"))
     if issues:
         issues.sort(key=lambda i: (i.row or 0, i.column or ""))
         cls = UnknownReferenceError if all("unknown" in i.reason for i in issues) else SchemaError

@@ -177,7 +177,9 @@ class TransitNetwork:
         if missing:
             raise MissingFileError(
                 [
-                    DataIssue(str(directory / n), None, None, "transit reference file missing: run python -m data.transit.build_reference")
+                    DataIssue(str(directory / n), None, None,
+                              "transit reference file missing: run python -m data.transit.build_reference",
+                              "fichier de référence des transports absent : lancez python -m data.transit.build_reference")
                     for n in missing
                 ]
             )
@@ -468,7 +470,8 @@ class TransitNetwork:
     def isochrone(self, origin: tuple[float, float], minutes: float, structures: Sequence) -> list[tuple[str, float]]:
         """Structures reachable within ``minutes`` of ``origin`` (lat, lon): (id, minutes), fastest first."""
         if not minutes > 0:
-            raise PlacementDataError(f"isochrone: minutes must be positive, got {minutes}")
+            raise PlacementDataError(f"isochrone: minutes must be positive, got {minutes}",
+                                     fr=f"isochrone : les minutes doivent être positives, reçu {minutes}")
         if not structures:
             return []
         dest = np.array([(s.location.lat, s.location.lon) for s in structures], dtype=float)
@@ -489,11 +492,13 @@ class TransitNetwork:
 def _as_points(points: np.ndarray, what: str) -> np.ndarray:
     arr = np.asarray(points, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 2:
-        raise PlacementDataError(f"{what}: expected an (n, 2) array of latitude, longitude; got shape {arr.shape}")
+        raise PlacementDataError(f"{what}: expected an (n, 2) array of latitude, longitude; got shape {arr.shape}",
+                                 fr=f"{what} : un tableau (n, 2) de latitudes et longitudes est attendu, reçu la forme {arr.shape}")
     bad = ~np.isfinite(arr).all(axis=1) | (np.abs(arr[:, 0]) > 90) | (np.abs(arr[:, 1]) > 180)
     if bad.any():
         r = int(np.flatnonzero(bad)[0])
-        raise PlacementDataError(f"{what}: point {r} {tuple(arr[r])} is not a latitude, longitude")
+        raise PlacementDataError(f"{what}: point {r} {tuple(arr[r])} is not a latitude, longitude",
+                                 fr=f"{what} : le point {r} {tuple(arr[r])} n'est pas une latitude, longitude")
     return arr
 
 
