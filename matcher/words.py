@@ -311,6 +311,30 @@ RULE_LABELS: Mapping[Lang, Mapping[str, str]] = {
 """French labels of the hard rules (``matcher.rules``); English: the rules' own labels."""
 
 
+class Said(str):
+    """A sentence for people that is not an error (a solver's warning...): the string is its
+    English words, as the logs and the JSON carry them; ``fr`` its French ones, for a French
+    reader (:meth:`said`, as :meth:`matcher.errors.PlacementError.said`)."""
+
+    fr: str
+
+    def __new__(cls, english: str, fr: str) -> Said:
+        said = super().__new__(cls, english)
+        said.fr = fr
+        return said
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # pickled with its French (Dask)
+        return str(self), self.fr
+
+    def said(self, lang: str) -> str:
+        return self.fr if lang == "fr" else str(self)
+
+
+def said(sentence: str, lang: str) -> str:
+    """``sentence`` in ``lang`` when it carries its French words (:class:`Said`), else as it is."""
+    return sentence.said(lang) if isinstance(sentence, Said) else sentence
+
+
 def rule_label(name: str, english: str, lang: Lang) -> str:
     """The label of the hard rule ``name`` in ``lang`` (``english``: its label in English)."""
     return RULE_LABELS.get(lang, {}).get(name, english)

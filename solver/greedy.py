@@ -17,6 +17,8 @@ import time
 
 import numpy as np
 
+from matcher.words import Said
+
 from solver.explain import explain
 from solver.problem import Problem
 from solver.siblings import split_cause, structures_for_group
@@ -121,7 +123,8 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
         try:
             bound, source = flow_relaxation(problem).bound, "flow"
         except SolverError as error:
-            warnings.append(f"flow bound not computed: {error}")
+            warnings.append(Said(f"flow bound not computed: {error}",
+                                 f"borne du flot non calculée : {error.said('fr')}"))
         if problem.n_children <= SolverSettings().max_lp_children:
             try:
                 relaxation = lp_bound(problem)
@@ -130,9 +133,10 @@ def solve_greedy(problem: Problem, with_bound: bool = True, with_explanations: b
                 if bound is None or relaxation.bound > bound:
                     bound, source = relaxation.bound, "lagrangian"
             except SolverError as error:
-                warnings.append(f"LP bound not computed: {error}")
+                warnings.append(Said(f"LP bound not computed: {error}",
+                                     f"borne de la relaxation linéaire non calculée : {error.said('fr')}"))
         if bound is None:
-            warnings.append("no proven bound: the gap is unknown")
+            warnings.append(Said("no proven bound: the gap is unknown", "aucune borne prouvée : l'écart est inconnu"))
         stats["bound_seconds"] = round(time.perf_counter() - t, 3)
     stats["bound_source"] = source
     explanations = explain(problem, assigned) if with_explanations else {}

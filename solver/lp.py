@@ -40,6 +40,8 @@ from scipy.optimize import linear_sum_assignment
 
 from matcher.errors import PlacementError
 
+from matcher.words import Said
+
 from solver.pricing import all_arcs, price_pass
 from solver.problem import Arcs, Problem, SiblingBlock
 from solver.solution import SolverSettings
@@ -504,6 +506,12 @@ _STATUS = {
     pywraplp.Solver.UNBOUNDED: "unbounded", pywraplp.Solver.ABNORMAL: "abnormal",
     pywraplp.Solver.NOT_SOLVED: "not solved (time limit)",
 }
+_STATUS_FR = {
+    pywraplp.Solver.OPTIMAL: "optimale", pywraplp.Solver.FEASIBLE: "réalisable", pywraplp.Solver.INFEASIBLE: "impossible",
+    pywraplp.Solver.UNBOUNDED: "non bornée", pywraplp.Solver.ABNORMAL: "anormale",
+    pywraplp.Solver.NOT_SOLVED: "non résolue (temps limite)",
+}
+""":data:`_STATUS` in French, for the sentences a French reader gets."""
 
 
 _HIGHS_BANNER_SHOWN = False
@@ -661,11 +669,14 @@ def solve_relaxation(problem: Problem, settings: SolverSettings | None = None, e
                       f"{len(_RETRIES)} retries: every child may go without a place, so this is a solver failure "
                       "or the time limit")
             if last is None:
-                raise SolverError(reason, fr=f"la relaxation linéaire est {_STATUS.get(status, status)} au tour "
+                raise SolverError(reason, fr=f"la relaxation linéaire est {_STATUS_FR.get(status, status)} au tour "
                                              f"{rounds + 1} après {len(_RETRIES)} nouveaux essais : chaque enfant peut "
                                              "rester sans place, c'est donc une défaillance du solveur ou le temps limite")
-            warnings.append(reason + f"; the {rounds} round(s) solved before stand (bound from their prices, "
-                            "pricing not converged)")
+            warnings.append(Said(reason + f"; the {rounds} round(s) solved before stand (bound from their prices, "
+                                 "pricing not converged)",
+                                 f"la relaxation linéaire est {_STATUS_FR.get(status, status)} au tour {rounds + 1} ; les "
+                                 f"{rounds} tour(s) résolus avant sont gardés (borne de leurs prix, génération de "
+                                 "colonnes non convergée)"))
             converged = False
             break
         rows, duals, mu = _multipliers(model, lambda row: row.dual_value())
@@ -822,7 +833,9 @@ def highs_relaxation(problem: Problem, settings: SolverSettings, deadline: float
             if last is None:
                 raise SolverError(reason, fr=f"HiGHS a terminé la relaxation linéaire ({h.modelStatusToString(status)}) "
                                              f"au tour {rounds + 1}")
-            warnings.append(reason + f"; the {rounds} round(s) solved before stand (bound from their prices)")
+            warnings.append(Said(reason + f"; the {rounds} round(s) solved before stand (bound from their prices)",
+                                 f"HiGHS a terminé la relaxation linéaire ({h.modelStatusToString(status)}) au tour "
+                                 f"{rounds + 1} ; les {rounds} tour(s) résolus avant sont gardés (borne de leurs prix)"))
             stopped = "failed"
             break
         got = h.getBasis()

@@ -62,6 +62,8 @@ import numpy as np
 import scipy.sparse
 from ortools.linear_solver import pywraplp
 
+from matcher.words import Said
+
 from solver.explain import explain
 from solver.flow import flow_around, flow_relaxation, place_fratries, repair
 from solver.greedy import greedy_assignment
@@ -364,8 +366,10 @@ def _polish(problem: Problem, support: Arcs, hint: np.ndarray, settings: SolverS
                                            mip=mip or not neighbourhood, kept=kept)
     stats.update({f"{name}_{k}": v for k, v in polish_stats.items()})
     if polished is None:
-        warnings.append(f"polish MIP ended {polish_stats['mip_status']} without a solution in {time_limit:.1f} s: "
-                        "the best start stands")
+        warnings.append(Said(f"polish MIP ended {polish_stats['mip_status']} without a solution in {time_limit:.1f} s: "
+                             "the best start stands",
+                             f"l'amélioration (MIP) s'est arrêtée ({polish_stats['mip_status']}) sans solution en "
+                             f"{time_limit:.0f} s : la meilleure solution de départ est gardée"))
     return polished
 
 
@@ -406,7 +410,9 @@ def _bound_after_polish(problem: Problem, settings: SolverSettings, left: float,
                                      arcs=None if model is not None else support(), basis=kept.get("basis"),
                                      centre=centre)
     except SolverError as error:
-        warnings.append(f"LP relaxation after the polish failed ({error}): the flow's bound stands")
+        warnings.append(Said(f"LP relaxation after the polish failed ({error}): the flow's bound stands",
+                             f"la relaxation linéaire après l'amélioration a échoué ({error.said('fr')}) : la borne "
+                             "du flot est gardée"))
         return None
     if tightened is None:
         stats["lp_bound_skipped"] = "no LP round ended before the time limit"
@@ -503,7 +509,9 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         try:
             relaxed = flow_relaxation(problem)
         except SolverError as error:
-            warnings.append(f"flow relaxation failed ({error}): no flow bound or flow start")
+            warnings.append(Said(f"flow relaxation failed ({error}): no flow bound or flow start",
+                                 f"la relaxation en flot a échoué ({error.said('fr')}) : ni borne ni solution de départ "
+                                 "du flot"))
         if relaxed is not None:
             bounds["flow"] = relaxed.bound
             stats.update(relaxed.stats)
@@ -529,7 +537,9 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             relaxation = solve_relaxation(problem, settings, extra_arcs=start_arcs)
         except SolverError as error:
             stats["lp_error"] = str(error)
-            warnings.append(f"LP relaxation failed ({error}); the LP bound and the exact MIP steps are skipped")
+            warnings.append(Said(f"LP relaxation failed ({error}); the LP bound and the exact MIP steps are skipped",
+                                 f"la relaxation linéaire a échoué ({error.said('fr')}) ; sa borne et les étapes du "
+                                 "modèle exact sont sautées"))
     if relaxation is not None:
         stats.update(relaxation.stats)
         warnings.extend(relaxation.warnings)
@@ -553,7 +563,10 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
             candidates.append(("mip", exact))
             hint = exact
         else:
-            warnings.append(f"exact MIP (stage 1) ended {exact_stats['mip_status']} without a solution: the best start stands")
+            warnings.append(Said(f"exact MIP (stage 1) ended {exact_stats['mip_status']} without a solution: the best "
+                                 "start stands",
+                                 f"le modèle exact (étape 1) s'est arrêté ({exact_stats['mip_status']}) sans solution : "
+                                 "la meilleure solution de départ est gardée"))
         incumbent = objective_of(problem, hint)
         # stage 2: every arc whose Lagrangian excess could still beat the incumbent (see the
         # module docstring); then the MIP's bound on those arcs is a bound for the whole problem
@@ -567,8 +580,11 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                     left := time_left()) - STAGE2_MIN_SECONDS:
                 # building the model alone would use the time left (Paris, scope all at scale
                 # 0.2: 172,000 arcs, 3.8 s to build with 2.2 s left; the solve overran its 14 s by 3 s)
-                warnings.append(f"exact MIP stage 2 skipped: {int(new.sum())} more arcs would take about "
-                                f"{build:.0f} s to build with {max(left, 0.0):.0f} s left: no MIP bound")
+                warnings.append(Said(f"exact MIP stage 2 skipped: {int(new.sum())} more arcs would take about "
+                                     f"{build:.0f} s to build with {max(left, 0.0):.0f} s left: no MIP bound",
+                                     f"étape 2 du modèle exact sautée : {int(new.sum())} arcs de plus prendraient environ "
+                                     f"{build:.0f} s à construire, il reste {max(left, 0.0):.0f} s : pas de borne du "
+                                     "modèle exact"))
             elif new.sum() <= settings.max_stage2_arcs:
                 kept = kept.merged(within.take(new), problem.n_units)
                 remaining = time_left()
@@ -578,14 +594,24 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
                     candidates.append(("mip2", exact))
                     bounds["mip"] = min(kept_bound, relaxation.bound + threshold)
                     if exact_stats["mip_status"] != "OPTIMAL" and kept_bound < relaxation.bound:
-                        warnings.append(f"exact MIP (stage 2, {int(new.sum())} more arcs) stopped at the time limit "
-                                        f"before its bound passed the Lagrangian's: the gap is to the Lagrangian bound")
+                        warnings.append(Said(f"exact MIP (stage 2, {int(new.sum())} more arcs) stopped at the time "
+                                             "limit before its bound passed the Lagrangian's: the gap is to the "
+                                             "Lagrangian bound",
+                                             f"le modèle exact (étape 2, {int(new.sum())} arcs de plus) a atteint le "
+                                             "temps limite avant que sa borne dépasse celle du lagrangien : l'écart "
+                                             "est mesuré à la borne du lagrangien"))
                 else:
-                    warnings.append(f"exact MIP (stage 2) ended {exact_stats['mip_status']} without a solution: "
-                                    "its bound is not used")
+                    warnings.append(Said(f"exact MIP (stage 2) ended {exact_stats['mip_status']} without a solution: "
+                                         "its bound is not used",
+                                         f"le modèle exact (étape 2) s'est arrêté ({exact_stats['mip_status']}) sans "
+                                         "solution : sa borne n'est pas utilisée"))
             else:
-                warnings.append(f"exact MIP stage 2 skipped: {int(new.sum())} arcs could beat the incumbent, more than "
-                                f"SolverSettings.max_stage2_arcs ({settings.max_stage2_arcs}); the bound is the Lagrangian")
+                warnings.append(Said(f"exact MIP stage 2 skipped: {int(new.sum())} arcs could beat the incumbent, more "
+                                     f"than SolverSettings.max_stage2_arcs ({settings.max_stage2_arcs}); the bound is "
+                                     "the Lagrangian",
+                                     f"étape 2 du modèle exact sautée : {int(new.sum())} arcs pourraient battre la "
+                                     f"meilleure solution, plus que SolverSettings.max_stage2_arcs "
+                                     f"({settings.max_stage2_arcs}) ; la borne est celle du lagrangien"))
     kept: dict = {}
     """The polishes' model (and their relaxation's basis), which the bound step extends."""
     support: Arcs | None = None
@@ -653,7 +679,9 @@ def solve_optimal(problem: Problem, settings: SolverSettings | None = None, with
         source = "flow" if source == "empty" else source
     else:
         bound, source = None, None
-        warnings.append("no proven bound could be computed (see the warnings above): the gap is unknown")
+        warnings.append(Said("no proven bound could be computed (see the warnings above): the gap is unknown",
+                             "aucune borne prouvée n'a pu être calculée (voir les avertissements ci-dessus) : "
+                             "l'écart est inconnu"))
     stats["bound_source"] = source
     stats["bounds"] = {k: round(float(v), 3) for k, v in finite.items()}
     stats["chosen"] = best_name

@@ -158,6 +158,25 @@ def _english_only(path: Path) -> list[str]:
     return found
 
 
+def _unsaid_warnings(path: Path) -> list[str]:
+    """``warnings.append(...)`` of a sentence without its French words (not a :class:`Said`)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "append"
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == "warnings"):
+            argument = node.args[0] if node.args else None
+            if not (isinstance(argument, ast.Call) and getattr(argument.func, "id", "") == "Said"):
+                found.append(f"{path.name}:{node.lineno} warnings.append")
+    return found
+
+
+def test_every_warning_of_the_solver_has_its_french_words(tmp_path):
+    assert [f for p in sorted(ROOT.glob("solver/*.py")) for f in _unsaid_warnings(p)] == []
+    probe = tmp_path / "probe.py"
+    probe.write_text('warnings.append(f"English {only}")\nwarnings.append(Said("both", "les deux"))\n')
+    assert _unsaid_warnings(probe) == ["probe.py:1 warnings.append"]
+
+
 def _sources() -> list[Path]:
     """Every module that can raise an error a user reads: the service, the command line, the
     domain, the data layer, the solver and the planners' package."""

@@ -23,7 +23,7 @@ from rich.table import Table
 from api.commands import error_line
 from matcher import AgeBand, AnchorKind, PlacementError, Weights, Zone
 from matcher.outcome import summarize
-from matcher.words import Lang, split_words, structure_name
+from matcher.words import Lang, said, split_words, structure_name
 
 
 @dataclass(frozen=True)
@@ -327,8 +327,9 @@ def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
         for split in m[name]["splits"]:
             console.print(f"[yellow]{w.get(name, name)} :[/yellow] {split}" if lang == "fr"
                           else f"[yellow]{name}:[/yellow] {split}")
-        for warning in m[name].get("warnings", []):  # the solver's own words (English, as its logs)
-            console.print(f"[red]{w.get(name, name)}, {w['warning']}{' :' if lang == 'fr' else ':'}[/red] {warning}")
+        for warning in m[name].get("warnings", []):
+            console.print(f"[red]{w.get(name, name)}, {w['warning']}{' :' if lang == 'fr' else ':'}[/red] "
+                          f"{said(warning, lang)}")
     if report.comparison:
         for key, a, b in (("placed_by_greedy_only", "greedy", "optimal"), ("placed_by_optimal_only", "optimal", "greedy")):
             c = report.comparison[key]

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from api.commands import error_line
 from matcher import AgeBand, DomainError, PlacementError, Weights, Zone
-from matcher.words import Lang, split_words, structure_name
+from matcher.words import Lang, said, split_words, structure_name
 
 METHODS = ("greedy", "optimal")
 SCOPES = ("waiting", "all")
@@ -265,8 +265,8 @@ def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
     source = w.get(f"source_{r.get('bound_source')}", "") if r["bound"] is not None else ""
     console.print(w["objective"].format(objective=_number(r["objective"], lang), bound=bound, source=source, gap=gap,
                                         wall=wall.replace(".", ",") if lang == "fr" else wall), soft_wrap=True)
-    for warning in r.get("warnings", []):  # the solver's own words (English, as its logs)
-        console.print(f"  [red]{w['warning']}[/red] {warning}", soft_wrap=True)
+    for warning in r.get("warnings", []):
+        console.print(f"  [red]{w['warning']}[/red] {said(warning, lang)}", soft_wrap=True)
     for split in r["splits"]:
         console.print(f"  [yellow]{split['sentence']}[/yellow]", soft_wrap=True)
     if r.get("out"):
