@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -63,12 +64,21 @@ def test_isochrone_lists_structures_within_the_limit_json(tmp_path):
     assert minutes and minutes == sorted(minutes) and max(minutes) <= 20
 
 
-def test_isochrone_text_and_unknown_dataset(tmp_path):
-    result = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10"])
+def test_isochrone_text_in_each_language_and_unknown_dataset(tmp_path):
+    result = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10", "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert "structure(s) within 10 min" in result.output
+    french = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "7.5"])
+    assert french.exit_code == 0, french.output
+    lines = french.output.splitlines()
+    assert lines[0].startswith(f"{len(lines) - 1} structure(s) à 7,5 min ou moins de 48,8")
+    assert all(re.match(r"^ +\d+ min  \S+  .+ \(.+, \d[\dAB]\d{3}\)$", line) for line in lines[1:]), lines[:3]
+    assert "_" not in " ".join(line.rsplit("(", 1)[1] for line in lines[1:])  # types in words: "assistant familial"
     missing = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10", "--data", str(tmp_path / "none")])
     assert missing.exit_code == 1
+    assert "erreur :" in missing.output
+    missing = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10", "--data", str(tmp_path / "none"),
+                                  "--lang", "en"])
     assert "error:" in missing.output
 
 

@@ -155,8 +155,13 @@ def register(app: typer.Typer) -> None:
         data: Annotated[Path | None, typer.Option("--data", help="Dataset directory; default: the generated Paris scenario.")] = None,
         seed: Annotated[int, typer.Option(help="Seed of the generated scenario (without --data).")] = 1,
         as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="Language of the answer: fr (default) or en; "
+                                          "the JSON's machine fields are English either way.")] = "fr",
     ) -> None:
         """The structures within N minutes by public transport of a point, fastest first (secret ones never listed)."""
+        if lang not in ("fr", "en"):
+            typer.echo(f"error: --lang must be fr or en, not {lang[:16]!r}", err=True)
+            raise typer.Exit(code=2)
         point = parse_point(origin, "--from")
         from data.transit import TransitNetwork
 
@@ -172,7 +177,7 @@ def register(app: typer.Typer) -> None:
             visible = [s for s in system.structures if not s.secret]  # secret addresses are never listed
             hits = TransitNetwork.load().isochrone(point, minutes, visible)
         except PlacementError as err:
-            _fail(err)
+            _fail(err, lang)
         by_id = system.structure_by_id
         rows = [
             {
@@ -187,6 +192,17 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps({"from": list(point), "minutes": minutes, "structures": rows}, ensure_ascii=False, indent=2))
             return
-        typer.echo(f"{len(rows)} structure(s) within {minutes:g} min of {point[0]},{point[1]}")
-        for r in rows:
-            typer.echo(f"  {r['minutes']:6.1f} min  {r['structure_id']}  {r['name']} ({r['type']}, {r['commune']})")
+        if lang == "en":
+            typer.echo(f"{len(rows)} structure(s) within {minutes:g} min of {point[0]},{point[1]}")
+            for r in rows:
+                typer.echo(f"  {r['minutes']:6.1f} min  {r['structure_id']}  {r['name']} ({r['type']}, {r['commune']})")
+            return
+        from api.web.labels import STRUCTURE_TYPE
+
+        def fr(x: float) -> str:
+            return f"{x:g}".replace(".", ",")
+
+        typer.echo(f"{len(rows)} structure(s) à {fr(minutes)} min ou moins de {fr(point[0])}, {fr(point[1])}")
+        for (sid, t), r in zip(hits, rows):
+            kind = STRUCTURE_TYPE.get(by_id[sid].type, r["type"])
+            typer.echo(f"  {round(t):4d} min  {r['structure_id']}  {r['name']} ({kind}, {r['commune']})")
