@@ -41,19 +41,24 @@ def test_travel_time_json():
 
 
 @pytest.mark.parametrize(
-    "value,message",
+    "value,message,french",
     [
-        ("48.86", "is not LAT,LON"),
-        ("48.86,abc", "longitude 'abc' is not a number"),
-        ("north,2.3", "latitude 'north' is not a number"),
-        ("148.8,2.3", "latitude must be within -90..90"),
+        ("48.86", "is not LAT,LON", "'48.86' n'est pas LAT,LON (deux nombres séparés par une virgule)"),
+        ("48.86,abc", "longitude 'abc' is not a number", "la longitude 'abc' n'est pas un nombre"),
+        ("north,2.3", "latitude 'north' is not a number", "la latitude 'north' n'est pas un nombre"),
+        ("148.8,2.3", "latitude must be within -90..90", "la latitude doit être entre -90 et 90"),
     ],
 )
-def test_travel_time_refuses_malformed_coordinates(value, message):
-    result = runner.invoke(app, ["travel-time", "--from", value, "--to", LA_DEFENSE])
+@pytest.mark.parametrize("command", ["travel-time", "isochrone"])
+def test_travel_commands_refuse_malformed_coordinates_in_each_language(value, message, french, command):
+    other = ["--to", LA_DEFENSE] if command == "travel-time" else ["--minutes", "10"]
+    result = runner.invoke(app, [command, "--from", value, *other, "--lang", "en"])
     assert result.exit_code == 2
     flat = " ".join(result.output.replace("│", " ").split())  # rich wraps the message in a box
     assert message in flat
+    result = runner.invoke(app, [command, "--from", value, *other])
+    assert result.exit_code == 2
+    assert result.output.startswith("erreur : --from ") and french in result.output
 
 
 def test_isochrone_lists_structures_within_the_limit_json(tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -16,20 +16,31 @@ from api.commands import error_line
 from matcher import PlacementError
 
 
-def parse_point(text: str, option: str) -> tuple[float, float]:
-    """'LAT,LON' -> (lat, lon); a clear error naming the option otherwise."""
+def parse_point(text: str, option: str, lang: str = "en") -> tuple[float, float]:
+    """'LAT,LON' -> (lat, lon); a clear error naming the option otherwise (in French, ``erreur :``
+    and exit code 2, as click's own usage errors)."""
+
+    def refuse(english: str, french: str) -> NoReturn:
+        if lang == "fr":
+            typer.echo(f"erreur : {option} {french}", err=True)
+            raise typer.Exit(code=2)
+        raise typer.BadParameter(english, param_hint=option)
+
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != 2:
-        raise typer.BadParameter(f"{text!r} is not LAT,LON (two numbers separated by a comma)", param_hint=option)
+        refuse(f"{text!r} is not LAT,LON (two numbers separated by a comma)",
+               f"{text!r} n'est pas LAT,LON (deux nombres séparés par une virgule)")
     values = []
-    for what, part in zip(("latitude", "longitude"), parts):
+    for (what, quoi), part in zip((("latitude", "la latitude"), ("longitude", "la longitude")), parts):
         try:
             values.append(float(part))
         except ValueError:
-            raise typer.BadParameter(f"{text!r} is not LAT,LON: {what} {part!r} is not a number", param_hint=option) from None
+            refuse(f"{text!r} is not LAT,LON: {what} {part!r} is not a number",
+                   f"{text!r} n'est pas LAT,LON : {quoi} {part!r} n'est pas un nombre")
     lat, lon = values
     if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
-        raise typer.BadParameter(f"{text!r}: latitude must be within -90..90 and longitude within -180..180", param_hint=option)
+        refuse(f"{text!r}: latitude must be within -90..90 and longitude within -180..180",
+               f"{text!r} : la latitude doit être entre -90 et 90 et la longitude entre -180 et 180")
     return lat, lon
 
 
@@ -114,8 +125,8 @@ def register(app: typer.Typer) -> None:
         if lang not in ("fr", "en"):
             typer.echo(f"error: --lang must be fr or en, not {lang[:16]!r}", err=True)
             raise typer.Exit(code=2)
-        a = parse_point(origin, "--from")
-        b = parse_point(destination, "--to")
+        a = parse_point(origin, "--from", lang)
+        b = parse_point(destination, "--to", lang)
         from data.transit import TransitNetwork
 
         try:
@@ -162,7 +173,7 @@ def register(app: typer.Typer) -> None:
         if lang not in ("fr", "en"):
             typer.echo(f"error: --lang must be fr or en, not {lang[:16]!r}", err=True)
             raise typer.Exit(code=2)
-        point = parse_point(origin, "--from")
+        point = parse_point(origin, "--from", lang)
         from data.transit import TransitNetwork
 
         try:
