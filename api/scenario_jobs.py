@@ -24,7 +24,9 @@ from typing import Any
 
 from data.db import Database
 from data.db.errors import NotFoundError
+from data.db.repository import with_french
 from matcher.scoring import Weights
+from matcher.words import Said, failure_words
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ class ScenarioJobService:
         current = {}
         if (directory / JOB_FILE).is_file():
             current = json.loads((directory / JOB_FILE).read_text(encoding="utf-8"))
-        current.update(values)
+        current.update(with_french(values))
         tmp = directory / f".{JOB_FILE}.{uuid.uuid4().hex[:8]}"
         tmp.write_text(json.dumps(current, ensure_ascii=False, default=str), encoding="utf-8")
         os.replace(tmp, directory / JOB_FILE)
@@ -91,8 +93,8 @@ class ScenarioJobService:
         job_id = f"SJ-{uuid.uuid4().hex[:16]}"
         (self.directory / job_id).mkdir(parents=True, exist_ok=False)
         self._save(job_id, id=job_id, kind=kind, status="queued", progress=0.0, done=0, total=len(scenarios),
-                   message="queued", created_at=self.clock().isoformat(), started_at=None, finished_at=None,
-                   error=None, rank_by=rank_by, scope=settings.scope, time_limit_s=settings.time_limit_s, owner=owner)
+                   message="queued", message_fr="en file d'attente", created_at=self.clock().isoformat(), started_at=None, finished_at=None,
+                   error=None, error_fr=None, rank_by=rank_by, scope=settings.scope, time_limit_s=settings.time_limit_s, owner=owner)
         self.futures[job_id] = self.executor.submit(self._run, job_id, scenarios, settings, rank_by)
         return job_id
 
@@ -101,7 +103,7 @@ class ScenarioJobService:
         from planning.report import write_report
         from planning.runner import BaseInstance, run_scenarios
 
-        self._save(job_id, status="running", started_at=self.clock().isoformat(), message="loading the placement system")
+        self._save(job_id, status="running", started_at=self.clock().isoformat(), message=Said("loading the placement system", "chargement du système de placement"))
         try:
             with self.db.read() as session:
                 snap = self.systems.snapshot(session)
@@ -112,22 +114,25 @@ class ScenarioJobService:
                 return source.matrix(tuple(homes), tuple(structures))
 
             def progress(done: int, total: int, name: str) -> None:
-                self._save(job_id, done=done, progress=round(0.9 * done / total, 4), message=f"solved {done} of {total}")
+                self._save(job_id, done=done, progress=round(0.9 * done / total, 4), message=Said(f"solved {done} of {total}",
+                                                                                                f"{done} résolu(s) sur {total}"))
 
             results = run_scenarios(base, scenarios, settings, minutes_for=minutes_for, scheduler=self.scheduler,
                                     workers=self.workers, processes=self.processes, progress=progress)
-            self._save(job_id, message="writing the report", progress=0.95)
+            self._save(job_id, message=Said("writing the report", "écriture du rapport"), progress=0.95)
             comparison = compare(results)
             comparison["data_version"] = snap.version
             ranking = rank(results[1:], rank_by) if rank_by else None
             write_report(comparison, self.directory / job_id, ranking)
             failed = len(comparison["failed"])
             self._save(job_id, status="succeeded", progress=1.0, finished_at=self.clock().isoformat(),
-                       message="done" + (f" ({failed} scenario(s) failed: see the comparison)" if failed else ""))
+                       message=Said("done" + (f" ({failed} scenario(s) failed: see the comparison)" if failed else ""),
+                                    "terminé" + (f" ({failed} scénario(s) en échec : voir la comparaison)" if failed
+                                                 else "")))
         except Exception as err:  # the job fails, the server does not
             log.exception("scenario job %s failed", job_id)
-            self._save(job_id, status="failed", finished_at=self.clock().isoformat(), message="failed",
-                       error=f"{type(err).__name__}: {err}")
+            self._save(job_id, status="failed", finished_at=self.clock().isoformat(), message=Said("failed", "en échec"),
+                       error=failure_words(err))
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         future = self.futures.get(job_id)

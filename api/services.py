@@ -36,7 +36,7 @@ from matcher.model import Home, PlacementSystem, Structure
 from matcher.proposals import SystemIndex
 from matcher.scoring import Weights
 from matcher.travel import TravelMatrix
-from matcher.words import job_status_fr
+from matcher.words import Said, failure_words, job_status_fr
 
 log = logging.getLogger(__name__)
 
@@ -389,9 +389,9 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
     from solver.problem import Problem
     from solver.solution import require_valid_solution
 
-    progress(0.1, "building the problem", stage="building")
+    progress(0.1, Said("building the problem", "construction du problème"), stage="building")
     problem = Problem.build(system, travel, weights, "waiting")
-    progress(0.3, f"solving ({method})", stage="solving")
+    progress(0.3, Said(f"solving ({method})", f"résolution ({method})"), stage="solving")
     stop = threading.Event()
 
     def tick() -> None:
@@ -400,7 +400,8 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
             spent = time.monotonic() - began
             try:
                 progress(0.3 + 0.55 * min(spent / max(time_limit_s, 1e-9), 1.0),
-                         f"solving ({method}): {spent:.0f} s of at most {time_limit_s:.0f} s", stage="solving")
+                         Said(f"solving ({method}): {spent:.0f} s of at most {time_limit_s:.0f} s",
+                              f"résolution ({method}) : {spent:.0f} s sur {time_limit_s:.0f} s au plus"), stage="solving")
             except JobCancelled:
                 return  # the job stops at its next stage
 
@@ -423,9 +424,9 @@ def solver_job(system: PlacementSystem, travel: TravelMatrix, weights: Weights, 
         stop.set()
         if ticker.is_alive():
             ticker.join(timeout=5)
-    progress(0.88, "checking every hard rule", stage="checking")
+    progress(0.88, Said("checking every hard rule", "vérification de chaque règle stricte"), stage="checking")
     require_valid_solution(problem, solution, f"batch job ({method})", f"traitement par lots ({method})")
-    progress(0.93, "summarising", stage="summarising")
+    progress(0.93, Said("summarising", "synthèse"), stage="summarising")
     return {
         "method": solution.method,
         "objective": solution.objective,
@@ -510,12 +511,14 @@ class JobService:
         event.set()
         if future.cancel():
             with self.db.write() as session:
-                repo.update_job(session, job_id, status="cancelled", message="cancelled before it started",
+                repo.update_job(session, job_id, status="cancelled",
+                                message=Said("cancelled before it started", "annulé avant de commencer"),
                                 finished_at=self.clock())
             self._done(job_id)
             return "cancelled"
         with self.db.write() as session:
-            repo.update_job(session, job_id, message="cancelling: stops at its next stage")
+            repo.update_job(session, job_id, message=Said("cancelling: stops at its next stage",
+                                                          "annulation : s'arrête à sa prochaine étape"))
         return "running"
 
     def _progress(self, job_id: str) -> Callable[..., None]:
@@ -536,27 +539,29 @@ class JobService:
         with self._lock:
             self._running.add(job_id)
         with self.db.write() as session:
-            repo.update_job(session, job_id, status="running", started_at=self.clock(), message="loading the system",
+            repo.update_job(session, job_id, status="running", started_at=self.clock(),
+                            message=Said("loading the system", "chargement du système"),
                             stage="loading", progress=0.02)
         try:
             with self.db.read() as session:
                 snap = self.systems.snapshot(session)
             report = self._progress(job_id)
-            report(0.05, "system loaded", stage="loading")
+            report(0.05, Said("system loaded", "système chargé"), stage="loading")
             result = self.runner(snap.system, snap.travel, self.weights, method, time_limit_s, report)
-            report(0.99, "saving the result", stage="summarising")
+            report(0.99, Said("saving the result", "enregistrement du résultat"), stage="summarising")
             result = {"data_version": snap.version, **result}
             with self.db.write() as session:
-                repo.update_job(session, job_id, status="succeeded", progress=1.0, message="done",
+                repo.update_job(session, job_id, status="succeeded", progress=1.0, message=Said("done", "terminé"),
                                 finished_at=self.clock(), result=result)
         except JobCancelled:
             with self.db.write() as session:
-                repo.update_job(session, job_id, status="cancelled", message="cancelled", finished_at=self.clock())
+                repo.update_job(session, job_id, status="cancelled", message=Said("cancelled", "annulé"),
+                                finished_at=self.clock())
         except Exception as err:  # the job fails, the server does not
             log.error("batch job %s failed: %s", job_id, _safe(err))
             with self.db.write() as session:
                 repo.update_job(session, job_id, status="failed", finished_at=self.clock(),
-                                message="failed", error=f"{type(err).__name__}: {err}")
+                                message=Said("failed", "en échec"), error=failure_words(err))
         finally:
             self._durations = [*self._durations[-9:], time.monotonic() - began]
 

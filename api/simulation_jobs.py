@@ -17,6 +17,7 @@ from typing import Any
 
 from data.db import Database
 from data.db import repository as repo
+from matcher.words import Said, failure_words
 from matcher.scoring import Weights
 
 log = logging.getLogger("placement.simulations")
@@ -51,7 +52,7 @@ class SimulationJobService:
         from planning.simulation_report import render_report
 
         with self.db.write() as session:
-            repo.update_job(session, job_id, status="running", started_at=self.clock(), message="loading")
+            repo.update_job(session, job_id, status="running", started_at=self.clock(), message=Said("loading", "chargement"))
         try:
             with self.db.read() as session:
                 snap = self.systems.snapshot(session)
@@ -61,16 +62,17 @@ class SimulationJobService:
             n = request["replications"]
             result = replicate(snap.system, snap.travel, self.weights, params, n, request["seed"], request["policies"],
                                changes, workers=0,
-                               progress=lambda done, total: self._progress(job_id, done / total, f"{done}/{total} replication(s)"))
+                               progress=lambda done, total: self._progress(job_id, done / total, Said(f"{done}/{total} replication(s)",
+                                                                                                f"{done}/{total} réplication(s)")))
             result = {"data_version": snap.version, **result, "report_html": render_report(result)}
             with self.db.write() as session:
-                repo.update_job(session, job_id, status="succeeded", progress=1.0, message="done",
+                repo.update_job(session, job_id, status="succeeded", progress=1.0, message=Said("done", "terminé"),
                                 finished_at=self.clock(), result=result)
         except Exception as err:  # the job fails, the server does not
             log.exception("simulation job %s failed", job_id)
             with self.db.write() as session:
                 repo.update_job(session, job_id, status="failed", finished_at=self.clock(),
-                                message="failed", error=f"{type(err).__name__}: {err}")
+                                message=Said("failed", "en échec"), error=failure_words(err))
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:
         future = self.futures.get(job_id)

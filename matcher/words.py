@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from matcher.errors import PlacementError
 from matcher.model import AnchorKind, Child, Need, Sex, Structure, Unit, UnitSex, Zone
 
 Lang = Literal["fr", "en"]
@@ -328,6 +329,13 @@ class Said(str):
 
     def said(self, lang: str) -> str:
         return self.fr if lang == "fr" else str(self)
+
+
+def failure_words(err: BaseException) -> Said:
+    """Why a background job failed: the English as the logs say it (the error's type and
+    message), the French from the error's own French words where it has them."""
+    english = f"{type(err).__name__}: {err}"
+    return Said(english, err.said("fr") if isinstance(err, PlacementError) else f"erreur inattendue ({english})")
 
 
 def said(sentence: str, lang: str) -> str:

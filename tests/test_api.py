@@ -593,9 +593,35 @@ def test_a_failed_job_says_why(db):
     with running_api(db, runner=broken) as api:
         job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
         api.services.jobs.wait(job, timeout=30)
-        assert api.get(f"/jobs/{job}", role="planner").json()["error"] == "RuntimeError: solver crashed on purpose"
+        assert api.get(f"/jobs/{job}?lang=en", role="planner").json()["error"] == "RuntimeError: solver crashed on purpose"
         assert problem_of(api.get(f"/jobs/{job}/result?lang=en", role="planner"), 409)["detail"] == \
             f"Batch job {job} failed: RuntimeError: solver crashed on purpose."
+        said = api.get(f"/jobs/{job}", role="planner").json()
+        assert (said["message"], said["error"]) == ("en échec", "erreur inattendue (RuntimeError: solver crashed on purpose)")
+
+
+def test_a_job_says_its_progress_and_its_failure_in_the_readers_language(db):
+    from matcher.errors import DomainError
+
+    def refused(*_):
+        raise DomainError("the travel matrix has negative minutes",
+                          fr="la matrice des temps de trajet contient des minutes négatives")
+
+    with running_api(db) as api:
+        job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
+        api.services.jobs.wait(job, timeout=60)
+        assert api.get(f"/jobs/{job}", role="planner").json()["message"] == "terminé"
+        assert api.get(f"/jobs/{job}?lang=en", role="planner").json()["message"] == "done"
+        assert [j["message"] for j in api.get("/jobs", role="planner").json()["items"]] == ["terminé"]
+    with running_api(db, runner=refused, seed=False) as api:
+        job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
+        api.services.jobs.wait(job, timeout=30)
+        said = api.get(f"/jobs/{job}", role="planner").json()
+        assert said["error"] == "la matrice des temps de trajet contient des minutes négatives"
+        assert problem_of(api.get(f"/jobs/{job}/result", role="planner"), 409)["detail"] == \
+            f"Le travail {job} a échoué : la matrice des temps de trajet contient des minutes négatives."
+        assert api.get(f"/jobs/{job}?lang=en", role="planner").json()["error"] == \
+            "DomainError: the travel matrix has negative minutes"
 
 
 def test_job_errors(api: Api):

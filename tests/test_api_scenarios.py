@@ -37,6 +37,9 @@ def test_a_planner_runs_scenarios_and_fetches_the_comparison_report_and_pictures
     api.services.scenarios.wait(job["id"], timeout=120)
     state = api.get(f"/scenarios/jobs/{job['id']}", role="planner").json()
     assert (state["status"], state["done"], state["progress"], state["error"]) == ("succeeded", 2, 1.0, None)
+    assert state["message"] == "terminé"  # in the reader's language
+    assert api.get(f"/scenarios/jobs/{job['id']}?lang=en", role="planner").json()["message"] == "done"
+    assert [j["message"] for j in api.get("/scenarios/jobs", role="planner").json()["items"]] == ["terminé"]
 
     comparison = api.get(f"/scenarios/jobs/{job['id']}/comparison", role="planner")
     assert comparison.status_code == 200 and comparison.headers["content-type"] == "application/json"

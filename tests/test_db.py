@@ -454,3 +454,25 @@ def test_a_database_that_does_not_answer_is_unavailable_within_the_connect_timeo
     assert outcome, "the connection attempt was still waiting after 15 s"
     assert isinstance(outcome[0], StoreUnavailableError) and f"127.0.0.1:{port}" in str(outcome[0]), outcome
     assert time.monotonic() - started < 10
+
+
+def test_migration_0008_keeps_the_jobs_written_before_it_said_in_english(db: Database):
+    from alembic import command
+    from sqlalchemy import text
+
+    def to(revision: str, step=command.upgrade) -> None:
+        config = db.alembic_config()
+        with db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            step(config, revision)
+
+    to("0007", command.downgrade)
+    assert "message_fr" not in {c["name"] for c in inspect(db.engine).get_columns("batch_jobs", schema=db.schema)}
+    with db.engine.begin() as conn:
+        conn.execute(text("INSERT INTO batch_jobs (id, method, status, progress, message, created_at, error) "
+                          "VALUES ('J-old', 'greedy', 'failed', 1.0, 'failed', '2026-12-01 09:00:00', 'RuntimeError: x')"))
+    to("head")
+    with db.read() as session:
+        from data.db import repository as repo
+
+        assert repo.get_job(session, "J-old").said("fr") == ("failed", "RuntimeError: x")

@@ -315,3 +315,29 @@ def test_the_domain_data_and_travel_refusals_are_french_for_a_french_reader(tmp_
     said = caught.value.said("fr")
     assert "ligne 2, colonne 'minutes' : 'many' n'est pas un nombre" in said
     assert "origine 'H-nowhere' inconnue" in said and "structure 'S-nowhere' inconnue" in said
+
+
+def test_a_jobs_message_keeps_its_french_words_until_a_plain_one_replaces_them(tmp_path):
+    from datetime import datetime
+
+    from data.db import Database
+    from data.db import repository as repo
+    from matcher.words import Said, failure_words
+
+    db = Database(f"sqlite:///{tmp_path / 'jobs.sqlite3'}")
+    db.migrate()
+    with db.write() as session:
+        job = repo.create_job(session, "greedy", datetime(2026, 12, 3, 9, 0))
+        assert job.said("fr") == ("en file d'attente", None) and job.said("en") == ("queued", None)
+        repo.update_job(session, job.id, message=Said("done", "terminé"),
+                        error=failure_words(DomainError("no place", fr="aucune place")))
+    with db.read() as session:
+        row = repo.get_job(session, job.id)
+        assert row.said("fr") == ("terminé", "aucune place")
+        assert row.said("en") == ("done", "DomainError: no place")
+    with db.write() as session:
+        repo.update_job(session, job.id, message="plain English", error=None)
+    with db.read() as session:
+        assert repo.get_job(session, job.id).said("fr") == ("plain English", None)  # no French left from before
+    assert failure_words(KeyError("x")).said("fr") == "erreur inattendue (KeyError: 'x')"
+    db.dispose()

@@ -19,21 +19,22 @@ from api.services import JOB_STAGES, JobQueueFull
 from data.db import repository as repo
 from data.db.errors import NotFoundError
 from data.db.models import BatchJobRow
-from matcher.words import job_status_fr, split_words, structure_name
+from matcher.words import Lang, job_status_fr, split_words, structure_name
 
 router = APIRouter(prefix="/jobs", tags=["batch jobs"])
 
 
-def _out(row: BatchJobRow) -> JobOut:
+def _out(row: BatchJobRow, lang: Lang) -> JobOut:
+    message, error = row.said(lang)
     return JobOut(id=row.id, method=row.method, status=row.status, stage=row.stage, stages=list(JOB_STAGES),
-                  progress=row.progress, message=row.message, created_at=row.created_at, started_at=row.started_at,
-                  finished_at=row.finished_at, error=row.error)
+                  progress=row.progress, message=message, created_at=row.created_at, started_at=row.started_at,
+                  finished_at=row.finished_at, error=error)
 
 
 @router.post("", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED, summary="Start an optimiser run",
              responses={409: {"description": "The store holds no placement system"},
                         429: {"description": "Every worker busy and the queue full: retry after Retry-After seconds"}})
-def start(body: JobIn, services: ServicesDep, caller: CallerDep) -> JobOut:
+def start(body: JobIn, services: ServicesDep, caller: CallerDep, lang: LangDep) -> JobOut:
     if services.db.is_empty():
         raise ApiProblem(409, "Conflict", "The store holds no placement system to optimise.",
                          fr="La base ne contient encore aucun système de placement à optimiser.")
@@ -43,25 +44,25 @@ def start(body: JobIn, services: ServicesDep, caller: CallerDep) -> JobOut:
         raise ApiProblem(429, "Too many requests", str(err), None, {"Retry-After": str(err.retry_after)},
                          fr=err.fr) from None
     with services.db.read() as session:
-        return _out(repo.get_job(session, job_id))
+        return _out(repo.get_job(session, job_id), lang)
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED,
              summary="Cancel a job (queued: at once; running: at its next stage)",
              responses={409: {"description": "The job has already ended"}})
-def cancel(job_id: str, services: ServicesDep, caller: CallerDep) -> JobOut:
+def cancel(job_id: str, services: ServicesDep, caller: CallerDep, lang: LangDep) -> JobOut:
     with services.db.read() as session:
         _job(session, caller, job_id)
     services.jobs.cancel(job_id)
     with services.db.read() as session:
-        return _out(repo.get_job(session, job_id))
+        return _out(repo.get_job(session, job_id), lang)
 
 
 @router.get("", response_model=JobsOut, summary="The caller's own jobs (optimiser runs and rebalancing plans), newest first")
-def mine(session: SessionDep, caller: CallerDep) -> JobsOut:
+def mine(session: SessionDep, caller: CallerDep, lang: LangDep) -> JobsOut:
     rows = list(session.scalars(select(BatchJobRow).where(BatchJobRow.owner == caller.name)
                                 .order_by(BatchJobRow.created_at.desc()).limit(200)))
-    return JobsOut(total=len(rows), items=[_out(r) for r in rows])
+    return JobsOut(total=len(rows), items=[_out(r, lang) for r in rows])
 
 
 def _job(session, caller, job_id: str) -> BatchJobRow:
@@ -75,8 +76,8 @@ def _job(session, caller, job_id: str) -> BatchJobRow:
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="A job's status and progress")
-def get(job_id: str, session: SessionDep, caller: CallerDep) -> JobOut:
-    return _out(_job(session, caller, job_id))
+def get(job_id: str, session: SessionDep, caller: CallerDep, lang: LangDep) -> JobOut:
+    return _out(_job(session, caller, job_id), lang)
 
 
 def _pseudonymous(result: dict[str, Any], services, snap, caller) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def result(job_id: str, services: ServicesDep, session: SessionDep, snap: Snapsh
     row = _job(session, caller, job_id)
     if row.status == "failed":
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} failed: {row.error}",
-                         fr=f"Le travail {job_id} a échoué : {row.error}")
+                         fr=f"Le travail {job_id} a échoué : {row.said('fr')[1]}")
     if row.status == "cancelled":
         raise ApiProblem(409, "Conflict", f"Batch job {job_id} was cancelled: it has no result.",
                          fr=f"Le travail {job_id} a été annulé : il n'a pas de résultat.")

@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi import APIRouter, status
 
 from api import policy
-from api.deps import CallerDep, ServicesDep, SessionDep, WriterSnapshotDep
+from api.deps import CallerDep, LangDep, ServicesDep, SessionDep, WriterSnapshotDep
 from api.problems import ApiProblem
 from api.schemas import RebalancingIn, RebalancingOut, ReservationOut
 from api.services import Services
@@ -18,7 +18,7 @@ from data.db import rebalancing as store
 from data.db import repository as repo
 from data.db.models import BatchJobRow
 from matcher.rules import Option, exclusions
-from matcher.words import rule_reason
+from matcher.words import Lang, Said, failure_words, rule_reason
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def _run(services: Services, job_id: str, body: RebalancingIn) -> None:
     from planning.rebalance import RebalanceSettings, greedy_rebalancing, plan_rebalancing
 
     with services.db.write() as session:
-        repo.update_job(session, job_id, status="running", started_at=services.now(), message="planning")
+        repo.update_job(session, job_id, status="running", started_at=services.now(), message=Said("planning", "planification"))
     try:
         with services.db.read() as session:
             snap = services.systems.snapshot(session)
@@ -43,15 +43,15 @@ def _run(services: Services, job_id: str, body: RebalancingIn) -> None:
     except Exception as err:  # the job fails, the server does not
         log.exception("rebalancing job %s failed", job_id)
         with services.db.write() as session:
-            repo.update_job(session, job_id, status="failed", finished_at=services.now(), message="failed",
-                                  error=f"{type(err).__name__}: {err}")
+            repo.update_job(session, job_id, status="failed", finished_at=services.now(),
+                            message=Said("failed", "en échec"), error=failure_words(err))
 
 
 def _secret_structures(snap) -> frozenset[str]:
     return frozenset(s.id for s in snap.system.structures if s.secret)
 
 
-def _out(row: BatchJobRow, snap, caller, services: Services) -> RebalancingOut:
+def _out(row: BatchJobRow, snap, caller, services: Services, lang: Lang) -> RebalancingOut:
     """The plan as the caller may see it (``api.policy``): no move touching a secret place for
     those not entitled; an officer sees the moves of their service's children; a planner sees
     every move with pseudonyms instead of child ids."""
@@ -71,8 +71,9 @@ def _out(row: BatchJobRow, snap, caller, services: Services) -> RebalancingOut:
                      for m in shown]
         hidden = len(moves) - len(shown)
         plan = {**plan, "moves": shown}
-    return RebalancingOut(id=row.id, status=row.status, progress=row.progress, message=row.message,
-                          created_at=row.created_at, finished_at=row.finished_at, error=row.error, plan=plan,
+    message, error = row.said(lang)
+    return RebalancingOut(id=row.id, status=row.status, progress=row.progress, message=message,
+                          created_at=row.created_at, finished_at=row.finished_at, error=error, plan=plan,
                           hidden_moves=hidden)
 
 
@@ -80,7 +81,8 @@ def _out(row: BatchJobRow, snap, caller, services: Services) -> RebalancingOut:
              summary="Submit a rebalancing (planners)",
              responses={403: {"description": "The caller is not a planner"},
                         409: {"description": "The store holds no placement system"}})
-def submit(body: RebalancingIn, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep) -> RebalancingOut:
+def submit(body: RebalancingIn, services: ServicesDep, snap: WriterSnapshotDep, caller: CallerDep,
+           lang: LangDep) -> RebalancingOut:
     if body.on is not None and body.on < snap.system.reference_date:
         raise ApiProblem(422, "Invalid request", f"The date {body.on.isoformat()} is before the data's reference date "
                          f"{snap.system.reference_date.isoformat()}.", [{"field": "on", "in": "body", "reason": "before the reference date"}],
@@ -90,13 +92,14 @@ def submit(body: RebalancingIn, services: ServicesDep, snap: WriterSnapshotDep, 
         job_id = store.create_plan_job(session, services.now()).id
     services.jobs.futures[job_id] = services.jobs.executor.submit(_run, services, job_id, body)
     with services.db.read() as session:
-        return _out(store.plan_of(session, job_id), snap, caller, services)
+        return _out(store.plan_of(session, job_id), snap, caller, services, lang)
 
 
 @router.get("/{job_id}", response_model=RebalancingOut, summary="A rebalancing: status, then the plan",
             responses={404: {"description": "Unknown plan"}})
-def get(job_id: str, services: ServicesDep, session: SessionDep, snap: WriterSnapshotDep, caller: CallerDep) -> RebalancingOut:
-    return _out(store.plan_of(session, job_id), snap, caller, services)
+def get(job_id: str, services: ServicesDep, session: SessionDep, snap: WriterSnapshotDep, caller: CallerDep,
+        lang: LangDep) -> RebalancingOut:
+    return _out(store.plan_of(session, job_id), snap, caller, services, lang)
 
 
 @router.post("/{job_id}/moves/{number}/approve", response_model=list[ReservationOut],

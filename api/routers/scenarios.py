@@ -85,15 +85,20 @@ def _job(services: Any, job_id: str, caller: Caller) -> dict[str, Any]:
     return state
 
 
-def _out(state: dict[str, Any]) -> ScenarioJobOut:
-    return ScenarioJobOut(**{k: state.get(k) for k in ScenarioJobOut.model_fields})
+def _out(state: dict[str, Any], lang: Lang) -> ScenarioJobOut:
+    """The job in ``lang``: its message and error in French where they were written."""
+    out = {k: state.get(k) for k in ScenarioJobOut.model_fields}
+    if lang == "fr":
+        out["message"] = state.get("message_fr") or out["message"]
+        out["error"] = state.get("error_fr") or out["error"]
+    return ScenarioJobOut(**out)
 
 
 def _finished(services: Any, job_id: str, caller: Caller) -> Any:
     state = _job(services, job_id, caller)
     if state["status"] == "failed":
         raise ApiProblem(409, "Conflict", f"Scenario job {job_id} failed: {state['error']}",
-                         fr=f"Le travail de scénarios {job_id} a échoué : {state['error']}")
+                         fr=f"Le travail de scénarios {job_id} a échoué : {state.get('error_fr') or state['error']}")
     if state["status"] != "succeeded":
         raise ApiProblem(409, "Conflict", f"Scenario job {job_id} is {state['status']} ({state['done']} of "
                                           f"{state['total']} scenarios done): its results are not ready yet.",
@@ -123,7 +128,7 @@ def start_run(body: RunIn, services: ServicesDep, caller: CallerDep, lang: LangD
     if issues:
         raise _invalid(ScenarioError(issues), lang)
     _require_data(services)
-    return _out(_job(services, services.scenarios.start("run", scenarios, _settings(body), owner=caller.name), caller))
+    return _out(_job(services, services.scenarios.start("run", scenarios, _settings(body), owner=caller.name), caller), lang)
 
 
 @router.post("/sweeps", response_model=ScenarioJobOut, status_code=status.HTTP_202_ACCEPTED,
@@ -147,7 +152,7 @@ def start_sweep(body: SweepIn, services: ServicesDep, caller: CallerDep, lang: L
                          else "Dites selon quel indicateur classer : rank_by dans la requête ou dans le modèle.")
     _require_data(services)
     return _out(_job(services, services.scenarios.start("sweep", list(sweep.scenarios), _settings(body), rank_by,
-                                                        owner=caller.name), caller))
+                                                        owner=caller.name), caller), lang)
 
 
 class ExampleOut(BaseModel):
@@ -179,16 +184,16 @@ class ScenarioJobsOut(BaseModel):
 
 
 @router.get("/jobs", response_model=ScenarioJobsOut, summary="The caller's own scenario jobs, newest first")
-def my_jobs(services: ServicesDep, caller: CallerDep) -> ScenarioJobsOut:
+def my_jobs(services: ServicesDep, caller: CallerDep, lang: LangDep) -> ScenarioJobsOut:
     states = [st for st in services.scenarios.states() if st.get("owner") == caller.name]
     states.sort(key=lambda st: st.get("created_at") or "", reverse=True)
-    return ScenarioJobsOut(total=len(states), items=[_out(st) for st in states[:200]])
+    return ScenarioJobsOut(total=len(states), items=[_out(st, lang) for st in states[:200]])
 
 
 @router.get("/jobs/{job_id}", response_model=ScenarioJobOut, summary="A scenario job's status and progress",
             responses={404: {"description": "Unknown job"}})
-def get_job(job_id: str, services: ServicesDep, caller: CallerDep) -> ScenarioJobOut:
-    return _out(_job(services, job_id, caller))
+def get_job(job_id: str, services: ServicesDep, caller: CallerDep, lang: LangDep) -> ScenarioJobOut:
+    return _out(_job(services, job_id, caller), lang)
 
 
 @router.get("/jobs/{job_id}/comparison", summary="The comparison: exact figures and signed differences (JSON)",

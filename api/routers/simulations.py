@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api import policy
-from api.deps import CallerDep, ServicesDep, SessionDep
+from api.deps import CallerDep, LangDep, ServicesDep, SessionDep
 from api.policy import Caller
 from api.problems import ApiProblem
 from api.schemas import JobOut
@@ -19,7 +19,7 @@ from api.simulation_jobs import METHOD
 from data.db import repository as repo
 from data.db.errors import NotFoundError
 from data.db.models import BatchJobRow
-from matcher.words import job_status_fr
+from matcher.words import Lang, job_status_fr
 
 router = APIRouter(prefix="/simulations", tags=["simulations"])
 
@@ -65,15 +65,16 @@ def _row(session, job_id: str, caller: Caller) -> BatchJobRow:
     return row
 
 
-def _out(row: BatchJobRow) -> JobOut:
-    return JobOut(id=row.id, method=row.method, status=row.status, progress=row.progress, message=row.message,
-                  created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at, error=row.error)
+def _out(row: BatchJobRow, lang: Lang) -> JobOut:
+    message, error = row.said(lang)
+    return JobOut(id=row.id, method=row.method, status=row.status, progress=row.progress, message=message,
+                  created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at, error=error)
 
 
 def _finished(row: BatchJobRow) -> dict[str, Any]:
     if row.status == "failed":
         raise ApiProblem(409, "Conflict", f"Simulation {row.id} failed: {row.error}",
-                         fr=f"La simulation {row.id} a échoué : {row.error}")
+                         fr=f"La simulation {row.id} a échoué : {row.said('fr')[1]}")
     if row.status != "succeeded" or row.result is None:
         raise ApiProblem(409, "Conflict", f"Simulation {row.id} is {row.status} ({row.progress:.0%} done): "
                          "its result is not ready yet.",
@@ -85,7 +86,7 @@ def _finished(row: BatchJobRow) -> dict[str, Any]:
 @router.post("", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED, summary="Start a simulation",
              responses={409: {"description": "No placement system in the store"},
                         422: {"description": "Bad parameters or capacity changes"}})
-def start(body: SimulationIn, services: ServicesDep, caller: CallerDep) -> JobOut:
+def start(body: SimulationIn, services: ServicesDep, caller: CallerDep, lang: LangDep) -> JobOut:
     from planning.simulation import resolve_capacity_changes, scenario_from_document
 
     if services.db.is_empty():
@@ -102,12 +103,12 @@ def start(body: SimulationIn, services: ServicesDep, caller: CallerDep) -> JobOu
                                          "capacity_changes": changes_in, "parameters": body.parameters},
                                         owner=caller.name)
     with services.db.read() as session:
-        return _out(repo.get_job(session, job_id))
+        return _out(repo.get_job(session, job_id), lang)
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="A simulation's status and progress")
-def get(job_id: str, session: SessionDep, caller: CallerDep) -> JobOut:
-    return _out(_row(session, job_id, caller))
+def get(job_id: str, session: SessionDep, caller: CallerDep, lang: LangDep) -> JobOut:
+    return _out(_row(session, job_id, caller), lang)
 
 
 @router.get("/{job_id}/result", response_model=SimulationResultOut, summary="A finished simulation's figures",

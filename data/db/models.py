@@ -224,11 +224,20 @@ class BatchJobRow(Base):
     """The stage under way (loading, building, solving, checking, summarising)."""
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
+    message_fr: Mapped[str | None] = mapped_column(Text)
+    """The message in French (None: said in English, as a job written before migration 0008)."""
     created_at: Mapped[datetime] = mapped_column(DateTime())
     started_at: Mapped[datetime | None] = mapped_column(DateTime())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime())
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    error_fr: Mapped[str | None] = mapped_column(Text)
+
+    def said(self, lang: str) -> tuple[str, str | None]:
+        """(message, error) in ``lang``: the French ones where they were written."""
+        fr = lang == "fr"
+        return ((self.message_fr if fr and self.message_fr else self.message),
+                (self.error_fr if fr and self.error_fr else self.error))
     owner: Mapped[str | None] = mapped_column(String(64), index=True)
     """The account that started the job: only it sees the job and its result."""
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from data.db import repository as repo
 from data.db.errors import ConflictError, NotFoundError
 from data.db.models import BatchJobRow, ChildRow, ReservationRow
-from matcher.words import job_status_fr
+from matcher.words import Said, job_status_fr
 
 METHOD = "rebalance"
 PROPOSED, HELD = "proposed", "held"
@@ -39,7 +39,7 @@ def create_plan_job(session: Session, now: datetime) -> BatchJobRow:
 
 def store_plan(session: Session, job_id: str, plan: dict[str, Any], now: datetime) -> None:
     """A finished job's plan (every move proposed)."""
-    repo.update_job(session, job_id, status="succeeded", progress=1.0, message="done", finished_at=now,
+    repo.update_job(session, job_id, status="succeeded", progress=1.0, message=Said("done", "terminé"), finished_at=now,
                     result=with_move_status(plan))
 
 
@@ -120,7 +120,7 @@ def record_plan(session: Session, plan: dict[str, Any], now: datetime, ttl: time
         if all(f.get("after_move") is None and f.get("after_leaver") is None for f in family) and m not in ready:
             ready.append(m)
     rows = _hold_moves(session, ready, now, ttl)
-    repo.update_job(session, job.id, status="succeeded", progress=1.0, message="recorded", started_at=now,
+    repo.update_job(session, job.id, status="succeeded", progress=1.0, message=Said("recorded", "enregistré"), started_at=now,
                     finished_at=now, result=result)
     return job.id, rows
 

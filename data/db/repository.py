@@ -32,7 +32,7 @@ from data.db.models import (
     ReservationRow,
     UnitRow,
 )
-from matcher.words import reservation_status_fr
+from matcher.words import Said, reservation_status_fr
 
 HELD, CONFIRMED, CANCELLED, EXPIRED = "held", "confirmed", "cancelled", "expired"
 LIVE_STATUSES = (HELD,)
@@ -377,7 +377,7 @@ def double_bookings(session: Session) -> list[str]:
 
 def create_job(session: Session, method: str, now: datetime, owner: str | None = None) -> BatchJobRow:
     row = BatchJobRow(id=f"J-{uuid.uuid4().hex[:16]}", method=method, status="queued", progress=0.0,
-                      message="queued", created_at=now, owner=owner)
+                      message="queued", message_fr="en file d'attente", created_at=now, owner=owner)
     session.add(row)
     session.flush()
     return row
@@ -392,4 +392,19 @@ def get_job(session: Session, job_id: str) -> BatchJobRow:
 
 
 def update_job(session: Session, job_id: str, **values: Any) -> None:
-    session.execute(update(BatchJobRow).where(BatchJobRow.id == job_id).values(**values))
+    """Set a job's columns; a ``message`` or ``error`` given as a :class:`~matcher.words.Said`
+    also sets its French column (a plain string clears it: no French left from an earlier step)."""
+    session.execute(update(BatchJobRow).where(BatchJobRow.id == job_id).values(**with_french(values)))
+
+
+def with_french(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with ``message_fr`` / ``error_fr`` beside a ``message`` / ``error`` given (the
+    French words of a :class:`~matcher.words.Said`, else None) and the English as plain strings."""
+    out = dict(values)
+    for key in ("message", "error"):
+        if key in values:
+            text = values[key]
+            if f"{key}_fr" not in values:  # given on its own: kept
+                out[f"{key}_fr"] = text.fr if isinstance(text, Said) else None
+            out[key] = None if text is None else str(text)
+    return out

@@ -17,7 +17,8 @@ from tests.api_support import CHEAP_ARGON2
 
 def main() -> None:
     url, data_dir, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    settings = Settings(database_url=url, travel="crowfly", sweep_seconds=0, data_dir=data_dir, **CHEAP_ARGON2)
+    settings = Settings(database_url=url, travel="crowfly", sweep_seconds=0, data_dir=data_dir,
+                        scenario_dir=f"{data_dir}/scenarios", **CHEAP_ARGON2)  # not the checkout's var/
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
 
 

@@ -141,5 +141,7 @@ def test_planner_builds_a_scenario_reviews_a_rebalancing_plan_and_a_simulation(p
     paul.screenshot("planning")
     paul.open("/web/jobs")
     expect(paul.page.locator("#jobs tbody")).to_contain_text("simulation")
+    expect(paul.page.locator("#jobs tbody")).to_contain_text("terminé")  # each job's message in French
+    assert "done" not in paul.page.locator("#jobs tbody").inner_text().split()
     paul.accessible()
     paul.screenshot("jobs")

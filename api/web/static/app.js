@@ -15,6 +15,8 @@ const label = (v) => LABELS[v] || SEX[v] || v;
 const STATUS = { held: "réservée", confirmed: "confirmée", cancelled: "annulée", expired: "expirée",
   queued: "en file", running: "en cours", succeeded: "terminé", failed: "échoué", cancelling: "annulation", cancelled_job: "annulé" };
 const URGENCY = { urgent: "Urgent", normal: "Normale" };
+const METHOD = { greedy: "affectation gloutonne", optimal: "affectation optimale", rebalance: "rééquilibrage",
+  simulation: "simulation" };
 
 // --- talking to the API ------------------------------------------------------------------------
 
@@ -336,11 +338,11 @@ async function jobsPage() {
   const load = async () => {
     const data = await api("/jobs");
     const scenarios = await api("/scenarios/jobs").catch(() => ({ items: [] }));
-    for (const j of scenarios.items) { j.method = j.kind === "sweep" ? "scénarios (balayage)" : "scénarios"; j.scenario = true; }
+    for (const j of scenarios.items) { j.kind = j.kind === "sweep" ? "scénarios (balayage)" : "scénarios"; j.scenario = true; }
     data.items = [...data.items, ...scenarios.items].sort((a, b) => (b.created_at || "").localeCompare(a.created_at || ""));
     const body = $("#jobs tbody"); body.replaceChildren();
     for (const j of data.items) {
-      body.append(el("tr", {}, el("td", {}, j.id), el("td", {}, j.kind || j.method), el("td", {}, STATUS[j.status] || j.status),
+      body.append(el("tr", {}, el("td", {}, j.id), el("td", {}, j.scenario ? j.kind : METHOD[j.method] || j.method), el("td", {}, STATUS[j.status] || j.status),
         el("td", {}, el("progress", { max: 1, value: j.progress, "aria-label": `Avancement du travail ${j.id}` }), ` ${Math.round(j.progress * 100)} %`),
         el("td", {}, j.message || j.error || ""), el("td", {}, j.status !== "succeeded" ? "" : j.scenario
           ? downloadLink(`/scenarios/jobs/${encodeURIComponent(j.id)}/report`, `comparaison-${j.id}.html`, "Rapport")
