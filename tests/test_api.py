@@ -778,11 +778,15 @@ def test_a_batch_job_whose_assignment_breaks_a_hard_rule_fails(api: Api, monkeyp
     monkeypatch.setattr(solver.greedy, "solve_greedy", _crowded(solver.greedy.solve_greedy))
     job = api.post("/jobs", {"method": "greedy"}, role="planner").json()["id"]
     api.services.jobs.wait(job, timeout=60)
-    status = api.get(f"/jobs/{job}", role="planner").json()
+    status = api.get(f"/jobs/{job}?lang=en", role="planner").json()
     assert status["status"] == "failed"
     assert status["error"].startswith("HardRuleViolation: batch job (greedy): the answer breaks a hard rule")
     assert "free_place (children" in status["error"]
-    assert "is not returned" in problem_of(api.get(f"/jobs/{job}/result", role="planner"), 409)["detail"]
+    assert "is not returned" in problem_of(api.get(f"/jobs/{job}/result?lang=en", role="planner"), 409)["detail"]
+    said = api.get(f"/jobs/{job}", role="planner").json()["error"]
+    assert said.startswith("traitement par lots (greedy) : la réponse enfreint une règle stricte, elle n'est donc pas "
+                           "rendue : ")
+    assert "place libre (enfants C-1, C-2, C-3, C-P, C-0, unité U-near-4)" in said
 
 
 def test_a_split_fratrie_in_a_job_result_says_why_in_the_callers_language_and_hides_secret_places(api: Api):
