@@ -102,6 +102,12 @@ def _reason_notes(unserved, lang: str) -> list[str]:
     return [_REASONS[lang][reason].format(opt=opt, lat=lat, lon=lon, km=km) for opt, reason, lat, lon in unserved]
 
 
+def _check_lang(lang: str) -> None:
+    if lang not in ("fr", "en"):
+        typer.echo(f"error: --lang must be fr or en, not {lang[:16]!r}", err=True)
+        raise typer.Exit(code=2)
+
+
 def _fail(err: Exception, lang: str = "en") -> None:
     typer.echo(error_line(err, lang), err=True)
     raise typer.Exit(code=1)
@@ -122,9 +128,7 @@ def register(app: typer.Typer) -> None:
 
         A point outside mainland metropolitan France (at sea, abroad, in Corsica, overseas) is
         unreachable, and the answer says why."""
-        if lang not in ("fr", "en"):
-            typer.echo(f"error: --lang must be fr or en, not {lang[:16]!r}", err=True)
-            raise typer.Exit(code=2)
+        _check_lang(lang)
         a = parse_point(origin, "--from", lang)
         b = parse_point(destination, "--to", lang)
         from data.transit import TransitNetwork
@@ -170,9 +174,7 @@ def register(app: typer.Typer) -> None:
                                           "the JSON's machine fields are English either way.")] = "fr",
     ) -> None:
         """The structures within N minutes by public transport of a point, fastest first (secret ones never listed)."""
-        if lang not in ("fr", "en"):
-            typer.echo(f"error: --lang must be fr or en, not {lang[:16]!r}", err=True)
-            raise typer.Exit(code=2)
+        _check_lang(lang)
         point = parse_point(origin, "--from", lang)
         from data.transit import TransitNetwork
 
