@@ -474,7 +474,7 @@ def reason_text(move: Move, chain_after: int | None, leaver: str | None = None) 
         parts.append(f"prend la place que {leaver} libère en fin de prise en charge d'ici la date prévue")
     else:
         parts.append("place libre à la date prévue")
-    return "; ".join(parts) + "."
+    return " ; ".join(parts) + "."
 
 
 def apply_plan(system: PlacementSystem, plan: Plan) -> PlacementSystem:

@@ -4,6 +4,7 @@ every reservation or none (SQLite and PostgreSQL), a planner submits, an officer
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -131,6 +132,22 @@ def test_cli_dry_run_prints_the_plan_and_writes_nothing(dataset, tmp_path):
     assert not (tmp_path / "store.sqlite3").exists()
     text = runner.invoke(app, ["rebalance", "--data", str(directory), "--max-moves", "1"])
     assert text.exit_code == 0 and "1 mouvements" in text.output and "Rapproche l'enfant" in text.output
+    flat = re.sub(r"[ \n]+", " ", text.output)  # rich's wrapping undone; the no-break spaces kept
+    assert "(optimisation exacte, optimal)" in flat and "mip" not in flat  # the plan's machine words in French
+    assert re.search(r"valeur du plan [\d\u202f]+, borne prouvée [\d\u202f]+, écart \d+,\d\d\u00a0%", flat)
+    assert re.search(r"avant : Paris \d+,\d\u00a0%, Île-de-France \d+,\d\u00a0%, province \d+,\d\u00a0% ;", flat)
+
+
+def test_the_plans_figures_are_said_with_french_numbers_and_words():
+    from api.commands.rebalance import _EXCLUDED_WORDS, _figures, _n, _pct
+    from planning.rebalance import EXCLUSION_TEXT
+
+    assert (_n(2155), _n(706.66, 1), _pct(0.494), _pct(0, 2)) == ("2\u202f155", "706,7", "49,4\u00a0%", "0,00\u00a0%")
+    assert set(_EXCLUDED_WORDS) == set(EXCLUSION_TEXT)  # every reason a child is left out has its words
+    summary = {"share_by_zone": {"paris": 0.5, "ile_de_france": 0.2, "province": 0.3},
+               "travel": {"median_minutes": 24.4}, "siblings": {"split": 1, "split_allowed": 1, "groups": 14}}
+    assert _figures(summary) == ("Paris 50,0\u00a0%, Île-de-France 20,0\u00a0%, province 30,0\u00a0% ; trajet médian "
+                                 "24 min ; fratries séparées 2 / 14")
 
 
 def test_cli_apply_records_reservations_or_nothing(dataset, tmp_path):

@@ -96,32 +96,50 @@ def write_plan(report: dict[str, Any], out: Path) -> Path:
     return out
 
 
+_METHOD_WORDS = {"mip": "optimisation exacte", "greedy": "glouton"}
+_STATUS_WORDS = {"optimal": "optimal", "feasible": "réalisable, temps limite atteint", "heuristic": "heuristique"}
+_EXCLUDED_WORDS = {"judge_placed_away": "éloignement voulu par le juge", "settled_recently": "arrivés récemment",
+                   "turns_18_soon": "bientôt 18 ans", "turns_21_soon": "bientôt 21 ans",
+                   "current_place_breaks_rule": "place actuelle déjà hors règle"}
+"""The plan's machine words (``method``, ``status``, the excluded children's ``rule``) in French."""
+
+
+def _n(x: float, digits: int = 0) -> str:
+    """A number in French: a narrow no-break space between thousands, a decimal comma."""
+    return f"{x:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{_n(100 * x, digits)}\u00a0%"
+
+
 def _figures(summary: dict[str, Any]) -> str:
     share = summary["share_by_zone"]
     travel = summary["travel"]
     median = "-" if travel["median_minutes"] is None else f"{travel['median_minutes']:.0f} min"
     sib = summary["siblings"]
-    return (f"Paris {100 * share['paris']:.1f} %, Île-de-France {100 * share['ile_de_france']:.1f} %, "
-            f"province {100 * share['province']:.1f} %; trajet médian {median}; "
+    return (f"Paris {_pct(share['paris'])}, Île-de-France {_pct(share['ile_de_france'])}, "
+            f"province {_pct(share['province'])} ; trajet médian {median} ; "
             f"fratries séparées {sib['split'] + sib['split_allowed']} / {sib['groups']}")
 
 
 def render(report: dict[str, Any], console: Console) -> None:
     t = report["totals"]
-    console.print(f"[bold]Rééquilibrage au {report['on']}[/bold] ({report['method']}, {report['status']}): "
+    console.print(f"[bold]Rééquilibrage au {report['on']}[/bold] ({_METHOD_WORDS.get(report['method'], report['method'])}, "
+                  f"{_STATUS_WORDS.get(report['status'], report['status'])}) : "
                   f"{report['candidates']} enfants candidats, exclus : "
-                  + (", ".join(f"{k} {v}" for k, v in report["excluded"].items()) or "aucun"))
+                  + (", ".join(f"{_EXCLUDED_WORDS.get(k, k)} {v}" for k, v in report["excluded"].items()) or "aucun"))
     for m in report["moves"]:
         console.print(f"  {m['number']:>3}. chaîne {m['chain']}.{m['step']}  {m['child_id']} : "
                       f"{m['from_unit']} → {m['to_unit']}  (valeur {m['value']:.0f})", soft_wrap=True)
         console.print(f"       {m['reason']}", soft_wrap=True)
     console.print(f"  {t['moves']} mouvements en {t['chains']} chaînes (la plus longue : {t['longest_chain']}), "
-                  f"{t['minutes_saved']:,.0f} min de trajet en moins ({t['minutes_saved_per_move']:.0f} par mouvement), "
-                  f"coût des changements {t['disruption']:,.0f}, fratries réunies {t['fratries_reunited']}")
-    bound = "-" if report["bound"] is None else f"{report['bound']:,.1f}"
-    gap = "-" if report["gap"] is None else f"{100 * report['gap']:.2f} %"
-    console.print(f"  valeur du plan {report['objective']:,.1f}, borne prouvée {bound}, écart {gap}, "
-                  f"{report['wall_seconds']:.1f} s")
+                  f"{_n(t['minutes_saved'])} min de trajet en moins ({_n(t['minutes_saved_per_move'])} par mouvement), "
+                  f"coût des changements {_n(t['disruption'])}, fratries réunies {t['fratries_reunited']}")
+    bound = "-" if report["bound"] is None else _n(report["bound"])
+    gap = "-" if report["gap"] is None else _pct(report["gap"], 2)
+    console.print(f"  valeur du plan {_n(report['objective'])}, borne prouvée {bound}, écart {gap}, "
+                  f"{_n(report['wall_seconds'], 1)} s")
     console.print(f"  avant : {_figures(report['before'])}")
     console.print(f"  après : {_figures(report['after'])}")
     if report.get("applied"):
