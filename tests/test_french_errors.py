@@ -341,3 +341,12 @@ def test_a_jobs_message_keeps_its_french_words_until_a_plain_one_replaces_them(t
         assert repo.get_job(session, job.id).said("fr") == ("plain English", None)  # no French left from before
     assert failure_words(KeyError("x")).said("fr") == "erreur inattendue (KeyError: 'x')"
     db.dispose()
+
+
+def test_every_stage_of_the_generator_has_its_words_on_the_progress_bar():
+    from api.commands.dataset import _STAGE_WORDS
+    from data.generator import generate
+
+    stages: list[str] = []
+    generate(scale=0.02, seed=1, progress=lambda stage, fraction: stages.append(stage))
+    assert stages and set(stages) <= set(_STAGE_WORDS)

@@ -30,6 +30,11 @@ def _counts(system: PlacementSystem) -> str:
     )
 
 
+_STAGE_WORDS = {"children": "enfants", "structures": "structures", "placements": "placements en cours",
+                "locations": "lieux", "judges": "décisions des juges", "checks": "vérifications", "done": "terminé"}
+"""The generator's stages (``data.generator``'s progress) as the progress bar shows them."""
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
 
@@ -59,10 +64,11 @@ def register(app: typer.Typer) -> None:
                 chosen = Scenario("custom", scale, f"scale {scale}")
             with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                           console=console, transient=True) as bar:
-                task = bar.add_task("generating", total=1.0)
+                task = bar.add_task("génération", total=1.0)
                 system = make(chosen.scale, seed, chosen.reference_date,
-                              lambda stage, fraction: bar.update(task, description=stage, completed=fraction))
-                bar.update(task, description="writing", completed=1.0)
+                              lambda stage, fraction: bar.update(task, description=_STAGE_WORDS.get(stage, stage),
+                                                                 completed=fraction))
+                bar.update(task, description="écriture", completed=1.0)
                 params = scenario_parameters(chosen) | {"seed": seed}
                 path = write_dataset(system, out, fmt, generator=params)  # type: ignore[arg-type]
         except (DomainError, PlacementDataError, OSError) as err:

@@ -71,15 +71,15 @@ def run_and_report(scenarios: list, out: Path, *, data: Path | None, scale: floa
     from planning.runner import RunSettings, run_scenarios
 
     settings = RunSettings(scope=scope, time_limit_s=time_limit)  # type: ignore[arg-type]
-    with console.status("Loading the instance and its travel times", spinner="dots") if show_progress else _nothing():
+    with console.status("Chargement des données et des temps de trajet", spinner="dots") if show_progress else _nothing():
         base = base_instance(data, scale, seed, weights)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=console, disable=not show_progress)
     with progress:
-        task = progress.add_task("Solving the scenarios", total=len(scenarios))
+        task = progress.add_task("Résolution des scénarios", total=len(scenarios))
 
         def advance(done: int, total: int, name: str) -> None:
-            progress.update(task, completed=done, description=f"Solved: {name[:50]}")
+            progress.update(task, completed=done, description=f"Résolu : {name[:50]}")
 
         results = run_scenarios(base, scenarios, settings, minutes_for=transit_minutes, scheduler=scheduler,
                                 workers=workers, progress=advance)
