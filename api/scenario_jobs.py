@@ -93,7 +93,8 @@ class ScenarioJobService:
         job_id = f"SJ-{uuid.uuid4().hex[:16]}"
         (self.directory / job_id).mkdir(parents=True, exist_ok=False)
         self._save(job_id, id=job_id, kind=kind, status="queued", progress=0.0, done=0, total=len(scenarios),
-                   message="queued", message_fr="en file d'attente", created_at=self.clock().isoformat(), started_at=None, finished_at=None,
+                   message="queued", message_fr="en file d'attente", created_at=self.clock().isoformat(),
+                   started_at=None, finished_at=None,
                    error=None, error_fr=None, rank_by=rank_by, scope=settings.scope, time_limit_s=settings.time_limit_s, owner=owner)
         self.futures[job_id] = self.executor.submit(self._run, job_id, scenarios, settings, rank_by)
         return job_id
@@ -103,7 +104,8 @@ class ScenarioJobService:
         from planning.report import write_report
         from planning.runner import BaseInstance, run_scenarios
 
-        self._save(job_id, status="running", started_at=self.clock().isoformat(), message=Said("loading the placement system", "chargement du système de placement"))
+        self._save(job_id, status="running", started_at=self.clock().isoformat(),
+                   message=Said("loading the placement system", "chargement du système de placement"))
         try:
             with self.db.read() as session:
                 snap = self.systems.snapshot(session)
@@ -114,8 +116,8 @@ class ScenarioJobService:
                 return source.matrix(tuple(homes), tuple(structures))
 
             def progress(done: int, total: int, name: str) -> None:
-                self._save(job_id, done=done, progress=round(0.9 * done / total, 4), message=Said(f"solved {done} of {total}",
-                                                                                                f"{done} résolu(s) sur {total}"))
+                self._save(job_id, done=done, progress=round(0.9 * done / total, 4),
+                           message=Said(f"solved {done} of {total}", f"{done} résolu(s) sur {total}"))
 
             results = run_scenarios(base, scenarios, settings, minutes_for=minutes_for, scheduler=self.scheduler,
                                     workers=self.workers, processes=self.processes, progress=progress)
@@ -131,7 +133,8 @@ class ScenarioJobService:
                                                  else "")))
         except Exception as err:  # the job fails, the server does not
             log.exception("scenario job %s failed", job_id)
-            self._save(job_id, status="failed", finished_at=self.clock().isoformat(), message=Said("failed", "en échec"),
+            self._save(job_id, status="failed", finished_at=self.clock().isoformat(),
+                       message=Said("failed", "en échec"),
                        error=failure_words(err))
 
     def wait(self, job_id: str, timeout: float | None = None) -> None:

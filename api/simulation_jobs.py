@@ -52,7 +52,8 @@ class SimulationJobService:
         from planning.simulation_report import render_report
 
         with self.db.write() as session:
-            repo.update_job(session, job_id, status="running", started_at=self.clock(), message=Said("loading", "chargement"))
+            repo.update_job(session, job_id, status="running", started_at=self.clock(),
+                            message=Said("loading", "chargement"))
         try:
             with self.db.read() as session:
                 snap = self.systems.snapshot(session)
@@ -62,8 +63,9 @@ class SimulationJobService:
             n = request["replications"]
             result = replicate(snap.system, snap.travel, self.weights, params, n, request["seed"], request["policies"],
                                changes, workers=0,
-                               progress=lambda done, total: self._progress(job_id, done / total, Said(f"{done}/{total} replication(s)",
-                                                                                                f"{done}/{total} réplication(s)")))
+                               progress=lambda done, total: self._progress(
+                                   job_id, done / total,
+                                   Said(f"{done}/{total} replication(s)", f"{done}/{total} réplication(s)")))
             result = {"data_version": snap.version, **result, "report_html": render_report(result)}
             with self.db.write() as session:
                 repo.update_job(session, job_id, status="succeeded", progress=1.0, message=Said("done", "terminé"),

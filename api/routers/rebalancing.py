@@ -31,7 +31,8 @@ def _run(services: Services, job_id: str, body: RebalancingIn) -> None:
     from planning.rebalance import RebalanceSettings, greedy_rebalancing, plan_rebalancing
 
     with services.db.write() as session:
-        repo.update_job(session, job_id, status="running", started_at=services.now(), message=Said("planning", "planification"))
+        repo.update_job(session, job_id, status="running", started_at=services.now(),
+                        message=Said("planning", "planification"))
     try:
         with services.db.read() as session:
             snap = services.systems.snapshot(session)
