@@ -48,6 +48,18 @@ def minutes(value: float, lang: Lang) -> str:
     return f"{round(value):.0f} min"
 
 
+def number(value: float, lang: Lang, digits: int = 0) -> str:
+    """``2155.4`` -> "2 155" in French (a narrow no-break space between thousands, a decimal
+    comma), "2,155" in English."""
+    text = f"{value:,.{digits}f}"
+    return text.replace(",", "\u202f").replace(".", ",") if lang == "fr" else text
+
+
+def percent(share: float, lang: Lang, digits: int = 1) -> str:
+    """``0.494`` -> "49,4 %" in French (a no-break space before the sign), "49.4%" in English."""
+    return f"{number(100 * share, 'fr', digits)}\u00a0%" if lang == "fr" else f"{100 * share:.{digits}f}%"
+
+
 def euros(value: float, lang: Lang) -> str:
     n = f"{round(value):,.0f}"
     return (n.replace(",", "\u202f") + " €") if lang == "fr" else ("€" + n)

@@ -310,20 +310,13 @@ def test_save_system_changes_the_definitions_version(db: Database):
 
 
 def test_migration_0002_keeps_a_store_in_use_and_goes_back(db: Database):
-    from alembic import command
     from sqlalchemy import text
 
-    def to(revision: str, step=command.upgrade) -> None:
-        config = db.alembic_config()
-        with db.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            step(config, revision)
-
-    to("0001", command.downgrade)
+    db.downgrade("0001")
     assert "definitions_version" not in {c["name"] for c in inspect(db.engine).get_columns("meta", schema=db.schema)}
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO meta (id, reference_date, version) VALUES (1, '2026-11-23', 7)"))
-    to("head")
+    db.migrate()
     assert db.versions().definitions == 7 and db.versions().data == 7
     for table in ("units", "children"):
         assert "changed_version" in {c["name"] for c in inspect(db.engine).get_columns(table, schema=db.schema)}
@@ -457,22 +450,15 @@ def test_a_database_that_does_not_answer_is_unavailable_within_the_connect_timeo
 
 
 def test_migration_0008_keeps_the_jobs_written_before_it_said_in_english(db: Database):
-    from alembic import command
     from sqlalchemy import text
 
-    def to(revision: str, step=command.upgrade) -> None:
-        config = db.alembic_config()
-        with db.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            step(config, revision)
+    from data.db import repository as repo
 
-    to("0007", command.downgrade)
+    db.downgrade("0007")
     assert "message_fr" not in {c["name"] for c in inspect(db.engine).get_columns("batch_jobs", schema=db.schema)}
     with db.engine.begin() as conn:
         conn.execute(text("INSERT INTO batch_jobs (id, method, status, progress, message, created_at, error) "
                           "VALUES ('J-old', 'greedy', 'failed', 1.0, 'failed', '2026-12-01 09:00:00', 'RuntimeError: x')"))
-    to("head")
+    db.migrate()
     with db.read() as session:
-        from data.db import repository as repo
-
         assert repo.get_job(session, "J-old").said("fr") == ("failed", "RuntimeError: x")

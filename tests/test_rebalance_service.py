@@ -139,10 +139,12 @@ def test_cli_dry_run_prints_the_plan_and_writes_nothing(dataset, tmp_path):
 
 
 def test_the_plans_figures_are_said_with_french_numbers_and_words():
-    from api.commands.rebalance import _EXCLUDED_WORDS, _figures, _n, _pct
+    from api.commands.rebalance import _EXCLUDED_WORDS, _figures
+    from matcher.words import number, percent
     from planning.rebalance import EXCLUSION_TEXT
 
-    assert (_n(2155), _n(706.66, 1), _pct(0.494), _pct(0, 2)) == ("2\u202f155", "706,7", "49,4\u00a0%", "0,00\u00a0%")
+    assert (number(2155, "fr"), number(706.66, "fr", 1), percent(0.494, "fr"), percent(0, "fr", 2)) == (
+        "2\u202f155", "706,7", "49,4\u00a0%", "0,00\u00a0%")
     assert set(_EXCLUDED_WORDS) == set(EXCLUSION_TEXT)  # every reason a child is left out has its words
     summary = {"share_by_zone": {"paris": 0.5, "ile_de_france": 0.2, "province": 0.3},
                "travel": {"median_minutes": 24.4}, "siblings": {"split": 1, "split_allowed": 1, "groups": 14}}

@@ -85,6 +85,8 @@ def test_isochrone_text_in_each_language_and_unknown_dataset(tmp_path):
     missing = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10", "--data", str(tmp_path / "none"),
                                   "--lang", "en"])
     assert "error:" in missing.output
+    refused = runner.invoke(app, ["isochrone", "--from", CHATELET, "--minutes", "10", "--lang", "de"])
+    assert refused.exit_code == 2 and "--lang must be fr or en" in refused.output
 
 
 def test_isochrone_never_lists_a_secret_structure():

@@ -23,7 +23,7 @@ from rich.table import Table
 from api.commands import error_line
 from matcher import AgeBand, AnchorKind, PlacementError, Weights, Zone
 from matcher.outcome import summarize
-from matcher.words import Lang, said, split_words, structure_name
+from matcher.words import Lang, number, percent, said, split_words, structure_name
 
 
 @dataclass(frozen=True)
@@ -262,16 +262,6 @@ _WORDS: dict[str, dict[str, str]] = {
 """The demo's table and sentences in each language (machine fields stay in the JSON)."""
 
 
-def _pct(x: float, lang: Lang = "en", digits: int = 1) -> str:
-    text = f"{100 * x:.{digits}f}%"
-    return text.replace(".", ",").replace("%", "\u00a0%") if lang == "fr" else text
-
-
-def _number(x: float, lang: Lang) -> str:
-    text = f"{x:,.0f}"
-    return text.replace(",", "\u202f") if lang == "fr" else text
-
-
 def _minutes(x: float | None) -> str:
     return "-" if x is None else f"{x:.0f} min"
 
@@ -298,7 +288,7 @@ def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
 
     row(w["placed"], lambda s: f"{s['placed']} / {s['children']}")
     for zone in (Zone.PARIS, Zone.ILE_DE_FRANCE, Zone.PROVINCE):
-        row(w[f"zone_{zone.value}"], lambda s, z=zone.value: f"{s['placed_by_zone'][z]} ({_pct(s['share_by_zone'][z], lang)})")
+        row(w[f"zone_{zone.value}"], lambda s, z=zone.value: f"{s['placed_by_zone'][z]} ({percent(s['share_by_zone'][z], lang)})")
     row(w["median"], lambda s: _minutes(s["travel"]["median_minutes"]))
     row(w["p90"], lambda s: _minutes(s["travel"]["p90_minutes"]))
     for kind in AnchorKind:  # the point each child's travel is measured from (Child.anchor)
@@ -317,10 +307,10 @@ def render(report: DemoReport, console: Console, lang: Lang = "fr") -> None:
     needs = sorted({n for s in m.values() for n in s["unplaced_by_need"]})
     for need in needs:
         row(w["need"].format(_need(need, lang)), lambda s, n=need: str(s["unplaced_by_need"].get(n, 0)))
-    row(w["cost"], lambda s: f"{_number(s['daily_cost_eur'], lang)} €" if lang == "fr" else f"{s['daily_cost_eur']:,.0f} EUR")
-    row(w["objective"], lambda s: _number(s["objective"], lang))
-    row(w["bound"], lambda s: "-" if s["bound"] is None else _number(s["bound"], lang))  # its source: the JSON
-    row(w["gap"], lambda s: "-" if s["gap"] is None else _pct(s["gap"], lang))
+    row(w["cost"], lambda s: f"{number(s['daily_cost_eur'], lang)} €" if lang == "fr" else f"{s['daily_cost_eur']:,.0f} EUR")
+    row(w["objective"], lambda s: number(s["objective"], lang))
+    row(w["bound"], lambda s: "-" if s["bound"] is None else number(s["bound"], lang))  # its source: the JSON
+    row(w["gap"], lambda s: "-" if s["gap"] is None else percent(s["gap"], lang))
     row(w["wall"], lambda s: f"{s['wall_seconds']:.2f} s".replace(".", ",") if lang == "fr" else f"{s['wall_seconds']:.2f} s")
     console.print(table)
     for name in names:

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from api.commands import error_line
 from matcher import DomainError, PlacementError, Weights
+from matcher.words import number, percent
 
 METHODS = ("optimal", "greedy")
 
@@ -104,22 +105,13 @@ _EXCLUDED_WORDS = {"judge_placed_away": "éloignement voulu par le juge", "settl
 """The plan's machine words (``method``, ``status``, the excluded children's ``rule``) in French."""
 
 
-def _n(x: float, digits: int = 0) -> str:
-    """A number in French: a narrow no-break space between thousands, a decimal comma."""
-    return f"{x:,.{digits}f}".replace(",", "\u202f").replace(".", ",")
-
-
-def _pct(x: float, digits: int = 1) -> str:
-    return f"{_n(100 * x, digits)}\u00a0%"
-
-
 def _figures(summary: dict[str, Any]) -> str:
     share = summary["share_by_zone"]
     travel = summary["travel"]
     median = "-" if travel["median_minutes"] is None else f"{travel['median_minutes']:.0f} min"
     sib = summary["siblings"]
-    return (f"Paris {_pct(share['paris'])}, Île-de-France {_pct(share['ile_de_france'])}, "
-            f"province {_pct(share['province'])} ; trajet médian {median} ; "
+    return (f"Paris {percent(share['paris'], 'fr')}, Île-de-France {percent(share['ile_de_france'], 'fr')}, "
+            f"province {percent(share['province'], 'fr')} ; trajet médian {median} ; "
             f"fratries séparées {sib['split'] + sib['split_allowed']} / {sib['groups']}")
 
 
@@ -133,13 +125,14 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(f"  {m['number']:>3}. chaîne {m['chain']}.{m['step']}  {m['child_id']} : "
                       f"{m['from_unit']} → {m['to_unit']}  (valeur {m['value']:.0f})", soft_wrap=True)
         console.print(f"       {m['reason']}", soft_wrap=True)
+    saved, per_move, disruption = (number(t[k], "fr") for k in ("minutes_saved", "minutes_saved_per_move", "disruption"))
     console.print(f"  {t['moves']} mouvements en {t['chains']} chaînes (la plus longue : {t['longest_chain']}), "
-                  f"{_n(t['minutes_saved'])} min de trajet en moins ({_n(t['minutes_saved_per_move'])} par mouvement), "
-                  f"coût des changements {_n(t['disruption'])}, fratries réunies {t['fratries_reunited']}")
-    bound = "-" if report["bound"] is None else _n(report["bound"])
-    gap = "-" if report["gap"] is None else _pct(report["gap"], 2)
-    console.print(f"  valeur du plan {_n(report['objective'])}, borne prouvée {bound}, écart {gap}, "
-                  f"{_n(report['wall_seconds'], 1)} s")
+                  f"{saved} min de trajet en moins ({per_move} par mouvement), "
+                  f"coût des changements {disruption}, fratries réunies {t['fratries_reunited']}")
+    bound = "-" if report["bound"] is None else number(report["bound"], "fr")
+    gap = "-" if report["gap"] is None else percent(report["gap"], "fr", 2)
+    console.print(f"  valeur du plan {number(report['objective'], 'fr')}, borne prouvée {bound}, écart {gap}, "
+                  f"{number(report['wall_seconds'], 'fr', 1)} s")
     console.print(f"  avant : {_figures(report['before'])}")
     console.print(f"  après : {_figures(report['after'])}")
     if report.get("applied"):

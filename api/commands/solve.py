@@ -23,7 +23,7 @@ from rich.console import Console
 
 from api.commands import error_line
 from matcher import AgeBand, DomainError, PlacementError, Weights, Zone
-from matcher.words import Lang, said, split_words, structure_name
+from matcher.words import Lang, number, percent, said, split_words, structure_name
 
 METHODS = ("greedy", "optimal")
 SCOPES = ("waiting", "all")
@@ -229,11 +229,11 @@ _WORDS = {
 
 def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
     """The report as sentences in ``lang``, numbers rounded (minutes and euros as integers)."""
-    from api.commands.demo import _WORDS as DEMO_WORDS, _need, _number, _pct
+    from api.commands.demo import _WORDS as DEMO_WORDS, _need
 
     r, w = report, _WORDS[lang]
     zones = ", ".join(w[f"zone_{z.value}"].format(n=r["placed_by_zone"][z.value],
-                                                   share=_pct(r["share_by_zone"][z.value], lang))
+                                                   share=percent(r["share_by_zone"][z.value], lang))
                       for z in Zone if z.value in r["placed_by_zone"])
     travel = r["travel"]
     median = "-" if travel["median_minutes"] is None else f"{travel['median_minutes']:.0f} min"
@@ -257,13 +257,13 @@ def render(report: dict[str, Any], console: Console, lang: Lang = "fr") -> None:
                          if r["unplaced_by_age_band"].get(b.value))
         needs = ", ".join(f"{_need(k, lang)} {n}" for k, n in r["unplaced_by_need"].items() if n) or "-"
         console.print(w["unplaced_by"].format(ages=ages or "-", needs=needs), soft_wrap=True)
-    cost = f"{_number(r['daily_cost_eur'], lang)} €" if lang == "fr" else f"{r['daily_cost_eur']:,.0f} EUR"
+    cost = f"{number(r['daily_cost_eur'], lang)} €" if lang == "fr" else f"{r['daily_cost_eur']:,.0f} EUR"
     console.print(w["cost"].format(cost=cost), soft_wrap=True)
-    bound = "-" if r["bound"] is None else _number(r["bound"], lang)
-    gap = "-" if r["gap"] is None else _pct(r["gap"], lang, digits=2)  # as the optimiser's targets are stated
+    bound = "-" if r["bound"] is None else number(r["bound"], lang)
+    gap = "-" if r["gap"] is None else percent(r["gap"], lang, 2)  # as the optimiser's targets are stated
     wall = f"{r['wall_seconds']:.1f} s"
     source = w.get(f"source_{r.get('bound_source')}", "") if r["bound"] is not None else ""
-    console.print(w["objective"].format(objective=_number(r["objective"], lang), bound=bound, source=source, gap=gap,
+    console.print(w["objective"].format(objective=number(r["objective"], lang), bound=bound, source=source, gap=gap,
                                         wall=wall.replace(".", ",") if lang == "fr" else wall), soft_wrap=True)
     for warning in r.get("warnings", []):
         console.print(f"  [red]{w['warning']}[/red] {said(warning, lang)}", soft_wrap=True)
